@@ -1,0 +1,188 @@
+/*
+ * accept.c: accept() and accept4() on an endpoint.
+ *
+ * One record and its fd come from the owner; the acknowledgement goes
+ * back before the fd is returned, so the application never reads a byte
+ * of a connection the owner could still hand to someone else.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "fdtab.h"
+#include "log.h"
+#include "platform.h"
+#include "proto.h"
+#include "real.h"
+#include "shim.h"
+#include "util.h"
+
+/* What accept needs of the endpoint, copied under the lock. */
+struct accept_view {
+	int		shut;
+	size_t		nset;
+	const struct plat_opt *opt[PLAT_OPT_MAX];
+	int32_t		value[PLAT_OPT_MAX];
+};
+
+/*
+ * The inherited options this member's listener had that the owner's
+ * listener lacks: the accepted socket came from the latter.
+ */
+static void
+view(const struct shim_sock *sk, struct accept_view *v)
+{
+	size_t n;
+	const struct plat_opt *t = plat_listener_opts(&n);
+
+	v->shut = sk->shut;
+	v->nset = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!t[i].inherit || !sk->opts[i].set || !sk->lopts[i].set ||
+		    sk->opts[i].value == sk->lopts[i].value)
+			continue;
+		v->opt[v->nset] = &t[i];
+		v->value[v->nset] = sk->opts[i].value;
+		v->nset++;
+	}
+}
+
+static void
+apply_opts(int cfd, const struct accept_view *v)
+{
+	for (size_t i = 0; i < v->nset; i++) {
+		const struct plat_opt *o = v->opt[i];
+
+		if (o->kind == PLAT_KIND_LINGER) {
+			struct linger l;
+
+			l.l_onoff = v->value[i] >= 0;
+			l.l_linger = v->value[i] >= 0 ? v->value[i] : 0;
+			(void) real.setsockopt(cfd, o->level, o->name, &l,
+			    sizeof (l));
+		} else {
+			int x = plat_opt_setval(o, v->value[i]);
+
+			(void) real.setsockopt(cfd, o->level, o->name, &x,
+			    sizeof (x));
+		}
+	}
+}
+
+/* The endpoint ended under us: shut down by us, or the owner is gone. */
+static int
+ended(int fd)
+{
+	static atomic_int told;
+	struct shim_sock *sk;
+	sigset_t saved;
+	int shut;
+
+	fdtab_lock(&saved);
+	sk = fdtab_get(fd);
+	shut = sk != NULL && sk->shut;
+	fdtab_unlock(&saved);
+	if (!shut && atomic_exchange(&told, 1) == 0) {
+		shim_log(LOG_LVL_ERROR, "accept: the group's owner process "
+		    "is gone; this listener gets no more connections");
+	}
+	errno = EINVAL;
+	return (-1);
+}
+
+int
+shim_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags,
+    int is_accept4)
+{
+	struct accept_view v;
+	struct sockaddr_storage ss;
+	struct proto_rec rec, ack;
+	struct shim_sock *sk;
+	sigset_t saved;
+	socklen_t sl;
+	int cfd, n, endpoint_nb = 0, saved_errno = errno;
+
+	shim_init();
+	if (!fdtab_maybe(fd))
+		goto real_call;
+	fdtab_lock(&saved);
+	sk = fdtab_get(fd);
+	if (sk == NULL || sk->state == SK_OPT) {
+		fdtab_unlock(&saved);
+		goto real_call;
+	}
+	if (sk->state == SK_MEMBER) {
+		/* Bound, not listening (the real socket may be the listener). */
+		fdtab_unlock(&saved);
+		errno = EINVAL;
+		return (-1);
+	}
+	view(sk, &v);
+	fdtab_unlock(&saved);
+
+	if (is_accept4 &&
+	    (flags & ~(plat_sock_cloexec | plat_sock_nonblock)) != 0) {
+		errno = EINVAL;
+		return (-1);
+	}
+	if (v.shut) {
+		errno = EINVAL;
+		return (-1);
+	}
+	if (sa != NULL && len == NULL) {
+		errno = EFAULT;
+		return (-1);
+	}
+	if (sa != NULL && (int)*len < 0) {
+		errno = EINVAL;
+		return (-1);
+	}
+	for (;;) {
+		n = proto_recv(fd, &rec, &cfd, (flags & plat_sock_cloexec) ?
+		    plat_recv_cloexec_flag() : 0);
+		if (n == 0)
+			return (ended(fd));
+		if (n < 0) {
+			if (errno == EPROTO) {
+				shim_log(LOG_LVL_ERROR, "accept: invalid "
+				    "record from the group's owner");
+				errno = EINVAL;
+			}
+			return (-1);
+		}
+		if (rec.type == REC_CONN)
+			break;
+	}
+
+	memset(&ack, 0, sizeof (ack));
+	ack.type = REC_ACK;
+	ack.seq = rec.seq;
+	/* If the owner is gone the connection is still ours: keep it. */
+	(void) proto_send(fd, &ack, -1);
+
+	if ((flags & plat_sock_cloexec) && plat_recv_cloexec_flag() == 0)
+		(void) real.fcntl(cfd, F_SETFD, FD_CLOEXEC);
+	if (plat_accept_inherits_nonblock) {
+		int fl = real.fcntl(fd, F_GETFL);
+
+		endpoint_nb = fl >= 0 && (fl & O_NONBLOCK);
+	}
+	/* The owner's accepted socket is blocking, except where inherited. */
+	if ((flags & plat_sock_nonblock) || endpoint_nb)
+		(void) real.fcntl(cfd, F_SETFL, O_NONBLOCK);
+	else if (plat_accept_inherits_nonblock)
+		(void) real.fcntl(cfd, F_SETFL, 0);
+	apply_opts(cfd, &v);
+	if (sa != NULL) {
+		sl = proto_addr_to_sockaddr(&rec.addr, &ss);
+		(void) util_addr_out(sa, len, &ss, sl);
+	}
+	errno = saved_errno;
+	return (cfd);
+
+real_call:
+	return (is_accept4 ? real.accept4(fd, sa, len, flags) :
+	    real.accept(fd, sa, len));
+}

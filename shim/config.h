@@ -1,0 +1,71 @@
+/*
+ * config.h: the environment, parsed once.  The parsers are pure so that
+ * unit tests (and the fuzzer) can drive them without a process per case.
+ */
+#ifndef SHIM_CONFIG_H
+#define SHIM_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum shim_mode {
+	SHIM_MODE_AUTO = 0,	/* emulate only where the kernel lacks it */
+	SHIM_MODE_EMULATE,	/* always emulate; the kernel never sees it */
+	SHIM_MODE_OFF		/* pass everything through */
+};
+
+enum shim_policy {
+	SHIM_POLICY_ROUNDROBIN = 0,
+	SHIM_POLICY_HASH,
+	SHIM_POLICY_SRCIP,
+	SHIM_POLICY_LEASTLOADED
+};
+
+/* One REUSEPORT_SHIM_PORTS rule: "8080", "tcp:127.0.0.1:8080", ... */
+struct port_rule {
+	int		family;		/* 0: any address */
+	uint8_t		addr[16];	/* network order, 4 bytes for IPv4 */
+	uint16_t	port;		/* host order, never 0 */
+};
+
+#define	CONFIG_MAX_RULES	32
+#define	CONFIG_PATH_MAX		256
+#define	CONFIG_ERR_MAX		256
+
+struct shim_config {
+	enum shim_mode	mode;
+	enum shim_policy policy;
+	int		log_level;
+	char		dir[CONFIG_PATH_MAX];	/* "" when not set */
+	struct port_rule rules[CONFIG_MAX_RULES];
+	size_t		nrules;
+	int		valid;	/* 0: a variable was not understood */
+	char		error[CONFIG_ERR_MAX];	/* what, when !valid */
+};
+
+/* A getenv-like lookup, so tests can supply their own environment. */
+typedef const char *(*config_getenv_fn)(const char *name);
+
+/*
+ * Parse every variable into c.  Returns 0, or -1 with c->valid == 0 and
+ * c->error naming the first variable that was not understood and the
+ * values it takes.
+ */
+int config_parse(struct shim_config *c, config_getenv_fn get);
+
+int config_parse_mode(const char *s, enum shim_mode *m);
+int config_parse_policy(const char *s, enum shim_policy *p);
+int config_parse_log(const char *s, int *level);
+int config_parse_ports(const char *s, struct port_rule *rules, size_t max,
+    size_t *n);
+
+/* Non-zero if a rule covers (family, addr, port). */
+int config_rule_match(const struct shim_config *c, int family,
+    const void *addr, uint16_t port);
+
+const char *config_policy_name(enum shim_policy p);
+
+/* The process's configuration: read from the environment on first use. */
+const struct shim_config *config_get(void);
+
+#endif /* SHIM_CONFIG_H */

@@ -1,0 +1,439 @@
+/*
+ * group.c: bind() and listen() of member sockets: starting a group,
+ * joining one, and turning a member into an endpoint.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "config.h"
+#include "fdtab.h"
+#include "log.h"
+#include "owner.h"
+#include "platform.h"
+#include "proto.h"
+#include "real.h"
+#include "rendezvous.h"
+#include "shim.h"
+#include "util.h"
+
+#define	JOIN_TRIES		50	/* an exiting owner is gone well before */
+#define	JOIN_TRIES_NO_NAME	3	/* no rendezvous: a program without us */
+#define	MAX_DUPS		64	/* fds sharing one member, replaced at listen */
+
+static void
+backoff(int attempt)
+{
+	long ms = attempt < 5 ? 1L << attempt : 20;
+	struct timespec ts = { 0, ms * 1000000L };
+
+	(void) nanosleep(&ts, NULL);
+}
+
+/* HELLO, and check that the owner is who it must be. */
+static int
+hello(int ctl, struct proto_rec *welcome)
+{
+	struct proto_rec req;
+	uid_t uid;
+
+	if (plat_peer_euid(ctl, &uid) != 0)
+		return (-1);
+	if (uid != geteuid()) {
+		shim_log(LOG_LVL_WARN, "rendezvous answered by uid %lu, not "
+		    "%lu; not joining", (unsigned long)uid,
+		    (unsigned long)geteuid());
+		errno = EACCES;
+		return (-1);
+	}
+	memset(&req, 0, sizeof (req));
+	req.type = REC_HELLO;
+	req.arg = (int32_t)getpid();
+	return (util_request(ctl, &req, REC_WELCOME, welcome));
+}
+
+/* Record fd as a member of the group at ss, connected to ctl. */
+static int
+install(int fd, int ctl, const struct sockaddr_storage *ss, socklen_t len)
+{
+	struct shim_sock *sk;
+	sigset_t saved;
+	int rc = 0;
+
+	fdtab_lock(&saved);
+	sk = fdtab_get(fd);
+	if (sk == NULL) {
+		/* A forced port: the application never set the option. */
+		if ((sk = sock_new(ss->ss_family)) == NULL ||
+		    fdtab_put(fd, sk) != 0) {
+			if (sk != NULL)
+				sock_free(sk);
+			rc = -1;
+		} else {
+			sk->reuseport = 0;
+		}
+	}
+	if (rc == 0) {
+		sk->state = SK_MEMBER;
+		sk->family = ss->ss_family;
+		sk->ctlfd = ctl;
+		memcpy(&sk->addr, ss, len);
+		sk->addrlen = len;
+	}
+	fdtab_unlock(&saved);
+	return (rc);
+}
+
+/*
+ * The real bind succeeded: this socket starts a group.  Whatever fails
+ * here, the socket stays bound, as the kernel bound it; it just can't be
+ * joined, and a later bind of the port gets EADDRINUSE.
+ */
+static int
+start_group(int fd)
+{
+	struct owner_args a;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof (ss);
+	struct proto_rec welcome;
+	const char *dir;
+	int saved = errno, ctl;
+
+	memset(&a, 0, sizeof (a));
+	if ((dir = rv_dir_get()) == NULL)
+		goto out;
+	if (real.getsockname(fd, (struct sockaddr *)&ss, &len) != 0 ||
+	    rv_path(a.path, sizeof (a.path), dir,
+	    (struct sockaddr *)&ss) != 0) {
+		shim_log(LOG_LVL_ERROR, "no rendezvous name fits under %s; "
+		    "this port cannot be shared", dir);
+		goto out;
+	}
+	if ((a.rvfd = rv_listen(a.path)) < 0) {
+		shim_log(LOG_LVL_ERROR, "cannot create %s: %s", a.path,
+		    strerror(errno));
+		goto out;
+	}
+	if ((ctl = rv_connect(a.path)) < 0) {
+		shim_log(LOG_LVL_ERROR, "cannot connect to %s: %s", a.path,
+		    strerror(errno));
+		(void) unlink(a.path);
+		(void) real.close(a.rvfd);
+		goto out;
+	}
+	a.listenfd = fd;
+	a.policy = config_get()->policy;
+	a.uid = geteuid();
+	if (owner_spawn(&a) != 0) {
+		shim_log(LOG_LVL_ERROR, "cannot start the owner of %s: %s",
+		    a.path, strerror(errno));
+		(void) unlink(a.path);
+		(void) real.close(a.rvfd);
+		(void) real.close(ctl);
+		goto out;
+	}
+	(void) real.close(a.rvfd);
+	/* The owner has our connection queued; it exits if we give up. */
+	if (hello(ctl, &welcome) != 0 || install(fd, ctl, &ss, len) != 0) {
+		shim_log(LOG_LVL_ERROR, "owner of %s did not answer: %s",
+		    a.path, strerror(errno));
+		(void) real.close(ctl);
+	}
+out:
+	errno = saved;
+	return (0);
+}
+
+/*
+ * Make fd the port's one real listener: bind it (unless it is bound) and
+ * listen at once.  Listening is what makes the claim exclusive: Linux lets
+ * sockets with SO_REUSEADDR bind one port side by side until one of them
+ * listens, so a bind alone proves nothing.  Connections that arrive before
+ * the application calls listen() wait in the backlog.  1: claimed; 0: the
+ * port is taken; -1: another error, in errno.
+ */
+static int
+claim(int fd, const struct sockaddr *sa, socklen_t salen, bind_fn rf,
+    int *bound)
+{
+	if (!*bound) {
+		if (rf(fd, sa, salen) != 0)
+			return (errno == EADDRINUSE ? 0 : -1);
+		*bound = 1;
+	}
+	if (real.listen(fd, 1) != 0)
+		return (errno == EADDRINUSE ? 0 : -1);
+	return (1);
+}
+
+/*
+ * The port is taken.  If it belongs to a group of ours, join it; if its
+ * owner is just leaving, claim the port and start the next group;
+ * otherwise the kernel's answer, EADDRINUSE, stands.  A socket that got
+ * bound on the way (SO_REUSEADDR) stays so until listen() replaces it.
+ */
+static int
+join_group(int fd, const struct sockaddr *sa, socklen_t salen, bind_fn rf,
+    int bound)
+{
+	struct sockaddr_storage ss;
+	char path[RV_PATH_MAX];
+	struct proto_rec welcome;
+	const char *dir;
+	int attempt, no_name = 0, ctl;
+
+	if ((dir = rv_dir_get()) == NULL ||
+	    rv_path(path, sizeof (path), dir, sa) != 0)
+		goto inuse;
+	for (attempt = 0; attempt < JOIN_TRIES; attempt++) {
+		if ((ctl = rv_connect(path)) >= 0) {
+			if (hello(ctl, &welcome) == 0)
+				break;
+			if (errno == EACCES) {
+				(void) real.close(ctl);
+				goto inuse;
+			}
+			(void) real.close(ctl);	/* owner leaving */
+		} else if (errno == ENOENT) {
+			if (++no_name > JOIN_TRIES_NO_NAME)
+				goto inuse;
+		} else if (errno != ECONNREFUSED) {
+			goto inuse;
+		}
+		backoff(attempt);
+		switch (claim(fd, sa, salen, rf, &bound)) {
+		case 1:
+			return (start_group(fd));
+		case -1:
+			return (-1);
+		}
+	}
+	if (attempt == JOIN_TRIES)
+		goto inuse;
+	memset(&ss, 0, sizeof (ss));
+	memcpy(&ss, sa, salen < sizeof (ss) ? salen : sizeof (ss));
+	if (install(fd, ctl, &ss, salen < sizeof (ss) ?
+	    salen : (socklen_t)sizeof (ss)) != 0) {
+		(void) real.close(ctl);
+		errno = ENOMEM;
+		return (-1);
+	}
+	shim_log(LOG_LVL_DEBUG, "joined the group at %s", path);
+	return (0);
+inuse:
+	errno = EADDRINUSE;
+	return (-1);
+}
+
+static int
+forced(const struct shim_config *c, const struct sockaddr *sa, socklen_t len)
+{
+	if (c->nrules == 0)
+		return (0);
+	if (sa->sa_family == AF_INET && len >= sizeof (struct sockaddr_in)) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+
+		return (config_rule_match(c, AF_INET, &in->sin_addr,
+		    ntohs(in->sin_port)));
+	}
+	if (sa->sa_family == AF_INET6 && len >= sizeof (struct sockaddr_in6)) {
+		const struct sockaddr_in6 *in6 =
+		    (const struct sockaddr_in6 *)sa;
+
+		return (config_rule_match(c, AF_INET6, &in6->sin6_addr,
+		    ntohs(in6->sin6_port)));
+	}
+	return (0);
+}
+
+int
+shim_bind(int fd, const struct sockaddr *sa, socklen_t len,
+    enum shim_variant var)
+{
+	const struct shim_config *c;
+	struct shim_sock *sk;
+	sigset_t saved;
+	int member = 0, already = 0, bound = 0;
+	bind_fn rf;
+
+	shim_init();
+	rf = var == SHIM_XNET && real.xnet_bind != NULL ? real.xnet_bind :
+	    real.bind;
+	if (sa == NULL || len < sizeof (sa_family_t) ||
+	    (sa->sa_family != AF_INET && sa->sa_family != AF_INET6))
+		return (rf(fd, sa, len));
+	c = config_get();
+	if (!fdtab_maybe(fd) && c->nrules == 0)
+		return (rf(fd, sa, len));
+	if (c->mode == SHIM_MODE_OFF)
+		return (rf(fd, sa, len));
+
+	fdtab_lock(&saved);
+	if ((sk = fdtab_get(fd)) != NULL) {
+		member = sk->reuseport;
+		already = sk->state != SK_OPT;
+	}
+	fdtab_unlock(&saved);
+	if (already) {
+		errno = EINVAL;		/* as the kernel: already bound */
+		return (-1);
+	}
+	if (!member && !forced(c, sa, len))
+		return (rf(fd, sa, len));
+	if (!member && c->mode == SHIM_MODE_AUTO) {
+		int one = 1;
+
+		/* A forced port where the kernel has the option: let it. */
+		if (real.setsockopt(fd, SOL_SOCKET, plat_so_reuseport, &one,
+		    sizeof (one)) == 0)
+			return (rf(fd, sa, len));
+	}
+	if (!c->valid) {
+		errno = EINVAL;
+		return (-1);
+	}
+	switch (claim(fd, sa, len, rf, &bound)) {
+	case 1:
+		return (start_group(fd));
+	case -1:
+		return (-1);
+	}
+	return (join_group(fd, sa, len, rf, bound));
+}
+
+/* The listener options of the real socket, before it is replaced. */
+static void
+read_opts(int fd, struct sk_opt *opts)
+{
+	size_t n;
+	const struct plat_opt *t = plat_listener_opts(&n);
+
+	for (size_t i = 0; i < n; i++) {
+		union {
+			int		v;
+			struct linger	l;
+		} u;
+		socklen_t len = sizeof (u);
+
+		memset(&u, 0, sizeof (u));
+		opts[i].set = real.getsockopt(fd, t[i].level, t[i].name, &u,
+		    &len) == 0;
+		if (t[i].kind == PLAT_KIND_LINGER)
+			opts[i].value = u.l.l_onoff ? u.l.l_linger : -1;
+		else
+			opts[i].value = u.v;
+	}
+}
+
+/*
+ * Put the endpoint on every fd of the member.  The fd numbers stay; the
+ * open file changes, once, here: epoll and event ports follow open files,
+ * so a later swap would silently drop the application's registrations.
+ */
+static void
+become_endpoint(struct shim_sock *sk, int nonblock)
+{
+	int fds[MAX_DUPS];
+	size_t n = fdtab_fds_of(sk, fds, MAX_DUPS);
+
+	if (n > MAX_DUPS) {
+		shim_log(LOG_LVL_WARN, "%zu fds share one socket; only %d "
+		    "become listeners", n, MAX_DUPS);
+		n = MAX_DUPS;
+	}
+	if (nonblock)
+		(void) real.fcntl(sk->ctlfd, F_SETFL, O_NONBLOCK);
+	for (size_t i = 0; i < n; i++) {
+		int fdfl = real.fcntl(fds[i], F_GETFD);
+
+		if (real.dup2(sk->ctlfd, fds[i]) < 0)
+			continue;
+		if (fdfl >= 0 && (fdfl & FD_CLOEXEC))
+			(void) real.fcntl(fds[i], F_SETFD, FD_CLOEXEC);
+	}
+	(void) real.close(sk->ctlfd);
+	sk->ctlfd = -1;
+	sk->state = SK_ENDPOINT;
+}
+
+int
+shim_listen(int fd, int backlog, enum shim_variant var)
+{
+	struct sk_opt opts[PLAT_OPT_MAX];
+	struct proto_rec req, rep;
+	struct shim_sock *sk;
+	sigset_t saved;
+	enum sk_state st;
+	int ctl, fl, saved_errno = errno;
+	listen_fn rf;
+
+	shim_init();
+	rf = var == SHIM_XNET && real.xnet_listen != NULL ?
+	    real.xnet_listen : real.listen;
+	if (!fdtab_maybe(fd))
+		return (rf(fd, backlog));
+	fdtab_lock(&saved);
+	sk = fdtab_get(fd);
+	st = sk != NULL ? sk->state : SK_OPT;
+	if (st == SK_OPT) {
+		fdtab_unlock(&saved);
+		return (rf(fd, backlog));
+	}
+	if (st == SK_ENDPOINT && sk->shut) {
+		/* The endpoint no longer reads; see shim_shutdown(). */
+		fdtab_unlock(&saved);
+		errno = EINVAL;
+		return (-1);
+	}
+	ctl = st == SK_MEMBER ? sk->ctlfd : fd;
+	/*
+	 * Read the flags and options now: once the owner sees our LISTEN it
+	 * may change the flags of the first binder's socket, its listener.
+	 */
+	fl = real.fcntl(fd, F_GETFL);
+	if (st == SK_MEMBER)
+		read_opts(fd, opts);
+	fdtab_unlock(&saved);
+
+	memset(&req, 0, sizeof (req));
+	req.type = REC_LISTEN;
+	req.arg = backlog < 0 ? INT_MAX : backlog;
+	if (st == SK_ENDPOINT) {
+		/* Listening already: a new backlog, and no reply to wait for. */
+		(void) proto_send(ctl, &req, -1);
+		errno = saved_errno;
+		return (0);
+	}
+	if (util_request(ctl, &req, REC_LISTEN_OK, &rep) != 0) {
+		shim_log(LOG_LVL_ERROR, "listen: the group's owner did not "
+		    "answer: %s", strerror(errno));
+		errno = EADDRINUSE;
+		return (-1);
+	}
+	if (rep.arg != 0) {
+		errno = rep.arg;
+		return (-1);
+	}
+
+	fdtab_lock(&saved);
+	if (fdtab_get(fd) != sk || sk->state != SK_MEMBER) {
+		/* Closed or replaced by another thread meanwhile. */
+		fdtab_unlock(&saved);
+		errno = EBADF;
+		return (-1);
+	}
+	memcpy(sk->opts, opts, sizeof (opts));
+	for (size_t i = 0; i < PLAT_OPT_MAX; i++) {
+		sk->lopts[i].set = i < rep.nopts;
+		sk->lopts[i].value = i < rep.nopts ? rep.opts[i] : 0;
+	}
+	become_endpoint(sk, fl >= 0 && (fl & O_NONBLOCK));
+	fdtab_unlock(&saved);
+	errno = saved_errno;
+	return (0);
+}

@@ -1,0 +1,169 @@
+/*
+ * interpose.c: the exported names.  Each is one call into shim.h; nothing
+ * else in the library is visible: this file alone is built with default
+ * visibility, and the mapfile lists exactly what it defines.
+ *
+ * The __xnet_* names are illumos's XPG4.2 entry points, which programs
+ * built with _XPG4_2 call instead of the plain ones; they differ in the
+ * kernel (bind refuses a rebind differently), so for fds we leave alone
+ * they go to the real __xnet_ function.
+ * __setsockopt64/__getsockopt64 are glibc's 32-bit time64 variants.
+ */
+#include <stdarg.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <unistd.h>
+#include <sys/socket.h>
+
+#include "shim.h"
+
+/* Not in strict POSIX headers; declared here as the C libraries define them. */
+int accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags);
+int dup3(int fd, int nfd, int flags);
+int fcntl64(int fd, int cmd, ...);
+int __xnet_bind(int fd, const struct sockaddr *sa, socklen_t len);
+int __xnet_listen(int fd, int backlog);
+int __xnet_getsockopt(int fd, int level, int name, void *val,
+    socklen_t *len);
+int __setsockopt64(int fd, int level, int name, const void *val,
+    socklen_t len);
+int __getsockopt64(int fd, int level, int name, void *val, socklen_t *len);
+
+int
+bind(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	return (shim_bind(fd, sa, len, SHIM_PLAIN));
+}
+
+int
+listen(int fd, int backlog)
+{
+	return (shim_listen(fd, backlog, SHIM_PLAIN));
+}
+
+int
+accept(int fd, struct sockaddr *sa, socklen_t *len)
+{
+	return (shim_accept(fd, sa, len, 0, 0));
+}
+
+int
+accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags)
+{
+	return (shim_accept(fd, sa, len, flags, 1));
+}
+
+int
+setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+{
+	return (shim_setsockopt(fd, level, name, val, len, SHIM_PLAIN));
+}
+
+int
+getsockopt(int fd, int level, int name, void *val, socklen_t *len)
+{
+	return (shim_getsockopt(fd, level, name, val, len, SHIM_PLAIN));
+}
+
+int
+getsockname(int fd, struct sockaddr *sa, socklen_t *len)
+{
+	return (shim_getsockname(fd, sa, len));
+}
+
+int
+getpeername(int fd, struct sockaddr *sa, socklen_t *len)
+{
+	return (shim_getpeername(fd, sa, len));
+}
+
+int
+shutdown(int fd, int how)
+{
+	return (shim_shutdown(fd, how));
+}
+
+int
+close(int fd)
+{
+	return (shim_close(fd));
+}
+
+int
+dup(int fd)
+{
+	return (shim_dup(fd));
+}
+
+int
+dup2(int fd, int nfd)
+{
+	return (shim_dup2(fd, nfd));
+}
+
+int
+dup3(int fd, int nfd, int flags)
+{
+	return (shim_dup3(fd, nfd, flags));
+}
+
+/*
+ * fcntl's third argument is an int or a pointer by command; like the C
+ * library's own wrapper, take it as a pointer, which holds either.
+ */
+int
+fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	return (shim_fcntl(fd, cmd, arg));
+}
+
+int
+fcntl64(int fd, int cmd, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	return (shim_fcntl(fd, cmd, arg));
+}
+
+int
+__xnet_bind(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	return (shim_bind(fd, sa, len, SHIM_XNET));
+}
+
+int
+__xnet_listen(int fd, int backlog)
+{
+	return (shim_listen(fd, backlog, SHIM_XNET));
+}
+
+int
+__xnet_getsockopt(int fd, int level, int name, void *val, socklen_t *len)
+{
+	return (shim_getsockopt(fd, level, name, val, len,
+	    SHIM_XNET));
+}
+
+int
+__setsockopt64(int fd, int level, int name, const void *val, socklen_t len)
+{
+	return (shim_setsockopt(fd, level, name, val, len,
+	    SHIM_TIME64));
+}
+
+int
+__getsockopt64(int fd, int level, int name, void *val, socklen_t *len)
+{
+	return (shim_getsockopt(fd, level, name, val, len,
+	    SHIM_TIME64));
+}

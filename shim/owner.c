@@ -1,0 +1,728 @@
+/*
+ * owner.c: the owner's loop.
+ *
+ * Single-threaded, poll-driven, and allocation-free after start (memory
+ * comes from plat_alloc): it runs in a child forked from an arbitrary
+ * program, where malloc's locks may have been held by another thread.
+ * Every input from an endpoint is validated; a bad one closes that
+ * endpoint, never the owner.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+
+#include "log.h"
+#include "owner.h"
+#include "platform.h"
+#include "policy.h"
+#include "proto.h"
+#include "real.h"
+
+#define	EP_MAX_UNACKED	64	/* connections sent to one endpoint, unaccepted */
+#define	ACCEPT_BATCH	64	/* connections taken per wakeup */
+#define	NONE		(-1)
+
+enum ep_state {
+	EP_FREE = 0,
+	EP_NEW,		/* connected, HELLO not yet seen */
+	EP_JOINED,	/* a member, not listening */
+	EP_LISTENING
+};
+
+/* A connection sent to an endpoint, or waiting for one. */
+struct conn {
+	int		fd;
+	uint32_t	seq;
+	int32_t		next;	/* next in its list, or NONE */
+	struct proto_addr peer;
+};
+
+struct ep {
+	int		fd;
+	enum ep_state	state;
+	int		listened;	/* has listened once: no second LISTEN_OK */
+	int		first;		/* the first binder's member */
+	long		pid;
+	int32_t		head, tail;	/* un-acked connections, oldest first */
+	uint32_t	unacked;
+	uint32_t	rxlen;
+	uint8_t		rx[PROTO_REC_SIZE];
+};
+
+static struct {
+	int		lfd;
+	int		rvfd;
+	const char	*path;
+	uid_t		uid;
+	struct proto_addr gaddr;
+	int		backlog;
+	int		lnonblock;	/* listener O_NONBLOCK set by us */
+	int		paused;		/* out of fds: wait for one to close */
+	uint32_t	seq;
+	uint32_t	next_id;
+	struct policy_state pol;
+
+	/* Endpoint slots; pfds[2 + i] polls eps[i]. */
+	struct ep	*eps;
+	struct policy_ep *peps;
+	struct pollfd	*pfds;
+	size_t		cap;
+	size_t		n;		/* slots in use or freed: high water */
+	size_t		live;		/* endpoints not EP_FREE */
+
+	/* Connection records: a pool with a free list. */
+	struct conn	*conns;
+	size_t		ncap;
+	int32_t		free_head;
+	int32_t		orphan_head, orphan_tail;	/* no endpoint yet */
+} o;
+
+static void *
+regrow(void *old, size_t oldsz, size_t newsz)
+{
+	void *p = plat_alloc(newsz);
+
+	if (p == NULL)
+		return (NULL);
+	if (old != NULL)
+		memcpy(p, old, oldsz);
+	plat_free(old, oldsz);
+	return (p);
+}
+
+static int
+grow_eps(void)
+{
+	size_t nc = o.cap == 0 ? 16 : o.cap * 2;
+	struct ep *e;
+	struct policy_ep *pe;
+	struct pollfd *pf;
+
+	e = regrow(o.eps, o.cap * sizeof (*e), nc * sizeof (*e));
+	if (e == NULL)
+		return (-1);
+	o.eps = e;
+	pe = regrow(o.peps, o.cap * sizeof (*pe), nc * sizeof (*pe));
+	if (pe == NULL)
+		return (-1);
+	o.peps = pe;
+	pf = regrow(o.pfds, (o.cap + 2) * sizeof (*pf),
+	    (nc + 2) * sizeof (*pf));
+	if (pf == NULL)
+		return (-1);
+	o.pfds = pf;
+	o.cap = nc;
+	return (0);
+}
+
+static int
+grow_conns(void)
+{
+	size_t nc = o.ncap == 0 ? 64 : o.ncap * 2;
+	struct conn *c;
+
+	c = regrow(o.conns, o.ncap * sizeof (*c), nc * sizeof (*c));
+	if (c == NULL)
+		return (-1);
+	for (size_t i = o.ncap; i < nc; i++)
+		c[i].next = (i + 1 < nc) ? (int32_t)(i + 1) : o.free_head;
+	o.free_head = (int32_t)o.ncap;
+	o.conns = c;
+	o.ncap = nc;
+	return (0);
+}
+
+static int32_t
+conn_new(int fd, const struct proto_addr *peer)
+{
+	int32_t k;
+
+	if (o.free_head == NONE && grow_conns() != 0)
+		return (NONE);
+	k = o.free_head;
+	o.free_head = o.conns[k].next;
+	o.conns[k].fd = fd;
+	o.conns[k].seq = ++o.seq;
+	o.conns[k].next = NONE;
+	o.conns[k].peer = *peer;
+	return (k);
+}
+
+static void
+conn_free(int32_t k)
+{
+	(void) real.close(o.conns[k].fd);
+	o.conns[k].fd = -1;
+	o.conns[k].next = o.free_head;
+	o.free_head = k;
+	o.paused = 0;	/* an fd came free */
+}
+
+static void
+list_append(int32_t *head, int32_t *tail, int32_t k)
+{
+	o.conns[k].next = NONE;
+	if (*tail == NONE)
+		*head = k;
+	else
+		o.conns[*tail].next = k;
+	*tail = k;
+}
+
+/*
+ * Make the listener non-blocking, once the application's own fd for it is
+ * gone (the first binder listened or left): before that the flag would
+ * show through its fcntl(F_GETFL).  Until then a readable listener gets a
+ * single accept per wakeup, which cannot block on Linux, where a reset
+ * connection stays in the accept queue.
+ */
+static void
+listener_nonblock(void)
+{
+	int fl;
+
+	if (o.lnonblock)
+		return;
+	fl = real.fcntl(o.lfd, F_GETFL);
+	if (fl >= 0 && real.fcntl(o.lfd, F_SETFL, fl | O_NONBLOCK) == 0)
+		o.lnonblock = 1;
+}
+
+static void
+update_policy_view(size_t i)
+{
+	struct ep *e = &o.eps[i];
+
+	o.peps[i].eligible = e->state == EP_LISTENING &&
+	    e->unacked < EP_MAX_UNACKED;
+	o.peps[i].unacked = e->unacked;
+}
+
+static void dispatch(int32_t k);
+
+static void
+ep_drop(size_t i, const char *why)
+{
+	struct ep *e = &o.eps[i];
+	int32_t k, next;
+
+	shim_log(LOG_LVL_INFO, "member pid %ld left (%s); %u connection(s) "
+	    "to hand on", e->pid, why, e->unacked);
+	(void) real.close(e->fd);
+	if (e->first)
+		listener_nonblock();
+	/* Its un-acked connections were never seen by it: give them on. */
+	for (k = e->head; k != NONE; k = next) {
+		next = o.conns[k].next;
+		list_append(&o.orphan_head, &o.orphan_tail, k);
+	}
+	memset(e, 0, sizeof (*e));
+	e->fd = -1;
+	e->state = EP_FREE;
+	o.pfds[2 + i].fd = -1;
+	o.peps[i].eligible = 0;
+	o.live--;
+}
+
+static int
+ep_send(size_t i, const struct proto_rec *r, int connfd)
+{
+	return (proto_send(o.eps[i].fd, r, connfd));
+}
+
+/* Hand connection k to an endpoint, or park it until one can take it. */
+static void
+dispatch(int32_t k)
+{
+	for (;;) {
+		struct proto_rec r;
+		size_t i = policy_pick(&o.pol, o.peps, o.n, &o.conns[k].peer);
+
+		if (i >= o.n) {
+			list_append(&o.orphan_head, &o.orphan_tail, k);
+			return;
+		}
+		memset(&r, 0, sizeof (r));
+		r.type = REC_CONN;
+		r.seq = o.conns[k].seq;
+		r.addr = o.conns[k].peer;
+		if (ep_send(i, &r, o.conns[k].fd) == 0) {
+			struct ep *e = &o.eps[i];
+
+			list_append(&e->head, &e->tail, k);
+			e->unacked++;
+			update_policy_view(i);
+			return;
+		}
+		ep_drop(i, "cannot write to it");
+	}
+}
+
+static int
+any_eligible(void)
+{
+	for (size_t i = 0; i < o.n; i++) {
+		if (o.peps[i].eligible)
+			return (1);
+	}
+	return (0);
+}
+
+static void
+dispatch_orphans(void)
+{
+	while (o.orphan_head != NONE && any_eligible()) {
+		int32_t k = o.orphan_head;
+
+		o.orphan_head = o.conns[k].next;
+		if (o.orphan_head == NONE)
+			o.orphan_tail = NONE;
+		dispatch(k);
+	}
+}
+
+static void
+accept_conns(void)
+{
+	for (int n = 0; n < ACCEPT_BATCH; n++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof (ss);
+		struct proto_addr peer;
+		int32_t k;
+		int fd;
+
+		if ((n > 0 && !o.lnonblock) || !any_eligible())
+			return;
+		fd = plat_accept_cloexec(o.lfd, (struct sockaddr *)&ss, &len);
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED ||
+			    errno == EPROTO)
+				continue;
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM) {
+				shim_log(LOG_LVL_WARN, "accept: %s; waiting "
+				    "for connections to be taken",
+				    strerror(errno));
+				o.paused = 1;
+			}
+			return;
+		}
+		if (proto_addr_from_sockaddr(&peer, (struct sockaddr *)&ss,
+		    len) != 0 || (k = conn_new(fd, &peer)) == NONE) {
+			(void) real.close(fd);
+			continue;
+		}
+		dispatch(k);
+	}
+}
+
+/* The listener listens from the group's first bind; this sets its backlog. */
+static int
+do_listen(int backlog)
+{
+	if (backlog <= o.backlog)
+		return (0);
+	if (real.listen(o.lfd, backlog) != 0)
+		return (errno);
+	o.backlog = backlog;
+	return (0);
+}
+
+/* The listener's options, in plat_listener_opts() order. */
+static void
+listener_opts(struct proto_rec *r)
+{
+	size_t n;
+	const struct plat_opt *t = plat_listener_opts(&n);
+
+	r->nopts = (uint32_t)n;
+	for (size_t i = 0; i < n; i++) {
+		union {
+			int		v;
+			struct linger	l;
+		} u;
+		socklen_t len = sizeof (u);
+
+		memset(&u, 0, sizeof (u));
+		if (real.getsockopt(o.lfd, t[i].level, t[i].name, &u,
+		    &len) != 0)
+			r->opts[i] = 0;
+		else if (t[i].kind == PLAT_KIND_LINGER)
+			r->opts[i] = u.l.l_onoff ? u.l.l_linger : -1;
+		else
+			r->opts[i] = u.v;
+	}
+}
+
+/* Drop the connection with sequence seq from endpoint i's list. */
+static int
+ack(size_t i, uint32_t seq)
+{
+	struct ep *e = &o.eps[i];
+	int32_t prev = NONE;
+
+	for (int32_t k = e->head; k != NONE; prev = k, k = o.conns[k].next) {
+		if (o.conns[k].seq != seq)
+			continue;
+		if (prev == NONE)
+			e->head = o.conns[k].next;
+		else
+			o.conns[prev].next = o.conns[k].next;
+		if (e->tail == k)
+			e->tail = prev;
+		conn_free(k);
+		e->unacked--;
+		update_policy_view(i);
+		return (0);
+	}
+	return (-1);
+}
+
+static int
+handle(size_t i, const struct proto_rec *r)
+{
+	struct ep *e = &o.eps[i];
+	struct proto_rec out;
+
+	memset(&out, 0, sizeof (out));
+	if (e->state == EP_NEW) {
+		if (r->type != REC_HELLO)
+			return (-1);
+		e->pid = r->arg;
+		e->state = EP_JOINED;
+		e->first = (o.next_id == 0);
+		o.peps[i].id = o.next_id++;
+		shim_log(LOG_LVL_INFO, "member pid %ld joined", e->pid);
+		out.type = REC_WELCOME;
+		out.addr = o.gaddr;
+		return (ep_send(i, &out, -1));
+	}
+	switch (r->type) {
+	case REC_LISTEN: {
+		int err = do_listen(r->arg);
+
+		if (e->first)
+			listener_nonblock();
+		if (!e->listened) {
+			out.type = REC_LISTEN_OK;
+			out.arg = err;
+			listener_opts(&out);
+			if (ep_send(i, &out, -1) != 0)
+				return (-1);
+		}
+		if (err == 0) {
+			e->state = EP_LISTENING;
+			e->listened = 1;
+		}
+		update_policy_view(i);
+		return (0);
+	}
+	case REC_ACK:
+		return (ack(i, r->seq));
+	case REC_UNLISTEN:
+		if (e->state == EP_LISTENING)
+			e->state = EP_JOINED;
+		update_policy_view(i);
+		return (0);
+	default:
+		return (-1);
+	}
+}
+
+/* Read what endpoint i sent; drop it on end of stream or bad input. */
+static void
+ep_read(size_t i)
+{
+	struct ep *e = &o.eps[i];
+	uint8_t buf[PROTO_REC_SIZE * 32];
+	union {
+		struct cmsghdr	align;
+		char		buf[CMSG_SPACE(4 * sizeof (int))];
+	} cm;
+	struct iovec iov;
+	struct msghdr mh;
+	size_t have, off;
+	ssize_t n;
+
+	memcpy(buf, e->rx, e->rxlen);
+	iov.iov_base = buf + e->rxlen;
+	iov.iov_len = sizeof (buf) - e->rxlen;
+	memset(&mh, 0, sizeof (mh));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cm.buf;
+	mh.msg_controllen = sizeof (cm.buf);
+	do {
+		n = recvmsg(e->fd, &mh, 0);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return;
+	if (mh.msg_controllen > 0 && n >= 0) {
+		/* Members never send fds: close what came, and the member. */
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c != NULL;
+		    c = CMSG_NXTHDR(&mh, c)) {
+			if (c->cmsg_level != SOL_SOCKET ||
+			    c->cmsg_type != SCM_RIGHTS)
+				continue;
+			for (size_t j = 0; j < (c->cmsg_len - CMSG_LEN(0)) /
+			    sizeof (int); j++) {
+				int f;
+
+				memcpy(&f, CMSG_DATA(c) + j * sizeof (int),
+				    sizeof (f));
+				(void) real.close(f);
+			}
+		}
+		shim_log(LOG_LVL_ERROR, "member pid %ld sent a file "
+		    "descriptor; closing its connection", e->pid);
+		ep_drop(i, "protocol error");
+		return;
+	}
+	if (n <= 0) {
+		ep_drop(i, n == 0 ? "closed" : strerror(errno));
+		return;
+	}
+	have = e->rxlen + (size_t)n;
+	for (off = 0; have - off >= PROTO_REC_SIZE; off += PROTO_REC_SIZE) {
+		struct proto_rec r;
+
+		if (proto_decode(buf + off, &r) != 0 || handle(i, &r) != 0) {
+			shim_log(LOG_LVL_ERROR, "member pid %ld sent an "
+			    "invalid record; closing its connection", e->pid);
+			ep_drop(i, "protocol error");
+			return;
+		}
+	}
+	e->rxlen = (uint32_t)(have - off);
+	memcpy(e->rx, buf + off, e->rxlen);
+}
+
+static void
+accept_members(void)
+{
+	for (;;) {
+		int fd = real.accept(o.rvfd, NULL, NULL);
+		uid_t uid;
+		size_t i;
+
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			return;
+		}
+		if (plat_peer_euid(fd, &uid) != 0 || uid != o.uid) {
+			shim_log(LOG_LVL_WARN, "refused a member: %s",
+			    uid != o.uid ? "another user" : "no credentials");
+			(void) real.close(fd);
+			continue;
+		}
+		(void) real.fcntl(fd, F_SETFD, FD_CLOEXEC);
+		(void) real.fcntl(fd, F_SETFL, O_NONBLOCK);
+		for (i = 0; i < o.n && o.eps[i].state != EP_FREE; i++)
+			continue;
+		if (i == o.cap && grow_eps() != 0) {
+			shim_log(LOG_LVL_ERROR, "out of memory for members");
+			(void) real.close(fd);
+			continue;
+		}
+		if (i == o.n)
+			o.n++;
+		memset(&o.eps[i], 0, sizeof (o.eps[i]));
+		memset(&o.peps[i], 0, sizeof (o.peps[i]));
+		o.eps[i].fd = fd;
+		o.eps[i].state = EP_NEW;
+		o.eps[i].head = o.eps[i].tail = NONE;
+		o.pfds[2 + i].fd = fd;
+		o.pfds[2 + i].events = POLLIN;
+		o.live++;
+	}
+}
+
+/*
+ * The last member left.  The name goes first, then the rendezvous
+ * socket, and the port last: while we hold the port no new owner can
+ * exist, so the name we unlink is ours; a joiner that comes in between
+ * finds no owner, retries its bind, and starts the next group.
+ */
+static void
+finish(void)
+{
+	(void) unlink(o.path);
+	(void) real.close(o.rvfd);
+	(void) real.close(o.lfd);
+	while (o.orphan_head != NONE) {
+		int32_t k = o.orphan_head;
+
+		o.orphan_head = o.conns[k].next;
+		(void) real.close(o.conns[k].fd);
+	}
+	shim_log(LOG_LVL_INFO, "last member left; group closed");
+	_exit(0);
+}
+
+static void
+reset_signals(void)
+{
+	struct sigaction sa;
+	sigset_t none;
+
+	/* The application's handlers must never run in the owner. */
+	memset(&sa, 0, sizeof (sa));
+	sa.sa_handler = SIG_DFL;
+	(void) sigemptyset(&sa.sa_mask);
+	for (int s = 1; s < 128; s++)
+		(void) sigaction(s, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	(void) sigaction(SIGHUP, &sa, NULL);
+	(void) sigaction(SIGINT, &sa, NULL);
+	(void) sigaction(SIGPIPE, &sa, NULL);
+	(void) sigemptyset(&none);
+	(void) sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/* Put fd at want, whatever sits there, without losing the other one. */
+static int
+move_fd(int fd, int want, int keep)
+{
+	if (fd == want)
+		return (fd);
+	if (keep == want) {
+		/* Unreachable with the order owner_main uses; stay safe. */
+		return (-1);
+	}
+	if (real.dup2(fd, want) < 0)
+		return (-1);
+	(void) real.close(fd);
+	return (want);
+}
+
+void
+owner_main(const struct owner_args *a)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof (ss);
+	int lfd, rvfd, nul;
+
+	shim_log_set_role("owner ");
+	reset_signals();
+	plat_set_procname("rpshim-owner");
+
+	/* Our two fds at 3 and 4; 0 and 1 to /dev/null; 2 kept for logs. */
+	lfd = a->listenfd;
+	rvfd = a->rvfd;
+	if (rvfd == 3) {
+		int t = real.fcntl(rvfd, F_DUPFD, 5);
+
+		if (t < 0)
+			_exit(1);
+		(void) real.close(rvfd);
+		rvfd = t;
+	}
+	if ((lfd = move_fd(lfd, 3, rvfd)) < 0 ||
+	    (rvfd = move_fd(rvfd, 4, lfd)) < 0)
+		_exit(1);
+	plat_closefrom(5);
+	if ((nul = open("/dev/null", O_RDWR)) >= 0) {
+		(void) real.dup2(nul, 0);
+		(void) real.dup2(nul, 1);
+		if (nul > 2)
+			(void) real.close(nul);
+	}
+	(void) real.fcntl(lfd, F_SETFD, FD_CLOEXEC);
+	(void) real.fcntl(rvfd, F_SETFD, FD_CLOEXEC);
+	(void) real.fcntl(rvfd, F_SETFL, O_NONBLOCK);
+
+	memset(&o, 0, sizeof (o));
+	o.lfd = lfd;
+	o.rvfd = rvfd;
+	o.path = a->path;
+	o.uid = a->uid;
+	o.free_head = o.orphan_head = o.orphan_tail = NONE;
+	policy_init(&o.pol, a->policy);
+	if (real.getsockname(lfd, (struct sockaddr *)&ss, &len) != 0 ||
+	    proto_addr_from_sockaddr(&o.gaddr, (struct sockaddr *)&ss,
+	    len) != 0 || grow_eps() != 0) {
+		shim_log(LOG_LVL_ERROR, "owner cannot start: %s",
+		    strerror(errno));
+		finish();
+	}
+	/*
+	 * Where the kernel knows SO_REUSEPORT, accepted sockets report it set,
+	 * as their listener had it without the shim.  The port is ours
+	 * already, so this changes nothing else.
+	 */
+	{
+		int one = 1;
+
+		(void) real.setsockopt(lfd, SOL_SOCKET, plat_so_reuseport,
+		    &one, sizeof (one));
+	}
+	o.backlog = 1;		/* as the first bind listened */
+	o.pfds[0].fd = rvfd;
+	o.pfds[0].events = POLLIN;
+	o.pfds[1].events = POLLIN;
+	shim_log(LOG_LVL_INFO, "group started at %s (policy %s)", a->path,
+	    config_policy_name(a->policy));
+
+	for (;;) {
+		int r;
+
+		o.pfds[1].fd = (!o.paused && any_eligible()) ?
+		    lfd : -1;
+		r = poll(o.pfds, (nfds_t)(2 + o.n), -1);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			shim_log(LOG_LVL_ERROR, "poll: %s", strerror(errno));
+			finish();
+		}
+		if (o.pfds[0].revents != 0)
+			accept_members();
+		for (size_t i = 0; i < o.n; i++) {
+			if (o.eps[i].state != EP_FREE &&
+			    o.pfds[2 + i].revents != 0)
+				ep_read(i);
+		}
+		dispatch_orphans();
+		if (o.pfds[1].fd >= 0 && o.pfds[1].revents != 0)
+			accept_conns();
+		if (o.live == 0)
+			finish();
+	}
+}
+
+int
+owner_spawn(const struct owner_args *a)
+{
+	pid_t pid, mid;
+	int st;
+
+	/*
+	 * Double fork: the owner is not our child (nothing of ours to reap,
+	 * no zombie if the application never waits), and setsid detaches it
+	 * from the terminal, so ^C to the application spares the group.
+	 */
+	pid = plat_fork();
+	if (pid < 0)
+		return (-1);
+	if (pid == 0) {
+		(void) setsid();
+		mid = plat_fork();
+		if (mid != 0)
+			_exit(mid < 0 ? 1 : 0);
+		owner_main(a);
+		_exit(0);
+	}
+	while (waitpid(pid, &st, 0) < 0) {
+		if (errno != EINTR)
+			return (0);	/* reaped by the application: fine */
+	}
+	return (WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1);
+}

@@ -1,0 +1,314 @@
+/*
+ * platform.c: the one file that knows which operating system it runs on.
+ * Linux is where the tests run (the kernel's own SO_REUSEPORT is their
+ * oracle); illumos is what the library is for.  Each branch names the
+ * interface it relies on so that a port can check it against the man page.
+ */
+#if defined(__linux__)
+#define	_GNU_SOURCE
+#elif defined(__sun)
+#define	__EXTENSIONS__
+#endif
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+
+#if defined(__linux__)
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#elif defined(__sun)
+#include <ucred.h>
+#endif
+
+#include "platform.h"
+#include "real.h"
+#include "shim.h"
+
+#ifdef SO_REUSEPORT
+const int plat_so_reuseport = SO_REUSEPORT;
+#else
+/* illumos: the kernel patch's value; the kernel answers ENOPROTOOPT. */
+const int plat_so_reuseport = 0x2004;
+#endif
+
+#if defined(__sun)
+const int plat_accept_inherits_nonblock = 1;	/* socksyscalls.c accept() */
+#else
+const int plat_accept_inherits_nonblock = 0;
+#endif
+
+const int plat_sock_cloexec = SOCK_CLOEXEC;
+const int plat_sock_nonblock = SOCK_NONBLOCK;
+
+enum plat_opt_class
+plat_opt_classify(int level, int name)
+{
+	if (level != SOL_SOCKET)
+		return (PLAT_OPT_OTHER);
+	if (name == plat_so_reuseport)
+		return (PLAT_OPT_REUSEPORT);
+	switch (name) {
+	case SO_REUSEADDR:
+		return (PLAT_OPT_REUSEADDR);
+	case SO_TYPE:
+		return (PLAT_OPT_TYPE);
+#ifdef SO_DOMAIN
+	case SO_DOMAIN:
+		return (PLAT_OPT_DOMAIN);
+#endif
+#ifdef SO_PROTOCOL
+	case SO_PROTOCOL:
+		return (PLAT_OPT_PROTOCOL);
+#endif
+	case SO_ACCEPTCONN:
+		return (PLAT_OPT_ACCEPTCONN);
+	case SO_ERROR:
+		return (PLAT_OPT_ERROR);
+	default:
+		return (PLAT_OPT_OTHER);
+	}
+}
+
+/*
+ * The options a program commonly sets on a listener.  At listen() the
+ * shim reads them from the member's real socket before replacing it, so
+ * that getsockopt keeps answering, and copies the inherited ones that
+ * differ from the owner's listener onto each accepted socket (otherwise
+ * a worker that set TCP_NODELAY on its listener would silently get
+ * connections without it).
+ */
+static const struct plat_opt listener_opts[] = {
+	{ SOL_SOCKET, SO_KEEPALIVE, PLAT_KIND_BOOL, 1 },
+	{ SOL_SOCKET, SO_OOBINLINE, PLAT_KIND_BOOL, 1 },
+	{ SOL_SOCKET, SO_RCVBUF, PLAT_KIND_BUF, 1 },
+	{ SOL_SOCKET, SO_SNDBUF, PLAT_KIND_BUF, 1 },
+	{ SOL_SOCKET, SO_LINGER, PLAT_KIND_LINGER, 1 },
+	{ IPPROTO_TCP, TCP_NODELAY, PLAT_KIND_BOOL, 1 },
+#ifdef TCP_KEEPIDLE
+	{ IPPROTO_TCP, TCP_KEEPIDLE, PLAT_KIND_INT, 1 },
+#endif
+#ifdef TCP_KEEPINTVL
+	{ IPPROTO_TCP, TCP_KEEPINTVL, PLAT_KIND_INT, 1 },
+#endif
+#ifdef TCP_KEEPCNT
+	{ IPPROTO_TCP, TCP_KEEPCNT, PLAT_KIND_INT, 1 },
+#endif
+	{ SOL_SOCKET, SO_REUSEADDR, PLAT_KIND_BOOL, 0 },
+	{ IPPROTO_IPV6, IPV6_V6ONLY, PLAT_KIND_BOOL, 0 },
+};
+
+const struct plat_opt *
+plat_listener_opts(size_t *n)
+{
+	*n = sizeof (listener_opts) / sizeof (listener_opts[0]);
+	return (listener_opts);
+}
+
+int
+plat_opt_readback(const struct plat_opt *o, int v)
+{
+	if (o->kind == PLAT_KIND_BOOL)
+		return (v != 0);
+#if defined(__linux__)
+	/* Linux doubles buffer sizes for its bookkeeping and reports that. */
+	if (o->kind == PLAT_KIND_BUF)
+		return (v * 2);
+#endif
+	return (v);
+}
+
+int
+plat_opt_setval(const struct plat_opt *o, int v)
+{
+#if defined(__linux__)
+	if (o->kind == PLAT_KIND_BUF)
+		return (v / 2);
+#else
+	(void) o;
+#endif
+	return (v);
+}
+
+void *
+plat_dlsym_next(const char *name)
+{
+	return (dlsym(RTLD_NEXT, name));
+}
+
+int
+plat_is_ours(void *p)
+{
+	Dl_info self, other;
+
+	if (dladdr((void *)plat_is_ours, &self) == 0 ||
+	    dladdr(p, &other) == 0)
+		return (0);
+	return (self.dli_fbase == other.dli_fbase);
+}
+
+int
+plat_peer_euid(int fd, uid_t *euid)
+{
+#if defined(__linux__)
+	struct ucred uc;
+	socklen_t len = sizeof (uc);
+
+	if (real.getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) != 0)
+		return (-1);
+	*euid = uc.uid;
+	return (0);
+#elif defined(__sun)
+	/* getpeerucred(3C): the credentials the peer had at connect/listen. */
+	ucred_t *uc = NULL;
+
+	if (getpeerucred(fd, &uc) != 0)
+		return (-1);
+	*euid = ucred_geteuid(uc);
+	ucred_free(uc);
+	return (*euid == (uid_t)-1 ? -1 : 0);
+#else
+	gid_t gid;
+
+	return (getpeereid(fd, euid, &gid));
+#endif
+}
+
+int
+plat_accept_cloexec(int fd, struct sockaddr *sa, socklen_t *len)
+{
+	/* accept4 exists on Linux and illumos (ILLUMOS_0.1). */
+	return (real.accept4(fd, sa, len, SOCK_CLOEXEC));
+}
+
+int
+plat_recv_cloexec_flag(void)
+{
+#ifdef MSG_CMSG_CLOEXEC
+	return (MSG_CMSG_CLOEXEC);
+#else
+	return (0);
+#endif
+}
+
+int
+plat_send_nosignal_flag(void)
+{
+#ifdef MSG_NOSIGNAL
+	return (MSG_NOSIGNAL);
+#else
+	return (0);
+#endif
+}
+
+void *
+plat_alloc(size_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANON, -1, 0);
+
+	return (p == MAP_FAILED ? NULL : p);
+}
+
+void
+plat_free(void *p, size_t size)
+{
+	if (p != NULL)
+		(void) munmap(p, size);
+}
+
+pid_t
+plat_fork(void)
+{
+	/*
+	 * The owner is forked from inside bind(): the application's atfork
+	 * handlers must not run (they may take its locks or log a fork it
+	 * never made).  The child only makes async-signal-safe calls.
+	 */
+#if defined(__linux__) && defined(__GLIBC__) && \
+	(__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+	return (_Fork());
+#elif defined(__linux__)
+	return ((pid_t)syscall(SYS_fork));
+#elif defined(__sun)
+	/* forkx(2) without FORK_WAITPID; atfork handlers do run here. */
+	return (forkx(0));
+#else
+	return (fork());
+#endif
+}
+
+void
+plat_closefrom(int lowfd)
+{
+#if defined(__linux__) && defined(SYS_close_range)
+	if (syscall(SYS_close_range, (unsigned)lowfd, ~0U, 0) == 0)
+		return;
+#endif
+#if defined(__sun)
+	closefrom(lowfd);
+#else
+	/* Fallback: every possible fd up to the limit. */
+	long max = sysconf(_SC_OPEN_MAX);
+
+	if (max < 0 || max > 1 << 20)
+		max = 1 << 20;
+	for (int fd = lowfd; fd < max; fd++)
+		(void) real.close(fd);
+#endif
+}
+
+void
+plat_set_procname(const char *name)
+{
+#if defined(__linux__)
+	(void) prctl(PR_SET_NAME, name, 0, 0, 0);
+#else
+	(void) name;
+#endif
+}
+
+const char *
+plat_progname(void)
+{
+#if defined(__linux__)
+	return (program_invocation_short_name);
+#elif defined(__sun)
+	const char *p = getexecname();
+	const char *s;
+
+	if (p == NULL)
+		return ("?");
+	s = strrchr(p, '/');
+	return (s != NULL ? s + 1 : p);
+#else
+	return (getprogname());
+#endif
+}
+
+/*
+ * Resolve the real functions and read the environment while the program
+ * is still single-threaded, before main(); every wrapper also checks, in
+ * case another library's constructor calls one before ours ran.
+ */
+#if defined(__GNUC__)
+static void plat_constructor(void) __attribute__((constructor));
+#elif defined(__sun)
+static void plat_constructor(void);
+#pragma init(plat_constructor)
+#endif
+
+static void
+plat_constructor(void)
+{
+	shim_init();
+}

@@ -1,0 +1,88 @@
+/*
+ * platform.h: every difference between operating systems, behind one
+ * interface.  Only platform.c may use anything beyond C11 and
+ * POSIX.1-2008; everything else in shim/ is compiled strictly
+ * (`make portcheck`), so a Linux-only call elsewhere fails the build.
+ */
+#ifndef SHIM_PLATFORM_H
+#define SHIM_PLATFORM_H
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+/* What a (level, name) socket option means to the shim. */
+enum plat_opt_class {
+	PLAT_OPT_OTHER = 0,
+	PLAT_OPT_REUSEPORT,
+	PLAT_OPT_REUSEADDR,
+	PLAT_OPT_TYPE,
+	PLAT_OPT_DOMAIN,
+	PLAT_OPT_PROTOCOL,
+	PLAT_OPT_ACCEPTCONN,
+	PLAT_OPT_ERROR
+};
+
+/* How an option's value is stored and copied to accepted sockets. */
+enum plat_opt_kind {
+	PLAT_KIND_INT,		/* int, read back as written */
+	PLAT_KIND_BOOL,		/* int, read back as 0 or 1 */
+	PLAT_KIND_BUF,		/* int buffer size the kernel may scale */
+	PLAT_KIND_LINGER	/* struct linger */
+};
+
+/* An option a listener keeps, and whether accepted sockets inherit it. */
+struct plat_opt {
+	int	level;
+	int	name;
+	enum plat_opt_kind kind;
+	int	inherit;
+};
+
+#define	PLAT_OPT_MAX	12	/* = PROTO_MAX_OPTS: they travel in one record */
+
+/* The kernel's SO_REUSEPORT value (illumos: the pending patch's). */
+extern const int plat_so_reuseport;
+/* Non-zero where accept() copies O_NONBLOCK from the listener (illumos). */
+extern const int plat_accept_inherits_nonblock;
+/* accept4() flag bits, and the recvmsg flag that sets FD_CLOEXEC. */
+extern const int plat_sock_cloexec;
+extern const int plat_sock_nonblock;
+
+enum plat_opt_class plat_opt_classify(int level, int name);
+const struct plat_opt *plat_listener_opts(size_t *n);
+/* What getsockopt reads back after setsockopt of v, and the inverse. */
+int plat_opt_readback(const struct plat_opt *o, int v);
+int plat_opt_setval(const struct plat_opt *o, int v);
+
+/* dlsym(RTLD_NEXT, name): the next definition after ours. */
+void *plat_dlsym_next(const char *name);
+/* Non-zero if p is a function of this library (a lookup that found us). */
+int plat_is_ours(void *p);
+
+/* Effective uid of the process at the other end of a Unix socket. */
+int plat_peer_euid(int fd, uid_t *euid);
+
+/* accept on the owner's listener: new fd close-on-exec, non-blocking off. */
+int plat_accept_cloexec(int fd, struct sockaddr *sa, socklen_t *len);
+/* recvmsg flags that make received fds close-on-exec (0: none exist). */
+int plat_recv_cloexec_flag(void);
+/* send flags that keep a dead peer from raising SIGPIPE (0: none exist). */
+int plat_send_nosignal_flag(void);
+
+/*
+ * Memory for the owner, which must not call malloc: it is forked from a
+ * program that may have had another thread inside malloc at that moment.
+ */
+void *plat_alloc(size_t size);
+void plat_free(void *p, size_t size);
+
+/* A fork that runs no atfork handlers of the application. */
+pid_t plat_fork(void);
+/* Close every fd >= lowfd. */
+void plat_closefrom(int lowfd);
+/* Name the owner process so that ps(1) and tests can tell it apart. */
+void plat_set_procname(const char *name);
+/* The running program's short name, for log lines. */
+const char *plat_progname(void);
+
+#endif /* SHIM_PLATFORM_H */

@@ -1,0 +1,84 @@
+/*
+ * proto.h: the records members and owners exchange over a Unix stream.
+ *
+ * Every record has the same size, so a reader that shares an endpoint
+ * with other processes (after fork) takes whole records or nothing, and a
+ * stream parser needs no length field to trust.  Fields have fixed widths
+ * and offsets: a 32-bit and a 64-bit program may share one owner.
+ *
+ *   member -> owner: HELLO (arg = pid), LISTEN (arg = backlog),
+ *                    ACK (seq = connection), UNLISTEN
+ *   owner -> member: WELCOME (addr = the group's address),
+ *                    LISTEN_OK (arg = errno, opts = listener options),
+ *                    CONN (seq, addr = peer) with one fd
+ */
+#ifndef SHIM_PROTO_H
+#define SHIM_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#define	PROTO_MAGIC	0x48535052u	/* "RPSH" read as bytes */
+#define	PROTO_REC_SIZE	96
+#define	PROTO_MAX_OPTS	12	/* fills the record: (96 - 48) / 4 */
+
+enum proto_type {
+	REC_HELLO = 1,
+	REC_WELCOME,
+	REC_LISTEN,
+	REC_LISTEN_OK,
+	REC_CONN,
+	REC_ACK,
+	REC_UNLISTEN,
+	REC_TYPE_END		/* one past the last valid type */
+};
+
+/* An IPv4 or IPv6 socket address, independent of the C library's layout. */
+struct proto_addr {
+	uint16_t	family;		/* AF_INET or AF_INET6 */
+	uint16_t	port;		/* network order */
+	uint32_t	flowinfo;
+	uint32_t	scope_id;
+	uint8_t		addr[16];	/* network order; 4 bytes for IPv4 */
+};
+
+struct proto_rec {
+	uint8_t		type;
+	uint32_t	seq;
+	int32_t		arg;
+	struct proto_addr addr;
+	uint32_t	nopts;
+	int32_t		opts[PROTO_MAX_OPTS];
+};
+
+/* Which records carry an fd: exactly one, or none. */
+int proto_type_has_fd(int type);
+
+void proto_encode(const struct proto_rec *r, uint8_t out[PROTO_REC_SIZE]);
+/* 0, or -1 if the bytes are not a valid record (magic, version, type...). */
+int proto_decode(const uint8_t in[PROTO_REC_SIZE], struct proto_rec *r);
+
+int proto_addr_from_sockaddr(struct proto_addr *pa, const struct sockaddr *sa,
+    socklen_t len);
+/* Returns the length of the sockaddr written into ss. */
+socklen_t proto_addr_to_sockaddr(const struct proto_addr *pa,
+    struct sockaddr_storage *ss);
+
+/*
+ * Send one record, with connfd attached when >= 0.  0, or -1 with errno;
+ * a record only partly sent (never seen for one small record on Linux)
+ * is reported as EPIPE: the stream can no longer be parsed.
+ */
+int proto_send(int fd, const struct proto_rec *r, int connfd);
+
+/*
+ * Receive one whole record.  *connfd gets the fd that came with it or -1;
+ * flags are recvmsg flags (close-on-exec receipt).  Blocks or not as the
+ * socket does; EAGAIN means no record was taken.  Returns
+ * 1, 0 at end of stream, or -1 with errno (EPROTO: not a valid record, or
+ * an fd where none belongs, or none where one does; any fd is closed).
+ */
+int proto_recv(int fd, struct proto_rec *r, int *connfd, int flags);
+
+#endif /* SHIM_PROTO_H */

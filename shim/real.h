@@ -1,0 +1,51 @@
+/*
+ * real.h: the table of the functions the shim wraps, as the next object
+ * in the link order (libc) defines them.  Everything in the shim calls the
+ * kernel through this table, never by name, so a call can't loop back into
+ * our own wrappers; unit tests fill it with fakes.
+ */
+#ifndef SHIM_REAL_H
+#define SHIM_REAL_H
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+struct shim_real {
+	int	(*socket)(int, int, int);
+	int	(*bind)(int, const struct sockaddr *, socklen_t);
+	int	(*listen)(int, int);
+	int	(*accept)(int, struct sockaddr *, socklen_t *);
+	int	(*accept4)(int, struct sockaddr *, socklen_t *, int);
+	int	(*connect)(int, const struct sockaddr *, socklen_t);
+	int	(*setsockopt)(int, int, int, const void *, socklen_t);
+	int	(*getsockopt)(int, int, int, void *, socklen_t *);
+	int	(*getsockname)(int, struct sockaddr *, socklen_t *);
+	int	(*getpeername)(int, struct sockaddr *, socklen_t *);
+	int	(*shutdown)(int, int);
+	int	(*close)(int);
+	int	(*dup)(int);
+	int	(*dup2)(int, int);
+	int	(*dup3)(int, int, int);
+	int	(*fcntl)(int, int, ...);
+	/* Variants, NULL where the C library has none (see shim.h). */
+	int	(*xnet_bind)(int, const struct sockaddr *, socklen_t);
+	int	(*xnet_listen)(int, int);
+	int	(*xnet_getsockopt)(int, int, int, void *, socklen_t *);
+	int	(*getsockopt64)(int, int, int, void *, socklen_t *);
+	int	(*setsockopt64)(int, int, int, const void *, socklen_t);
+};
+
+typedef int (*bind_fn)(int, const struct sockaddr *, socklen_t);
+typedef int (*listen_fn)(int, int);
+typedef int (*getsockopt_fn)(int, int, int, void *, socklen_t *);
+typedef int (*setsockopt_fn)(int, int, int, const void *, socklen_t);
+
+extern struct shim_real real;
+
+/*
+ * Fill the table once; aborts with a message if a symbol is missing.  A
+ * table already filled (by a unit test's fakes) is left as it is.
+ */
+void real_init(void);
+
+#endif /* SHIM_REAL_H */

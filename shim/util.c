@@ -1,0 +1,98 @@
+/*
+ * util.c: address and option copies, and the member's request/reply.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+
+#include "real.h"
+#include "util.h"
+
+#define	REPLY_TIMEOUT_MS	5000	/* an owner alive but this slow is hung */
+
+int
+util_addr_out(struct sockaddr *sa, socklen_t *len, const void *src,
+    socklen_t srclen)
+{
+	if (len == NULL) {
+		errno = EFAULT;
+		return (-1);
+	}
+	if ((int)*len < 0) {
+		errno = EINVAL;
+		return (-1);
+	}
+	if (sa != NULL)
+		memcpy(sa, src, *len < srclen ? *len : srclen);
+	*len = srclen;
+	return (0);
+}
+
+int
+util_opt_out(void *val, socklen_t *len, const void *src, socklen_t srclen)
+{
+	if (len == NULL) {
+		errno = EFAULT;
+		return (-1);
+	}
+	if ((int)*len < 0) {
+		errno = EINVAL;
+		return (-1);
+	}
+	if (*len > srclen)
+		*len = srclen;
+	if (*len > 0) {
+		if (val == NULL) {
+			errno = EFAULT;
+			return (-1);
+		}
+		memcpy(val, src, *len);
+	}
+	return (0);
+}
+
+int
+util_request(int ctl, const struct proto_rec *req, int want,
+    struct proto_rec *rep)
+{
+	int cfd;
+
+	if (proto_send(ctl, req, -1) != 0) {
+		if (errno == EPIPE)
+			errno = ECONNRESET;
+		return (-1);
+	}
+	for (;;) {
+		struct pollfd p = { ctl, POLLIN, 0 };
+		int n = poll(&p, 1, REPLY_TIMEOUT_MS);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			errno = n == 0 ? ETIMEDOUT : errno;
+			return (-1);
+		}
+		n = proto_recv(ctl, rep, &cfd, 0);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0) {
+			errno = n == 0 ? ECONNRESET : errno;
+			return (-1);
+		}
+		if (cfd >= 0)
+			(void) real.close(cfd);
+		if (rep->type == want)
+			return (0);
+		errno = EPROTO;
+		return (-1);
+	}
+}
+
+void
+util_close_keep_errno(int fd)
+{
+	int e = errno;
+
+	(void) real.close(fd);
+	errno = e;
+}

@@ -1,0 +1,32 @@
+/*
+ * util.h: small pieces the call families share.
+ */
+#ifndef SHIM_UTIL_H
+#define SHIM_UTIL_H
+
+#include <sys/socket.h>
+
+#include "proto.h"
+
+/*
+ * Copy an address out as the kernel does: at most *len bytes, and *len
+ * set to the full size, so a caller can tell it was cut short.
+ */
+int util_addr_out(struct sockaddr *sa, socklen_t *len, const void *src,
+    socklen_t srclen);
+
+/* Copy an option value out as Linux does: at most *len bytes. */
+int util_opt_out(void *val, socklen_t *len, const void *src,
+    socklen_t srclen);
+
+/*
+ * Send req on ctl and wait (bounded) for a record of type want.  0, or -1
+ * with errno: ECONNRESET if the owner went away, ETIMEDOUT, EPROTO.
+ */
+int util_request(int ctl, const struct proto_rec *req, int want,
+    struct proto_rec *rep);
+
+/* close() that keeps errno: for cleanup on a path that already failed. */
+void util_close_keep_errno(int fd);
+
+#endif /* SHIM_UTIL_H */
