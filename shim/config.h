@@ -68,4 +68,10 @@ const char *config_policy_name(enum shim_policy p);
 /* The process's configuration: read from the environment on first use. */
 const struct shim_config *config_get(void);
 
+/*
+ * For unit tests only: the loaded configuration, writable, so that a test
+ * can switch modes without a process per case.  The library never calls it.
+ */
+struct shim_config *config_for_tests(void);
+
 #endif /* SHIM_CONFIG_H */

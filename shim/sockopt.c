@@ -55,12 +55,12 @@ set_reuseport(int fd, const void *val, socklen_t len, setsockopt_fn rf)
 	const struct shim_config *c = config_get();
 	struct shim_sock *sk;
 	sigset_t saved;
-	int family, v, saved_errno = errno;
+	int family = -1, v, saved_errno = errno;
 
 	if (c->mode == SHIM_MODE_OFF)
 		return (rf(fd, SOL_SOCKET, plat_so_reuseport, val, len));
-	family = tcp_family(fd);
-	if (family < 0) {
+	/* A tracked fd may be an endpoint, a Unix socket: don't ask it. */
+	if (!fdtab_maybe(fd) && (family = tcp_family(fd)) < 0) {
 		errno = saved_errno;
 		return (rf(fd, SOL_SOCKET, plat_so_reuseport, val, len));
 	}
@@ -77,13 +77,25 @@ set_reuseport(int fd, const void *val, socklen_t len, setsockopt_fn rf)
 		errno = EINVAL;
 		return (-1);
 	}
+	memcpy(&v, val, sizeof (v));
+	fdtab_lock(&saved);
+	if ((sk = fdtab_get(fd)) != NULL) {
+		sk->reuseport = v != 0;
+		fdtab_unlock(&saved);
+		errno = saved_errno;
+		return (0);
+	}
+	fdtab_unlock(&saved);
+	if (family < 0 && (family = tcp_family(fd)) < 0) {
+		errno = saved_errno;
+		return (rf(fd, SOL_SOCKET, plat_so_reuseport, val, len));
+	}
 	if (c->mode == SHIM_MODE_AUTO) {
 		if (rf(fd, SOL_SOCKET, plat_so_reuseport, val, len) == 0)
 			return (0);	/* the kernel has it: step aside */
 		if (errno != ENOPROTOOPT && errno != EINVAL)
 			return (-1);
 	}
-	memcpy(&v, val, sizeof (v));
 	fdtab_lock(&saved);
 	if ((sk = fdtab_get(fd)) == NULL) {
 		if ((sk = sock_new(family)) == NULL || fdtab_put(fd, sk) != 0) {
