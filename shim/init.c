@@ -5,6 +5,7 @@
 
 #include "config.h"
 #include "fdtab.h"
+#include "inherit.h"
 #include "real.h"
 #include "shim.h"
 
@@ -21,6 +22,7 @@ init(void)
 	 */
 	(void) pthread_atfork(fdtab_atfork_prepare, fdtab_atfork_parent,
 	    fdtab_atfork_child);
+	inherit_scan();
 }
 
 void

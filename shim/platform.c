@@ -10,6 +10,7 @@
 #define	__EXTENSIONS__
 #endif
 
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -265,6 +266,35 @@ plat_closefrom(int lowfd)
 	for (int fd = lowfd; fd < max; fd++)
 		(void) real.close(fd);
 #endif
+}
+
+void
+plat_for_each_fd(void (*fn)(int fd, void *arg), void *arg)
+{
+	/* Linux and illumos both list a process's fds under /proc/self/fd. */
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int fds[1024], n = 0;
+
+	if (d == NULL) {
+		for (int fd = 0; fd < 1024; fd++) {
+			if (real.fcntl(fd, F_GETFD) >= 0)
+				fn(fd, arg);
+		}
+		return;
+	}
+	/* Collect first: fn may open and close fds while we read. */
+	while ((e = readdir(d)) != NULL && n < (int)(sizeof (fds) /
+	    sizeof (fds[0]))) {
+		char *end;
+		long fd = strtol(e->d_name, &end, 10);
+
+		if (*end == '\0' && end != e->d_name && fd != dirfd(d))
+			fds[n++] = (int)fd;
+	}
+	(void) closedir(d);
+	for (int i = 0; i < n; i++)
+		fn(fds[i], arg);
 }
 
 void

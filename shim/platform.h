@@ -80,6 +80,8 @@ void plat_free(void *p, size_t size);
 pid_t plat_fork(void);
 /* Close every fd >= lowfd. */
 void plat_closefrom(int lowfd);
+/* Call fn for every open fd of the process (at startup: few). */
+void plat_for_each_fd(void (*fn)(int fd, void *arg), void *arg);
 /* Name the owner process so that ps(1) and tests can tell it apart. */
 void plat_set_procname(const char *name);
 /* The running program's short name, for log lines. */

@@ -102,8 +102,8 @@ rv_path(char *out, size_t len, const char *dir, const struct sockaddr *sa)
 	} else {
 		return (-1);
 	}
-	return (n < 0 || (size_t)n >= len || (size_t)n >= RV_PATH_MAX ?
-	    -1 : 0);
+	return (n < 0 || (size_t)n >= len ||
+	    (size_t)n >= RV_PATH_MAX - RV_SUFFIX_MAX ? -1 : 0);
 }
 
 static int
@@ -136,15 +136,21 @@ rv_listen(const char *path)
 {
 	static unsigned counter;
 	struct sockaddr_un un;
-	char tmp[RV_PATH_MAX + 32];
-	const char *slash = strrchr(path, '/');
-	int fd, e;
+	char tmp[RV_PATH_MAX];
+	int fd, e, n;
 
-	if (slash == NULL)
+	/*
+	 * Bound under "<path>.<pid>-<n>", a name no other process of ours is
+	 * using, then renamed.  The socket keeps its bound name, so an
+	 * endpoint's peer name tells which group it belongs to: that is how
+	 * an endpoint inherited across exec is recognised (rv_parse_peer).
+	 */
+	n = snprintf(tmp, sizeof (tmp), "%s.%ld-%u", path, (long)getpid(),
+	    counter++);
+	if (n < 0 || (size_t)n >= sizeof (tmp)) {
+		errno = ENAMETOOLONG;
 		return (-1);
-	/* A name no other process of ours can be using at this moment. */
-	(void) snprintf(tmp, sizeof (tmp), "%.*s/.new-%ld-%u",
-	    (int)(slash - path), path, (long)getpid(), counter++);
+	}
 	if (set_path(&un, tmp) != 0 || (fd = unix_socket()) < 0)
 		return (-1);
 	(void) unlink(tmp);	/* left by a crashed process with our pid */
@@ -157,6 +163,94 @@ rv_listen(const char *path)
 		return (-1);
 	}
 	return (fd);
+}
+
+/* "<pid>-<n>", as rv_listen writes it. */
+static int
+suffix_ok(const char *s)
+{
+	int digits = 0, dashes = 0;
+
+	for (; *s != '\0'; s++) {
+		if (*s >= '0' && *s <= '9')
+			digits++;
+		else if (*s == '-' && digits > 0 && dashes++ == 0)
+			digits = 0;
+		else
+			return (0);
+	}
+	return (dashes == 1 && digits > 0);
+}
+
+int
+rv_parse_peer(const char *dir, const char *peer, struct sockaddr_storage *ss,
+    socklen_t *len)
+{
+	char host[INET6_ADDRSTRLEN + 16];
+	size_t dl = strlen(dir);
+	const char *name, *dash, *dot;
+	unsigned long port = 0, scope = 0;
+	int v6;
+
+	if (strncmp(peer, dir, dl) != 0 || peer[dl] != '/')
+		return (-1);
+	name = peer + dl + 1;
+	if (strncmp(name, "tcp4-", 5) == 0)
+		v6 = 0;
+	else if (strncmp(name, "tcp6-", 5) == 0)
+		v6 = 1;
+	else
+		return (-1);
+	name += 5;
+	/* "<addr>-<port>.<pid>-<n>": addresses may have dots, suffixes not. */
+	if ((dot = strrchr(name, '.')) == NULL || !suffix_ok(dot + 1))
+		return (-1);
+	dash = NULL;
+	for (const char *p = name; p < dot; p++) {
+		if (*p == '-')
+			dash = p;
+	}
+	if (dash == NULL || dash == name || (size_t)(dash - name) >=
+	    sizeof (host) || dot - dash < 2 || dot - dash > 6)
+		return (-1);
+	for (const char *p = dash + 1; p < dot; p++) {
+		if (*p < '0' || *p > '9')
+			return (-1);
+		port = port * 10 + (unsigned long)(*p - '0');
+	}
+	if (port == 0 || port > 65535)
+		return (-1);
+	memcpy(host, name, (size_t)(dash - name));
+	host[dash - name] = '\0';
+	memset(ss, 0, sizeof (*ss));
+	if (!v6) {
+		struct sockaddr_in *in = (struct sockaddr_in *)ss;
+
+		if (inet_pton(AF_INET, host, &in->sin_addr) != 1)
+			return (-1);
+		in->sin_family = AF_INET;
+		in->sin_port = htons((uint16_t)port);
+		*len = sizeof (*in);
+	} else {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+		char *pct = strchr(host, '%');
+
+		if (pct != NULL) {
+			char *end;
+
+			*pct = '\0';
+			scope = strtoul(pct + 1, &end, 10);
+			if (*end != '\0' || end == pct + 1)
+				return (-1);
+		}
+		if (inet_pton(AF_INET6, host, &in6->sin6_addr) != 1)
+			return (-1);
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		in6->sin6_scope_id = (uint32_t)scope;
+		*len = sizeof (*in6);
+	}
+	return (0);
 }
 
 int

@@ -14,6 +14,8 @@
 #include <sys/socket.h>
 
 #define	RV_PATH_MAX	108	/* the smallest sun_path we target */
+/* Room left in a group's name for the ".<pid>-<n>" of its bound name. */
+#define	RV_SUFFIX_MAX	24
 
 /*
  * Choose the directory: cfgdir if set, else $XDG_RUNTIME_DIR/reuseport-shim,
@@ -39,6 +41,14 @@ int rv_path(char *out, size_t len, const char *dir, const struct sockaddr *sa);
  * owner is never unlinked after a new owner put its own there.
  */
 int rv_listen(const char *path);
+
+/*
+ * The group address an endpoint belongs to, from its peer's bound name
+ * ("<dir>/tcp4-127.0.0.1-8080.<pid>-<n>").  Pure.  0, or -1 if peer is
+ * not one of ours.
+ */
+int rv_parse_peer(const char *dir, const char *peer,
+    struct sockaddr_storage *ss, socklen_t *len);
 
 /* Connect to path; the fd is close-on-exec.  -1 with errno as connect. */
 int rv_connect(const char *path);
