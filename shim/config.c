@@ -84,6 +84,25 @@ config_parse_log(const char *s, int *level)
 	return (lookup(levels, s, level));
 }
 
+/* A decimal count of milliseconds, 0 to CONFIG_LINGER_MAX. */
+int
+config_parse_ms(const char *s, long *ms)
+{
+	long v = 0;
+
+	if (*s == '\0')
+		return (-1);
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9')
+			return (-1);
+		v = v * 10 + (*s - '0');
+		if (v > CONFIG_LINGER_MAX)
+			return (-1);
+	}
+	*ms = v;
+	return (0);
+}
+
 const char *
 config_policy_name(enum shim_policy p)
 {
@@ -229,6 +248,10 @@ config_parse(struct shim_config *c, config_getenv_fn get)
 		return (bad(c, REUSEPORT_SHIM_ENV_PORTS, v,
 		    "a comma-separated list of PORT, tcp:PORT, tcp:IPV4:PORT "
 		    "or tcp:[IPV6]:PORT (at most 32)"));
+	if ((v = get(REUSEPORT_SHIM_ENV_LINGER)) != NULL &&
+	    config_parse_ms(v, &c->linger_ms) != 0)
+		return (bad(c, REUSEPORT_SHIM_ENV_LINGER, v,
+		    "a number of milliseconds from 0 to 86400000"));
 	if ((v = get(REUSEPORT_SHIM_ENV_DIR)) != NULL) {
 		if (v[0] != '/' || strlen(v) >= sizeof (c->dir))
 			return (bad(c, REUSEPORT_SHIM_ENV_DIR, v,

@@ -31,12 +31,14 @@ struct port_rule {
 #define	CONFIG_MAX_RULES	32
 #define	CONFIG_PATH_MAX		256
 #define	CONFIG_ERR_MAX		256
+#define	CONFIG_LINGER_MAX	86400000L	/* a day */
 
 struct shim_config {
 	enum shim_mode	mode;
 	enum shim_policy policy;
 	int		log_level;
 	char		dir[CONFIG_PATH_MAX];	/* "" when not set */
+	long		linger_ms;	/* listener kept after the last member */
 	struct port_rule rules[CONFIG_MAX_RULES];
 	size_t		nrules;
 	int		valid;	/* 0: a variable was not understood */
@@ -56,6 +58,7 @@ int config_parse(struct shim_config *c, config_getenv_fn get);
 int config_parse_mode(const char *s, enum shim_mode *m);
 int config_parse_policy(const char *s, enum shim_policy *p);
 int config_parse_log(const char *s, int *level);
+int config_parse_ms(const char *s, long *ms);
 int config_parse_ports(const char *s, struct port_rule *rules, size_t max,
     size_t *n);
 

@@ -128,6 +128,7 @@ start_group(int fd)
 	}
 	a.listenfd = fd;
 	a.policy = config_get()->policy;
+	a.linger_ms = config_get()->linger_ms;
 	a.uid = geteuid();
 	if (owner_spawn(&a) != 0) {
 		shim_log(LOG_LVL_ERROR, "cannot start the owner of %s: %s",

@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -61,6 +62,7 @@ static struct {
 	int		rvfd;
 	const char	*path;
 	uid_t		uid;
+	long		linger_ms;
 	struct proto_addr gaddr;
 	int		backlog;
 	int		lnonblock;	/* listener O_NONBLOCK set by us */
@@ -603,9 +605,39 @@ move_fd(int fd, int want, int keep)
 	return (want);
 }
 
+static long
+elapsed_ms(const struct timespec *since)
+{
+	struct timespec now;
+
+	(void) clock_gettime(CLOCK_MONOTONIC, &now);
+	return ((now.tv_sec - since->tv_sec) * 1000L +
+	    (now.tv_nsec - since->tv_nsec) / 1000000L);
+}
+
+/*
+ * How long poll may wait: forever while members live; once the last is
+ * gone, what is left of REUSEPORT_SHIM_LINGER_MS (0: finish now).  During
+ * the linger the listener stays open and its backlog holds the
+ * connections that arrive, for the next member that joins.
+ */
+static int
+linger_left(struct timespec *empty_since)
+{
+	long left;
+
+	if (o.live > 0)
+		return (-1);
+	if (empty_since->tv_sec < 0)
+		(void) clock_gettime(CLOCK_MONOTONIC, empty_since);
+	left = o.linger_ms - elapsed_ms(empty_since);
+	return (left > 0 ? (int)left : 0);
+}
+
 void
 owner_main(const struct owner_args *a)
 {
+	struct timespec empty_since = { -1, 0 };
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof (ss);
 	int lfd, rvfd, nul;
@@ -644,6 +676,7 @@ owner_main(const struct owner_args *a)
 	o.rvfd = rvfd;
 	o.path = a->path;
 	o.uid = a->uid;
+	o.linger_ms = a->linger_ms;
 	o.free_head = o.orphan_head = o.orphan_tail = NONE;
 	policy_init(&o.pol, a->policy);
 	if (real.getsockname(lfd, (struct sockaddr *)&ss, &len) != 0 ||
@@ -676,7 +709,7 @@ owner_main(const struct owner_args *a)
 
 		o.pfds[1].fd = (!o.paused && any_eligible()) ?
 		    lfd : -1;
-		r = poll(o.pfds, (nfds_t)(2 + o.n), -1);
+		r = poll(o.pfds, (nfds_t)(2 + o.n), linger_left(&empty_since));
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
@@ -693,8 +726,10 @@ owner_main(const struct owner_args *a)
 		dispatch_orphans();
 		if (o.pfds[1].fd >= 0 && o.pfds[1].revents != 0)
 			accept_conns();
-		if (o.live == 0)
+		if (o.live == 0 && linger_left(&empty_since) == 0)
 			finish();
+		if (o.live > 0)
+			empty_since.tv_sec = -1;
 	}
 }
 

@@ -21,6 +21,7 @@ struct owner_args {
 	char		path[RV_PATH_MAX];	/* where rvfd is named */
 	enum shim_policy policy;
 	uid_t		uid;		/* the only uid that may join */
+	long		linger_ms;	/* kept this long after the last member */
 };
 
 /*
