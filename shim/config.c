@@ -177,6 +177,8 @@ config_parse_ports(const char *s, struct port_rule *rules, size_t max,
     size_t *n)
 {
 	*n = 0;
+	if (*s == '\0')
+		return (-1);	/* set but empty: a script lost its value */
 	while (*s != '\0') {
 		const char *e = strchr(s, ',');
 
