@@ -53,6 +53,7 @@ struct ep {
 	long		pid;
 	int32_t		head, tail;	/* un-acked connections, oldest first */
 	uint32_t	unacked;
+	uint64_t	delivered;	/* connections it acknowledged */
 	uint32_t	rxlen;
 	uint8_t		rx[PROTO_REC_SIZE];
 };
@@ -69,6 +70,9 @@ static struct {
 	int		paused;		/* out of fds: wait for one to close */
 	uint32_t	seq;
 	uint32_t	next_id;
+	uint64_t	delivered;
+	struct timespec	started;
+	enum shim_policy policy;
 	struct policy_state pol;
 
 	/* Endpoint slots; pfds[2 + i] polls eps[i]. */
@@ -215,8 +219,9 @@ ep_drop(size_t i, const char *why)
 	struct ep *e = &o.eps[i];
 	int32_t k, next;
 
-	shim_log(LOG_LVL_INFO, "member pid %ld left (%s); %u connection(s) "
-	    "to hand on", e->pid, why, e->unacked);
+	if (why != NULL)
+		shim_log(LOG_LVL_INFO, "member pid %ld left (%s); %u "
+		    "connection(s) to hand on", e->pid, why, e->unacked);
 	(void) real.close(e->fd);
 	if (e->first)
 		listener_nonblock();
@@ -381,10 +386,74 @@ ack(size_t i, uint32_t seq)
 			e->tail = prev;
 		conn_free(k);
 		e->unacked--;
+		e->delivered++;
+		o.delivered++;
 		update_policy_view(i);
 		return (0);
 	}
 	return (-1);
+}
+
+static int32_t
+count_waiting(void)
+{
+	int32_t n = 0;
+
+	for (int32_t k = o.orphan_head; k != NONE; k = o.conns[k].next)
+		n++;
+	return (n);
+}
+
+/*
+ * A status client asked who is in the group: one STAT_GROUP, one STAT_EP
+ * per member, and the client's connection is closed (it is not a member).
+ */
+static void
+send_stat(size_t i)
+{
+	struct proto_rec g;
+	struct timespec now;
+	int32_t members = 0;
+
+	for (size_t j = 0; j < o.n; j++)
+		members += o.eps[j].state == EP_JOINED ||
+		    o.eps[j].state == EP_LISTENING;
+	(void) clock_gettime(CLOCK_MONOTONIC, &now);
+	memset(&g, 0, sizeof (g));
+	g.type = REC_STAT_GROUP;
+	g.seq = (uint32_t)getpid();
+	g.arg = members;
+	g.addr = o.gaddr;
+	g.nopts = STAT_G_COUNT;
+	g.opts[STAT_G_POLICY] = (int32_t)o.policy;
+	g.opts[STAT_G_UPTIME] = (int32_t)(now.tv_sec - o.started.tv_sec);
+	g.opts[STAT_G_DELIVERED_LO] = (int32_t)(o.delivered & 0xffffffffU);
+	g.opts[STAT_G_DELIVERED_HI] = (int32_t)(o.delivered >> 32);
+	g.opts[STAT_G_WAITING] = count_waiting();
+	g.opts[STAT_G_LINGER] = (int32_t)o.linger_ms;
+	if (ep_send(i, &g, -1) != 0)
+		return;
+	for (size_t j = 0; j < o.n; j++) {
+		const struct ep *e = &o.eps[j];
+		struct proto_rec r;
+
+		if (e->state != EP_JOINED && e->state != EP_LISTENING)
+			continue;
+		memset(&r, 0, sizeof (r));
+		r.type = REC_STAT_EP;
+		r.seq = o.peps[j].id;
+		r.arg = (int32_t)e->pid;
+		r.nopts = STAT_E_COUNT;
+		r.opts[STAT_E_STATE] = e->state == EP_LISTENING ? 2 : 1;
+		r.opts[STAT_E_UNACKED] = (int32_t)e->unacked;
+		r.opts[STAT_E_DELIVERED_LO] =
+		    (int32_t)(e->delivered & 0xffffffffU);
+		r.opts[STAT_E_DELIVERED_HI] = (int32_t)(e->delivered >> 32);
+		r.opts[STAT_E_IDLE] = o.peps[j].idle;
+		r.opts[STAT_E_FIRST] = e->first;
+		if (ep_send(i, &r, -1) != 0)
+			return;
+	}
 }
 
 static int
@@ -395,6 +464,10 @@ handle(size_t i, const struct proto_rec *r)
 
 	memset(&out, 0, sizeof (out));
 	if (e->state == EP_NEW) {
+		if (r->type == REC_STAT) {
+			send_stat(i);
+			return (1);	/* done with this client */
+		}
 		if (r->type != REC_HELLO)
 			return (-1);
 		e->pid = r->arg;
@@ -495,10 +568,16 @@ ep_read(size_t i)
 	for (off = 0; have - off >= PROTO_REC_SIZE; off += PROTO_REC_SIZE) {
 		struct proto_rec r;
 
-		if (proto_decode(buf + off, &r) != 0 || handle(i, &r) != 0) {
+		int h = proto_decode(buf + off, &r) == 0 ? handle(i, &r) : -1;
+
+		if (h < 0) {
 			shim_log(LOG_LVL_ERROR, "member pid %ld sent an "
 			    "invalid record; closing its connection", e->pid);
 			ep_drop(i, "protocol error");
+			return;
+		}
+		if (h > 0) {
+			ep_drop(i, NULL);
 			return;
 		}
 	}
@@ -677,6 +756,8 @@ owner_main(const struct owner_args *a)
 	o.path = a->path;
 	o.uid = a->uid;
 	o.linger_ms = a->linger_ms;
+	o.policy = a->policy;
+	(void) clock_gettime(CLOCK_MONOTONIC, &o.started);
 	o.free_head = o.orphan_head = o.orphan_tail = NONE;
 	policy_init(&o.pol, a->policy);
 	if (real.getsockname(lfd, (struct sockaddr *)&ss, &len) != 0 ||

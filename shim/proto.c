@@ -75,7 +75,15 @@ proto_type_has_fd(int type)
 static int
 type_has_addr(int type)
 {
-	return (type == REC_WELCOME || type == REC_CONN);
+	return (type == REC_WELCOME || type == REC_CONN ||
+	    type == REC_STAT_GROUP);
+}
+
+static int
+type_has_opts(int type)
+{
+	return (type == REC_LISTEN_OK || type == REC_STAT_GROUP ||
+	    type == REC_STAT_EP);
 }
 
 void
@@ -96,7 +104,7 @@ proto_encode(const struct proto_rec *r, uint8_t out[PROTO_REC_SIZE])
 		put32(out + OFF_SCOPE, r->addr.scope_id);
 		memcpy(out + OFF_ADDR, r->addr.addr, 16);
 	}
-	if (r->type == REC_LISTEN_OK) {
+	if (type_has_opts(r->type)) {
 		put32(out + OFF_NOPTS, n);
 		for (uint32_t i = 0; i < n; i++)
 			put32(out + OFF_OPTS + 4 * i, (uint32_t)r->opts[i]);
@@ -135,24 +143,26 @@ proto_decode(const uint8_t in[PROTO_REC_SIZE], struct proto_rec *r)
 		memcpy(r->addr.addr, in + OFF_ADDR, 16);
 		if (r->addr.family != AF_INET && r->addr.family != AF_INET6)
 			return (-1);
-		return (tail_is_zero(in, OFF_NOPTS) ? 0 : -1);
-	}
-	if (r->type == REC_LISTEN_OK) {
+	} else {
 		for (size_t i = OFF_FAMILY; i < OFF_NOPTS; i++) {
 			if (in[i] != 0)
 				return (-1);
 		}
+	}
+	if (type_has_opts(r->type)) {
 		r->nopts = get32(in + OFF_NOPTS);
-		if (r->nopts > MAX_OPTS_FIT || r->nopts > PROTO_MAX_OPTS ||
-		    r->arg < 0)
+		if (r->nopts > MAX_OPTS_FIT || r->nopts > PROTO_MAX_OPTS)
 			return (-1);
 		for (uint32_t i = 0; i < r->nopts; i++)
 			r->opts[i] = (int32_t)get32(in + OFF_OPTS + 4 * i);
-		return (tail_is_zero(in, OFF_OPTS + 4 * r->nopts) ? 0 : -1);
-	}
-	if (r->type == REC_LISTEN && r->arg < 0)
+		if (!tail_is_zero(in, OFF_OPTS + 4 * r->nopts))
+			return (-1);
+	} else if (!tail_is_zero(in, OFF_NOPTS)) {
 		return (-1);
-	return (tail_is_zero(in, OFF_FAMILY) ? 0 : -1);
+	}
+	if ((r->type == REC_LISTEN || r->type == REC_LISTEN_OK) && r->arg < 0)
+		return (-1);
+	return (0);
 }
 
 int

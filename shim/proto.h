@@ -11,6 +11,11 @@
  *   owner -> member: WELCOME (addr = the group's address),
  *                    LISTEN_OK (arg = errno, opts = listener options),
  *                    CONN (seq, addr = peer) with one fd
+ *
+ * A status client (reuseport-shim stat) sends STAT instead of HELLO and
+ * gets STAT_GROUP (seq = owner pid, arg = endpoints that follow, addr,
+ * opts = STAT_G_*), then arg STAT_EP records (seq = endpoint id, arg =
+ * the pid that joined, opts = STAT_E_*), then end of stream.
  */
 #ifndef SHIM_PROTO_H
 #define SHIM_PROTO_H
@@ -31,7 +36,32 @@ enum proto_type {
 	REC_CONN,
 	REC_ACK,
 	REC_UNLISTEN,
+	REC_STAT,
+	REC_STAT_GROUP,
+	REC_STAT_EP,
 	REC_TYPE_END		/* one past the last valid type */
+};
+
+/* STAT_GROUP options. */
+enum {
+	STAT_G_POLICY = 0,	/* enum shim_policy */
+	STAT_G_UPTIME,		/* seconds */
+	STAT_G_DELIVERED_LO,	/* connections accepted by members */
+	STAT_G_DELIVERED_HI,
+	STAT_G_WAITING,		/* connections waiting for an endpoint */
+	STAT_G_LINGER,		/* REUSEPORT_SHIM_LINGER_MS */
+	STAT_G_COUNT
+};
+
+/* STAT_EP options. */
+enum {
+	STAT_E_STATE = 0,	/* 1 joined, 2 listening */
+	STAT_E_UNACKED,
+	STAT_E_DELIVERED_LO,
+	STAT_E_DELIVERED_HI,
+	STAT_E_IDLE,		/* its application waits for a connection */
+	STAT_E_FIRST,		/* the member that started the group */
+	STAT_E_COUNT
 };
 
 /* An IPv4 or IPv6 socket address, independent of the C library's layout. */
