@@ -22,6 +22,7 @@
 /* What accept needs of the endpoint, copied under the lock. */
 struct accept_view {
 	int		shut;
+	int		tell_idle;
 	size_t		nset;
 	const struct plat_opt *opt[PLAT_OPT_MAX];
 	int32_t		value[PLAT_OPT_MAX];
@@ -38,6 +39,7 @@ view(const struct shim_sock *sk, struct accept_view *v)
 	const struct plat_opt *t = plat_listener_opts(&n);
 
 	v->shut = sk->shut;
+	v->tell_idle = sk->tell_idle && plat_recv_dontwait_flag() != 0;
 	v->nset = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (!t[i].inherit || !sk->opts[i].set || !sk->lopts[i].set ||
@@ -92,6 +94,61 @@ ended(int fd)
 	return (-1);
 }
 
+/*
+ * leastloaded: tell the owner this endpoint waits for a connection, once
+ * until the next one arrives, so that it is preferred over a busy one.
+ */
+static void
+say_idle(int fd)
+{
+	struct proto_rec r;
+	struct shim_sock *sk;
+	sigset_t saved;
+	int tell = 0;
+
+	memset(&r, 0, sizeof (r));
+	r.type = REC_IDLE;
+	fdtab_lock(&saved);
+	if ((sk = fdtab_get(fd)) != NULL && !sk->idle_told) {
+		sk->idle_told = 1;
+		r.seq = sk->last_seq;
+		tell = 1;
+	}
+	fdtab_unlock(&saved);
+	if (tell)
+		(void) proto_send(fd, &r, -1);
+}
+
+static void
+took(int fd, uint32_t seq)
+{
+	struct shim_sock *sk;
+	sigset_t saved;
+
+	fdtab_lock(&saved);
+	if ((sk = fdtab_get(fd)) != NULL) {
+		sk->last_seq = seq;
+		sk->idle_told = 0;
+	}
+	fdtab_unlock(&saved);
+}
+
+/* One record from the endpoint, saying first that we wait if we will. */
+static int
+next_record(int fd, const struct accept_view *v, int rflags,
+    struct proto_rec *rec, int *cfd)
+{
+	int n;
+
+	if (!v->tell_idle)
+		return (proto_recv(fd, rec, cfd, rflags));
+	n = proto_recv(fd, rec, cfd, rflags | plat_recv_dontwait_flag());
+	if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+		return (n);
+	say_idle(fd);
+	return (proto_recv(fd, rec, cfd, rflags));
+}
+
 int
 shim_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags,
     int is_accept4)
@@ -140,8 +197,8 @@ shim_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags,
 		return (-1);
 	}
 	for (;;) {
-		n = proto_recv(fd, &rec, &cfd, (flags & plat_sock_cloexec) ?
-		    plat_recv_cloexec_flag() : 0);
+		n = next_record(fd, &v, (flags & plat_sock_cloexec) ?
+		    plat_recv_cloexec_flag() : 0, &rec, &cfd);
 		if (n == 0)
 			return (ended(fd));
 		if (n < 0) {
@@ -161,6 +218,8 @@ shim_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags,
 	ack.seq = rec.seq;
 	/* If the owner is gone the connection is still ours: keep it. */
 	(void) proto_send(fd, &ack, -1);
+	if (v.tell_idle)
+		took(fd, rec.seq);
 
 	if ((flags & plat_sock_cloexec) && plat_recv_cloexec_flag() == 0)
 		(void) real.fcntl(cfd, F_SETFD, FD_CLOEXEC);

@@ -34,6 +34,9 @@ struct shim_sock {
 	int		reuseport;	/* the recorded SO_REUSEPORT value */
 	int		ctlfd;		/* SK_MEMBER: hidden owner connection */
 	int		shut;		/* shutdown() was called */
+	int		tell_idle;	/* leastloaded: say when we wait */
+	int		idle_told;	/* and we said so since the last CONN */
+	uint32_t	last_seq;	/* the last CONN taken by this process */
 	struct sockaddr_storage addr;	/* the group's address */
 	socklen_t	addrlen;
 	/* Listener options, read at listen() or set since. */

@@ -59,7 +59,8 @@ hello(int ctl, struct proto_rec *welcome)
 
 /* Record fd as a member of the group at ss, connected to ctl. */
 static int
-install(int fd, int ctl, const struct sockaddr_storage *ss, socklen_t len)
+install(int fd, int ctl, const struct sockaddr_storage *ss, socklen_t len,
+    const struct proto_rec *welcome)
 {
 	struct shim_sock *sk;
 	sigset_t saved;
@@ -82,6 +83,7 @@ install(int fd, int ctl, const struct sockaddr_storage *ss, socklen_t len)
 		sk->state = SK_MEMBER;
 		sk->family = ss->ss_family;
 		sk->ctlfd = ctl;
+		sk->tell_idle = welcome->arg == SHIM_POLICY_LEASTLOADED;
 		memcpy(&sk->addr, ss, len);
 		sk->addrlen = len;
 	}
@@ -140,7 +142,7 @@ start_group(int fd)
 	}
 	(void) real.close(a.rvfd);
 	/* The owner has our connection queued; it exits if we give up. */
-	if (hello(ctl, &welcome) != 0 || install(fd, ctl, &ss, len) != 0) {
+	if (hello(ctl, &welcome) != 0 || install(fd, ctl, &ss, len, &welcome) != 0) {
 		shim_log(LOG_LVL_ERROR, "owner of %s did not answer: %s",
 		    a.path, strerror(errno));
 		(void) real.close(ctl);
@@ -219,7 +221,7 @@ join_group(int fd, const struct sockaddr *sa, socklen_t salen, bind_fn rf,
 	memset(&ss, 0, sizeof (ss));
 	memcpy(&ss, sa, salen < sizeof (ss) ? salen : sizeof (ss));
 	if (install(fd, ctl, &ss, salen < sizeof (ss) ?
-	    salen : (socklen_t)sizeof (ss)) != 0) {
+	    salen : (socklen_t)sizeof (ss), &welcome) != 0) {
 		(void) real.close(ctl);
 		errno = ENOMEM;
 		return (-1);

@@ -54,6 +54,7 @@ struct ep {
 	int32_t		head, tail;	/* un-acked connections, oldest first */
 	uint32_t	unacked;
 	uint64_t	delivered;	/* connections it acknowledged */
+	uint32_t	last_sent;	/* seq of the last CONN sent to it */
 	uint32_t	rxlen;
 	uint8_t		rx[PROTO_REC_SIZE];
 };
@@ -265,6 +266,8 @@ dispatch(int32_t k)
 
 			list_append(&e->head, &e->tail, k);
 			e->unacked++;
+			e->last_sent = r.seq;
+			o.peps[i].idle = 0;
 			update_policy_view(i);
 			return;
 		}
@@ -476,6 +479,7 @@ handle(size_t i, const struct proto_rec *r)
 		o.peps[i].id = o.next_id++;
 		shim_log(LOG_LVL_INFO, "member pid %ld joined", e->pid);
 		out.type = REC_WELCOME;
+		out.arg = (int32_t)o.policy;
 		out.addr = o.gaddr;
 		return (ep_send(i, &out, -1));
 	}
@@ -501,6 +505,10 @@ handle(size_t i, const struct proto_rec *r)
 	}
 	case REC_ACK:
 		return (ack(i, r->seq));
+	case REC_IDLE:
+		/* Stale if a connection is on its way to it already. */
+		o.peps[i].idle = r->seq == e->last_sent;
+		return (0);
 	case REC_UNLISTEN:
 		if (e->state == EP_LISTENING)
 			e->state = EP_JOINED;

@@ -202,6 +202,16 @@ plat_recv_cloexec_flag(void)
 }
 
 int
+plat_recv_dontwait_flag(void)
+{
+#ifdef MSG_DONTWAIT
+	return (MSG_DONTWAIT);
+#else
+	return (0);
+#endif
+}
+
+int
 plat_send_nosignal_flag(void)
 {
 #ifdef MSG_NOSIGNAL

@@ -66,6 +66,8 @@ int plat_peer_euid(int fd, uid_t *euid);
 int plat_accept_cloexec(int fd, struct sockaddr *sa, socklen_t *len);
 /* recvmsg flags that make received fds close-on-exec (0: none exist). */
 int plat_recv_cloexec_flag(void);
+/* recvmsg flags that make one call non-blocking (0: none exist). */
+int plat_recv_dontwait_flag(void);
 /* send flags that keep a dead peer from raising SIGPIPE (0: none exist). */
 int plat_send_nosignal_flag(void);
 

@@ -7,8 +7,9 @@
  * and offsets: a 32-bit and a 64-bit program may share one owner.
  *
  *   member -> owner: HELLO (arg = pid), LISTEN (arg = backlog),
- *                    ACK (seq = connection), UNLISTEN
- *   owner -> member: WELCOME (addr = the group's address),
+ *                    ACK (seq = connection), UNLISTEN,
+ *                    IDLE (seq = the last CONN it received)
+ *   owner -> member: WELCOME (addr = the group's address, arg = policy),
  *                    LISTEN_OK (arg = errno, opts = listener options),
  *                    CONN (seq, addr = peer) with one fd
  *
@@ -39,6 +40,7 @@ enum proto_type {
 	REC_STAT,
 	REC_STAT_GROUP,
 	REC_STAT_EP,
+	REC_IDLE,		/* member: waiting; seq = last CONN it took */
 	REC_TYPE_END		/* one past the last valid type */
 };
 
