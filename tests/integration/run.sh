@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Integration tests: real programs, natively and under the shim
+# (LD_PRELOAD, REUSEPORT_SHIM_MODE=emulate), with the kernel's own
+# SO_REUSEPORT as the oracle.  `make integration` runs this from the repo
+# root; everything is found relative to this file.
+#
+# Output: "ok NAME", "FAIL NAME: why" or "SKIP NAME: reason" per test case
+# (followed by what the test printed, indented), and as the last line
+# "integration: N passed, N failed, N skipped".  Exit 1 if any failed.
+#
+# Each test case runs in its own bash process under `timeout`; servers run
+# in sessions of their own and are killed after each test and on exit.
+# After each test no new rpshim-owner may remain and the rendezvous dir
+# ($REUSEPORT_SHIM_DIR, fresh per run) may hold no socket.
+
+TI_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd) || exit 1
+ROOT=$(cd "$TI_HERE/../.." && pwd) || exit 1
+
+. "$TI_HERE/lib.sh"
+for f in "$TI_HERE"/t_*.sh; do
+	. "$f"
+done
+
+suite_init
+
+missing=""
+for f in libreuseport_shim.so examples/prefork examples/bindfork \
+    examples/evloop tests/loadclient tests/probe; do
+	[ -e "$BUILD/$f" ] || missing="$missing build/$f"
+done
+if [ -n "$missing" ]; then
+	echo "FAIL build: missing$missing (run make)"
+	echo "integration: 0 passed, 1 failed, 0 skipped"
+	exit 1
+fi
+
+run_test exports		t_exports
+run_test prefork4		t_prefork4
+run_test separate4		t_separate4
+run_test epoll4			t_epoll4
+run_test bindfork4		t_bindfork4
+run_test ipv6			t_ipv6
+run_test oracle-c		t_oracle_c
+run_test oracle-py		t_oracle_py
+run_test port-freed		t_port_freed
+run_test non-member-inuse	t_non_member_inuse
+run_test bad-config		t_bad_config
+run_test mode-off		t_mode_off
+run_test mode-auto		t_mode_auto
+run_test no-leftovers		t_no_leftovers
+
+suite_finish
