@@ -47,6 +47,14 @@ run_test non-member-inuse	t_non_member_inuse
 run_test bad-config		t_bad_config
 run_test mode-off		t_mode_off
 run_test mode-auto		t_mode_auto
+run_test chaos			t_chaos
+run_test first-dies		t_first_dies
+run_test parent-dies		t_parent_dies
+run_test exec			t_exec
+run_test linger			t_linger
+run_test join-leave		t_join_leave
+run_test shutdown		t_shutdown
+run_test owner-killed		t_owner_killed
 run_test no-leftovers		t_no_leftovers
 
 suite_finish
