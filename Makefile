@@ -2,7 +2,10 @@
 #
 #   make            the library, the examples and the test programs
 #   make demo       4 example servers share one port under the shim
-#   make test       unit tests (cmocka) and integration tests
+#   make test       unit tests (cmocka), integration tests, the command
+#   make bench      the shim against the kernel, side by side
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make fuzz       libFuzzer on the record and configuration parsers
 #   make portcheck  everything but platform.c is strict C11 + POSIX.1-2008
 #   make clean
 
@@ -44,7 +47,7 @@ TOOLS	:= $(B)/tests/loadclient $(B)/tests/probe
 UNITS	:= $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(filter-out tests/unit/fakes.c,$(wildcard tests/unit/test_*.c)))
 
 .PHONY: all deps test unit integration demo portcheck clean
-all: deps $(LIB) $(EXAMPLES) $(TOOLS)
+all: deps $(LIB) $(EXAMPLES) $(TOOLS) $(B)/reuseport-shim
 
 # uthash (the fd table) and cmocka (unit tests) come from the system.
 deps:
@@ -80,7 +83,8 @@ unit: all $(UNITS)
 integration: all
 	@bash tests/integration/run.sh
 
-test: unit integration
+test: all $(UNITS)
+	@bash tests/run.sh $(UNITS)
 
 demo: all
 	@bash examples/demo.sh
@@ -99,3 +103,133 @@ portcheck: deps
 
 clean:
 	rm -rf $(B)
+
+# --- fuzzing -----------------------------------------------------------------
+# libFuzzer targets for the record parser and the environment parser, with
+# ASan and UBSan (any UB aborts).  Built only by these targets, never by
+# `make`; they need clang with libFuzzer (Debian: libclang-rt-14-dev).
+#
+#   make fuzz                      each target for FUZZ_SECONDS (30), at once
+#   make fuzz-long FUZZ_SECONDS=N  the long run (default 3600 s per target)
+#   make fuzz-seeds                rewrite tests/fuzz/corpus/ with mkseeds
+#
+# Corpora grow in $(B)/fuzz/corpus/, seeded from tests/fuzz/corpus/;
+# a crash's input lands in $(B)/fuzz/artifacts/.  FUZZ_FLAGS passes
+# libFuzzer options (e.g. FUZZ_FLAGS=-only_ascii=1).
+FUZZ_CC		?= clang
+FUZZ_SECONDS	?= 30
+FUZZ_LONG	:= $(if $(filter command line environment,$(origin FUZZ_SECONDS)),$(FUZZ_SECONDS),3600)
+FUZZ_SAN	:= -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_SHIM	:= proto config log platform real
+FUZZ_OBJS	:= $(patsubst %,$(B)/fuzz/obj/%.o,$(FUZZ_SHIM)) $(B)/fuzz/obj/fuzz_stubs.o
+FUZZ_TARGETS	:= $(B)/fuzz/fuzz_proto $(B)/fuzz/fuzz_config
+
+.PHONY: fuzz fuzz-long fuzz-build fuzz-seeds
+
+# Each shim file with the flags the library uses for it (platform.c alone
+# is not strict POSIX); -Werror only for the fuzz sources: another
+# compiler's warnings in shim/ should not stop the fuzzer.
+$(B)/fuzz/obj/%.o: shim/%.c $(wildcard shim/*.h) include/reuseport_shim.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(if $(filter $<,$(XPGFILES)),$(XPG),$(if $(filter shim/platform.c,$<),-std=c11,$(STRICT))) \
+	    $(FUZZ_SAN) $(filter-out -Werror,$(WARN)) -Iinclude -Ishim -c -o $@ $<
+
+$(B)/fuzz/obj/fuzz_stubs.o: tests/fuzz/fuzz_stubs.c shim/shim.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(STRICT) $(FUZZ_SAN) $(WARN) -Iinclude -Ishim -c -o $@ $<
+
+$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS)
+	$(FUZZ_CC) $(STRICT) $(FUZZ_SAN) $(WARN) -Iinclude -Ishim -o $@ $< $(FUZZ_OBJS) $(LIBS)
+
+fuzz-build: $(FUZZ_TARGETS)
+
+fuzz: fuzz-build
+	@sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(B)/fuzz proto config
+
+fuzz-long: fuzz-build
+	@sh tests/fuzz/run.sh $(FUZZ_LONG) $(B)/fuzz proto config
+
+$(B)/fuzz/mkseeds: tests/fuzz/mkseeds.c $(FUZZ_OBJS)
+	$(FUZZ_CC) $(STRICT) -g -O1 -fsanitize=address,undefined $(WARN) -Iinclude -Ishim \
+	    -o $@ $< $(FUZZ_OBJS) $(LIBS)
+
+fuzz-seeds: $(B)/fuzz/mkseeds
+	rm -rf tests/fuzz/corpus/proto tests/fuzz/corpus/config
+	mkdir -p tests/fuzz/corpus/proto tests/fuzz/corpus/config
+	$(B)/fuzz/mkseeds tests/fuzz/corpus/proto tests/fuzz/corpus/config
+
+# --- benchmark ---------------------------------------------------------------
+# Kernel SO_REUSEPORT vs the shim (each policy) vs a shared listener vs a
+# single acceptor, alternating over rounds; prints the tables and writes
+# them to bench/RESULTS.md.  Takes about 4 minutes; BENCH_QUICK=1 about 1.
+# Knobs (environment or make variables): see the top of bench/run.sh.
+BENCH_BINS	:= $(B)/bench/worker $(B)/bench/client
+
+.PHONY: bench
+
+$(B)/bench/%: bench/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -o $@ $< -lpthread
+
+bench: all $(BENCH_BINS)
+	@BENCH_MD=bench/RESULTS.md bash bench/run.sh
+
+# --- command, man pages, install ---------------------------------------------
+# build/reuseport-shim (tools/) links the library's core objects: it
+# validates with the library's own parsers and speaks its wire records,
+# so the two cannot drift apart.
+#
+#   make install   [PREFIX=/usr/local] [DESTDIR=]
+#   make uninstall [PREFIX=/usr/local] [DESTDIR=]
+#   make tool-test  tests/tool_test.sh: the command, install, man pages
+#
+# The installed command finds the library as ../lib/libreuseport_shim.so
+# from its own directory, so bin and lib stay siblings under PREFIX.
+CMD		:= $(B)/reuseport-shim
+PREFIX		?= /usr/local
+SHIM_VERSION	?= 0.1
+BINDIR		= $(PREFIX)/bin
+LIBDIR		= $(PREFIX)/lib
+INCDIR		= $(PREFIX)/include
+MAN1DIR		= $(PREFIX)/share/man/man1
+MAN7DIR		= $(PREFIX)/share/man/man7
+PCDIR		= $(LIBDIR)/pkgconfig
+INSTALLED	= $(BINDIR)/reuseport-shim $(LIBDIR)/libreuseport_shim.so \
+		  $(INCDIR)/reuseport_shim.h $(MAN1DIR)/reuseport-shim.1 \
+		  $(MAN7DIR)/reuseport-shim.7 $(PCDIR)/reuseport-shim.pc
+
+.PHONY: install uninstall tool-test
+
+$(CMD): tools/reuseport-shim.c $(COREOBJS) $(wildcard shim/*.h) include/reuseport_shim.h
+	$(CC) $(STRICT) $(CFLAGS) -o $@ tools/reuseport-shim.c $(COREOBJS) $(LIBS)
+
+# The prefix is the one asked for now, so the file is made at each install.
+$(B)/reuseport-shim.pc: reuseport-shim.pc.in FORCE
+	@mkdir -p $(dir $@)
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(SHIM_VERSION)|g' \
+	    reuseport-shim.pc.in > $@
+
+.PHONY: FORCE
+FORCE:
+
+# Copied under a temporary name, then renamed: writing over the library
+# in place would corrupt it under every process that has it mapped.
+install_file = cp $(1) "$(DESTDIR)$(3).tmp" && chmod $(2) "$(DESTDIR)$(3).tmp" && \
+	mv -f "$(DESTDIR)$(3).tmp" "$(DESTDIR)$(3)"
+
+install: $(LIB) $(CMD) $(B)/reuseport-shim.pc
+	mkdir -p "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(LIBDIR)" "$(DESTDIR)$(INCDIR)" \
+	    "$(DESTDIR)$(MAN1DIR)" "$(DESTDIR)$(MAN7DIR)" "$(DESTDIR)$(PCDIR)"
+	$(call install_file,$(CMD),755,$(BINDIR)/reuseport-shim)
+	$(call install_file,$(LIB),755,$(LIBDIR)/libreuseport_shim.so)
+	$(call install_file,include/reuseport_shim.h,644,$(INCDIR)/reuseport_shim.h)
+	$(call install_file,man/reuseport-shim.1,644,$(MAN1DIR)/reuseport-shim.1)
+	$(call install_file,man/reuseport-shim.7,644,$(MAN7DIR)/reuseport-shim.7)
+	$(call install_file,$(B)/reuseport-shim.pc,644,$(PCDIR)/reuseport-shim.pc)
+
+# Files only: the directories may hold other packages' files.
+uninstall:
+	rm -f $(patsubst %,"$(DESTDIR)%",$(INSTALLED))
+
+tool-test: all
+	@bash tests/tool_test.sh

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The chaos scenario of "nothing lost": 4 workers under continuous load;
 # again and again one worker is frozen (SIGSTOP) while it waits for a
-# connection, connections queue behind it, it is killed (SIGKILL) and a
-# replacement joins.  Run on the kernel's own SO_REUSEPORT and under the
+# connection (holding none of its own), connections queue behind it, it is
+# killed (SIGKILL) and a replacement joins.  Run on the kernel's own SO_REUSEPORT and under the
 # shim, with the same load, and print both failure counts.
 #
 #   tests/chaos.sh [kernel|shim|both]      (default both)
@@ -54,6 +54,22 @@ start_worker() {
 	[ -n "$port" ]
 }
 
+fds() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
+
+# freeze_idle PID: stop the worker at a moment it holds no connection of
+# its own (its fd count is the idle one): what the application accepted is
+# its own to lose, on any kernel; what waits for it is the group's.
+freeze_idle() {
+	local try
+	for try in $(seq 1 500); do
+		kill -STOP "$1"
+		[ "$(fds "$1")" = "$idle_fds" ] && return 0
+		kill -CONT "$1"
+	done
+	echo "could not catch worker $1 idle" >&2
+	return 1
+}
+
 # scenario LABEL ENV...: prints "LABEL: answered N failed M".
 scenario() {
 	local label=$1 first i r victim out; shift
@@ -61,23 +77,25 @@ scenario() {
 	start_worker 0 "$@" || { echo "$label: worker did not start"; cat "$work/stderr"; return 2; }
 	first=$port
 	workers+=("$wpid")
+	idle_fds=$(fds "$wpid")	# no client yet: its idle set of fds
 	for i in $(seq 2 $WORKERS); do
 		start_worker "$first" "$@" || { echo "$label: worker did not start"; return 2; }
 		workers+=("$wpid")
 	done
-	"$B/tests/loadclient" -p "$first" -n "$CONNS" -c 8 -t 3000 >"$work/load.out" 2>&1 &
+	"$B/tests/loadclient" -p "$first" -n "$CONNS" -c 8 -t 15000 >"$work/load.out" 2>&1 &
 	local lpid=$!
 	for r in $(seq 1 "$ROUNDS"); do
 		i=$((r % WORKERS))
 		victim=${workers[$i]}
-		kill -STOP "$victim"
+		freeze_idle "$victim" || return 2
 		sleep "$FREEZE"
 		kill -KILL "$victim"
 		start_worker "$first" "$@" || { echo "$label: replacement did not start"; return 2; }
 		workers[$i]=$wpid
 	done
 	wait "$lpid"
-	out=$(grep '^answered' "$work/load.out")
+	out=$(grep "^answered" "$work/load.out")
+	grep -q "^loadclient" "$work/load.out" && grep "^loadclient" "$work/load.out" >&2
 	echo "$label: ${out:-loadclient printed nothing}"
 	stop_all
 	# The figure the caller judges.

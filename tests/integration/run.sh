@@ -54,6 +54,7 @@ run_test exec			t_exec
 run_test linger			t_linger
 run_test join-leave		t_join_leave
 run_test shutdown		t_shutdown
+run_test exit-race		t_exit_race
 run_test owner-killed		t_owner_killed
 run_test no-leftovers		t_no_leftovers
 

@@ -238,3 +238,34 @@ t_owner_killed() {
 	# The dead owner's socket file was replaced by the new group's.
 	poll_until "$GONE_MS" no_dir_sockets || fail "stale socket left: $(dir_sockets)"
 }
+
+# Binds that race an owner on its way out: each cycle ends the group and
+# the next bind comes at once; every bind must succeed (retrying until the
+# old owner is gone, then starting the next group), none get EADDRINUSE.
+PY_RACE='
+import errno, socket, sys
+n = int(sys.argv[1])
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.listen(4); s.close()
+bad = 0
+for i in range(n):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        s.bind(("127.0.0.1", port)); s.listen(4)
+    except OSError as e:
+        bad += 1
+        print("cycle", i, errno.errorcode[e.errno], flush=True)
+    s.close()
+print("failed", bad, "of", n, flush=True)
+'
+
+t_exit_race() {
+	local out
+	need_python
+	out=$(timeout 50 "${SHIM[@]}" "$PYTHON" -c "$PY_RACE" 300 2>"$TDIR/race.err")
+	note "$(echo "$out" | tail -1)"
+	[ "$(echo "$out" | tail -1)" = "failed 0 of 300" ] ||
+	    fail "binds racing an exiting owner: $(echo "$out" | head -5 | tr '\n' ' ') ($(head -3 "$TDIR/race.err" | tr '\n' ' '))"
+}

@@ -1,0 +1,389 @@
+#!/usr/bin/env bash
+# The side-by-side benchmark: the kernel's SO_REUSEPORT, the shim with
+# each policy, one listener shared by the workers, a single acceptor.
+# Builds nothing: `make bench` builds, then runs this.
+#
+# Environment:
+#   BENCH_QUICK=1        1 round, short runs (about a minute)
+#   BENCH_ROUNDS=N       rounds (default 3, quick 1); setups alternate
+#   BENCH_SECS=S         seconds per throughput run (3, quick 1.5)
+#   BENCH_STALL_SECS=S   seconds per stalled-worker run (4, quick 2)
+#   BENCH_GROW_SECS=S    seconds per growth-curve run (2.5, quick 1)
+#   BENCH_CONC=N         client threads for throughput and growth (16)
+#   BENCH_WORKERS=N      worker processes (4)
+#   BENCH_MD=FILE        also write the report as a markdown document
+#
+# All traffic is on 127.0.0.1.  Every worker is in its own process group;
+# everything is stopped on exit, and no rpshim-owner of this run may
+# outlive it (they are found by their REUSEPORT_SHIM_DIR, private to us).
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+B=$top/build
+LIB=$B/libreuseport_shim.so
+WB=$B/bench/worker
+CB=$B/bench/client
+
+QUICK=${BENCH_QUICK:-0}
+[ "$QUICK" = 0 ] && QUICK=
+ROUNDS=${BENCH_ROUNDS:-${QUICK:+1}}; ROUNDS=${ROUNDS:-3}
+SECS=${BENCH_SECS:-${QUICK:+1.5}}; SECS=${SECS:-3}
+STALL_SECS=${BENCH_STALL_SECS:-${QUICK:+2}}; STALL_SECS=${STALL_SECS:-4}
+GROW_SECS=${BENCH_GROW_SECS:-${QUICK:+1}}; GROW_SECS=${GROW_SECS:-2.5}
+CONC=${BENCH_CONC:-16}
+WORKERS=${BENCH_WORKERS:-4}
+STALL_CONC=8
+STALL_DELAY=100
+GROW_SIZES="2 16 128 1024"
+GROW_PROCS=2
+POLICIES="roundrobin hash srcip leastloaded"
+MAIN_SETUPS="kernel shim-roundrobin shim-hash shim-srcip shim-leastloaded shared single"
+STALL_SETUPS="kernel shim-roundrobin shim-hash shim-srcip shim-leastloaded shared"
+
+for f in "$LIB" "$WB" "$CB"; do
+	[ -x "$f" ] || [ -f "$f" ] || { echo "bench: $f missing; run 'make bench'" >&2; exit 1; }
+done
+# 1024 endpoints, their connections, the owner's copies: plenty of fds.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/reuseport-bench.XXXXXX")
+chmod 700 "$work"
+rv=$work/rv
+mkdir -m 700 "$rv"
+results=$work/results
+: >"$results"
+pgids=()
+wpids=()
+slowpids=()
+port=0
+nfifo=0
+leftovers=0
+
+# Owners of this run: comm rpshim-owner and our rendezvous directory in
+# their environment (the owner is forked from a worker, without exec).
+owners() {
+	local p
+	for p in $(ps -eo pid=,comm= | awk '$2 == "rpshim-owner" { print $1 }'); do
+		{ tr '\0' '\n' <"/proc/$p/environ"; } 2>/dev/null |
+			grep -qxF "REUSEPORT_SHIM_DIR=$rv" && echo "$p"
+	done
+}
+
+# Stop every worker group; then wait (bounded) for the owner to leave.
+stop_all() {
+	local g i o
+	for g in "${pgids[@]}"; do kill -TERM -- "-$g" 2>/dev/null; done
+	for g in "${pgids[@]}"; do
+		for ((i = 0; i < 100; i++)); do
+			kill -0 -- "-$g" 2>/dev/null || break
+			sleep 0.05
+		done
+		kill -KILL -- "-$g" 2>/dev/null
+		wait "$g" 2>/dev/null
+	done
+	pgids=()
+	for ((i = 0; i < 100; i++)); do
+		o=$(owners)
+		[ -z "$o" ] && break
+		sleep 0.05
+	done
+	if [ -n "$o" ]; then
+		echo "bench: rpshim-owner $o of this run outlived its members; killing it" >&2
+		leftovers=$((leftovers + 1))
+		for g in $o; do kill -KILL "$g" 2>/dev/null; done
+	fi
+}
+
+cleanup() {
+	stop_all
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# spawn NREADY CMD...: one worker process group; reads its stdout until
+# NREADY "ready" lines.  Sets $port, appends to wpids and slowpids.
+spawn() {
+	local nready=$1 fifo fd line got=0 t0=$SECONDS; shift
+	fifo=$work/fifo.$((++nfifo))
+	mkfifo "$fifo"
+	setsid "$@" >"$fifo" 2>>"$work/stderr" &
+	pgids+=($!)
+	exec {fd}<"$fifo"
+	rm -f "$fifo"
+	while ((got < nready && SECONDS - t0 < 60)) && read -r -t 30 -u "$fd" line; do
+		case $line in
+		port\ *) port=${line#port } ;;
+		slow\ *) slowpids+=("${line#slow }") ;;
+		ready\ *) wpids+=("${line#ready }"); got=$((got + 1)) ;;
+		esac
+	done
+	exec {fd}<&-
+	if ((got < nready)); then
+		echo "bench: workers did not start: $*" >&2
+		tail -n 5 "$work/stderr" >&2
+		return 1
+	fi
+}
+
+shim_env() {
+	echo "LD_PRELOAD=$LIB REUSEPORT_SHIM_MODE=emulate REUSEPORT_SHIM_DIR=$rv REUSEPORT_SHIM_POLICY=$1"
+}
+
+# start SETUP STALL [ENDPOINTS]: the workers of one setup.  STALL=1: the
+# last worker (the first child with -f) takes STALL_DELAY ms per request.
+start() {
+	local setup=$1 stall=$2 eps=${3:-0} i d envs=()
+	port=0 wpids=() slowpids=()
+	case $setup in
+	kernel | shim-* | grow-kernel | grow-shim)
+		case $setup in
+		shim-*) read -ra envs <<<"$(shim_env "${setup#shim-}")" ;;
+		grow-shim) read -ra envs <<<"$(shim_env roundrobin)" ;;
+		esac
+		if [[ $setup == grow-* ]]; then
+			for ((i = 0; i < GROW_PROCS; i++)); do
+				spawn 1 env "${envs[@]}" "$WB" -p "$port" -n $((eps / GROW_PROCS)) || return 1
+			done
+		else
+			for ((i = 0; i < WORKERS; i++)); do
+				d=()
+				((stall && i == WORKERS - 1)) && d=(-d "$STALL_DELAY")
+				spawn 1 env "${envs[@]}" "$WB" -p "$port" "${d[@]}" || return 1
+			done
+		fi ;;
+	shared)
+		d=()
+		((stall)) && d=(-d "$STALL_DELAY" -k 1)
+		spawn "$WORKERS" "$WB" -p 0 -f "$WORKERS" "${d[@]}" || return 1 ;;
+	single)
+		spawn 1 "$WB" -p 0 -n 1 -1 || return 1 ;;
+	esac
+}
+
+# client CONC SECS: drive the current setup; output in $work/out.
+client() {
+	"$CB" -p "$port" -c "$1" -t "$2" >"$work/out" 2>>"$work/client.err"
+	[ -s "$work/out" ] || echo "conns 0 failed 0 secs 0 rate 0 p50_us 0 p99_us 0 max_us 0" >"$work/out"
+}
+
+# Per-worker counts come from the replies; a worker nobody reached is 0.
+# prints: rate p50 p99 max maxcount mincount failed slowshare%
+summarize() {
+	awk -v pids="${wpids[*]}" -v slow="${slowpids[*]:-}" '
+	/^conns / { conns = $2; failed = $4; rate = $8; p50 = $10; p99 = $12; mx = $14 }
+	/^pid / { c[$2] = $4 }
+	END {
+		n = split(pids, a, " "); maxc = 0; minc = -1
+		for (i = 1; i <= n; i++) {
+			v = c[a[i]] + 0
+			if (v > maxc) maxc = v
+			if (minc < 0 || v < minc) minc = v
+		}
+		s = (slow != "" && conns > 0) ? 100 * c[slow] / conns : 0
+		printf "%s %s %s %s %d %d %s %.3f %d\n", rate, p50, p99, mx, maxc, minc, failed, s, (slow != "") ? c[slow] : 0
+	}' "$work/out"
+}
+
+progress() { printf '  round %d/%d  %-22s %s\n' "$round" "$ROUNDS" "$1" "$2" >&2; }
+
+# owner_cpu: CPU seconds the owner of this run has used (0 if none).
+owner_cpu() {
+	local o
+	o=$(owners)
+	o=${o%%$'\n'*}
+	[ -n "$o" ] || { echo 0; return; }
+	awk -v hz="$(getconf CLK_TCK)" '{ printf "%.3f\n", ($14 + $15) / hz }' "/proc/$o/stat" 2>/dev/null || echo 0
+}
+
+run_main() {
+	local s=$1 r cpu
+	start "$s" 0 || { stop_all; return; }
+	client "$CONC" "$SECS"
+	r=$(summarize)
+	cpu=$(owner_cpu)
+	stop_all
+	echo "main $s $round $r $cpu" >>"$results"
+	progress "$s" "$(awk '{print $1 " conn/s"}' <<<"$r")"
+}
+
+run_stall() {
+	local s=$1 r
+	start "$s" 1 || { stop_all; return; }
+	client "$STALL_CONC" "$STALL_SECS"
+	r=$(summarize)
+	stop_all
+	echo "stall $s $round $r" >>"$results"
+	progress "stalled $s" "$(awk '{print $2 "/" $3 "/" $4 " us, slow " $8 "%"}' <<<"$r")"
+}
+
+run_grow() {
+	local kind=$1 eps=$2 r rss= o cpu=0
+	start "grow-$kind" 0 "$eps" || { stop_all; return; }
+	client "$CONC" "$GROW_SECS"
+	r=$(summarize)
+	if [ "$kind" = shim ]; then
+		o=$(owners)
+		[ -n "$o" ] && rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/${o%%$'\n'*}/status" 2>/dev/null)
+		cpu=$(owner_cpu)
+	fi
+	stop_all
+	echo "grow $eps $kind $round $(awk '{print $1, $7}' <<<"$r") ${rss:-0} $cpu" >>"$results"
+	progress "growth $kind $eps" "$(awk '{print $1 " conn/s"}' <<<"$r")${rss:+, owner ${rss} kB}"
+}
+
+# rotate LIST N: LIST starting at its N-th element (alternation across rounds).
+rotate() {
+	local -a a=($1)
+	local n=${#a[@]} i
+	for ((i = 0; i < n; i++)); do echo "${a[(i + $2) % n]}"; done
+}
+
+started=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
+t_start=$SECONDS
+echo "reuseport-shim benchmark: $ROUNDS round(s), running..." >&2
+for ((round = 1; round <= ROUNDS; round++)); do
+	for s in $(rotate "$MAIN_SETUPS" $((round - 1))); do run_main "$s"; done
+	for s in $(rotate "$STALL_SETUPS" $((round - 1))); do run_stall "$s"; done
+	for e in $GROW_SIZES; do
+		if ((round % 2)); then run_grow kernel "$e"; run_grow shim "$e"
+		else run_grow shim "$e"; run_grow kernel "$e"; fi
+	done
+done
+elapsed=$((SECONDS - t_start))
+left=$(ls -A "$rv" 2>/dev/null | wc -l)
+
+report() {
+	echo "reuseport-shim benchmark, $started (took ${elapsed}s)"
+	echo "machine: $(nproc) CPUs, $(grep -m1 '^model name' /proc/cpuinfo | sed 's/.*: //'), $(uname -sr)"
+	echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "settings: $ROUNDS round(s); throughput ${SECS}s per run, $WORKERS workers, $CONC client threads;"
+	echo "  stalled: $STALL_CONC closed-loop clients, ${STALL_SECS}s, 1 of $WORKERS workers sleeps ${STALL_DELAY} ms per request;"
+	echo "  growth: $GROW_PROCS processes share the endpoints (poll), $CONC client threads, ${GROW_SECS}s, shim policy roundrobin"
+	echo "  figures are medians over rounds; latency is connect() to reply"
+	echo "  owner CPU: the rpshim-owner's user+system time over the run, in % of one CPU"
+	awk -v main="$MAIN_SETUPS" -v stall="$STALL_SETUPS" -v grow="$GROW_SIZES" -v secs="$SECS" -v gsecs="$GROW_SECS" '
+	function med(key,   n, i, j, t, a) {
+		n = cnt[key]
+		if (n == 0) return "-"
+		for (i = 1; i <= n; i++) a[i] = val[key, i]
+		for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+		return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+	}
+	function put(key, v) { val[key, ++cnt[key]] = v + 0 }
+	function lat(us) { return us == "-" ? "-" : us >= 10000 ? sprintf("%.0f ms", us / 1000) : sprintf("%.0f us", us) }
+	$1 == "main" {
+		k = $2; put("r" k, $4); put("p50" k, $5); put("p99" k, $6); put("max" k, $7)
+		put("mm" k, $9 > 0 ? $8 / $9 : 1e12); put("min" k, $9); put("maxc" k, $8); fail[k] += $10
+		put("cpu" k, $13 / secs)
+	}
+	$1 == "stall" {
+		k = $2; put("sr" k, $4); put("s50" k, $5); put("s99" k, $6); put("smax" k, $7)
+		put("share" k, $11); put("nslow" k, $12); sfail[k] += $10
+	}
+	$1 == "grow" { put("g" $3 $2, $5); gfail[$3 $2] += $6; if ($3 == "shim") { put("rss" $2, $7); put("gcpu" $2, $8 / gsecs) } }
+	END {
+		kr = med("rkernel")
+		print ""
+		print "Throughput (open loop, as fast as the clients go)"
+		printf "%-18s | %9s | %8s | %-22s | %8s | %8s | %8s | %6s | %s\n", "setup", "conn/s", "/kernel", "max/min per worker", "p50", "p99", "max", "failed", "owner CPU"
+		n = split(main, m, " ")
+		for (i = 1; i <= n; i++) {
+			k = m[i]; r = med("r" k)
+			mm = med("mm" k)
+			mms = (mm == "-") ? "-" : (mm >= 1e12 ? "inf" : sprintf("%.2f", mm))
+			mms = sprintf("%s (%d/%d)", mms, med("maxc" k), med("min" k))
+			if (k == "single") mms = "- (1 worker)"
+			cpu = (k ~ /^shim/) ? sprintf("%.0f%%", 100 * med("cpu" k)) : "-"
+			printf "%-18s | %9.0f | %8s | %-22s | %8s | %8s | %8s | %6d | %s\n", k, r,
+			    (kr > 0 && r != "-") ? sprintf("%.2f", r / kr) : "-", mms,
+			    lat(med("p50" k)), lat(med("p99" k)), lat(med("max" k)), fail[k], cpu
+		}
+		print ""
+		print "Stalled worker (8 closed-loop clients; 1 worker of 4 takes 100 ms per request)"
+		printf "%-18s | %9s | %8s | %8s | %8s | %-19s | %s\n", "setup", "conn/s", "p50", "p99", "max", "to the slow worker", "failed"
+		n = split(stall, m, " ")
+		for (i = 1; i <= n; i++) {
+			k = m[i]
+			printf "%-18s | %9.0f | %8s | %8s | %8s | %6.2f%% (%6d) | %d\n", k, med("sr" k),
+			    lat(med("s50" k)), lat(med("s99" k)), lat(med("smax" k)), med("share" k), med("nslow" k), sfail[k]
+		}
+		print ""
+		print "Growth (endpoints in one group; shim policy roundrobin)"
+		printf "%-9s | %13s | %11s | %11s | %12s | %9s | %s\n", "endpoints", "kernel conn/s", "shim conn/s", "shim/kernel", "owner VmRSS", "owner CPU", "failed kernel/shim"
+		n = split(grow, m, " ")
+		for (i = 1; i <= n; i++) {
+			e = m[i]; a = med("gkernel" e); b = med("gshim" e)
+			printf "%-9s | %13.0f | %11.0f | %11s | %9s kB | %8.0f%% | %d/%d\n", e, a, b,
+			    (a > 0) ? sprintf("%.2f", b / a) : "-", med("rss" e), 100 * med("gcpu" e), gfail["kernel" e], gfail["shim" e]
+		}
+	}' "$results"
+	echo ""
+	if ((leftovers == 0 && left == 0)); then
+		echo "cleanup: no rpshim-owner of this run outlived its workers; rendezvous directory empty"
+	else
+		echo "cleanup: $leftovers owner(s) had to be killed; $left file(s) left in the rendezvous directory"
+	fi
+	if [ -s "$work/client.err" ]; then
+		echo "client failures (per run, as reported):"
+		sort "$work/client.err" | uniq -c | sort -rn | head -n 10 | sed 's/^/  /'
+	fi
+	if [ -s "$work/stderr" ]; then
+		echo "worker/shim stderr (first lines):"
+		head -n 10 "$work/stderr" | sed 's/^/  /'
+	fi
+}
+
+report >"$work/report.txt"
+cat "$work/report.txt"
+
+if [ -n "${BENCH_MD:-}" ]; then
+	{
+		cat <<'EOF'
+# reuseport-shim benchmark
+
+Written by `make bench` (`bench/run.sh`; `BENCH_QUICK=1` for a short run).
+Every figure below comes from one run on the machine named in the table
+header, with all setups alternating round by round, on 127.0.0.1 only.
+Client and servers share the same CPUs, so absolute rates say more about
+this machine than about the shim; the ratios are the point.
+
+The setups, all serving the same tiny protocol (`bench/worker.c`: reply
+`<pid>\n`, close) to the same load generator (`bench/client.c`: threads that
+connect, read the reply, close, again and again):
+
+- **kernel**: 4 worker processes, each with its own `SO_REUSEPORT` socket;
+  Linux spreads connections by a hash of the 4-tuple.  The reference.
+- **shim-POLICY**: the same 4 processes under `LD_PRELOAD` of the shim in
+  `emulate` mode with `REUSEPORT_SHIM_POLICY=POLICY`: one `rpshim-owner`
+  process accepts every connection and passes it to a worker over a Unix
+  socket (`SCM_RIGHTS`), which acknowledges it.
+- **shared**: one ordinary listener bound before `fork`, 4 children blocked
+  in `accept()` on it (the classic prefork server; the kernel wakes one idle
+  acceptor per connection).
+- **single**: one process, one listener, no spreading at all.
+
+How to read it:
+
+- `conn/s` is answered connections per second with 16 client threads going
+  as fast as they can; `/kernel` divides by the kernel row (1.00 = as fast
+  as the kernel, 0.50 = half its rate).
+- `max/min per worker` is the busiest worker's connection count over the
+  idlest one's (1.00 = perfectly even; `inf` = some worker got nothing).
+  All clients come from 127.0.0.1, so `srcip` (affinity by client address)
+  is expected to send everything to one worker.
+- The stalled-worker table is closed loop (8 clients, each starts its next
+  request when the last one is answered), below what the 3 fast workers
+  can serve.  A policy that avoids a stuck worker shows a low p99 and a
+  small share to the slow worker; one that ignores load gives it 25% and
+  lets clients queue behind it (p99 of several hundred ms).
+- The growth table opens 2 to 1024 `SO_REUSEPORT` sockets on one port in
+  2 processes that serve them with `poll()`; `owner VmRSS` is the resident
+  memory of the shim's owner process at that size, measured after the load.
+
+```text
+EOF
+		cat "$work/report.txt"
+		echo '```'
+	} >"$BENCH_MD"
+	echo "bench: wrote $BENCH_MD" >&2
+fi
