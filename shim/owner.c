@@ -9,7 +9,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,10 +75,12 @@ static struct {
 	enum shim_policy policy;
 	struct policy_state pol;
 
-	/* Endpoint slots; pfds[2 + i] polls eps[i]. */
+	/* Endpoint slots; poller token 2 + i is eps[i]. */
+	struct plat_poller *poller;
+	int		lwatched;	/* the listener is in the poller */
 	struct ep	*eps;
 	struct policy_ep *peps;
-	struct pollfd	*pfds;
+	size_t		n_eligible;	/* slots with peps[i].eligible */
 	size_t		cap;
 	size_t		n;		/* slots in use or freed: high water */
 	size_t		live;		/* endpoints not EP_FREE */
@@ -110,7 +111,6 @@ grow_eps(void)
 	size_t nc = o.cap == 0 ? 16 : o.cap * 2;
 	struct ep *e;
 	struct policy_ep *pe;
-	struct pollfd *pf;
 
 	e = regrow(o.eps, o.cap * sizeof (*e), nc * sizeof (*e));
 	if (e == NULL)
@@ -120,11 +120,6 @@ grow_eps(void)
 	if (pe == NULL)
 		return (-1);
 	o.peps = pe;
-	pf = regrow(o.pfds, (o.cap + 2) * sizeof (*pf),
-	    (nc + 2) * sizeof (*pf));
-	if (pf == NULL)
-		return (-1);
-	o.pfds = pf;
 	o.cap = nc;
 	return (0);
 }
@@ -203,12 +198,24 @@ listener_nonblock(void)
 }
 
 static void
+set_eligible(size_t i, int on)
+{
+	if (o.peps[i].eligible == on)
+		return;
+	o.peps[i].eligible = (uint8_t)on;
+	if (on)
+		o.n_eligible++;
+	else
+		o.n_eligible--;
+}
+
+static void
 update_policy_view(size_t i)
 {
 	struct ep *e = &o.eps[i];
 
-	o.peps[i].eligible = e->state == EP_LISTENING &&
-	    e->unacked < EP_MAX_UNACKED;
+	set_eligible(i, e->state == EP_LISTENING &&
+	    e->unacked < EP_MAX_UNACKED);
 	o.peps[i].unacked = e->unacked;
 }
 
@@ -223,6 +230,7 @@ ep_drop(size_t i, const char *why)
 	if (why != NULL)
 		shim_log(LOG_LVL_INFO, "member pid %ld left (%s); %u "
 		    "connection(s) to hand on", e->pid, why, e->unacked);
+	plat_poller_del(o.poller, e->fd, (uint32_t)(2 + i));
 	(void) real.close(e->fd);
 	if (e->first)
 		listener_nonblock();
@@ -234,8 +242,7 @@ ep_drop(size_t i, const char *why)
 	memset(e, 0, sizeof (*e));
 	e->fd = -1;
 	e->state = EP_FREE;
-	o.pfds[2 + i].fd = -1;
-	o.peps[i].eligible = 0;
+	set_eligible(i, 0);
 	o.live--;
 }
 
@@ -278,11 +285,7 @@ dispatch(int32_t k)
 static int
 any_eligible(void)
 {
-	for (size_t i = 0; i < o.n; i++) {
-		if (o.peps[i].eligible)
-			return (1);
-	}
-	return (0);
+	return (o.n_eligible > 0);
 }
 
 static void
@@ -628,8 +631,13 @@ accept_members(void)
 		o.eps[i].fd = fd;
 		o.eps[i].state = EP_NEW;
 		o.eps[i].head = o.eps[i].tail = NONE;
-		o.pfds[2 + i].fd = fd;
-		o.pfds[2 + i].events = POLLIN;
+		if (plat_poller_set(o.poller, fd, (uint32_t)(2 + i), 1) != 0) {
+			shim_log(LOG_LVL_ERROR, "cannot watch a member: %s",
+			    strerror(errno));
+			(void) real.close(fd);
+			o.eps[i].state = EP_FREE;
+			continue;
+		}
 		o.live++;
 	}
 }
@@ -787,33 +795,45 @@ owner_main(const struct owner_args *a)
 		    &one, sizeof (one));
 	}
 	o.backlog = 1;		/* as the first bind listened */
-	o.pfds[0].fd = rvfd;
-	o.pfds[0].events = POLLIN;
-	o.pfds[1].events = POLLIN;
+	if ((o.poller = plat_poller_new()) == NULL ||
+	    plat_poller_set(o.poller, rvfd, 0, 1) != 0) {
+		shim_log(LOG_LVL_ERROR, "owner cannot poll: %s",
+		    strerror(errno));
+		finish();
+	}
 	shim_log(LOG_LVL_INFO, "group started at %s (policy %s)", a->path,
 	    config_policy_name(a->policy));
 
 	for (;;) {
-		int r;
+		uint32_t tok[64];
+		int n, rv_ready = 0, l_ready = 0;
+		int want = !o.paused && any_eligible();
 
-		o.pfds[1].fd = (!o.paused && any_eligible()) ?
-		    lfd : -1;
-		r = poll(o.pfds, (nfds_t)(2 + o.n), linger_left(&empty_since));
-		if (r < 0) {
+		/* The listener is watched only while someone can take more. */
+		if (want != o.lwatched &&
+		    plat_poller_set(o.poller, lfd, 1, want) == 0)
+			o.lwatched = want;
+		n = plat_poller_wait(o.poller, tok, 64,
+		    linger_left(&empty_since));
+		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			shim_log(LOG_LVL_ERROR, "poll: %s", strerror(errno));
 			finish();
 		}
-		if (o.pfds[0].revents != 0)
-			accept_members();
-		for (size_t i = 0; i < o.n; i++) {
-			if (o.eps[i].state != EP_FREE &&
-			    o.pfds[2 + i].revents != 0)
-				ep_read(i);
+		for (int k = 0; k < n; k++) {
+			if (tok[k] == 0)
+				rv_ready = 1;
+			else if (tok[k] == 1)
+				l_ready = 1;
+			else if (tok[k] - 2 < o.n &&
+			    o.eps[tok[k] - 2].state != EP_FREE)
+				ep_read(tok[k] - 2);
 		}
+		if (rv_ready)
+			accept_members();
 		dispatch_orphans();
-		if (o.pfds[1].fd >= 0 && o.pfds[1].revents != 0)
+		if (l_ready && o.lwatched)
 			accept_conns();
 		if (o.live == 0 && linger_left(&empty_since) == 0)
 			finish();

@@ -21,10 +21,12 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 
 #if defined(__linux__)
+#include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #elif defined(__sun)
@@ -236,6 +238,133 @@ plat_free(void *p, size_t size)
 	if (p != NULL)
 		(void) munmap(p, size);
 }
+
+/* PLAT_POLLER_POLL: the portable backend on Linux too, to test it. */
+#if defined(__linux__) && !defined(PLAT_POLLER_POLL)
+
+struct plat_poller {
+	int	epfd;
+};
+
+struct plat_poller *
+plat_poller_new(void)
+{
+	struct plat_poller *p = plat_alloc(sizeof (*p));
+
+	if (p == NULL)
+		return (NULL);
+	if ((p->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
+		plat_free(p, sizeof (*p));
+		return (NULL);
+	}
+	return (p);
+}
+
+int
+plat_poller_set(struct plat_poller *p, int fd, uint32_t token, int on)
+{
+	struct epoll_event ev;
+
+	memset(&ev, 0, sizeof (ev));
+	ev.events = on ? EPOLLIN : 0;
+	ev.data.u32 = token;
+	if (epoll_ctl(p->epfd, EPOLL_CTL_MOD, fd, &ev) == 0)
+		return (0);
+	if (errno != ENOENT)
+		return (-1);
+	return (epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev));
+}
+
+void
+plat_poller_del(struct plat_poller *p, int fd, uint32_t token)
+{
+	(void) token;
+	(void) epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, NULL);
+}
+
+int
+plat_poller_wait(struct plat_poller *p, uint32_t *tokens, int max,
+    int timeout_ms)
+{
+	struct epoll_event ev[64];
+	int n;
+
+	if (max > 64)
+		max = 64;
+	n = epoll_wait(p->epfd, ev, max, timeout_ms);
+	for (int i = 0; i < n; i++)
+		tokens[i] = ev[i].data.u32;
+	return (n);
+}
+
+#else	/* poll(2): tokens index a pollfd array */
+
+struct plat_poller {
+	struct pollfd	*fds;
+	size_t		cap;
+	size_t		n;	/* 1 + the highest token in use */
+};
+
+struct plat_poller *
+plat_poller_new(void)
+{
+	struct plat_poller *p = plat_alloc(sizeof (*p));
+
+	if (p != NULL)
+		memset(p, 0, sizeof (*p));
+	return (p);
+}
+
+int
+plat_poller_set(struct plat_poller *p, int fd, uint32_t token, int on)
+{
+	if (token >= p->cap) {
+		size_t nc = p->cap == 0 ? 64 : p->cap;
+		struct pollfd *f;
+
+		while (nc <= token)
+			nc *= 2;
+		if ((f = plat_alloc(nc * sizeof (*f))) == NULL)
+			return (-1);
+		for (size_t i = 0; i < nc; i++)
+			f[i].fd = -1;
+		if (p->fds != NULL)
+			memcpy(f, p->fds, p->cap * sizeof (*f));
+		plat_free(p->fds, p->cap * sizeof (*f));
+		p->fds = f;
+		p->cap = nc;
+	}
+	p->fds[token].fd = on ? fd : -1;
+	p->fds[token].events = POLLIN;
+	if (token >= p->n)
+		p->n = token + 1;
+	return (0);
+}
+
+void
+plat_poller_del(struct plat_poller *p, int fd, uint32_t token)
+{
+	(void) fd;
+	if (token < p->cap)
+		p->fds[token].fd = -1;
+}
+
+int
+plat_poller_wait(struct plat_poller *p, uint32_t *tokens, int max,
+    int timeout_ms)
+{
+	int n = poll(p->fds, (nfds_t)p->n, timeout_ms), k = 0;
+
+	if (n <= 0)
+		return (n);
+	for (size_t i = 0; i < p->n && k < max; i++) {
+		if (p->fds[i].fd >= 0 && p->fds[i].revents != 0)
+			tokens[k++] = (uint32_t)i;
+	}
+	return (k);
+}
+
+#endif
 
 pid_t
 plat_fork(void)

@@ -7,6 +7,7 @@
 #ifndef SHIM_PLATFORM_H
 #define SHIM_PLATFORM_H
 
+#include <stdint.h>
 #include <sys/types.h>
 #include <sys/socket.h>
 
@@ -77,6 +78,22 @@ int plat_send_nosignal_flag(void);
  */
 void *plat_alloc(size_t size);
 void plat_free(void *p, size_t size);
+
+/*
+ * The owner's readiness poller: epoll on Linux, poll(2) elsewhere (an
+ * event-ports backend for illumos belongs here too).  Each fd has a token
+ * (a small dense integer); wait returns the tokens of readable fds, so the
+ * owner's work per wakeup is what is ready, not every endpoint it has.
+ */
+struct plat_poller;
+struct plat_poller *plat_poller_new(void);
+/* Watch fd for input under token, or stop watching it (on == 0). */
+int plat_poller_set(struct plat_poller *p, int fd, uint32_t token, int on);
+/* Forget fd before it is closed. */
+void plat_poller_del(struct plat_poller *p, int fd, uint32_t token);
+/* Up to max ready tokens; 0 on timeout, -1 with errno (EINTR...). */
+int plat_poller_wait(struct plat_poller *p, uint32_t *tokens, int max,
+    int timeout_ms);
 
 /* A fork that runs no atfork handlers of the application. */
 pid_t plat_fork(void);
