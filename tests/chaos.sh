@@ -11,7 +11,7 @@
 # reported, not judged: it loses the queued ones, which is the point).
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
-B=$top/build
+B=${TEST_BUILD:-$top/build}
 WORKERS=4
 ROUNDS=${CHAOS_ROUNDS:-6}
 CONNS=${CHAOS_CONNS:-15000}
@@ -109,7 +109,8 @@ if [ "$mode" = kernel ] || [ "$mode" = both ]; then
 fi
 if [ "$mode" = shim ] || [ "$mode" = both ]; then
 	failed=""
-	scenario "reuseport-shim" LD_PRELOAD="$B/libreuseport_shim.so" \
+	scenario "reuseport-shim" \
+	    LD_PRELOAD="${TEST_PRELOAD:+$TEST_PRELOAD }$B/libreuseport_shim.so" \
 	    REUSEPORT_SHIM_MODE=emulate REUSEPORT_SHIM_DIR="$work/rv" || rc=1
 	[ "$failed" = 0 ] || rc=1
 fi

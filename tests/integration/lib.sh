@@ -154,7 +154,7 @@ READY=()
 # The programs under the shim: "${SHIM[@]}" prog args.  Later VAR=VAL
 # arguments override these (env applies them in order).
 child_init() {
-	SHIM=(env "LD_PRELOAD=$SHIMLIB" REUSEPORT_SHIM_MODE=emulate
+	SHIM=(env "LD_PRELOAD=${TEST_PRELOAD:+$TEST_PRELOAD }$SHIMLIB" REUSEPORT_SHIM_MODE=emulate
 	    "REUSEPORT_SHIM_DIR=$SHIMDIR")
 }
 
@@ -311,7 +311,9 @@ check_balance() {
 suite_init() {
 	local py
 	unset LD_PRELOAD "${!REUSEPORT_SHIM_@}"
-	BUILD=$ROOT/build
+	# make test-asan: another build, and the sanitizer runtime preloaded
+	# ahead of the library (TEST_PRELOAD).
+	BUILD=${TEST_BUILD:-$ROOT/build}
 	SHIMLIB=$BUILD/libreuseport_shim.so
 	# The interpreter itself, not a wrapper script (pyenv...): a wrapper
 	# would run under the preload too and say everything twice.
@@ -324,7 +326,7 @@ suite_init() {
 	SHIMDIR=$(mktemp -d "${TMPDIR:-/tmp}/rpshim-rv.XXXXXX") || exit 1
 	chmod 700 "$SHIMDIR"
 	BASE_OWNERS=$(all_owners | tr '\n' ' ')
-	export TI_HERE ROOT BUILD SHIMLIB PYTHON WORK SHIMDIR BASE_OWNERS \
+	export TI_HERE ROOT BUILD SHIMLIB PYTHON WORK SHIMDIR BASE_OWNERS TEST_PRELOAD \
 	    READ_TIMEOUT TEST_TIMEOUT
 	N_PASS=0 N_FAIL=0 N_SKIP=0
 	CUR_TEST_PID=""
