@@ -279,26 +279,32 @@ static pthread_mutex_t rv_dir_lock = PTHREAD_MUTEX_INITIALIZER;
 const char *
 rv_dir_get(void)
 {
+	static int told;
 	char why[CONFIG_PATH_MAX + 96];
 	const char *d;
 
 	/*
 	 * Checked again until it passes: the directory may be fixed while
-	 * the program runs, and a refusal is logged each time it matters.
+	 * the program runs.  A refusal is logged once per process: a server
+	 * binding many sockets would otherwise repeat it for each.
 	 */
 	(void) pthread_mutex_lock(&rv_dir_lock);
 	if (rv_dir_ok == NULL) {
 		if (rv_dir_choose(rv_dir_buf, sizeof (rv_dir_buf),
 		    config_get()->dir, getenv("XDG_RUNTIME_DIR"),
-		    geteuid()) != 0)
-			shim_log(LOG_LVL_ERROR, "rendezvous directory name "
-			    "too long; not emulating SO_REUSEPORT");
-		else if (rv_dir_check(rv_dir_buf, geteuid(), why,
-		    sizeof (why)) != 0)
-			shim_log(LOG_LVL_ERROR, "refusing rendezvous "
-			    "directory: %s; not emulating SO_REUSEPORT", why);
-		else
+		    geteuid()) != 0) {
+			if (!told++)
+				shim_log(LOG_LVL_ERROR, "rendezvous directory "
+				    "name too long; not emulating SO_REUSEPORT");
+		} else if (rv_dir_check(rv_dir_buf, geteuid(), why,
+		    sizeof (why)) != 0) {
+			if (!told++)
+				shim_log(LOG_LVL_ERROR, "refusing rendezvous "
+				    "directory: %s; not emulating SO_REUSEPORT",
+				    why);
+		} else {
 			rv_dir_ok = rv_dir_buf;
+		}
 	}
 	d = rv_dir_ok;
 	(void) pthread_mutex_unlock(&rv_dir_lock);
