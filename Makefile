@@ -46,7 +46,8 @@ EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(filter-out examples/common
 TOOLS	:= $(B)/tests/loadclient $(B)/tests/probe
 UNITS	:= $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(filter-out tests/unit/fakes.c,$(wildcard tests/unit/test_*.c)))
 
-.PHONY: all deps test unit integration demo portcheck clean test-asan
+.PHONY: all deps test unit integration demo portcheck clean test-asan \
+	test-valgrind
 all: deps $(LIB) $(EXAMPLES) $(TOOLS) $(B)/reuseport-shim
 
 # uthash (the fd table) and cmocka (unit tests) come from the system.
@@ -118,6 +119,10 @@ portcheck: deps
 	    $(filter-out shim/platform.c,$(SRCS)) shim/*.h; then \
 	    echo "portcheck: OS-specific names outside shim/platform.c"; exit 1; fi
 	@echo "portcheck: ok ($(words $(SRCS)) files)"
+
+# The kernel-oracle probes under the shim, run by valgrind's memcheck.
+test-valgrind: all
+	@bash tests/valgrind.sh
 
 clean:
 	rm -rf $(B) $(ASAN_B)
