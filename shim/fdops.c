@@ -22,8 +22,10 @@ forget(int fd)
 
 	if (sk == NULL)
 		return;
-	if (sk->ctlfd >= 0)
+	if (sk->ctlfd >= 0) {
+		fdtab_hide(sk->ctlfd, 0);
 		(void) real.close(sk->ctlfd);
+	}
 	sock_free(sk);
 }
 
@@ -37,6 +39,11 @@ shim_close(int fd)
 	if (!fdtab_maybe(fd))
 		return (real.close(fd));
 	fdtab_lock(&saved);
+	if (fdtab_hidden(fd)) {
+		fdtab_unlock(&saved);
+		errno = EBADF;	/* not the application's to close */
+		return (-1);
+	}
 	rc = real.close(fd);
 	e = errno;
 	forget(fd);

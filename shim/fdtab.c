@@ -26,6 +26,7 @@ struct fd_entry {
 };
 
 static _Atomic uint64_t bitmap[BITMAP_FDS / WORD_BITS];
+static _Atomic uint64_t hidden[BITMAP_FDS / WORD_BITS];
 /* Tracked fds beyond the bitmap: rare, so they share one counter. */
 static atomic_uint high_fds;
 
@@ -58,6 +59,32 @@ mark(int fd, int on)
 		atomic_fetch_or(&bitmap[fd / WORD_BITS], bit);
 	else
 		atomic_fetch_and(&bitmap[fd / WORD_BITS], ~bit);
+}
+
+void
+fdtab_hide(int fd, int on)
+{
+	uint64_t bit;
+
+	if (fd < 0 || fd >= BITMAP_FDS)
+		return;		/* beyond the bitmap: not protected */
+	bit = (uint64_t)1 << (fd % WORD_BITS);
+	if (on) {
+		atomic_fetch_or(&hidden[fd / WORD_BITS], bit);
+		mark(fd, 1);	/* so that close() takes the slow path */
+	} else {
+		atomic_fetch_and(&hidden[fd / WORD_BITS], ~bit);
+		mark(fd, 0);
+	}
+}
+
+int
+fdtab_hidden(int fd)
+{
+	if (fd < 0 || fd >= BITMAP_FDS)
+		return (0);
+	return ((atomic_load_explicit(&hidden[fd / WORD_BITS],
+	    memory_order_acquire) >> (fd % WORD_BITS)) & 1);
 }
 
 void

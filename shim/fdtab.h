@@ -48,6 +48,15 @@ struct shim_sock {
 /* Lock-free: 0 means the shim certainly does not track fd. */
 int fdtab_maybe(int fd);
 
+/*
+ * The shim's own fds (a member's connection to its owner, between bind
+ * and listen) are hidden: the application never opened them, so its
+ * close() of that number, as in a loop closing every fd, gets EBADF
+ * instead of silently taking the socket out of its group.
+ */
+void fdtab_hide(int fd, int on);
+int fdtab_hidden(int fd);
+
 /* The table lock; signals are blocked while it is held. */
 void fdtab_lock(sigset_t *saved);
 void fdtab_unlock(const sigset_t *saved);

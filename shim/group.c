@@ -80,6 +80,7 @@ install(int fd, int ctl, const struct sockaddr_storage *ss, socklen_t len,
 		}
 	}
 	if (rc == 0) {
+		fdtab_hide(ctl, 1);
 		sk->state = SK_MEMBER;
 		sk->family = ss->ss_family;
 		sk->ctlfd = ctl;
@@ -359,6 +360,7 @@ become_endpoint(struct shim_sock *sk, int nonblock)
 		if (fdfl >= 0 && (fdfl & FD_CLOEXEC))
 			(void) real.fcntl(fds[i], F_SETFD, FD_CLOEXEC);
 	}
+	fdtab_hide(sk->ctlfd, 0);
 	(void) real.close(sk->ctlfd);
 	sk->ctlfd = -1;
 	sk->state = SK_ENDPOINT;
