@@ -23,6 +23,7 @@
 struct accept_view {
 	int		shut;
 	int		tell_idle;
+	int		mark_reuseport;
 	size_t		nset;
 	const struct plat_opt *opt[PLAT_OPT_MAX];
 	int32_t		value[PLAT_OPT_MAX];
@@ -39,6 +40,13 @@ view(const struct shim_sock *sk, struct accept_view *v)
 	const struct plat_opt *t = plat_listener_opts(&n);
 
 	v->shut = sk->shut;
+	/*
+	 * Emulating where the kernel has the option (Linux, in tests): an
+	 * accepted socket reports SO_REUSEPORT as its listener had it, as
+	 * without the shim.  The owner's listener itself never gets it: the
+	 * kernel would let programs outside the shim join the port.
+	 */
+	v->mark_reuseport = plat_kernel_reuseport && sk->reuseport;
 	v->tell_idle = sk->tell_idle && plat_recv_dontwait_flag() != 0;
 	v->nset = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -54,6 +62,12 @@ view(const struct shim_sock *sk, struct accept_view *v)
 static void
 apply_opts(int cfd, const struct accept_view *v)
 {
+	if (v->mark_reuseport) {
+		int one = 1;
+
+		(void) real.setsockopt(cfd, SOL_SOCKET, plat_so_reuseport, &one,
+		    sizeof (one));
+	}
 	for (size_t i = 0; i < v->nset; i++) {
 		const struct plat_opt *o = v->opt[i];
 

@@ -783,17 +783,6 @@ owner_main(const struct owner_args *a)
 		    strerror(errno));
 		finish();
 	}
-	/*
-	 * Where the kernel knows SO_REUSEPORT, accepted sockets report it set,
-	 * as their listener had it without the shim.  The port is ours
-	 * already, so this changes nothing else.
-	 */
-	{
-		int one = 1;
-
-		(void) real.setsockopt(lfd, SOL_SOCKET, plat_so_reuseport,
-		    &one, sizeof (one));
-	}
 	o.backlog = 1;		/* as the first bind listened */
 	if ((o.poller = plat_poller_new()) == NULL ||
 	    plat_poller_set(o.poller, rvfd, 0, 1) != 0) {

@@ -39,7 +39,9 @@
 
 #ifdef SO_REUSEPORT
 const int plat_so_reuseport = SO_REUSEPORT;
+const int plat_kernel_reuseport = 1;
 #else
+const int plat_kernel_reuseport = 0;
 /* illumos: the kernel patch's value; the kernel answers ENOPROTOOPT. */
 const int plat_so_reuseport = 0x2004;
 #endif

@@ -43,6 +43,8 @@ struct plat_opt {
 
 /* The kernel's SO_REUSEPORT value (illumos: the pending patch's). */
 extern const int plat_so_reuseport;
+/* Non-zero where the kernel's headers define SO_REUSEPORT (Linux). */
+extern const int plat_kernel_reuseport;
 /* Non-zero where accept() copies O_NONBLOCK from the listener (illumos). */
 extern const int plat_accept_inherits_nonblock;
 /* accept4() flag bits, and the recvmsg flag that sets FD_CLOEXEC. */
