@@ -56,6 +56,12 @@ run_test join-leave		t_join_leave
 run_test shutdown		t_shutdown
 run_test exit-race		t_exit_race
 run_test owner-killed		t_owner_killed
+run_test garbage		t_garbage
+run_test other-user		t_other_user
+run_test bad-dir			t_bad_dir
+run_test nginx			t_nginx
+run_test gunicorn		t_gunicorn
+run_test asyncio		t_asyncio
 run_test no-leftovers		t_no_leftovers
 
 suite_finish

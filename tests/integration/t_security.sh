@@ -95,8 +95,9 @@ try:
 except OSError as e:
     print("connect-refused", e.errno, flush=True); sys.exit(0)
 b = struct.pack("=IBBHIi", 0x48535052, 1, 1, 0, 0, os.getpid())
-s.sendall(b + bytes(96 - len(b)))
 try:
+    # The owner may have closed us already: then the send fails.
+    s.sendall(b + bytes(96 - len(b)))
     d = s.recv(96)
     print("welcomed" if d else "closed-by-owner", flush=True)
 except OSError as e:
