@@ -317,21 +317,8 @@ read_opts(int fd, struct sk_opt *opts)
 	size_t n;
 	const struct plat_opt *t = plat_listener_opts(&n);
 
-	for (size_t i = 0; i < n; i++) {
-		union {
-			int		v;
-			struct linger	l;
-		} u;
-		socklen_t len = sizeof (u);
-
-		memset(&u, 0, sizeof (u));
-		opts[i].set = real.getsockopt(fd, t[i].level, t[i].name, &u,
-		    &len) == 0;
-		if (t[i].kind == PLAT_KIND_LINGER)
-			opts[i].value = u.l.l_onoff ? u.l.l_linger : -1;
-		else
-			opts[i].value = u.v;
-	}
+	for (size_t i = 0; i < n; i++)
+		opts[i].set = util_opt_read(fd, &t[i], &opts[i].value) == 0;
 }
 
 /*

@@ -24,6 +24,7 @@
 #include "policy.h"
 #include "proto.h"
 #include "real.h"
+#include "util.h"
 
 #define	EP_MAX_UNACKED	64	/* connections sent to one endpoint, unaccepted */
 #define	ACCEPT_BATCH	64	/* connections taken per wakeup */
@@ -357,20 +358,8 @@ listener_opts(struct proto_rec *r)
 
 	r->nopts = (uint32_t)n;
 	for (size_t i = 0; i < n; i++) {
-		union {
-			int		v;
-			struct linger	l;
-		} u;
-		socklen_t len = sizeof (u);
-
-		memset(&u, 0, sizeof (u));
-		if (real.getsockopt(o.lfd, t[i].level, t[i].name, &u,
-		    &len) != 0)
+		if (util_opt_read(o.lfd, &t[i], &r->opts[i]) != 0)
 			r->opts[i] = 0;
-		else if (t[i].kind == PLAT_KIND_LINGER)
-			r->opts[i] = u.l.l_onoff ? u.l.l_linger : -1;
-		else
-			r->opts[i] = u.v;
 	}
 }
 
@@ -552,20 +541,7 @@ ep_read(size_t i)
 		return;
 	if (mh.msg_controllen > 0 && n >= 0) {
 		/* Members never send fds: close what came, and the member. */
-		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c != NULL;
-		    c = CMSG_NXTHDR(&mh, c)) {
-			if (c->cmsg_level != SOL_SOCKET ||
-			    c->cmsg_type != SCM_RIGHTS)
-				continue;
-			for (size_t j = 0; j < (c->cmsg_len - CMSG_LEN(0)) /
-			    sizeof (int); j++) {
-				int f;
-
-				memcpy(&f, CMSG_DATA(c) + j * sizeof (int),
-				    sizeof (f));
-				(void) real.close(f);
-			}
-		}
+		proto_close_fds(&mh);
 		shim_log(LOG_LVL_ERROR, "member pid %ld sent a file "
 		    "descriptor; closing its connection", e->pid);
 		ep_drop(i, "protocol error");

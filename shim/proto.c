@@ -256,9 +256,8 @@ proto_send(int fd, const struct proto_rec *r, int connfd)
 	return (0);
 }
 
-/* Close every fd a control message carried. */
-static void
-close_fds(struct msghdr *mh)
+void
+proto_close_fds(struct msghdr *mh)
 {
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c != NULL;
 	    c = CMSG_NXTHDR(mh, c)) {
@@ -350,7 +349,7 @@ proto_recv(int fd, struct proto_rec *r, int *connfd, int flags)
 
 			if ((mh.msg_flags & MSG_CTRUNC) || k != 1 ||
 			    nfds != 0) {
-				close_fds(&mh);
+				proto_close_fds(&mh);
 				nfds += k + 1;
 			} else {
 				rfd = f;

@@ -113,4 +113,7 @@ int proto_send(int fd, const struct proto_rec *r, int connfd);
  */
 int proto_recv(int fd, struct proto_rec *r, int *connfd, int flags);
 
+/* Close every fd the control messages of mh carried. */
+void proto_close_fds(struct msghdr *mh);
+
 #endif /* SHIM_PROTO_H */

@@ -88,6 +88,25 @@ util_request(int ctl, const struct proto_rec *req, int want,
 	}
 }
 
+int
+util_opt_read(int fd, const struct plat_opt *o, int32_t *value)
+{
+	union {
+		int		v;
+		struct linger	l;
+	} u;
+	socklen_t len = sizeof (u);
+
+	memset(&u, 0, sizeof (u));
+	if (real.getsockopt(fd, o->level, o->name, &u, &len) != 0)
+		return (-1);
+	if (o->kind == PLAT_KIND_LINGER)
+		*value = u.l.l_onoff ? u.l.l_linger : -1;
+	else
+		*value = u.v;
+	return (0);
+}
+
 void
 util_close_keep_errno(int fd)
 {

@@ -6,6 +6,7 @@
 
 #include <sys/socket.h>
 
+#include "platform.h"
 #include "proto.h"
 
 /*
@@ -25,6 +26,13 @@ int util_opt_out(void *val, socklen_t *len, const void *src,
  */
 int util_request(int ctl, const struct proto_rec *req, int want,
     struct proto_rec *rep);
+
+/*
+ * The value of listener option o on fd, as it travels in records and is
+ * kept in struct sk_opt (a linger is its seconds, or -1 when off).
+ * 0, or -1 if the kernel would not say.
+ */
+int util_opt_read(int fd, const struct plat_opt *o, int32_t *value);
 
 /* close() that keeps errno: for cleanup on a path that already failed. */
 void util_close_keep_errno(int fd);
