@@ -122,6 +122,16 @@ tail_is_zero(const uint8_t *p, size_t from)
 	return (1);
 }
 
+static int
+tail_zero16(const uint8_t *a, size_t from)
+{
+	for (size_t i = from; i < 16; i++) {
+		if (a[i] != 0)
+			return (0);
+	}
+	return (1);
+}
+
 int
 proto_decode(const uint8_t in[PROTO_REC_SIZE], struct proto_rec *r)
 {
@@ -142,6 +152,10 @@ proto_decode(const uint8_t in[PROTO_REC_SIZE], struct proto_rec *r)
 		r->addr.scope_id = get32(in + OFF_SCOPE);
 		memcpy(r->addr.addr, in + OFF_ADDR, 16);
 		if (r->addr.family != AF_INET && r->addr.family != AF_INET6)
+			return (-1);
+		/* An IPv4 address uses 4 bytes and no flow or scope. */
+		if (r->addr.family == AF_INET && (r->addr.flowinfo != 0 ||
+		    r->addr.scope_id != 0 || !tail_zero16(r->addr.addr, 4)))
 			return (-1);
 	} else {
 		for (size_t i = OFF_FAMILY; i < OFF_NOPTS; i++) {
