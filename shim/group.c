@@ -54,7 +54,15 @@ hello(int ctl, struct proto_rec *welcome)
 	memset(&req, 0, sizeof (req));
 	req.type = REC_HELLO;
 	req.arg = (int32_t)getpid();
-	return (util_request(ctl, &req, REC_WELCOME, welcome));
+	if (util_request(ctl, &req, REC_WELCOME, welcome) != 0)
+		return (-1);
+	if (welcome->arg < 0) {
+		shim_log(LOG_LVL_ERROR, "the group's owner refused to take "
+		    "another member (the group is full); see its log");
+		errno = EACCES;
+		return (-1);
+	}
+	return (0);
 }
 
 /* Record fd as a member of the group at ss, connected to ctl. */

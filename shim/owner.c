@@ -27,6 +27,7 @@
 #include "util.h"
 
 #define	EP_MAX_UNACKED	64	/* connections sent to one endpoint, unaccepted */
+#define	MAX_MEMBERS	4096	/* members of one group: refused beyond, loudly */
 #define	ACCEPT_BATCH	64	/* connections taken per wakeup */
 #define	NONE		(-1)
 
@@ -220,8 +221,6 @@ update_policy_view(size_t i)
 	o.peps[i].unacked = e->unacked;
 }
 
-static void dispatch(int32_t k);
-
 static void
 ep_drop(size_t i, const char *why)
 {
@@ -390,6 +389,17 @@ ack(size_t i, uint32_t seq)
 }
 
 static int32_t
+count_members(void)
+{
+	int32_t n = 0;
+
+	for (size_t j = 0; j < o.n; j++)
+		n += o.eps[j].state == EP_JOINED ||
+		    o.eps[j].state == EP_LISTENING;
+	return (n);
+}
+
+static int32_t
 count_waiting(void)
 {
 	int32_t n = 0;
@@ -408,11 +418,8 @@ send_stat(size_t i)
 {
 	struct proto_rec g;
 	struct timespec now;
-	int32_t members = 0;
+	int32_t members = count_members();
 
-	for (size_t j = 0; j < o.n; j++)
-		members += o.eps[j].state == EP_JOINED ||
-		    o.eps[j].state == EP_LISTENING;
 	(void) clock_gettime(CLOCK_MONOTONIC, &now);
 	memset(&g, 0, sizeof (g));
 	g.type = REC_STAT_GROUP;
@@ -465,6 +472,15 @@ handle(size_t i, const struct proto_rec *r)
 		}
 		if (r->type != REC_HELLO)
 			return (-1);
+		if (count_members() >= MAX_MEMBERS) {
+			shim_log(LOG_LVL_ERROR, "group full (%d members): "
+			    "refusing pid %ld", MAX_MEMBERS, (long)r->arg);
+			out.type = REC_WELCOME;
+			out.arg = -1;	/* refused */
+			out.addr = o.gaddr;
+			(void) ep_send(i, &out, -1);
+			return (1);
+		}
 		e->pid = r->arg;
 		e->state = EP_JOINED;
 		e->first = (o.next_id == 0);

@@ -9,7 +9,8 @@
  *   member -> owner: HELLO (arg = pid), LISTEN (arg = backlog),
  *                    ACK (seq = connection), UNLISTEN,
  *                    IDLE (seq = the last CONN it received)
- *   owner -> member: WELCOME (addr = the group's address, arg = policy),
+ *   owner -> member: WELCOME (addr = the group's address, arg = policy,
+ *                    or -1: refused, the group is full),
  *                    LISTEN_OK (arg = errno, opts = listener options),
  *                    CONN (seq, addr = peer) with one fd
  *

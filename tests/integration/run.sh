@@ -59,6 +59,8 @@ run_test owner-killed		t_owner_killed
 run_test garbage		t_garbage
 run_test other-user		t_other_user
 run_test bad-dir			t_bad_dir
+run_test member-limit		t_member_limit
+run_test close-all		t_close_all
 run_test nginx			t_nginx
 run_test gunicorn		t_gunicorn
 run_test asyncio		t_asyncio

@@ -151,7 +151,7 @@ print("done", n, flush=True)
 owner_fds() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
 
 t_join_leave() {
-	local owner before after out
+	local owner before after out mbefore mafter
 	need_python
 	[ -d /proc/self/fd ] || skip "no /proc to count the owner's fds"
 	start_server a "${SHIM[@]}" "$BUILD/examples/evloop" -p 0 || return
@@ -169,8 +169,16 @@ t_join_leave() {
 	[ "$after" = "$before" ] || fail "owner fds $before before, $after after"
 	[ "$(dir_sockets | wc -l)" = 1 ] ||
 	    fail "socket files after the churn: $(dir_sockets | tr '\n' ' ')"
-	run_load after 127.0.0.1 "$PORT" 200 4
-	check_answered after 200
+	# And 10,000 connections: the owner's and the member's fds come back.
+	mbefore=$(owner_fds "${SRV_PID[a]}")
+	run_load after 127.0.0.1 "$PORT" 10000 8
+	check_answered after 10000
+	poll_until "$GONE_MS" eval '[ "$(owner_fds '"$owner"')" -le '"$before"' ]'
+	after=$(owner_fds "$owner")
+	mafter=$(owner_fds "${SRV_PID[a]}")
+	note "after 10000 connections: owner fds $after (was $before), member fds $mafter (was $mbefore)"
+	[ "$after" = "$before" ] || fail "owner fds $before before 10000 connections, $after after"
+	[ "$mafter" = "$mbefore" ] || fail "member fds $mbefore before 10000 connections, $mafter after"
 	stop_server a 0
 }
 

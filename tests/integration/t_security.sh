@@ -206,3 +206,89 @@ except OSError as e:
 	done
 	rm -rf "$base"
 }
+
+# The member limit (4096 per group): the next bind is refused with
+# EADDRINUSE and a line saying why, never skipped silently; the group
+# carries on.
+PY_LIMIT='
+import errno, resource, socket, sys
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+want = 2 * 4096 + 64	# a member holds 2 fds until it listens
+if hard != resource.RLIM_INFINITY and hard < want:
+    print("rlimit", hard); sys.exit(0)
+resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+socks = []
+def member(port):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    s.bind(("127.0.0.1", port))
+    socks.append(s)
+    return s
+first = member(0); port = first.getsockname()[1]
+for i in range(4095):
+    try:
+        member(port)
+    except OSError as e:
+        print("member", i + 2, errno.errorcode[e.errno]); sys.exit(0)
+try:
+    member(port); print("bound-4097")
+except OSError as e:
+    print("4097th", errno.errorcode[e.errno])
+    sys.stdout.flush()
+socks.pop().close()
+member(port); print("after-one-left ok")
+'
+
+t_member_limit() {
+	local out
+	need_python
+	out=$(timeout 50 "${SHIM[@]}" "$PYTHON" -c "$PY_LIMIT" 2>"$TDIR/limit.err")
+	case $out in rlimit*) skip "RLIMIT_NOFILE too low for 4097 sockets: $out" ;; esac
+	note "$(echo "$out" | tr '\n' ' '); $(grep -m1 'group full' "$TDIR/limit.err" | sed 's/.*: error: //')"
+	[ "$out" = "4097th EADDRINUSE
+after-one-left ok" ] || fail "member limit: '$out' ($(head -3 "$TDIR/limit.err" | tr '\n' ' '))"
+	grep -q "group full (4096 members)" "$TDIR/limit.err" ||
+	    fail "the owner did not say the group was full"
+	grep -q "refused to take another member" "$TDIR/limit.err" ||
+	    fail "the member did not say why its bind failed"
+}
+
+# A program that closes every fd it does not know (between bind and
+# listen, where the shim holds connections of its own): the shim's fds
+# answer EBADF, and both members still get connections.
+PY_CLOSE_ALL='
+import os, socket
+a = socket.socket(); a.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+a.bind(("127.0.0.1", 0)); port = a.getsockname()[1]
+b = socket.socket(); b.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+b.bind(("127.0.0.1", port))
+keep = {0, 1, 2, a.fileno(), b.fileno()}
+for fd in range(3, 1024):
+    if fd not in keep:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+a.listen(8); b.listen(8)
+got = {}
+for i in range(4):
+    c = socket.create_connection(("127.0.0.1", port), timeout=5)
+    for name, s in (("a", a), ("b", b)):
+        s.settimeout(0.2)
+        try:
+            x, _ = s.accept(); x.close(); got[name] = got.get(name, 0) + 1
+        except socket.timeout:
+            pass
+    c.close()
+print(sorted(got.items()))
+'
+
+t_close_all() {
+	local native shim
+	need_python
+	native=$(timeout 20 "$PYTHON" -c "$PY_CLOSE_ALL" 2>&1)
+	shim=$(timeout 20 "${SHIM[@]}" "$PYTHON" -c "$PY_CLOSE_ALL" 2>&1)
+	note "shim: $shim (native, hashed: $native)"
+	[ "$shim" = "[('a', 2), ('b', 2)]" ] ||
+	    fail "after closing every other fd: '$shim', want both members served"
+}
