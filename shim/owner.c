@@ -70,6 +70,7 @@ static struct {
 	int		backlog;
 	int		lnonblock;	/* listener O_NONBLOCK set by us */
 	int		paused;		/* out of fds: wait for one to close */
+	int		rvpaused;	/* the rendezvous is out of the poller */
 	uint32_t	seq;
 	uint32_t	next_id;
 	uint64_t	delivered;
@@ -242,6 +243,7 @@ ep_drop(size_t i, const char *why)
 	memset(e, 0, sizeof (*e));
 	e->fd = -1;
 	e->state = EP_FREE;
+	o.paused = 0;	/* an fd came free */
 	set_eligible(i, 0);
 	o.live--;
 }
@@ -599,6 +601,12 @@ accept_members(void)
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
+			if (errno == EMFILE || errno == ENFILE) {
+				/* Else the pending joiner wakes us forever. */
+				shim_log(LOG_LVL_WARN, "cannot take a member: "
+				    "%s", strerror(errno));
+				o.paused = 1;
+			}
 			return;
 		}
 		if (plat_peer_euid(fd, &uid) != 0 || uid != o.uid) {
@@ -794,6 +802,10 @@ owner_main(const struct owner_args *a)
 		if (want != o.lwatched &&
 		    plat_poller_set(o.poller, lfd, 1, want) == 0)
 			o.lwatched = want;
+		/* Out of fds, joiners wait in the rendezvous backlog too. */
+		if (o.paused != o.rvpaused &&
+		    plat_poller_set(o.poller, rvfd, 0, !o.paused) == 0)
+			o.rvpaused = o.paused;
 		n = plat_poller_wait(o.poller, tok, 64,
 		    linger_left(&empty_since));
 		if (n < 0) {
