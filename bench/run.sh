@@ -258,7 +258,7 @@ report() {
 	echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "settings: $ROUNDS round(s); throughput ${SECS}s per run, $WORKERS workers, $CONC client threads;"
 	echo "  stalled: $STALL_CONC closed-loop clients, ${STALL_SECS}s, 1 of $WORKERS workers sleeps ${STALL_DELAY} ms per request;"
-	echo "  growth: $GROW_PROCS processes share the endpoints (poll), $CONC client threads, ${GROW_SECS}s, shim policy roundrobin"
+	echo "  growth: $GROW_PROCS processes share the endpoints (epoll), $CONC client threads, ${GROW_SECS}s, shim policy roundrobin"
 	echo "  figures are medians over rounds; latency is connect() to reply"
 	echo "  owner CPU: the rpshim-owner's user+system time over the run, in % of one CPU"
 	awk -v main="$MAIN_SETUPS" -v stall="$STALL_SETUPS" -v grow="$GROW_SIZES" -v secs="$SECS" -v gsecs="$GROW_SECS" '
@@ -377,7 +377,7 @@ How to read it:
   small share to the slow worker; one that ignores load gives it 25% and
   lets clients queue behind it (p99 of several hundred ms).
 - The growth table opens 2 to 1024 `SO_REUSEPORT` sockets on one port in
-  2 processes that serve them with `poll()`; `owner VmRSS` is the resident
+  2 processes that serve them with epoll; `owner VmRSS` is the resident
   memory of the shim's owner process at that size, measured after the load.
 
 ```text
