@@ -37,6 +37,8 @@ GROW_SIZES="2 16 128 1024"
 GROW_PROCS=2
 POLICIES="roundrobin hash srcip leastloaded"
 MAIN_SETUPS="kernel shim-roundrobin shim-hash shim-srcip shim-leastloaded shared single"
+LIGHT_SETUPS="kernel shim-roundrobin"
+LIGHT_SECS=${BENCH_LIGHT_SECS:-${QUICK:+1}}; LIGHT_SECS=${LIGHT_SECS:-2}
 STALL_SETUPS="kernel shim-roundrobin shim-hash shim-srcip shim-leastloaded shared"
 
 for f in "$LIB" "$WB" "$CB"; do
@@ -206,6 +208,18 @@ run_main() {
 	progress "$s" "$(awk '{print $1 " conn/s"}' <<<"$r")"
 }
 
+# One client, one connection at a time: the latency a connection pays for
+# the owner's hop, without queueing behind other clients.
+run_light() {
+	local s=$1 r
+	start "$s" 0 || { stop_all; return; }
+	client 1 "$LIGHT_SECS"
+	r=$(summarize)
+	stop_all
+	echo "light $s $round $r" >>"$results"
+	progress "light $s" "$(awk '{print "p50 " $2 " us"}' <<<"$r")"
+}
+
 run_stall() {
 	local s=$1 r
 	start "$s" 1 || { stop_all; return; }
@@ -244,6 +258,7 @@ echo "reuseport-shim benchmark: $ROUNDS round(s), running..." >&2
 for ((round = 1; round <= ROUNDS; round++)); do
 	for s in $(rotate "$MAIN_SETUPS" $((round - 1))); do run_main "$s"; done
 	for s in $(rotate "$STALL_SETUPS" $((round - 1))); do run_stall "$s"; done
+	for s in $(rotate "$LIGHT_SETUPS" $((round - 1))); do run_light "$s"; done
 	for e in $GROW_SIZES; do
 		if ((round % 2)); then run_grow kernel "$e"; run_grow shim "$e"
 		else run_grow shim "$e"; run_grow kernel "$e"; fi
@@ -261,7 +276,7 @@ report() {
 	echo "  growth: $GROW_PROCS processes share the endpoints (epoll), $CONC client threads, ${GROW_SECS}s, shim policy roundrobin"
 	echo "  figures are medians over rounds; latency is connect() to reply"
 	echo "  owner CPU: the rpshim-owner's user+system time over the run, in % of one CPU"
-	awk -v main="$MAIN_SETUPS" -v stall="$STALL_SETUPS" -v grow="$GROW_SIZES" -v secs="$SECS" -v gsecs="$GROW_SECS" '
+	awk -v main="$MAIN_SETUPS" -v stall="$STALL_SETUPS" -v light="$LIGHT_SETUPS" -v grow="$GROW_SIZES" -v secs="$SECS" -v gsecs="$GROW_SECS" '
 	function med(key,   n, i, j, t, a) {
 		n = cnt[key]
 		if (n == 0) return "-"
@@ -280,6 +295,7 @@ report() {
 		k = $2; put("sr" k, $4); put("s50" k, $5); put("s99" k, $6); put("smax" k, $7)
 		put("share" k, $11); put("nslow" k, $12); sfail[k] += $10
 	}
+	$1 == "light" { k = $2; put("l50" k, $5); put("l99" k, $6); put("lr" k, $4) }
 	$1 == "grow" { put("g" $3 $2, $5); gfail[$3 $2] += $6; if ($3 == "shim") { put("rss" $2, $7); put("gcpu" $2, $8 / gsecs) } }
 	END {
 		kr = med("rkernel")
@@ -306,6 +322,15 @@ report() {
 			k = m[i]
 			printf "%-18s | %9.0f | %8s | %8s | %8s | %6.2f%% (%6d) | %d\n", k, med("sr" k),
 			    lat(med("s50" k)), lat(med("s99" k)), lat(med("smax" k)), med("share" k), med("nslow" k), sfail[k]
+		}
+		print ""
+		print "Latency at light load (1 client, one connection at a time)"
+		printf "%-18s | %9s | %8s | %8s | %s\n", "setup", "conn/s", "p50", "p99", "p50 over the kernel"
+		n = split(light, m, " "); k50 = med("l50kernel")
+		for (i = 1; i <= n; i++) {
+			k = m[i]
+			printf "%-18s | %9.0f | %8s | %8s | %s\n", k, med("lr" k), lat(med("l50" k)), lat(med("l99" k)),
+			    (k == "kernel" || k50 == "-") ? "-" : sprintf("%+.0f us", med("l50" k) - k50)
 		}
 		print ""
 		print "Growth (endpoints in one group; shim policy roundrobin)"
@@ -376,6 +401,9 @@ How to read it:
   can serve.  A policy that avoids a stuck worker shows a low p99 and a
   small share to the slow worker; one that ignores load gives it 25% and
   lets clients queue behind it (p99 of several hundred ms).
+- The light-load table has one client making one connection at a time:
+  no queueing, so `p50 over the kernel` is what the owner's hop adds to a
+  connection (the throughput table's latencies are mostly queueing).
 - The growth table opens 2 to 1024 `SO_REUSEPORT` sockets on one port in
   2 processes that serve them with epoll; `owner VmRSS` is the resident
   memory of the shim's owner process at that size, measured after the load.
