@@ -684,16 +684,12 @@ reset_signals(void)
 	(void) sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-/* Put fd at want, whatever sits there, without losing the other one. */
+/* Put fd at want (the caller has moved anything it needs out of want). */
 static int
-move_fd(int fd, int want, int keep)
+move_fd(int fd, int want)
 {
 	if (fd == want)
 		return (fd);
-	if (keep == want) {
-		/* Unreachable with the order owner_main uses; stay safe. */
-		return (-1);
-	}
 	if (real.dup2(fd, want) < 0)
 		return (-1);
 	(void) real.close(fd);
@@ -729,7 +725,8 @@ linger_left(struct timespec *empty_since)
 	return (left > 0 ? (int)left : 0);
 }
 
-void
+/* The owner's loop; it never returns. */
+static void
 owner_main(const struct owner_args *a)
 {
 	struct timespec empty_since = { -1, 0 };
@@ -752,8 +749,7 @@ owner_main(const struct owner_args *a)
 		(void) real.close(rvfd);
 		rvfd = t;
 	}
-	if ((lfd = move_fd(lfd, 3, rvfd)) < 0 ||
-	    (rvfd = move_fd(rvfd, 4, lfd)) < 0)
+	if ((lfd = move_fd(lfd, 3)) < 0 || (rvfd = move_fd(rvfd, 4)) < 0)
 		_exit(1);
 	plat_closefrom(5);
 	if ((nul = open("/dev/null", O_RDWR)) >= 0) {

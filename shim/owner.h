@@ -30,7 +30,4 @@ struct owner_args {
  */
 int owner_spawn(const struct owner_args *a);
 
-/* The owner's loop; it never returns.  Exposed for tests. */
-void owner_main(const struct owner_args *a);
-
 #endif /* SHIM_OWNER_H */

@@ -106,12 +106,3 @@ util_opt_read(int fd, const struct plat_opt *o, int32_t *value)
 		*value = u.v;
 	return (0);
 }
-
-void
-util_close_keep_errno(int fd)
-{
-	int e = errno;
-
-	(void) real.close(fd);
-	errno = e;
-}

@@ -34,7 +34,4 @@ int util_request(int ctl, const struct proto_rec *req, int want,
  */
 int util_opt_read(int fd, const struct plat_opt *o, int32_t *value);
 
-/* close() that keeps errno: for cleanup on a path that already failed. */
-void util_close_keep_errno(int fd);
-
 #endif /* SHIM_UTIL_H */
