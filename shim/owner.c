@@ -737,6 +737,7 @@ owner_main(const struct owner_args *a)
 	shim_log_set_role("owner ");
 	reset_signals();
 	plat_set_procname("rpshim-owner");
+	plat_owner_sched();
 
 	/* Our two fds at 3 and 4; 0 and 1 to /dev/null; 2 kept for logs. */
 	lfd = a->listenfd;

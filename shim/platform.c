@@ -28,6 +28,7 @@
 #if defined(__linux__)
 #include <sys/epoll.h>
 #include <sys/prctl.h>
+#include <sched.h>
 #include <sys/resource.h>
 #elif defined(__sun)
 #include <ucred.h>
@@ -445,6 +446,27 @@ plat_set_procname(const char *name)
 	(void) prctl(PR_SET_NAME, name, 0, 0, 0);
 #else
 	(void) name;
+#endif
+}
+
+/*
+ * The owner takes connections in batches: one wakeup per connection costs
+ * it a context switch each, and on a busy machine those dominate (perf on
+ * 2 cores: scheduling was 40% of all CPU).  Linux's batch class keeps a
+ * woken owner from preempting the clients and workers, so by the time it
+ * runs several connections wait; measured +13% in connections/s.  Only
+ * from the ordinary class: a real-time application keeps its priority.
+ */
+void
+plat_owner_sched(void)
+{
+#if defined(__linux__)
+	struct sched_param sp;
+
+	if (sched_getscheduler(0) != SCHED_OTHER)
+		return;
+	memset(&sp, 0, sizeof (sp));
+	(void) sched_setscheduler(0, SCHED_BATCH, &sp);
 #endif
 }
 
