@@ -2,8 +2,9 @@
  * accept.c: accept() and accept4() on an endpoint.
  *
  * One record and its fd come from the owner; the acknowledgement goes
- * back before the fd is returned, so the application never reads a byte
- * of a connection the owner could still hand to someone else.
+ * back (on the ack board, or as a record) before the fd is returned, so
+ * the application never reads a byte of a connection the owner could
+ * still hand to someone else.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "ackmem.h"
 #include "fdtab.h"
 #include "log.h"
 #include "platform.h"
@@ -24,6 +26,7 @@ struct accept_view {
 	int		shut;
 	int		tell_idle;
 	int		mark_reuseport;
+	struct ackmem	*ack;		/* held until the connection is acked */
 	size_t		nset;
 	const struct plat_opt *opt[PLAT_OPT_MAX];
 	int32_t		value[PLAT_OPT_MAX];
@@ -48,6 +51,8 @@ view(const struct shim_sock *sk, struct accept_view *v)
 	 */
 	v->mark_reuseport = plat_kernel_reuseport && sk->reuseport;
 	v->tell_idle = sk->tell_idle && plat_recv_dontwait_flag() != 0;
+	if ((v->ack = sk->ack) != NULL)
+		ackmem_hold(v->ack);
 	v->nset = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (!t[i].inherit || !sk->opts[i].set || !sk->lopts[i].set ||
@@ -163,17 +168,53 @@ next_record(int fd, const struct accept_view *v, int rflags,
 	return (proto_recv(fd, rec, cfd, rflags));
 }
 
+/*
+ * Say that connection seq is ours: on the board, with an ACK record only
+ * if the owner sleeps (it must let go of its copy for the application's
+ * close() to end the connection); without a board, always a record.
+ */
+static void
+acknowledge(int fd, struct ackmem *am, uint32_t seq)
+{
+	struct proto_rec ack;
+
+	if (am != NULL && ackmem_ack(am, seq) == 0)
+		return;
+	memset(&ack, 0, sizeof (ack));
+	ack.type = REC_ACK;
+	ack.seq = seq;
+	/* If the owner is gone the connection is still ours: keep it. */
+	(void) proto_send(fd, &ack, -1);
+}
+
+/* The checks the kernel makes before it waits: EINVAL, EFAULT. */
+static int
+bad_args(const struct accept_view *v, struct sockaddr *sa, socklen_t *len,
+    int flags, int is_accept4)
+{
+	if (is_accept4 &&
+	    (flags & ~(plat_sock_cloexec | plat_sock_nonblock)) != 0)
+		return (EINVAL);
+	if (v->shut)
+		return (EINVAL);
+	if (sa != NULL && len == NULL)
+		return (EFAULT);
+	if (sa != NULL && (int)*len < 0)
+		return (EINVAL);
+	return (0);
+}
+
 int
 shim_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags,
     int is_accept4)
 {
 	struct accept_view v;
 	struct sockaddr_storage ss;
-	struct proto_rec rec, ack;
+	struct proto_rec rec;
 	struct shim_sock *sk;
 	sigset_t saved;
 	socklen_t sl;
-	int cfd, n, endpoint_nb = 0, saved_errno = errno;
+	int cfd, n, err, endpoint_nb = 0, saved_errno = errno;
 
 	shim_init();
 	if (!fdtab_maybe(fd))
@@ -193,45 +234,23 @@ shim_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags,
 	view(sk, &v);
 	fdtab_unlock(&saved);
 
-	if (is_accept4 &&
-	    (flags & ~(plat_sock_cloexec | plat_sock_nonblock)) != 0) {
-		errno = EINVAL;
-		return (-1);
-	}
-	if (v.shut) {
-		errno = EINVAL;
-		return (-1);
-	}
-	if (sa != NULL && len == NULL) {
-		errno = EFAULT;
-		return (-1);
-	}
-	if (sa != NULL && (int)*len < 0) {
-		errno = EINVAL;
-		return (-1);
+	if ((err = bad_args(&v, sa, len, flags, is_accept4)) != 0) {
+		n = -1;
+		goto out;
 	}
 	for (;;) {
 		n = next_record(fd, &v, (flags & plat_sock_cloexec) ?
 		    plat_recv_cloexec_flag() : 0, &rec, &cfd);
-		if (n == 0)
-			return (ended(fd));
-		if (n < 0) {
-			if (errno == EPROTO) {
-				shim_log(LOG_LVL_ERROR, "accept: invalid "
-				    "record from the group's owner");
-				errno = EINVAL;
-			}
-			return (-1);
+		if (n <= 0) {
+			err = n < 0 ? errno : 0;
+			goto out;
 		}
 		if (rec.type == REC_CONN)
 			break;
 	}
-
-	memset(&ack, 0, sizeof (ack));
-	ack.type = REC_ACK;
-	ack.seq = rec.seq;
-	/* If the owner is gone the connection is still ours: keep it. */
-	(void) proto_send(fd, &ack, -1);
+	acknowledge(fd, v.ack, rec.seq);
+	if (v.ack != NULL)
+		ackmem_release(v.ack);
 	if (v.tell_idle)
 		took(fd, rec.seq);
 
@@ -254,6 +273,19 @@ shim_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags,
 	}
 	errno = saved_errno;
 	return (cfd);
+
+out:
+	if (v.ack != NULL)
+		ackmem_release(v.ack);
+	if (n == 0)
+		return (ended(fd));
+	if (err == EPROTO) {
+		shim_log(LOG_LVL_ERROR, "accept: invalid record from the "
+		    "group's owner");
+		err = EINVAL;
+	}
+	errno = err;
+	return (-1);
 
 real_call:
 	return (is_accept4 ? real.accept4(fd, sa, len, flags) :

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <uthash.h>
 
+#include "ackmem.h"
 #include "fdtab.h"
 
 #define	BITMAP_FDS	65536
@@ -191,6 +192,8 @@ sock_new(int family)
 void
 sock_free(struct shim_sock *sk)
 {
+	if (sk->ack != NULL)
+		ackmem_release(sk->ack);
 	free(sk);
 }
 

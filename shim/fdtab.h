@@ -14,6 +14,8 @@
 
 #include "platform.h"
 
+struct ackmem;
+
 enum sk_state {
 	SK_OPT = 0,	/* SO_REUSEPORT recorded, not bound by the shim */
 	SK_MEMBER,	/* bound into a group; ctlfd connects to the owner */
@@ -37,6 +39,7 @@ struct shim_sock {
 	int		tell_idle;	/* leastloaded: say when we wait */
 	int		idle_told;	/* and we said so since the last CONN */
 	uint32_t	last_seq;	/* the last CONN taken by this process */
+	struct ackmem	*ack;		/* the group's ack board, or NULL */
 	struct sockaddr_storage addr;	/* the group's address */
 	socklen_t	addrlen;
 	/* Listener options, read at listen() or set since. */

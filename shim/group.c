@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "ackmem.h"
 #include "config.h"
 #include "fdtab.h"
 #include "log.h"
@@ -35,9 +36,9 @@ backoff(int attempt)
 	(void) nanosleep(&ts, NULL);
 }
 
-/* HELLO, and check that the owner is who it must be. */
+/* HELLO, and check that the owner is who it must be; *board: ackmem.h. */
 static int
-hello(int ctl, struct proto_rec *welcome)
+hello(int ctl, struct proto_rec *welcome, int *board)
 {
 	struct proto_rec req;
 	uid_t uid;
@@ -54,9 +55,12 @@ hello(int ctl, struct proto_rec *welcome)
 	memset(&req, 0, sizeof (req));
 	req.type = REC_HELLO;
 	req.arg = (int32_t)getpid();
-	if (util_request(ctl, &req, REC_WELCOME, welcome) != 0)
+	if (util_request_fd(ctl, &req, REC_WELCOME, welcome, board) != 0)
 		return (-1);
 	if (welcome->arg < 0) {
+		if (*board >= 0)
+			(void) real.close(*board);
+		*board = -1;
 		shim_log(LOG_LVL_ERROR, "the group's owner refused to take "
 		    "another member (the group is full); see its log");
 		errno = EACCES;
@@ -65,15 +69,24 @@ hello(int ctl, struct proto_rec *welcome)
 	return (0);
 }
 
-/* Record fd as a member of the group at ss, connected to ctl. */
+/*
+ * Record fd as a member of the group at ss, connected to ctl.  The board
+ * fd is closed here either way: once mapped it is not needed.
+ */
 static int
 install(int fd, int ctl, const struct sockaddr_storage *ss, socklen_t len,
-    const struct proto_rec *welcome)
+    const struct proto_rec *welcome, int board)
 {
+	struct ackmem *am = NULL;
 	struct shim_sock *sk;
 	sigset_t saved;
 	int rc = 0;
 
+	if (board >= 0) {
+		/* No board (or a bad one): ACK records, as after exec. */
+		am = ackmem_attach(board, welcome->seq);
+		(void) real.close(board);
+	}
 	fdtab_lock(&saved);
 	sk = fdtab_get(fd);
 	if (sk == NULL) {
@@ -93,10 +106,14 @@ install(int fd, int ctl, const struct sockaddr_storage *ss, socklen_t len,
 		sk->family = ss->ss_family;
 		sk->ctlfd = ctl;
 		sk->tell_idle = welcome->arg == SHIM_POLICY_LEASTLOADED;
+		sk->ack = am;
+		am = NULL;
 		memcpy(&sk->addr, ss, len);
 		sk->addrlen = len;
 	}
 	fdtab_unlock(&saved);
+	if (am != NULL)
+		ackmem_release(am);
 	return (rc);
 }
 
@@ -113,7 +130,7 @@ start_group(int fd)
 	socklen_t len = sizeof (ss);
 	struct proto_rec welcome;
 	const char *dir;
-	int saved = errno, ctl;
+	int saved = errno, ctl, board = -1;
 
 	memset(&a, 0, sizeof (a));
 	if ((dir = rv_dir_get()) == NULL)
@@ -151,7 +168,8 @@ start_group(int fd)
 	}
 	(void) real.close(a.rvfd);
 	/* The owner has our connection queued; it exits if we give up. */
-	if (hello(ctl, &welcome) != 0 || install(fd, ctl, &ss, len, &welcome) != 0) {
+	if (hello(ctl, &welcome, &board) != 0 ||
+	    install(fd, ctl, &ss, len, &welcome, board) != 0) {
 		shim_log(LOG_LVL_ERROR, "owner of %s did not answer: %s",
 		    a.path, strerror(errno));
 		(void) real.close(ctl);
@@ -197,14 +215,14 @@ join_group(int fd, const struct sockaddr *sa, socklen_t salen, bind_fn rf,
 	char path[RV_PATH_MAX];
 	struct proto_rec welcome;
 	const char *dir;
-	int attempt, no_name = 0, ctl;
+	int attempt, no_name = 0, ctl, board = -1;
 
 	if ((dir = rv_dir_get()) == NULL ||
 	    rv_path(path, sizeof (path), dir, sa) != 0)
 		goto inuse;
 	for (attempt = 0; attempt < JOIN_TRIES; attempt++) {
 		if ((ctl = rv_connect(path)) >= 0) {
-			if (hello(ctl, &welcome) == 0)
+			if (hello(ctl, &welcome, &board) == 0)
 				break;
 			if (errno == EACCES) {
 				(void) real.close(ctl);
@@ -230,7 +248,7 @@ join_group(int fd, const struct sockaddr *sa, socklen_t salen, bind_fn rf,
 	memset(&ss, 0, sizeof (ss));
 	memcpy(&ss, sa, salen < sizeof (ss) ? salen : sizeof (ss));
 	if (install(fd, ctl, &ss, salen < sizeof (ss) ?
-	    salen : (socklen_t)sizeof (ss), &welcome) != 0) {
+	    salen : (socklen_t)sizeof (ss), &welcome, board) != 0) {
 		(void) real.close(ctl);
 		errno = ENOMEM;
 		return (-1);

@@ -18,6 +18,7 @@
 #include <sys/uio.h>
 #include <sys/wait.h>
 
+#include "ackmem.h"
 #include "log.h"
 #include "owner.h"
 #include "platform.h"
@@ -73,6 +74,9 @@ static struct {
 	int		rvpaused;	/* the rendezvous is out of the poller */
 	uint32_t	seq;
 	uint32_t	next_id;
+	uint32_t	unacked;	/* over all endpoints */
+	struct ackmem_board *board;	/* NULL: members send ACK records */
+	int		boardfd;
 	uint64_t	delivered;
 	struct timespec	started;
 	enum shim_policy policy;
@@ -154,7 +158,6 @@ conn_new(int fd, const struct proto_addr *peer)
 	k = o.free_head;
 	o.free_head = o.conns[k].next;
 	o.conns[k].fd = fd;
-	o.conns[k].seq = ++o.seq;
 	o.conns[k].next = NONE;
 	o.conns[k].peer = *peer;
 	return (k);
@@ -222,12 +225,21 @@ update_policy_view(size_t i)
 	o.peps[i].unacked = e->unacked;
 }
 
+static void ack_upto(size_t i, uint32_t seq);
+
 static void
 ep_drop(size_t i, const char *why)
 {
 	struct ep *e = &o.eps[i];
 	int32_t k, next;
 
+	/*
+	 * What it took, it said so on the board before the application saw
+	 * it: forget those (handing them on would serve one connection
+	 * twice).  The rest it never saw: give them on.
+	 */
+	if (o.board != NULL)
+		ack_upto(i, ackmem_read(o.board, i));
 	if (why != NULL)
 		shim_log(LOG_LVL_INFO, "member pid %ld left (%s); %u "
 		    "connection(s) to hand on", e->pid, why, e->unacked);
@@ -235,7 +247,7 @@ ep_drop(size_t i, const char *why)
 	(void) real.close(e->fd);
 	if (e->first)
 		listener_nonblock();
-	/* Its un-acked connections were never seen by it: give them on. */
+	o.unacked -= e->unacked;
 	for (k = e->head; k != NONE; k = next) {
 		next = o.conns[k].next;
 		list_append(&o.orphan_head, &o.orphan_tail, k);
@@ -266,15 +278,21 @@ dispatch(int32_t k)
 			list_append(&o.orphan_head, &o.orphan_tail, k);
 			return;
 		}
+		/*
+		 * A new number for each send, also when handing on: an
+		 * endpoint's list stays in send order, which is the order its
+		 * board slot counts in.
+		 */
 		memset(&r, 0, sizeof (r));
 		r.type = REC_CONN;
-		r.seq = o.conns[k].seq;
+		r.seq = o.conns[k].seq = ++o.seq;
 		r.addr = o.conns[k].peer;
 		if (ep_send(i, &r, o.conns[k].fd) == 0) {
 			struct ep *e = &o.eps[i];
 
 			list_append(&e->head, &e->tail, k);
 			e->unacked++;
+			o.unacked++;
 			e->last_sent = r.seq;
 			o.peps[i].idle = 0;
 			update_policy_view(i);
@@ -364,30 +382,71 @@ listener_opts(struct proto_rec *r)
 	}
 }
 
-/* Drop the connection with sequence seq from endpoint i's list. */
-static int
-ack(size_t i, uint32_t seq)
+/* Endpoint i took connection k, the one after prev in its list. */
+static void
+taken(size_t i, int32_t prev, int32_t k)
 {
 	struct ep *e = &o.eps[i];
+
+	if (prev == NONE)
+		e->head = o.conns[k].next;
+	else
+		o.conns[prev].next = o.conns[k].next;
+	if (e->tail == k)
+		e->tail = prev;
+	conn_free(k);
+	e->unacked--;
+	o.unacked--;
+	e->delivered++;
+	o.delivered++;
+	update_policy_view(i);
+}
+
+/*
+ * An ACK record: drop the connection with sequence seq from endpoint i's
+ * list.  One already dropped is no error: with a board, the record only
+ * woke us, and the board may have said so first.
+ */
+static void
+ack(size_t i, uint32_t seq)
+{
 	int32_t prev = NONE;
 
-	for (int32_t k = e->head; k != NONE; prev = k, k = o.conns[k].next) {
-		if (o.conns[k].seq != seq)
-			continue;
-		if (prev == NONE)
-			e->head = o.conns[k].next;
-		else
-			o.conns[prev].next = o.conns[k].next;
-		if (e->tail == k)
-			e->tail = prev;
-		conn_free(k);
-		e->unacked--;
-		e->delivered++;
-		o.delivered++;
-		update_policy_view(i);
-		return (0);
+	for (int32_t k = o.eps[i].head; k != NONE;
+	    prev = k, k = o.conns[k].next) {
+		if (o.conns[k].seq == seq) {
+			taken(i, prev, k);
+			return;
+		}
 	}
-	return (-1);
+}
+
+/* The board says endpoint i took everything up to seq (in send order). */
+static void
+ack_upto(size_t i, uint32_t seq)
+{
+	int32_t k;
+
+	while ((k = o.eps[i].head) != NONE &&
+	    (int32_t)(seq - o.conns[k].seq) >= 0)
+		taken(i, NONE, k);
+}
+
+static void
+board_ack(void *arg, size_t i, uint32_t seq)
+{
+	(void) arg;
+	if (i < o.n && o.eps[i].state != EP_FREE)
+		ack_upto(i, seq);
+}
+
+/* What members wrote on the board since we last looked. */
+static size_t
+collect_acks(void)
+{
+	if (o.board == NULL || o.unacked == 0)
+		return (0);
+	return (ackmem_collect(o.board, o.n, board_ack, NULL));
 }
 
 static int32_t
@@ -491,7 +550,12 @@ handle(size_t i, const struct proto_rec *r)
 		out.type = REC_WELCOME;
 		out.arg = (int32_t)o.policy;
 		out.addr = o.gaddr;
-		return (ep_send(i, &out, -1));
+		if (o.board == NULL || i >= ACKMEM_SLOTS)
+			return (ep_send(i, &out, -1));
+		/* Nothing sent yet is its; the slot counts from here. */
+		ackmem_reset(o.board, i, o.seq);
+		out.seq = (uint32_t)i;
+		return (ep_send(i, &out, o.boardfd));
 	}
 	switch (r->type) {
 	case REC_LISTEN: {
@@ -514,7 +578,8 @@ handle(size_t i, const struct proto_rec *r)
 		return (0);
 	}
 	case REC_ACK:
-		return (ack(i, r->seq));
+		ack(i, r->seq);
+		return (0);
 	case REC_IDLE:
 		/* Stale if a connection is on its way to it already. */
 		o.peps[i].idle = r->seq == e->last_sent;
@@ -764,6 +829,7 @@ owner_main(const struct owner_args *a)
 	(void) real.fcntl(rvfd, F_SETFL, O_NONBLOCK);
 
 	memset(&o, 0, sizeof (o));
+	o.board = ackmem_create(&o.boardfd);
 	o.lfd = lfd;
 	o.rvfd = rvfd;
 	o.path = a->path;
@@ -792,8 +858,10 @@ owner_main(const struct owner_args *a)
 
 	for (;;) {
 		uint32_t tok[64];
-		int n, rv_ready = 0, l_ready = 0;
-		int want = !o.paused && any_eligible();
+		int n, timeout, rv_ready = 0, l_ready = 0, want;
+
+		(void) collect_acks();
+		want = !o.paused && any_eligible();
 
 		/* The listener is watched only while someone can take more. */
 		if (want != o.lwatched &&
@@ -803,8 +871,20 @@ owner_main(const struct owner_args *a)
 		if (o.paused != o.rvpaused &&
 		    plat_poller_set(o.poller, rvfd, 0, !o.paused) == 0)
 			o.rvpaused = o.paused;
-		n = plat_poller_wait(o.poller, tok, 64,
-		    linger_left(&empty_since));
+		/*
+		 * Sleeping with connections out: ask to be woken by the next
+		 * ack (ackmem.h), then look once more, as one may have come
+		 * between our last look and the flag.
+		 */
+		timeout = linger_left(&empty_since);
+		if (o.board != NULL && o.unacked > 0) {
+			ackmem_sleeping(o.board, 1);
+			if (collect_acks() > 0)
+				timeout = 0;
+		}
+		n = plat_poller_wait(o.poller, tok, 64, timeout);
+		if (o.board != NULL)
+			ackmem_sleeping(o.board, 0);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -457,6 +458,38 @@ plat_set_procname(const char *name)
  * runs several connections wait; measured +13% in connections/s.  Only
  * from the ordinary class: a real-time application keeps its priority.
  */
+/*
+ * A shared memory object of size bytes that no other process can open by
+ * name, close-on-exec: Linux's memfd, else an unlinked POSIX one.
+ */
+int
+plat_shm_fd(size_t size)
+{
+	int fd, saved = errno;
+#if defined(__linux__)
+	fd = memfd_create("rpshim-acks", MFD_CLOEXEC);
+#else
+	static unsigned n;
+	char name[64];
+
+	for (int tries = 0; ; tries++) {
+		(void) snprintf(name, sizeof (name), "/rpshim-acks.%ld.%u",
+		    (long)getpid(), n++);
+		fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
+		if (fd >= 0 || errno != EEXIST || tries == 100)
+			break;
+	}
+	if (fd >= 0)
+		(void) shm_unlink(name);
+#endif
+	if (fd >= 0 && ftruncate(fd, (off_t)size) != 0) {
+		(void) real.close(fd);
+		fd = -1;
+	}
+	errno = saved;
+	return (fd);
+}
+
 void
 plat_owner_sched(void)
 {

@@ -105,6 +105,8 @@ void plat_closefrom(int lowfd);
 void plat_for_each_fd(void (*fn)(int fd, void *arg), void *arg);
 /* Name the owner process so that ps(1) and tests can tell it apart. */
 void plat_set_procname(const char *name);
+/* A nameless shared memory object of size bytes; -1 if none. */
+int plat_shm_fd(size_t size);
 /* The owner's scheduling: throughput over wakeup latency, where offered. */
 void plat_owner_sched(void);
 /* The running program's short name, for log lines. */

@@ -72,6 +72,12 @@ proto_type_has_fd(int type)
 	return (type == REC_CONN);
 }
 
+int
+proto_type_may_fd(int type)
+{
+	return (type == REC_CONN || type == REC_WELCOME);
+}
+
 static int
 type_has_addr(int type)
 {
@@ -373,7 +379,8 @@ proto_recv(int fd, struct proto_rec *r, int *connfd, int flags)
 		got += (size_t)n;
 	}
 	if (proto_decode(buf, r) != 0 ||
-	    (nfds == 1) != proto_type_has_fd(r->type) || nfds > 1) {
+	    nfds > 1 || (nfds == 1 && !proto_type_may_fd(r->type)) ||
+	    (nfds == 0 && proto_type_has_fd(r->type))) {
 		errno = EPROTO;
 		goto fail;
 	}

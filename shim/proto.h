@@ -7,10 +7,12 @@
  * and offsets: a 32-bit and a 64-bit program may share one owner.
  *
  *   member -> owner: HELLO (arg = pid), LISTEN (arg = backlog),
- *                    ACK (seq = connection), UNLISTEN,
+ *                    ACK (seq = connection taken; with a board, sent only
+ *                    to wake the owner, see ackmem.h), UNLISTEN,
  *                    IDLE (seq = the last CONN it received)
  *   owner -> member: WELCOME (addr = the group's address, arg = policy,
- *                    or -1: refused, the group is full),
+ *                    or -1: refused, the group is full; with an fd, the
+ *                    ack board and seq = this endpoint's slot on it),
  *                    LISTEN_OK (arg = errno, opts = listener options),
  *                    CONN (seq, addr = peer) with one fd
  *
@@ -85,8 +87,12 @@ struct proto_rec {
 	int32_t		opts[PROTO_MAX_OPTS];
 };
 
-/* Which records carry an fd: exactly one, or none. */
-int proto_type_has_fd(int type);
+/*
+ * Which records carry an fd: CONN exactly one (the connection), WELCOME
+ * one or none (the ack board, see ackmem.h), the others none.
+ */
+int proto_type_has_fd(int type);	/* must carry one */
+int proto_type_may_fd(int type);	/* may carry one */
 
 void proto_encode(const struct proto_rec *r, uint8_t out[PROTO_REC_SIZE]);
 /* 0, or -1 if the bytes are not a valid record (magic, version, type...). */

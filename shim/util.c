@@ -2,9 +2,11 @@
  * util.c: address and option copies, and the member's request/reply.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <string.h>
 
+#include "platform.h"
 #include "real.h"
 #include "util.h"
 
@@ -55,8 +57,17 @@ int
 util_request(int ctl, const struct proto_rec *req, int want,
     struct proto_rec *rep)
 {
-	int cfd;
+	return (util_request_fd(ctl, req, want, rep, NULL));
+}
 
+int
+util_request_fd(int ctl, const struct proto_rec *req, int want,
+    struct proto_rec *rep, int *repfd)
+{
+	int cfd, cloexec = plat_recv_cloexec_flag();
+
+	if (repfd != NULL)
+		*repfd = -1;
 	if (proto_send(ctl, req, -1) != 0) {
 		if (errno == EPIPE)
 			errno = ECONNRESET;
@@ -72,19 +83,26 @@ util_request(int ctl, const struct proto_rec *req, int want,
 			errno = n == 0 ? ETIMEDOUT : errno;
 			return (-1);
 		}
-		n = proto_recv(ctl, rep, &cfd, 0);
+		n = proto_recv(ctl, rep, &cfd, cloexec);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n <= 0) {
 			errno = n == 0 ? ECONNRESET : errno;
 			return (-1);
 		}
-		if (cfd >= 0)
+		if (rep->type != want) {
+			if (cfd >= 0)
+				(void) real.close(cfd);
+			errno = EPROTO;
+			return (-1);
+		}
+		if (cfd >= 0 && cloexec == 0)
+			(void) real.fcntl(cfd, F_SETFD, FD_CLOEXEC);
+		if (repfd != NULL)
+			*repfd = cfd;
+		else if (cfd >= 0)
 			(void) real.close(cfd);
-		if (rep->type == want)
-			return (0);
-		errno = EPROTO;
-		return (-1);
+		return (0);
 	}
 }
 

@@ -26,6 +26,9 @@ int util_opt_out(void *val, socklen_t *len, const void *src,
  */
 int util_request(int ctl, const struct proto_rec *req, int want,
     struct proto_rec *rep);
+/* The same; an fd that came with the reply goes to *repfd (or -1). */
+int util_request_fd(int ctl, const struct proto_rec *req, int want,
+    struct proto_rec *rep, int *repfd);
 
 /*
  * The value of listener option o on fd, as it travels in records and is

@@ -147,6 +147,8 @@ decode_checked(const uint8_t *chunk, struct proto_rec *r)
 	if (r->type == REC_LISTEN || r->type == REC_LISTEN_OK)
 		CHECK(r->arg >= 0);
 	CHECK(proto_type_has_fd(r->type) == (r->type == REC_CONN));
+	CHECK(proto_type_may_fd(r->type) ==
+	    (r->type == REC_CONN || r->type == REC_WELCOME));
 	for (uint32_t i = r->nopts; i < PROTO_MAX_OPTS; i++)
 		CHECK(r->opts[i] == 0);
 
@@ -270,8 +272,9 @@ send_record(int fd, const uint8_t *p, unsigned m)
 
 /*
  * The stream through a socket and proto_recv, against proto_decode: a
- * record comes back iff it decodes and came with exactly the fds its type
- * takes (one for CONN, else none), however it was split; otherwise EPROTO,
+ * record comes back iff it decodes and came with the fds its type takes
+ * (one for CONN, one or none for WELCOME, else none), however it was
+ * split; otherwise EPROTO,
  * with every fd that came with it closed.
  */
 static void
@@ -302,7 +305,8 @@ stream(const uint8_t *data, size_t size)
 		int ok, n, connfd = -2;
 
 		ok = decode_checked(data + i * PROTO_REC_SIZE, &want) == 0 &&
-		    proto_type_has_fd(want.type) == nfds[i];
+		    (nfds[i] == 0 ? !proto_type_has_fd(want.type) :
+		    nfds[i] == 1 && proto_type_may_fd(want.type));
 		errno = 0;
 		n = proto_recv(sv[0], &got, &connfd, plat_recv_cloexec_flag());
 		if (ok) {

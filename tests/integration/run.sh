@@ -50,6 +50,7 @@ run_test mode-auto		t_mode_auto
 run_test chaos			t_chaos
 run_test first-dies		t_first_dies
 run_test parent-dies		t_parent_dies
+run_test eof-prompt		t_eof_prompt
 run_test exec			t_exec
 run_test linger			t_linger
 run_test join-leave		t_join_leave

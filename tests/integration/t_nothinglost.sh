@@ -52,6 +52,44 @@ t_parent_dies() {
 	note "workers after their parent was killed: $(load_counts orphans)"
 }
 
+# The owner holds its copy of a connection until the member says it took
+# it; while it holds it, the server's close() sends no FIN.  With the
+# group otherwise idle (nothing else wakes the owner), every client must
+# still see the reply and then end of stream: the member wakes a sleeping
+# owner (shim/ackmem.h).  On a private endpoint and on endpoints shared
+# by two processes after fork (bindfork: the parent keeps them all).
+PY_EOF='
+import socket, sys
+port, n = int(sys.argv[1]), int(sys.argv[2])
+for i in range(n):
+    c = socket.create_connection(("127.0.0.1", port), timeout=10)
+    data = b""
+    try:
+        while True:
+            b = c.recv(64)
+            if not b:
+                break
+            data += b
+    except socket.timeout:
+        sys.exit("connection %d: no end of stream within 10 s after %r" % (i, data))
+    if not data.endswith(b"\n"):
+        sys.exit("connection %d: reply %r" % (i, data))
+'
+t_eof_prompt() {
+	local out
+	need_python
+	start_server ev "${SHIM[@]}" "$BUILD/examples/evloop" -p 0 || return
+	server_up ev 1 || return
+	out=$("$PYTHON" -c "$PY_EOF" "$PORT" 20 2>&1) ||
+	    fail "private endpoint: $out"
+	stop_server ev 0
+	start_server bf "${SHIM[@]}" "$BUILD/examples/bindfork" -n 2 || return
+	server_up bf 2 || return
+	out=$("$PYTHON" -c "$PY_EOF" "$PORT" 20 2>&1) ||
+	    fail "endpoints shared after fork: $out"
+	stop_server bf 0
+}
+
 # An endpoint inherited across exec: the new program sees a listener with
 # the group's address and accepts from it.
 PY_EXEC='

@@ -614,7 +614,7 @@ expect_stray_fds_closed(int type, int nfds)
 
 	mkpair(sv);
 	assert_int_equal(pipe(p), 0);
-	if (type == REC_CONN)
+	if (type == REC_CONN || type == REC_WELCOME)
 		set_v4(&r.addr, "127.0.0.1", 1);
 	proto_encode(&r, buf);
 	for (int i = 0; i < nfds; i++)
@@ -641,6 +641,33 @@ test_hello_with_fd(void **state)
 	(void) state;
 	expect_stray_fds_closed(REC_HELLO, 1);
 	expect_stray_fds_closed(REC_ACK, 1);
+	expect_stray_fds_closed(REC_LISTEN_OK, 1);
+}
+
+/* WELCOME takes the ack board's fd, or none; never two. */
+static void
+test_welcome_fd_optional(void **state)
+{
+	int sv[2], p[2], connfd = 12345;
+	struct proto_rec r = mkrec(REC_WELCOME, 9, 0), out;
+
+	(void) state;
+	mkpair(sv);
+	assert_int_equal(pipe(p), 0);
+	set_v4(&r.addr, "127.0.0.1", 80);
+	assert_int_equal(proto_send(sv[0], &r, p[1]), 0);
+	assert_int_equal(proto_send(sv[0], &r, -1), 0);
+	assert_int_equal(close(p[1]), 0);
+	assert_int_equal(proto_recv(sv[1], &out, &connfd, 0), 1);
+	assert_rec_equal(&out, &r);
+	assert_true(connfd >= 0);
+	assert_int_equal(close(connfd), 0);
+	assert_true(pipe_writers_gone(p[0]));
+	assert_int_equal(proto_recv(sv[1], &out, &connfd, 0), 1);
+	assert_int_equal(connfd, -1);
+	(void) close(p[0]);
+	close_pair(sv);
+	expect_stray_fds_closed(REC_WELCOME, 2);
 }
 
 /* One fd per CONN, exactly: two would be one the owner forgets to ack. */
@@ -841,6 +868,7 @@ main(void)
 		cmocka_unit_test(test_conn_without_fd),
 		cmocka_unit_test(test_hello_with_fd),
 		cmocka_unit_test(test_conn_with_two_fds),
+		cmocka_unit_test(test_welcome_fd_optional),
 		cmocka_unit_test(test_garbage_bytes),
 		cmocka_unit_test(test_end_of_stream),
 		cmocka_unit_test(test_truncated_then_eof),

@@ -1,0 +1,188 @@
+/*
+ * ackmem.c: the ack board (see ackmem.h).
+ *
+ * Owner and members are separate processes: everything here is a C11
+ * atomic on memory both map, lock-free (a lock could be left held by a
+ * member that dies), sequentially consistent where the sleep flag meets
+ * the slots.  The owner trusts nothing it reads here more than an ACK
+ * record: a wrong value can only make it forget connections early (the
+ * kernel still holds those in flight), never crash it or read out of
+ * bounds.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include "ackmem.h"
+#include "platform.h"
+#include "real.h"
+
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2,
+    "the ack board needs lock-free int atomics shared between processes");
+
+#define	BOARD_MAGIC	0x72706b31U	/* "rpk1" */
+#define	WORD_BITS	32
+
+/* A slot per cache line: members writing their own never contend. */
+struct slot {
+	_Alignas(64) atomic_uint seq;
+};
+
+struct ackmem_board {
+	uint32_t	magic;
+	uint32_t	nslots;
+	_Alignas(64) atomic_uint sleeping;
+	_Alignas(64) atomic_uint dirty[ACKMEM_SLOTS / WORD_BITS];
+	struct slot	slot[ACKMEM_SLOTS];
+};
+
+struct ackmem {
+	atomic_uint	refs;
+	struct ackmem_board *b;
+	uint32_t	i;
+};
+
+struct ackmem_board *
+ackmem_create(int *fd)
+{
+	struct ackmem_board *b;
+	int f = plat_shm_fd(sizeof (*b));
+
+	if (f < 0)
+		return (NULL);
+	b = mmap(NULL, sizeof (*b), PROT_READ | PROT_WRITE, MAP_SHARED, f, 0);
+	if (b == MAP_FAILED) {
+		(void) real.close(f);
+		return (NULL);
+	}
+	/* A new shared object reads as zeros: only the header to write. */
+	b->magic = BOARD_MAGIC;
+	b->nslots = ACKMEM_SLOTS;
+	*fd = f;
+	return (b);
+}
+
+void
+ackmem_reset(struct ackmem_board *b, size_t i, uint32_t seq)
+{
+	if (i < ACKMEM_SLOTS)
+		atomic_store(&b->slot[i].seq, seq);
+}
+
+uint32_t
+ackmem_read(struct ackmem_board *b, size_t i)
+{
+	return (i < ACKMEM_SLOTS ? atomic_load(&b->slot[i].seq) : 0);
+}
+
+size_t
+ackmem_collect(struct ackmem_board *b, size_t n,
+    void (*fn)(void *arg, size_t i, uint32_t seq), void *arg)
+{
+	size_t words, found = 0;
+
+	if (n > ACKMEM_SLOTS)
+		n = ACKMEM_SLOTS;
+	words = (n + WORD_BITS - 1) / WORD_BITS;
+	for (size_t w = 0; w < words; w++) {
+		size_t left = n - w * WORD_BITS;
+		unsigned mask = left >= WORD_BITS ? ~0U : (1U << left) - 1;
+		unsigned bits;
+
+		/* Take only the marks of slots below n; the rest stay. */
+		if ((atomic_load(&b->dirty[w]) & mask) == 0)
+			continue;
+		bits = atomic_fetch_and(&b->dirty[w], ~mask) & mask;
+		for (unsigned k = 0; bits != 0; k++, bits >>= 1) {
+			size_t i = w * WORD_BITS + k;
+
+			if (!(bits & 1U))
+				continue;
+			fn(arg, i, atomic_load(&b->slot[i].seq));
+			found++;
+		}
+	}
+	return (found);
+}
+
+void
+ackmem_sleeping(struct ackmem_board *b, int on)
+{
+	atomic_store(&b->sleeping, on ? 1U : 0U);
+}
+
+struct ackmem *
+ackmem_attach(int fd, uint32_t i)
+{
+	struct ackmem_board *b;
+	struct ackmem *m;
+	struct stat st;
+	int saved = errno;
+
+	if (i >= ACKMEM_SLOTS || fstat(fd, &st) != 0 ||
+	    st.st_size < (off_t)sizeof (*b))
+		goto fail;
+	b = mmap(NULL, sizeof (*b), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (b == MAP_FAILED)
+		goto fail;
+	if (b->magic != BOARD_MAGIC || b->nslots != ACKMEM_SLOTS ||
+	    (m = malloc(sizeof (*m))) == NULL) {
+		(void) munmap(b, sizeof (*b));
+		goto fail;
+	}
+	atomic_init(&m->refs, 1);
+	m->b = b;
+	m->i = i;
+	errno = saved;
+	return (m);
+fail:
+	errno = saved;
+	return (NULL);
+}
+
+void
+ackmem_hold(struct ackmem *m)
+{
+	(void) atomic_fetch_add(&m->refs, 1);
+}
+
+/*
+ * The last reference unmaps.  That can be an accept() that was still
+ * running when another thread closed the endpoint: it held its own
+ * reference, so it never writes to a board that is gone.
+ */
+void
+ackmem_release(struct ackmem *m)
+{
+	if (atomic_fetch_sub(&m->refs, 1) != 1)
+		return;
+	(void) munmap(m->b, sizeof (*m->b));
+	free(m);
+}
+
+int
+ackmem_ack(struct ackmem *m, uint32_t seq)
+{
+	struct ackmem_board *b = m->b;
+	atomic_uint *s = &b->slot[m->i].seq;
+	unsigned cur = atomic_load(s);
+
+	/*
+	 * Only forward: processes sharing an endpoint after fork take its
+	 * records in order but may get here out of order, and a slot that
+	 * went back would hold the owner's copy of the later connection,
+	 * and its FIN, until the next one.
+	 */
+	while ((int32_t)(seq - cur) > 0 &&
+	    !atomic_compare_exchange_weak(s, &cur, seq))
+		continue;
+	(void) atomic_fetch_or(&b->dirty[m->i / WORD_BITS],
+	    1U << (m->i % WORD_BITS));
+	/* Seen after our mark, or our mark seen by the owner's last look. */
+	return (atomic_load(&b->sleeping) != 0 &&
+	    atomic_exchange(&b->sleeping, 0) != 0);
+}

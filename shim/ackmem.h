@@ -1,0 +1,58 @@
+/*
+ * ackmem.h: acknowledgements through memory shared by the owner and its
+ * members (the ack board).
+ *
+ * The owner keeps its own reference to every connection it sends until
+ * the member has taken it (DESIGN: nothing lost).  Saying so with an ACK
+ * record cost a sendmsg in the member and a wakeup of the owner per
+ * connection: under load, 0.62 of the kernel's connection rate, where a
+ * shim without acks reached 0.78.  Instead the member writes the sequence
+ * number of the last record it took into its endpoint's slot and marks the
+ * slot dirty; the owner reads the dirty slots whenever it runs anyway.
+ * It must still let go promptly (while it holds a connection, the
+ * application's close() sends no FIN), so before sleeping with
+ * connections outstanding it raises a flag, and the first member to ack
+ * while the flag is up clears it and sends an ACK record to wake it.
+ *
+ * A member without a board (after exec, or if mapping failed) sends an
+ * ACK record for every connection, as before; the owner takes both.
+ */
+#ifndef SHIM_ACKMEM_H
+#define SHIM_ACKMEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Slots on a board: endpoint slots of the owner beyond it send records. */
+#define	ACKMEM_SLOTS	4096
+
+/* The owner's side. */
+struct ackmem_board;
+
+/* A new board and an fd for it to pass to members; NULL if none. */
+struct ackmem_board *ackmem_create(int *fd);
+/* Slot i starts over for a new endpoint: nothing up to seq is its. */
+void ackmem_reset(struct ackmem_board *b, size_t i, uint32_t seq);
+/* The last sequence number slot i's endpoint says it took. */
+uint32_t ackmem_read(struct ackmem_board *b, size_t i);
+/*
+ * Slots below n marked since the last call: fn(arg, i, seq) for each.
+ * Returns how many there were.
+ */
+size_t ackmem_collect(struct ackmem_board *b, size_t n,
+    void (*fn)(void *arg, size_t i, uint32_t seq), void *arg);
+/* Raise (1) or lower (0) the flag: the owner is about to sleep. */
+void ackmem_sleeping(struct ackmem_board *b, int on);
+
+/* A member's side: its process's mapping of one endpoint's board. */
+struct ackmem;
+
+/* Map the board that came with WELCOME for slot i; NULL: use records. */
+struct ackmem *ackmem_attach(int fd, uint32_t i);
+/* References: one per shim_sock, one per accept() in progress. */
+void ackmem_hold(struct ackmem *m);
+void ackmem_release(struct ackmem *m);
+/* Connection seq was taken.  1: the owner sleeps; send an ACK record. */
+int ackmem_ack(struct ackmem *m, uint32_t seq);
+
+#endif /* SHIM_ACKMEM_H */

@@ -1,0 +1,223 @@
+/*
+ * test_ackmem.c: the ack board, owner and member side in one process (and
+ * across a fork), without sockets.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/wait.h>
+
+#include "ackmem.h"
+#include "fakes.h"
+
+struct seen {
+	size_t		n;
+	size_t		slot[8];
+	uint32_t	seq[8];
+};
+
+static void
+record(void *arg, size_t i, uint32_t seq)
+{
+	struct seen *s = arg;
+
+	if (s->n < 8) {
+		s->slot[s->n] = i;
+		s->seq[s->n] = seq;
+	}
+	s->n++;
+}
+
+static struct ackmem_board *
+board(int *fd)
+{
+	struct ackmem_board *b = ackmem_create(fd);
+
+	assert_non_null(b);
+	assert_true(*fd >= 0);
+	return (b);
+}
+
+static void
+test_ack_is_collected_once(void **state)
+{
+	struct seen s = { 0 };
+	struct ackmem *m;
+	int fd;
+	struct ackmem_board *b = board(&fd);
+
+	(void) state;
+	ackmem_reset(b, 3, 100);
+	assert_non_null(m = ackmem_attach(fd, 3));
+	assert_int_equal(close(fd), 0);	/* the mapping outlives the fd */
+	assert_int_equal(ackmem_ack(m, 101), 0);
+	assert_int_equal(ackmem_collect(b, 16, record, &s), 1);
+	assert_int_equal(s.slot[0], 3);
+	assert_int_equal(s.seq[0], 101);
+	assert_int_equal(ackmem_read(b, 3), 101);
+	s.n = 0;
+	assert_int_equal(ackmem_collect(b, 16, record, &s), 0);
+	assert_int_equal(s.n, 0);
+	ackmem_release(m);
+}
+
+/* Two processes of one endpoint may ack out of order: never backwards. */
+static void
+test_slot_only_moves_forward(void **state)
+{
+	struct ackmem *m;
+	int fd;
+	struct ackmem_board *b = board(&fd);
+
+	(void) state;
+	ackmem_reset(b, 0, 10);
+	assert_non_null(m = ackmem_attach(fd, 0));
+	(void) ackmem_ack(m, 12);
+	(void) ackmem_ack(m, 11);
+	assert_int_equal(ackmem_read(b, 0), 12);
+	/* Sequence numbers wrap: 5 comes after 0xfffffff0. */
+	ackmem_reset(b, 0, 0xfffffff0U);
+	(void) ackmem_ack(m, 5);
+	assert_int_equal(ackmem_read(b, 0), 5);
+	(void) ackmem_ack(m, 0xfffffff8U);
+	assert_int_equal(ackmem_read(b, 0), 5);
+	ackmem_release(m);
+	(void) close(fd);
+}
+
+/* The first ack while the owner sleeps wakes it; the next ones don't. */
+static void
+test_sleeping_owner_woken_once(void **state)
+{
+	struct ackmem *m1, *m2;
+	int fd;
+	struct ackmem_board *b = board(&fd);
+
+	(void) state;
+	assert_non_null(m1 = ackmem_attach(fd, 1));
+	assert_non_null(m2 = ackmem_attach(fd, 2));
+	assert_int_equal(ackmem_ack(m1, 1), 0);	/* awake: nobody to wake */
+	ackmem_sleeping(b, 1);
+	assert_int_equal(ackmem_ack(m2, 2), 1);
+	assert_int_equal(ackmem_ack(m1, 3), 0);
+	ackmem_sleeping(b, 1);
+	assert_int_equal(ackmem_ack(m1, 4), 1);
+	ackmem_sleeping(b, 0);
+	assert_int_equal(ackmem_ack(m2, 5), 0);
+	ackmem_release(m1);
+	ackmem_release(m2);
+	(void) close(fd);
+}
+
+/* collect(n) looks at slots below n only; the others wait their turn. */
+static void
+test_collect_bounded(void **state)
+{
+	struct seen s = { 0 };
+	struct ackmem *m;
+	int fd;
+	struct ackmem_board *b = board(&fd);
+
+	(void) state;
+	assert_non_null(m = ackmem_attach(fd, 40));
+	(void) ackmem_ack(m, 7);
+	assert_int_equal(ackmem_collect(b, 32, record, &s), 0);
+	assert_int_equal(ackmem_collect(b, 41, record, &s), 1);
+	assert_int_equal(s.slot[0], 40);
+	/* A slot of the right word past n: not reported, still marked. */
+	s.n = 0;
+	(void) ackmem_ack(m, 8);
+	assert_int_equal(ackmem_collect(b, 40, record, &s), 0);
+	assert_int_equal(ackmem_collect(b, 64, record, &s), 1);
+	assert_int_equal(s.seq[0], 8);
+	ackmem_release(m);
+	(void) close(fd);
+}
+
+/* Slot out of range, a file too small, a file that is no board. */
+static void
+test_attach_refuses(void **state)
+{
+	char path[] = "/tmp/ackmem-test.XXXXXX";
+	static char junk[300000];
+	int fd, f;
+
+	(void) state;
+	(void) board(&fd);
+	assert_null(ackmem_attach(fd, ACKMEM_SLOTS));
+	(void) close(fd);
+	assert_true((f = mkstemp(path)) >= 0);
+	(void) unlink(path);
+	assert_int_equal(write(f, junk, 100), 100);
+	assert_null(ackmem_attach(f, 0));
+	memset(junk, 0x5a, sizeof (junk));
+	assert_int_equal(write(f, junk, sizeof (junk)), (ssize_t)sizeof (junk));
+	assert_null(ackmem_attach(f, 0));
+	(void) close(f);
+}
+
+/* A hold keeps the mapping for an accept() that outlives the socket. */
+static void
+test_hold_outlives_release(void **state)
+{
+	struct ackmem *m;
+	int fd;
+	struct ackmem_board *b = board(&fd);
+
+	(void) state;
+	assert_non_null(m = ackmem_attach(fd, 5));
+	ackmem_hold(m);
+	ackmem_release(m);		/* the socket's reference */
+	assert_int_equal(ackmem_ack(m, 9), 0);	/* still mapped */
+	assert_int_equal(ackmem_read(b, 5), 9);
+	ackmem_release(m);
+	(void) close(fd);
+}
+
+/* A member in another process: what it writes, the owner reads. */
+static void
+test_across_fork(void **state)
+{
+	struct seen s = { 0 };
+	int fd, st;
+	pid_t pid;
+	struct ackmem_board *b = board(&fd);
+
+	(void) state;
+	ackmem_sleeping(b, 1);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct ackmem *m = ackmem_attach(fd, 7);
+
+		_exit(m != NULL && ackmem_ack(m, 77) == 1 ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_int_equal(ackmem_collect(b, 8, record, &s), 1);
+	assert_int_equal(s.slot[0], 7);
+	assert_int_equal(s.seq[0], 77);
+	(void) close(fd);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ack_is_collected_once),
+		cmocka_unit_test(test_slot_only_moves_forward),
+		cmocka_unit_test(test_sleeping_owner_woken_once),
+		cmocka_unit_test(test_collect_bounded),
+		cmocka_unit_test(test_attach_refuses),
+		cmocka_unit_test(test_hold_outlives_release),
+		cmocka_unit_test(test_across_fork),
+	};
+
+	return (cmocka_run_group_tests_name("ackmem", tests, NULL, NULL));
+}
