@@ -408,6 +408,8 @@ How to read it:
   2 processes that serve them with epoll; `owner VmRSS` is the resident
   memory of the shim's owner process at that size, measured after the load.
 
+Where the shim's time goes, and what was tried: [PROFILE.md](PROFILE.md).
+
 ```text
 EOF
 		cat "$work/report.txt"
