@@ -29,6 +29,6 @@
 #define	REUSEPORT_SHIM_ENV_LINGER	"REUSEPORT_SHIM_LINGER_MS"
 
 /* The wire protocol version spoken between members and owners. */
-#define	REUSEPORT_SHIM_PROTO_VERSION	2
+#define	REUSEPORT_SHIM_PROTO_VERSION	1
 
 #endif /* REUSEPORT_SHIM_H */

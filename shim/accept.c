@@ -183,8 +183,13 @@ acknowledge(int fd, struct ackmem *am, uint32_t seq)
 	memset(&ack, 0, sizeof (ack));
 	ack.type = REC_ACK;
 	ack.seq = seq;
-	/* If the owner is gone the connection is still ours: keep it. */
-	(void) proto_send(fd, &ack, -1);
+	/*
+	 * If the owner is gone the connection is still ours: keep it.  If
+	 * the record was to wake it and could not go (another thread closed
+	 * this fd), the next member to ack must wake it instead.
+	 */
+	if (proto_send(fd, &ack, -1) != 0 && am != NULL)
+		ackmem_rewake(am);
 }
 
 /* The checks the kernel makes before it waits: EINVAL, EFAULT. */
@@ -275,8 +280,11 @@ shim_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags,
 	return (cfd);
 
 out:
-	if (v.ack != NULL)
+	if (v.ack != NULL) {
+		if (n < 0 && err == EPROTO)
+			ackmem_off(v.ack);
 		ackmem_release(v.ack);
+	}
 	if (n == 0)
 		return (ended(fd));
 	if (err == EPROTO) {

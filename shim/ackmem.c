@@ -42,6 +42,7 @@ struct ackmem_board {
 
 struct ackmem {
 	atomic_uint	refs;
+	atomic_int	off;		/* a record went missing: records only */
 	struct ackmem_board *b;
 	uint32_t	i;
 };
@@ -74,9 +75,9 @@ ackmem_reset(struct ackmem_board *b, size_t i, uint32_t seq)
 }
 
 uint32_t
-ackmem_read(struct ackmem_board *b, size_t i)
+ackmem_retire(struct ackmem_board *b, size_t i, uint32_t seq)
 {
-	return (i < ACKMEM_SLOTS ? atomic_load(&b->slot[i].seq) : 0);
+	return (atomic_exchange(&b->slot[i].seq, seq));
 }
 
 size_t
@@ -135,6 +136,7 @@ ackmem_attach(int fd, uint32_t i)
 		goto fail;
 	}
 	atomic_init(&m->refs, 1);
+	atomic_init(&m->off, 0);
 	m->b = b;
 	m->i = i;
 	errno = saved;
@@ -164,25 +166,50 @@ ackmem_release(struct ackmem *m)
 	free(m);
 }
 
+void
+ackmem_off(struct ackmem *m)
+{
+	atomic_store(&m->off, 1);
+}
+
 int
 ackmem_ack(struct ackmem *m, uint32_t seq)
 {
 	struct ackmem_board *b = m->b;
 	atomic_uint *s = &b->slot[m->i].seq;
 	unsigned cur = atomic_load(s);
+	int moved = 0;
 
+	if (atomic_load(&m->off))
+		return (1);
 	/*
 	 * Only forward: processes sharing an endpoint after fork take its
 	 * records in order but may get here out of order, and a slot that
 	 * went back would hold the owner's copy of the later connection,
 	 * and its FIN, until the next one.
 	 */
-	while ((int32_t)(seq - cur) > 0 &&
-	    !atomic_compare_exchange_weak(s, &cur, seq))
-		continue;
+	while ((int32_t)(seq - cur) > 0) {
+		if (atomic_compare_exchange_weak(s, &cur, seq)) {
+			moved = 1;
+			break;
+		}
+	}
+	/*
+	 * A write that moved nothing (a later one is there already, or the
+	 * owner retired the slot of an endpoint it dropped) tells the owner
+	 * nothing: it must not take the flag that a real ack needs.
+	 */
+	if (!moved)
+		return (0);
 	(void) atomic_fetch_or(&b->dirty[m->i / WORD_BITS],
 	    1U << (m->i % WORD_BITS));
 	/* Seen after our mark, or our mark seen by the owner's last look. */
 	return (atomic_load(&b->sleeping) != 0 &&
 	    atomic_exchange(&b->sleeping, 0) != 0);
+}
+
+void
+ackmem_rewake(struct ackmem *m)
+{
+	atomic_store(&m->b->sleeping, 1);
 }

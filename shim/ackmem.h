@@ -33,8 +33,8 @@ struct ackmem_board;
 struct ackmem_board *ackmem_create(int *fd);
 /* Slot i starts over for a new endpoint: nothing up to seq is its. */
 void ackmem_reset(struct ackmem_board *b, size_t i, uint32_t seq);
-/* The last sequence number slot i's endpoint says it took. */
-uint32_t ackmem_read(struct ackmem_board *b, size_t i);
+/* Slot i's endpoint is gone: its last word, and the slot set to seq. */
+uint32_t ackmem_retire(struct ackmem_board *b, size_t i, uint32_t seq);
 /*
  * Slots below n marked since the last call: fn(arg, i, seq) for each.
  * Returns how many there were.
@@ -52,7 +52,17 @@ struct ackmem *ackmem_attach(int fd, uint32_t i);
 /* References: one per shim_sock, one per accept() in progress. */
 void ackmem_hold(struct ackmem *m);
 void ackmem_release(struct ackmem *m);
-/* Connection seq was taken.  1: the owner sleeps; send an ACK record. */
+/*
+ * Connection seq was taken.  1: send an ACK record (the owner sleeps, or
+ * the board is off for this endpoint).
+ */
 int ackmem_ack(struct ackmem *m, uint32_t seq);
+/* The wake record could not be sent: put the flag back for the next. */
+void ackmem_rewake(struct ackmem *m);
+/*
+ * A record was taken off the stream and lost (its fd truncated away):
+ * "everything up to" would hide the gap, so exact ACK records from now on.
+ */
+void ackmem_off(struct ackmem *m);
 
 #endif /* SHIM_ACKMEM_H */

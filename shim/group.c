@@ -55,6 +55,7 @@ hello(int ctl, struct proto_rec *welcome, int *board)
 	memset(&req, 0, sizeof (req));
 	req.type = REC_HELLO;
 	req.arg = (int32_t)getpid();
+	req.seq = HELLO_TAKES_BOARD;
 	if (util_request_fd(ctl, &req, REC_WELCOME, welcome, board) != 0)
 		return (-1);
 	if (welcome->arg < 0) {

@@ -57,6 +57,7 @@ struct ep {
 	uint32_t	unacked;
 	uint64_t	delivered;	/* connections it acknowledged */
 	uint32_t	last_sent;	/* seq of the last CONN sent to it */
+	int		board;		/* acks on the board (slot i) */
 	uint32_t	rxlen;
 	uint8_t		rx[PROTO_REC_SIZE];
 };
@@ -238,8 +239,10 @@ ep_drop(size_t i, const char *why)
 	 * it: forget those (handing them on would serve one connection
 	 * twice).  The rest it never saw: give them on.
 	 */
-	if (o.board != NULL)
-		ack_upto(i, ackmem_read(o.board, i));
+	if (e->board) {
+		/* Read and retire the slot at once: late writes move nothing. */
+		ack_upto(i, ackmem_retire(o.board, i, o.seq));
+	}
 	if (why != NULL)
 		shim_log(LOG_LVL_INFO, "member pid %ld left (%s); %u "
 		    "connection(s) to hand on", e->pid, why, e->unacked);
@@ -287,6 +290,13 @@ dispatch(int32_t k)
 		r.type = REC_CONN;
 		r.seq = o.conns[k].seq = ++o.seq;
 		r.addr = o.conns[k].peer;
+		/*
+		 * Keep an idle endpoint's slot just behind what it gets next:
+		 * a slot its member never writes (after exec) or has not
+		 * written for 2^31 sends would otherwise read as ahead.
+		 */
+		if (o.eps[i].board && o.eps[i].head == NONE)
+			ackmem_reset(o.board, i, r.seq - 1);
 		if (ep_send(i, &r, o.conns[k].fd) == 0) {
 			struct ep *e = &o.eps[i];
 
@@ -404,10 +414,11 @@ taken(size_t i, int32_t prev, int32_t k)
 
 /*
  * An ACK record: drop the connection with sequence seq from endpoint i's
- * list.  One already dropped is no error: with a board, the record only
- * woke us, and the board may have said so first.
+ * list.  With a board, one already dropped is no error (the record only
+ * woke us, and the board may have said so first), as long as it was sent
+ * to this endpoint; without one, an ack of nothing is a broken member.
  */
-static void
+static int
 ack(size_t i, uint32_t seq)
 {
 	int32_t prev = NONE;
@@ -416,17 +427,24 @@ ack(size_t i, uint32_t seq)
 	    prev = k, k = o.conns[k].next) {
 		if (o.conns[k].seq == seq) {
 			taken(i, prev, k);
-			return;
+			return (0);
 		}
 	}
+	return (o.eps[i].board && o.eps[i].last_sent != 0 &&
+	    (int32_t)(seq - o.eps[i].last_sent) <= 0 ? 0 : -1);
 }
 
-/* The board says endpoint i took everything up to seq (in send order). */
+/*
+ * The board says endpoint i took everything up to seq (in send order).
+ * Nothing past what it was sent: the board is written by members.
+ */
 static void
 ack_upto(size_t i, uint32_t seq)
 {
 	int32_t k;
 
+	if ((int32_t)(seq - o.eps[i].last_sent) > 0)
+		seq = o.eps[i].last_sent;
 	while ((k = o.eps[i].head) != NONE &&
 	    (int32_t)(seq - o.conns[k].seq) >= 0)
 		taken(i, NONE, k);
@@ -436,7 +454,7 @@ static void
 board_ack(void *arg, size_t i, uint32_t seq)
 {
 	(void) arg;
-	if (i < o.n && o.eps[i].state != EP_FREE)
+	if (i < o.n && o.eps[i].state != EP_FREE && o.eps[i].board)
 		ack_upto(i, seq);
 }
 
@@ -550,10 +568,13 @@ handle(size_t i, const struct proto_rec *r)
 		out.type = REC_WELCOME;
 		out.arg = (int32_t)o.policy;
 		out.addr = o.gaddr;
-		if (o.board == NULL || i >= ACKMEM_SLOTS)
+		/* A board only for a member that says it takes one. */
+		if (o.board == NULL || i >= ACKMEM_SLOTS ||
+		    !(r->seq & HELLO_TAKES_BOARD))
 			return (ep_send(i, &out, -1));
 		/* Nothing sent yet is its; the slot counts from here. */
 		ackmem_reset(o.board, i, o.seq);
+		e->board = 1;
 		out.seq = (uint32_t)i;
 		return (ep_send(i, &out, o.boardfd));
 	}
@@ -578,8 +599,7 @@ handle(size_t i, const struct proto_rec *r)
 		return (0);
 	}
 	case REC_ACK:
-		ack(i, r->seq);
-		return (0);
+		return (ack(i, r->seq));
 	case REC_IDLE:
 		/* Stale if a connection is on its way to it already. */
 		o.peps[i].idle = r->seq == e->last_sent;

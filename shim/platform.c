@@ -451,23 +451,17 @@ plat_set_procname(const char *name)
 }
 
 /*
- * The owner takes connections in batches: one wakeup per connection costs
- * it a context switch each, and on a busy machine those dominate (perf on
- * 2 cores: scheduling was 40% of all CPU).  Linux's batch class keeps a
- * woken owner from preempting the clients and workers, so by the time it
- * runs several connections wait; measured +13% in connections/s.  Only
- * from the ordinary class: a real-time application keeps its priority.
- */
-/*
  * A shared memory object of size bytes that no other process can open by
- * name, close-on-exec: Linux's memfd, else an unlinked POSIX one.
+ * name, close-on-exec: Linux's memfd, else an unlinked POSIX one.  On
+ * Linux its size is sealed: a member that truncated it would make the
+ * owner's next read of the board a SIGBUS, ending the group.
  */
 int
 plat_shm_fd(size_t size)
 {
 	int fd, saved = errno;
 #if defined(__linux__)
-	fd = memfd_create("rpshim-acks", MFD_CLOEXEC);
+	fd = memfd_create("rpshim-acks", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 #else
 	static unsigned n;
 	char name[64];
@@ -486,10 +480,25 @@ plat_shm_fd(size_t size)
 		(void) real.close(fd);
 		fd = -1;
 	}
+#if defined(__linux__) && defined(F_ADD_SEALS)
+	if (fd >= 0 && real.fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK |
+	    F_SEAL_GROW | F_SEAL_SEAL) != 0) {
+		(void) real.close(fd);
+		fd = -1;
+	}
+#endif
 	errno = saved;
 	return (fd);
 }
 
+/*
+ * The owner takes connections in batches: one wakeup per connection costs
+ * it a context switch each, and on a busy machine those dominate (perf on
+ * 2 cores: scheduling was 40% of all CPU).  Linux's batch class keeps a
+ * woken owner from preempting the clients and workers, so by the time it
+ * runs several connections wait; measured +13% in connections/s.  Only
+ * from the ordinary class: a real-time application keeps its priority.
+ */
 void
 plat_owner_sched(void)
 {

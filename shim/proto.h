@@ -6,7 +6,8 @@
  * stream parser needs no length field to trust.  Fields have fixed widths
  * and offsets: a 32-bit and a 64-bit program may share one owner.
  *
- *   member -> owner: HELLO (arg = pid), LISTEN (arg = backlog),
+ *   member -> owner: HELLO (arg = pid, seq = HELLO_* capabilities),
+ *                    LISTEN (arg = backlog),
  *                    ACK (seq = connection taken; with a board, sent only
  *                    to wake the owner, see ackmem.h), UNLISTEN,
  *                    IDLE (seq = the last CONN it received)
@@ -31,6 +32,14 @@
 #define	PROTO_MAGIC	0x48535052u	/* "RPSH" read as bytes */
 #define	PROTO_REC_SIZE	96
 #define	PROTO_MAX_OPTS	12	/* fills the record: (96 - 48) / 4 */
+
+/*
+ * HELLO's seq: what the member can take.  An owner sends the ack board
+ * (WELCOME with an fd) only to a member that says so, so members and
+ * owners of different builds still talk (an endpoint inherited across
+ * an exec of a newer build, during a binary upgrade).
+ */
+#define	HELLO_TAKES_BOARD	0x1U
 
 enum proto_type {
 	REC_HELLO = 1,

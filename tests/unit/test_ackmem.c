@@ -34,6 +34,16 @@ record(void *arg, size_t i, uint32_t seq)
 	s->n++;
 }
 
+/* What slot i holds (the owner only ever retires; tests look). */
+static uint32_t
+slot_of(struct ackmem_board *b, size_t i)
+{
+	uint32_t v = ackmem_retire(b, i, 0);
+
+	ackmem_reset(b, i, v);
+	return (v);
+}
+
 static struct ackmem_board *
 board(int *fd)
 {
@@ -60,7 +70,7 @@ test_ack_is_collected_once(void **state)
 	assert_int_equal(ackmem_collect(b, 16, record, &s), 1);
 	assert_int_equal(s.slot[0], 3);
 	assert_int_equal(s.seq[0], 101);
-	assert_int_equal(ackmem_read(b, 3), 101);
+	assert_int_equal(slot_of(b, 3), 101);
 	s.n = 0;
 	assert_int_equal(ackmem_collect(b, 16, record, &s), 0);
 	assert_int_equal(s.n, 0);
@@ -80,13 +90,13 @@ test_slot_only_moves_forward(void **state)
 	assert_non_null(m = ackmem_attach(fd, 0));
 	(void) ackmem_ack(m, 12);
 	(void) ackmem_ack(m, 11);
-	assert_int_equal(ackmem_read(b, 0), 12);
+	assert_int_equal(slot_of(b, 0), 12);
 	/* Sequence numbers wrap: 5 comes after 0xfffffff0. */
 	ackmem_reset(b, 0, 0xfffffff0U);
 	(void) ackmem_ack(m, 5);
-	assert_int_equal(ackmem_read(b, 0), 5);
+	assert_int_equal(slot_of(b, 0), 5);
 	(void) ackmem_ack(m, 0xfffffff8U);
-	assert_int_equal(ackmem_read(b, 0), 5);
+	assert_int_equal(slot_of(b, 0), 5);
 	ackmem_release(m);
 	(void) close(fd);
 }
@@ -112,6 +122,53 @@ test_sleeping_owner_woken_once(void **state)
 	assert_int_equal(ackmem_ack(m2, 5), 0);
 	ackmem_release(m1);
 	ackmem_release(m2);
+	(void) close(fd);
+}
+
+/*
+ * An ack that moves nothing (older than the slot: a late one from an
+ * endpoint the owner retired) tells the owner nothing, so it must not
+ * take the wake flag from the member whose ack is real.
+ */
+static void
+test_stale_ack_leaves_flag(void **state)
+{
+	struct ackmem *gone, *live;
+	int fd;
+	struct ackmem_board *b = board(&fd);
+
+	(void) state;
+	assert_non_null(gone = ackmem_attach(fd, 3));
+	assert_non_null(live = ackmem_attach(fd, 4));
+	ackmem_reset(b, 3, 100);
+	assert_int_equal(ackmem_retire(b, 3, 200), 100);
+	ackmem_sleeping(b, 1);
+	assert_int_equal(ackmem_ack(gone, 150), 0);
+	assert_int_equal(slot_of(b, 3), 200);
+	assert_int_equal(ackmem_ack(live, 201), 1);
+	/* A wake that could not be sent is owed by the next one. */
+	ackmem_rewake(live);
+	assert_int_equal(ackmem_ack(live, 202), 1);
+	ackmem_release(gone);
+	ackmem_release(live);
+	(void) close(fd);
+}
+
+/* Off (a record went missing): records from now on, the slot untouched. */
+static void
+test_off_means_records(void **state)
+{
+	struct ackmem *m;
+	int fd;
+	struct ackmem_board *b = board(&fd);
+
+	(void) state;
+	assert_non_null(m = ackmem_attach(fd, 2));
+	ackmem_reset(b, 2, 10);
+	ackmem_off(m);
+	assert_int_equal(ackmem_ack(m, 12), 1);
+	assert_int_equal(slot_of(b, 2), 10);
+	ackmem_release(m);
 	(void) close(fd);
 }
 
@@ -175,7 +232,7 @@ test_hold_outlives_release(void **state)
 	ackmem_hold(m);
 	ackmem_release(m);		/* the socket's reference */
 	assert_int_equal(ackmem_ack(m, 9), 0);	/* still mapped */
-	assert_int_equal(ackmem_read(b, 5), 9);
+	assert_int_equal(slot_of(b, 5), 9);
 	ackmem_release(m);
 	(void) close(fd);
 }
@@ -213,6 +270,8 @@ main(void)
 		cmocka_unit_test(test_ack_is_collected_once),
 		cmocka_unit_test(test_slot_only_moves_forward),
 		cmocka_unit_test(test_sleeping_owner_woken_once),
+		cmocka_unit_test(test_stale_ack_leaves_flag),
+		cmocka_unit_test(test_off_means_records),
 		cmocka_unit_test(test_collect_bounded),
 		cmocka_unit_test(test_attach_refuses),
 		cmocka_unit_test(test_hold_outlives_release),
