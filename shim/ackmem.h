@@ -5,17 +5,19 @@
  * The owner keeps its own reference to every connection it sends until
  * the member has taken it (DESIGN: nothing lost).  Saying so with an ACK
  * record cost a sendmsg in the member and a wakeup of the owner per
- * connection: under load, 0.62 of the kernel's connection rate, where a
- * shim without acks reached 0.78.  Instead the member writes the sequence
- * number of the last record it took into its endpoint's slot and marks the
- * slot dirty; the owner reads the dirty slots whenever it runs anyway.
+ * connection (bench/PROFILE.md: 0.71 of the kernel's connection rate
+ * with records, 0.78 with no acks at all, which would lose connections;
+ * the board measured +2.6% over records).  Instead the member writes the
+ * sequence number of the last record it took into its endpoint's slot and
+ * marks the slot dirty; the owner reads dirty slots whenever it runs.
  * It must still let go promptly (while it holds a connection, the
  * application's close() sends no FIN), so before sleeping with
  * connections outstanding it raises a flag, and the first member to ack
  * while the flag is up clears it and sends an ACK record to wake it.
  *
- * A member without a board (after exec, or if mapping failed) sends an
- * ACK record for every connection, as before; the owner takes both.
+ * A member without a board (after exec, a build that does not ask for
+ * one, or if mapping failed) sends an ACK record for every connection, as
+ * before; the owner takes both.
  */
 #ifndef SHIM_ACKMEM_H
 #define SHIM_ACKMEM_H
