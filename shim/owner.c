@@ -58,6 +58,7 @@ struct ep {
 	uint64_t	delivered;	/* connections it acknowledged */
 	uint32_t	last_sent;	/* seq of the last CONN sent to it */
 	int		board;		/* acks on the board (slot i) */
+	uint32_t	slot;		/* that slot's value as we last knew it */
 	uint32_t	rxlen;
 	uint8_t		rx[PROTO_REC_SIZE];
 };
@@ -226,7 +227,7 @@ update_policy_view(size_t i)
 	o.peps[i].unacked = e->unacked;
 }
 
-static void ack_upto(size_t i, uint32_t seq);
+static void board_seen(size_t i, uint32_t v);
 
 static void
 ep_drop(size_t i, const char *why)
@@ -241,7 +242,7 @@ ep_drop(size_t i, const char *why)
 	 */
 	if (e->board) {
 		/* Read and retire the slot at once: late writes move nothing. */
-		ack_upto(i, ackmem_retire(o.board, i, o.seq));
+		board_seen(i, ackmem_retire(o.board, i, o.seq));
 	}
 	if (why != NULL)
 		shim_log(LOG_LVL_INFO, "member pid %ld left (%s); %u "
@@ -291,12 +292,16 @@ dispatch(int32_t k)
 		r.seq = o.conns[k].seq = ++o.seq;
 		r.addr = o.conns[k].peer;
 		/*
-		 * Keep an idle endpoint's slot just behind what it gets next:
-		 * a slot its member never writes (after exec) or has not
-		 * written for 2^31 sends would otherwise read as ahead.
+		 * Sequence numbers wrap: an idle endpoint's slot left 2^31
+		 * sends behind would read as ahead, and its member's forward-
+		 * only write would refuse the next one.  Before that, while
+		 * nothing is out to it, bring the slot up to just behind.
 		 */
-		if (o.eps[i].board && o.eps[i].head == NONE)
-			ackmem_reset(o.board, i, r.seq - 1);
+		if (o.eps[i].board && o.eps[i].head == NONE &&
+		    r.seq - 1 - o.eps[i].slot > (1U << 30)) {
+			o.eps[i].slot = r.seq - 1;
+			ackmem_reset(o.board, i, o.eps[i].slot);
+		}
 		if (ep_send(i, &r, o.conns[k].fd) == 0) {
 			struct ep *e = &o.eps[i];
 
@@ -435,18 +440,21 @@ ack(size_t i, uint32_t seq)
 }
 
 /*
- * The board says endpoint i took everything up to seq (in send order).
- * Nothing past what it was sent: the board is written by members.
+ * Endpoint i's slot reads v: it took everything up to v (in send order).
+ * Only a value that moved forward and stays within what it was sent
+ * counts: the board is written by members, and a slot nobody writes
+ * (its member exec'd) must never come to look new as numbers wrap.
  */
 static void
-ack_upto(size_t i, uint32_t seq)
+board_seen(size_t i, uint32_t v)
 {
+	struct ep *e = &o.eps[i];
 	int32_t k;
 
-	if ((int32_t)(seq - o.eps[i].last_sent) > 0)
-		seq = o.eps[i].last_sent;
-	while ((k = o.eps[i].head) != NONE &&
-	    (int32_t)(seq - o.conns[k].seq) >= 0)
+	if ((int32_t)(v - e->slot) <= 0 || (int32_t)(v - e->last_sent) > 0)
+		return;
+	e->slot = v;
+	while ((k = e->head) != NONE && (int32_t)(v - o.conns[k].seq) >= 0)
 		taken(i, NONE, k);
 }
 
@@ -455,7 +463,7 @@ board_ack(void *arg, size_t i, uint32_t seq)
 {
 	(void) arg;
 	if (i < o.n && o.eps[i].state != EP_FREE && o.eps[i].board)
-		ack_upto(i, seq);
+		board_seen(i, seq);
 }
 
 /* What members wrote on the board since we last looked. */
@@ -575,6 +583,7 @@ handle(size_t i, const struct proto_rec *r)
 		/* Nothing sent yet is its; the slot counts from here. */
 		ackmem_reset(o.board, i, o.seq);
 		e->board = 1;
+		e->slot = o.seq;
 		out.seq = (uint32_t)i;
 		return (ep_send(i, &out, o.boardfd));
 	}

@@ -96,12 +96,13 @@ util_request_fd(int ctl, const struct proto_rec *req, int want,
 			errno = EPROTO;
 			return (-1);
 		}
-		if (cfd >= 0 && cloexec == 0)
-			(void) real.fcntl(cfd, F_SETFD, FD_CLOEXEC);
-		if (repfd != NULL)
-			*repfd = cfd;
-		else if (cfd >= 0)
+		if (repfd == NULL && cfd >= 0)
 			(void) real.close(cfd);
+		else if (repfd != NULL) {
+			if (cfd >= 0 && cloexec == 0)
+				(void) real.fcntl(cfd, F_SETFD, FD_CLOEXEC);
+			*repfd = cfd;
+		}
 		return (0);
 	}
 }
