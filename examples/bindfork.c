@@ -26,7 +26,7 @@ static void child(int *socks, int n, int mine)
 		if (i != mine)
 			close(socks[i]);
 	say("ready %ld\n", (long)getpid());
-	accept_loop(socks[mine]);
+	accept_loop(socks[mine], 0);
 }
 
 int main(int argc, char **argv)

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef MSG_NOSIGNAL
@@ -132,6 +133,7 @@ void parse_server_opts(int argc, char **argv, const char *optstring,
 	}
 	o->nproc = 4;
 	o->use_epoll = 0;
+	o->delay_ms = 0;
 	while ((c = getopt(argc, argv, optstring)) != -1) {
 		switch (c) {
 		case 'a':
@@ -145,6 +147,9 @@ void parse_server_opts(int argc, char **argv, const char *optstring,
 			break;
 		case 'e':
 			o->use_epoll = 1;
+			break;
+		case 'd':
+			o->delay_ms = parse_num(optarg, 0, 60000, "delay");
 			break;
 		default:
 			fprintf(stderr, "usage: %s %s\n", progname, usage);
@@ -206,7 +211,16 @@ void serve_one(int cfd)
 		die("close");
 }
 
-void accept_loop(int lfd)
+/* A request that takes this long: restarted when a signal interrupts it. */
+static void take_time(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+void accept_loop(int lfd, long delay_ms)
 {
 	for (;;) {
 		int cfd = accept(lfd, NULL, NULL);
@@ -218,6 +232,8 @@ void accept_loop(int lfd)
 				continue;
 			die("accept");
 		}
+		if (delay_ms > 0)
+			take_time(delay_ms);
 		serve_one(cfd);
 	}
 }

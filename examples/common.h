@@ -21,6 +21,7 @@ struct server_opts {
 	socklen_t addrlen;
 	int nproc;			/* -n, default 4 */
 	int use_epoll;			/* -e */
+	long delay_ms;			/* -d: each connection takes this long */
 };
 
 extern const char *progname;
@@ -38,7 +39,7 @@ int reuseport_socket(const struct server_opts *o);
 unsigned bound_port(int fd);
 
 void serve_one(int cfd);
-void accept_loop(int lfd);
+void accept_loop(int lfd, long delay_ms);
 
 void supervisor_signals(void);
 void child_signals(void);

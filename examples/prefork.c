@@ -1,10 +1,10 @@
 /*
- * prefork [-a ADDR] [-p PORT] [-n N]
+ * prefork [-a ADDR] [-p PORT] [-n N] [-d MS]
  *
  * The classic prefork pattern with SO_REUSEPORT: N children each open,
  * bind and listen on their OWN socket for ADDR:PORT, and the kernel spreads
  * incoming connections over them.  Each connection is answered with the
- * serving child's pid.
+ * serving child's pid, after MS milliseconds with -d (a slow request).
  *
  * stdout: "port <n>" from the parent first, then "ready <pid>" per child.
  */
@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-static const char usage[] = "[-a ADDR] [-p PORT] [-n N]";
+static const char usage[] = "[-a ADDR] [-p PORT] [-n N] [-d MS]";
 
 static void child(const struct server_opts *o, int ready_w)
 {
@@ -30,7 +30,7 @@ static void child(const struct server_opts *o, int ready_w)
 	if (write(ready_w, "r", 1) != 1)
 		die("write ready pipe");
 	close(ready_w);
-	accept_loop(fd);
+	accept_loop(fd, o->delay_ms);
 }
 
 /* Returns once every child has either reported ready or died. */
@@ -60,7 +60,7 @@ int main(int argc, char **argv)
 	int probe = -1, pipefd[2], i;
 	pid_t pid;
 
-	parse_server_opts(argc, argv, "a:p:n:", usage, &o);
+	parse_server_opts(argc, argv, "a:p:n:d:", usage, &o);
 
 	/*
 	 * With port 0 the children must agree on one port: learn it from a

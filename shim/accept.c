@@ -21,6 +21,19 @@
 #include "shim.h"
 #include "util.h"
 
+/*
+ * When this thread last returned a connection of a board endpoint: the
+ * time until it calls accept() again is how long its application keeps
+ * away per connection, which tells round-robin whether a short run to one
+ * endpoint is safe (policy.c).  Per thread: in a pool of threads blocked
+ * in accept(), another thread's return says nothing of this one's work.
+ * Only compared, never followed: the board may be gone by the next call.
+ */
+static _Thread_local struct {
+	const struct ackmem *m;
+	uint64_t	us;
+} last_take;
+
 /* What accept needs of the endpoint, copied under the lock. */
 struct accept_view {
 	int		shut;
@@ -243,6 +256,10 @@ shim_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags,
 		n = -1;
 		goto out;
 	}
+	if (v.ack != NULL && last_take.m == v.ack) {
+		ackmem_busy(v.ack, util_now_us() - last_take.us);
+		last_take.m = NULL;	/* time waiting here is not work */
+	}
 	for (;;) {
 		n = next_record(fd, &v, (flags & plat_sock_cloexec) ?
 		    plat_recv_cloexec_flag() : 0, &rec, &cfd);
@@ -254,8 +271,11 @@ shim_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags,
 			break;
 	}
 	acknowledge(fd, v.ack, rec.seq);
-	if (v.ack != NULL)
+	if (v.ack != NULL) {
+		last_take.m = v.ack;
+		last_take.us = util_now_us();
 		ackmem_release(v.ack);
+	}
 	if (v.tell_idle)
 		took(fd, rec.seq);
 

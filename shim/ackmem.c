@@ -30,6 +30,7 @@ _Static_assert(ATOMIC_INT_LOCK_FREE == 2,
 /* A slot per cache line: members writing their own never contend. */
 struct slot {
 	_Alignas(64) atomic_uint seq;
+	atomic_uint	busy;	/* us its application keeps away (ackmem_busy) */
 };
 
 struct ackmem_board {
@@ -74,6 +75,13 @@ ackmem_reset(struct ackmem_board *b, size_t i, uint32_t seq)
 		atomic_store(&b->slot[i].seq, seq);
 }
 
+void
+ackmem_clear_busy(struct ackmem_board *b, size_t i)
+{
+	if (i < ACKMEM_SLOTS)
+		atomic_store(&b->slot[i].busy, 0);
+}
+
 uint32_t
 ackmem_retire(struct ackmem_board *b, size_t i, uint32_t seq)
 {
@@ -82,7 +90,7 @@ ackmem_retire(struct ackmem_board *b, size_t i, uint32_t seq)
 
 size_t
 ackmem_collect(struct ackmem_board *b, size_t n,
-    void (*fn)(void *arg, size_t i, uint32_t seq), void *arg)
+    void (*fn)(void *arg, size_t i, uint32_t seq, uint32_t busy), void *arg)
 {
 	size_t words, found = 0;
 
@@ -103,7 +111,9 @@ ackmem_collect(struct ackmem_board *b, size_t n,
 
 			if (!(bits & 1U))
 				continue;
-			fn(arg, i, atomic_load(&b->slot[i].seq));
+			fn(arg, i, atomic_load(&b->slot[i].seq),
+			    atomic_load_explicit(&b->slot[i].busy,
+			    memory_order_relaxed));
 			found++;
 		}
 	}
@@ -206,6 +216,26 @@ ackmem_ack(struct ackmem *m, uint32_t seq)
 	/* Seen after our mark, or our mark seen by the owner's last look. */
 	return (atomic_load(&b->sleeping) != 0 &&
 	    atomic_exchange(&b->sleeping, 0) != 0);
+}
+
+/*
+ * A moving average over 8 connections: one slow request among fast ones
+ * counts at once (a 100 ms request alone reads 12.5 ms), a stray
+ * preemption of the member fades.  Processes sharing an endpoint after
+ * fork may lose each other's updates: it is a hint.
+ */
+void
+ackmem_busy(struct ackmem *m, uint64_t us)
+{
+	atomic_uint *b = &m->b->slot[m->i].busy;
+	int64_t cur = atomic_load_explicit(b, memory_order_relaxed);
+	int64_t now = us > UINT32_MAX / 2 ? UINT32_MAX / 2 : (int64_t)us;
+
+	int64_t avg = cur == 0 ? now : cur + (now - cur) / 8;
+
+	/* 0 stays "not measured yet". */
+	atomic_store_explicit(b, avg > 0 ? (unsigned)avg : 1U,
+	    memory_order_relaxed);
 }
 
 void

@@ -35,14 +35,17 @@ struct ackmem_board;
 struct ackmem_board *ackmem_create(int *fd);
 /* Slot i starts over for a new endpoint: nothing up to seq is its. */
 void ackmem_reset(struct ackmem_board *b, size_t i, uint32_t seq);
+/* Slot i's handler time starts over (a new endpoint). */
+void ackmem_clear_busy(struct ackmem_board *b, size_t i);
 /* Slot i's endpoint is gone: its last word, and the slot set to seq. */
 uint32_t ackmem_retire(struct ackmem_board *b, size_t i, uint32_t seq);
 /*
- * Slots below n marked since the last call: fn(arg, i, seq) for each.
+ * Slots below n marked since the last call: fn(arg, i, seq, busy) for
+ * each, busy as ackmem_busy() left it.
  * Returns how many there were.
  */
 size_t ackmem_collect(struct ackmem_board *b, size_t n,
-    void (*fn)(void *arg, size_t i, uint32_t seq), void *arg);
+    void (*fn)(void *arg, size_t i, uint32_t seq, uint32_t busy), void *arg);
 /* Raise (1) or lower (0) the flag: the owner is about to sleep. */
 void ackmem_sleeping(struct ackmem_board *b, int on);
 
@@ -59,6 +62,11 @@ void ackmem_release(struct ackmem *m);
  * the board is off for this endpoint).
  */
 int ackmem_ack(struct ackmem *m, uint32_t seq);
+/*
+ * This endpoint's application came back for a connection us microseconds
+ * after it took the last one: how long it keeps away, averaged.
+ */
+void ackmem_busy(struct ackmem *m, uint64_t us);
 /* The wake record could not be sent: put the flag back for the next. */
 void ackmem_rewake(struct ackmem *m);
 /*

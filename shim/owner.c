@@ -31,6 +31,8 @@
 #define	MAX_MEMBERS	4096	/* members of one group: refused beyond, loudly */
 #define	ACCEPT_BATCH	64	/* connections taken per wakeup */
 #define	NONE		(-1)
+#define	RUNLOG_MAX	4	/* log2(POLICY_RUN_MAX) */
+_Static_assert(POLICY_RUN_MAX == 1 << RUNLOG_MAX, "RUNLOG_MAX");
 
 enum ep_state {
 	EP_FREE = 0,
@@ -59,6 +61,8 @@ struct ep {
 	uint32_t	last_sent;	/* seq of the last CONN sent to it */
 	int		board;		/* acks on the board (slot i) */
 	uint32_t	slot;		/* that slot's value as we last knew it */
+	uint32_t	busy;		/* us per connection, from its board */
+	unsigned	runlog;		/* log2 of policy_run_for(busy) */
 	uint32_t	rxlen;
 	uint8_t		rx[PROTO_REC_SIZE];
 };
@@ -75,6 +79,7 @@ static struct {
 	int		paused;		/* out of fds: wait for one to close */
 	int		rvpaused;	/* the rendezvous is out of the poller */
 	uint32_t	seq;
+	uint64_t	last_conn_us;	/* when the last connection was handed */
 	uint32_t	next_id;
 	uint32_t	unacked;	/* over all endpoints */
 	struct ackmem_board *board;	/* NULL: members send ACK records */
@@ -90,6 +95,7 @@ static struct {
 	struct ep	*eps;
 	struct policy_ep *peps;
 	size_t		n_eligible;	/* slots with peps[i].eligible */
+	size_t		n_run[RUNLOG_MAX + 1];	/* of those, by runlog */
 	size_t		cap;
 	size_t		n;		/* slots in use or freed: high water */
 	size_t		live;		/* endpoints not EP_FREE */
@@ -215,6 +221,46 @@ set_eligible(size_t i, int on)
 		o.n_eligible++;
 	else
 		o.n_eligible--;
+	if (on)
+		o.n_run[o.eps[i].runlog]++;
+	else
+		o.n_run[o.eps[i].runlog]--;
+}
+
+/*
+ * Endpoint i's application keeps away busy us per connection (0: not yet
+ * measured): the round-robin run it could take.
+ */
+static void
+set_run(size_t i, uint32_t busy)
+{
+	unsigned r = policy_run_for(busy), lg = 0;
+
+	o.eps[i].busy = busy;
+	while ((1U << lg) < r)
+		lg++;
+	if (o.eps[i].runlog == lg)
+		return;
+	if (o.peps[i].eligible) {
+		o.n_run[o.eps[i].runlog]--;
+		o.n_run[lg]++;
+	}
+	o.eps[i].runlog = lg;
+}
+
+/*
+ * Round-robin's run: the shortest any eligible endpoint allows, so that
+ * every endpoint's turn is the same length (exact counts) and none is
+ * given a run its application is too slow for.
+ */
+static uint32_t
+group_run(void)
+{
+	unsigned lg = 0;
+
+	while (lg < RUNLOG_MAX && o.n_run[lg] == 0)
+		lg++;
+	return (1U << lg);
 }
 
 static void
@@ -256,11 +302,11 @@ ep_drop(size_t i, const char *why)
 		next = o.conns[k].next;
 		list_append(&o.orphan_head, &o.orphan_tail, k);
 	}
+	set_eligible(i, 0);
 	memset(e, 0, sizeof (*e));
 	e->fd = -1;
 	e->state = EP_FREE;
 	o.paused = 0;	/* an fd came free */
-	set_eligible(i, 0);
 	o.live--;
 }
 
@@ -274,9 +320,23 @@ ep_send(size_t i, const struct proto_rec *r, int connfd)
 static void
 dispatch(int32_t k)
 {
+	/*
+	 * Round-robin runs only while connections come close together: a
+	 * worker that took one is then likely still awake for the next,
+	 * which is what a run saves.  Further apart, each connection wakes
+	 * a worker anyway, and someone trying a few requests by hand sees
+	 * them go round one at a time.
+	 */
+	uint64_t now = util_now_us();
+	int dense = now - o.last_conn_us <= POLICY_RUN_BUDGET_US;
+
+	o.last_conn_us = now;
 	for (;;) {
 		struct proto_rec r;
-		size_t i = policy_pick(&o.pol, o.peps, o.n, &o.conns[k].peer);
+		size_t i;
+
+		o.pol.run = dense ? group_run() : 1;
+		i = policy_pick(&o.pol, o.peps, o.n, &o.conns[k].peer);
 
 		if (i >= o.n) {
 			list_append(&o.orphan_head, &o.orphan_tail, k);
@@ -459,11 +519,13 @@ board_seen(size_t i, uint32_t v)
 }
 
 static void
-board_ack(void *arg, size_t i, uint32_t seq)
+board_ack(void *arg, size_t i, uint32_t seq, uint32_t busy)
 {
 	(void) arg;
-	if (i < o.n && o.eps[i].state != EP_FREE && o.eps[i].board)
+	if (i < o.n && o.eps[i].state != EP_FREE && o.eps[i].board) {
 		board_seen(i, seq);
+		set_run(i, busy);
+	}
 }
 
 /* What members wrote on the board since we last looked. */
@@ -520,6 +582,8 @@ send_stat(size_t i)
 	g.opts[STAT_G_DELIVERED_HI] = (int32_t)(o.delivered >> 32);
 	g.opts[STAT_G_WAITING] = count_waiting();
 	g.opts[STAT_G_LINGER] = (int32_t)o.linger_ms;
+	g.opts[STAT_G_RUN] = o.policy != SHIM_POLICY_ROUNDROBIN ? 0 :
+	    o.pol.turn > 1 ? (int32_t)o.pol.turn : 1;
 	if (ep_send(i, &g, -1) != 0)
 		return;
 	for (size_t j = 0; j < o.n; j++) {
@@ -540,6 +604,8 @@ send_stat(size_t i)
 		r.opts[STAT_E_DELIVERED_HI] = (int32_t)(e->delivered >> 32);
 		r.opts[STAT_E_IDLE] = o.peps[j].idle;
 		r.opts[STAT_E_FIRST] = e->first;
+		r.opts[STAT_E_BUSY_US] = (int32_t)(e->busy > INT32_MAX ?
+		    INT32_MAX : e->busy);
 		if (ep_send(i, &r, -1) != 0)
 			return;
 	}
@@ -582,6 +648,7 @@ handle(size_t i, const struct proto_rec *r)
 			return (ep_send(i, &out, -1));
 		/* Nothing sent yet is its; the slot counts from here. */
 		ackmem_reset(o.board, i, o.seq);
+		ackmem_clear_busy(o.board, i);
 		e->board = 1;
 		e->slot = o.seq;
 		out.seq = (uint32_t)i;

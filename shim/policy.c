@@ -1,7 +1,9 @@
 /*
  * policy.c: endpoint selection.
  *
- * roundrobin: each eligible endpoint in turn: exact fairness.
+ * roundrobin: each eligible endpoint in turn: exact fairness.  A turn is
+ *	one connection, or a short run of them when every application is
+ *	measured to come back for the next one quickly (policy_run_for).
  * hash: the client's address and port pick one, as the kernel does.
  * srcip: rendezvous hashing on the client address: a client stays on its
  *	endpoint while that lives, and when one of N endpoints comes or
@@ -19,6 +21,33 @@ policy_init(struct policy_state *p, enum shim_policy kind)
 {
 	p->kind = kind;
 	p->cursor = 0;
+	p->last = 0;
+	p->run_left = 0;
+	p->run = 1;
+	p->turn = 0;
+}
+
+/*
+ * Why runs: on a loaded machine, waking a worker costs more than the
+ * worker's whole reply to a short request (bench/PROFILE.md: strict
+ * one-at-a-time round-robin woke a worker per connection and reached 0.70
+ * of the kernel's rate; runs of 8 reach it).  A connection sent to a
+ * worker still busy with the one before waits for it, so a run is only
+ * as long as keeps its last connection's wait within POLICY_RUN_BUDGET_US:
+ * r - 1 times the time the application keeps away per connection.  An
+ * application slower than that, or not measured yet, gets strict rotation.
+ */
+uint32_t
+policy_run_for(uint32_t busy_us)
+{
+	uint32_t r = POLICY_RUN_MAX;
+
+	if (busy_us == 0)
+		return (1);
+	while (r > 1 &&
+	    (uint64_t)(r - 1) * busy_us > POLICY_RUN_BUDGET_US)
+		r /= 2;
+	return (r);
 }
 
 /* FNV-1a, then a final mix so nearby addresses spread over all bits. */
@@ -54,19 +83,34 @@ policy_hash_peer(const struct proto_addr *peer, int with_port)
 	return (mix(h));
 }
 
+/*
+ * A turn is p->turn connections in a row (a run).  The owner may change
+ * p->run at any time, but a pass over the endpoints keeps the length it
+ * started with: every endpoint's count stays within one run of every
+ * other's (exact fairness); a new length counts from the next pass.
+ */
 static size_t
 roundrobin(struct policy_state *p, const struct policy_ep *eps, size_t n)
 {
+	if (p->run_left > 0 && p->last < n && eps[p->last].eligible) {
+		p->run_left--;
+		return (p->last);
+	}
 	if (p->cursor >= n)
 		p->cursor = 0;
 	for (size_t k = 0; k < n; k++) {
 		size_t i = (p->cursor + k) % n;
 
-		if (eps[i].eligible) {
-			p->cursor = i + 1;
-			return (i);
-		}
+		if (!eps[i].eligible)
+			continue;
+		if (i <= p->last || p->turn == 0)
+			p->turn = p->run > 0 ? p->run : 1;	/* a new pass */
+		p->cursor = i + 1;
+		p->last = i;
+		p->run_left = p->turn - 1;
+		return (i);
 	}
+	p->run_left = 0;
 	return (n);
 }
 

@@ -15,6 +15,10 @@
 struct policy_state {
 	enum shim_policy kind;
 	size_t		cursor;		/* where the next round-robin scan starts */
+	uint32_t	run;		/* round-robin's run, set by the owner */
+	uint32_t	turn;		/* the run of the pass under way */
+	uint32_t	run_left;	/* connections left in the current run */
+	size_t		last;		/* the endpoint of the current run */
 };
 
 /* What the policy may know of one endpoint slot. */
@@ -24,6 +28,18 @@ struct policy_ep {
 	uint32_t	unacked;	/* connections sent, not yet accepted */
 	uint32_t	id;		/* stable for the endpoint's life */
 };
+
+/* The longest round-robin run; a power of two. */
+#define	POLICY_RUN_MAX	16
+/* The longest a run's last connection should wait for its worker. */
+#define	POLICY_RUN_BUDGET_US	128
+
+/*
+ * The round-robin run (1 to POLICY_RUN_MAX) for an endpoint whose
+ * application comes back for its next connection busy_us after it took
+ * the last; 0: not measured (1, one at a time).
+ */
+uint32_t policy_run_for(uint32_t busy_us);
 
 void policy_init(struct policy_state *p, enum shim_policy kind);
 

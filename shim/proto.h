@@ -64,6 +64,7 @@ enum {
 	STAT_G_DELIVERED_HI,
 	STAT_G_WAITING,		/* connections waiting for an endpoint */
 	STAT_G_LINGER,		/* REUSEPORT_SHIM_LINGER_MS */
+	STAT_G_RUN,		/* roundrobin's run now; 0: not told */
 	STAT_G_COUNT
 };
 
@@ -75,8 +76,16 @@ enum {
 	STAT_E_DELIVERED_HI,
 	STAT_E_IDLE,		/* its application waits for a connection */
 	STAT_E_FIRST,		/* the member that started the group */
+	STAT_E_BUSY_US,		/* its time per connection; 0: not measured */
 	STAT_E_COUNT
 };
+
+/*
+ * Options a status client must get; the ones after (RUN, BUSY_US) are
+ * newer, and an owner of an older build leaves them out.
+ */
+#define	STAT_G_REQUIRED	STAT_G_RUN
+#define	STAT_E_REQUIRED	STAT_E_BUSY_US
 
 /* An IPv4 or IPv6 socket address, independent of the C library's layout. */
 struct proto_addr {

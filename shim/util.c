@@ -1,10 +1,12 @@
 /*
- * util.c: address and option copies, and the member's request/reply.
+ * util.c: address and option copies, the member's request/reply, the
+ * clock.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <string.h>
+#include <time.h>
 
 #include "platform.h"
 #include "real.h"
@@ -124,4 +126,13 @@ util_opt_read(int fd, const struct plat_opt *o, int32_t *value)
 	else
 		*value = u.v;
 	return (0);
+}
+
+uint64_t
+util_now_us(void)
+{
+	struct timespec ts;
+
+	(void) clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000000U + (uint64_t)ts.tv_nsec / 1000U);
 }

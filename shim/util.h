@@ -37,4 +37,7 @@ int util_request_fd(int ctl, const struct proto_rec *req, int want,
  */
 int util_opt_read(int fd, const struct plat_opt *o, int32_t *value);
 
+/* CLOCK_MONOTONIC in microseconds. */
+uint64_t util_now_us(void);
+
 #endif /* SHIM_UTIL_H */

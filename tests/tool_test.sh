@@ -296,7 +296,7 @@ EOF
 	rc=$?
 	why=
 	[ $rc -eq 0 ] || why="exit $rc"
-	grep -qE "^tcp 127\.0\.0\.1:$PORT  policy roundrobin  owner pid [0-9]+  up [0-9]+s  delivered [0-9]+  waiting 0$" <<<"$out" ||
+	grep -qE "^tcp 127\.0\.0\.1:$PORT  policy roundrobin  owner pid [0-9]+  up [0-9]+s  delivered [0-9]+  waiting 0  run [0-9]+$" <<<"$out" ||
 	    why="${why:+$why; }no group line"
 	[ "$(grep -cE '^  pid [0-9]+  listening  delivered [0-9]+  unacked 0' <<<"$out")" -eq 4 ] ||
 	    why="${why:+$why; }not 4 listening member lines"

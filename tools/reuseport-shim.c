@@ -463,6 +463,7 @@ struct member {
 	uint64_t	delivered;
 	int		idle;
 	int		first;
+	long		busy;		/* us per connection; 0: not measured */
 };
 
 struct group {
@@ -475,6 +476,7 @@ struct group {
 	uint64_t	delivered;
 	long		waiting;
 	long		linger;
+	long		run;		/* roundrobin's run; 0: not told */
 	struct member	*m;
 	size_t		nm;
 };
@@ -569,12 +571,13 @@ read_answer(int fd, struct group *g, char *why, size_t wl)
 		    "the owner closed without answering" : strerror(errno));
 		return (-1);
 	}
-	if (r.type != REC_STAT_GROUP || r.nopts < STAT_G_COUNT ||
+	if (r.type != REC_STAT_GROUP || r.nopts < STAT_G_REQUIRED ||
 	    r.arg < 0 || r.arg > STAT_MAX_MEMBERS ||
 	    r.opts[STAT_G_POLICY] < SHIM_POLICY_ROUNDROBIN ||
 	    r.opts[STAT_G_POLICY] > SHIM_POLICY_LEASTLOADED ||
 	    r.opts[STAT_G_UPTIME] < 0 || r.opts[STAT_G_WAITING] < 0 ||
-	    r.opts[STAT_G_LINGER] < 0 || r.seq == 0 || r.seq > INT32_MAX) {
+	    r.opts[STAT_G_LINGER] < 0 || r.opts[STAT_G_RUN] < 0 ||
+	    r.seq == 0 || r.seq > INT32_MAX) {
 		(void) snprintf(why, wl, "not a valid group record "
 		    "(type %d, %u options)", r.type, (unsigned)r.nopts);
 		return (-1);
@@ -587,6 +590,7 @@ read_answer(int fd, struct group *g, char *why, size_t wl)
 	    r.opts[STAT_G_DELIVERED_HI]);
 	g->waiting = r.opts[STAT_G_WAITING];
 	g->linger = r.opts[STAT_G_LINGER];
+	g->run = r.opts[STAT_G_RUN];	/* 0 if the owner left it out */
 	want = r.arg;
 	while ((long)g->nm < want) {
 		struct member *m;
@@ -598,8 +602,9 @@ read_answer(int fd, struct group *g, char *why, size_t wl)
 			    "end of stream" : strerror(errno));
 			return (-1);
 		}
-		if (r.type != REC_STAT_EP || r.nopts < STAT_E_COUNT ||
+		if (r.type != REC_STAT_EP || r.nopts < STAT_E_REQUIRED ||
 		    (o[STAT_E_STATE] != 1 && o[STAT_E_STATE] != 2) ||
+		    o[STAT_E_BUSY_US] < 0 ||
 		    o[STAT_E_UNACKED] < 0 || r.arg <= 0 ||
 		    (o[STAT_E_IDLE] & ~1) != 0 || (o[STAT_E_FIRST] & ~1) != 0) {
 			(void) snprintf(why, wl, "not a valid member record "
@@ -625,6 +630,7 @@ read_answer(int fd, struct group *g, char *why, size_t wl)
 		    o[STAT_E_DELIVERED_HI]);
 		m->idle = o[STAT_E_IDLE];
 		m->first = o[STAT_E_FIRST];
+		m->busy = o[STAT_E_BUSY_US];
 	}
 	if ((n = recv_by(fd, &r, &deadline)) != 0) {
 		(void) snprintf(why, wl, "%s", n > 0 ?
@@ -738,14 +744,19 @@ print_text(const struct group *g)
 	    (unsigned long long)g->delivered, g->waiting);
 	if (g->linger > 0)
 		(void) printf("  linger %ldms", g->linger);
+	if (g->policy == SHIM_POLICY_ROUNDROBIN && g->run > 0)
+		(void) printf("  run %ld", g->run);
 	(void) putchar('\n');
 	for (size_t i = 0; i < g->nm; i++) {
 		const struct member *m = &g->m[i];
 
-		(void) printf("  pid %ld  %s  delivered %llu  unacked %ld%s%s\n",
+		(void) printf("  pid %ld  %s  delivered %llu  unacked %ld",
 		    m->pid, m->listening ? "listening" : "joined",
-		    (unsigned long long)m->delivered, m->unacked,
-		    m->idle ? "  idle" : "", m->first ? "  first" : "");
+		    (unsigned long long)m->delivered, m->unacked);
+		if (m->busy > 0)
+			(void) printf("  busy %ldus", m->busy);
+		(void) printf("%s%s\n", m->idle ? "  idle" : "",
+		    m->first ? "  first" : "");
 	}
 }
 
@@ -800,6 +811,16 @@ json_str(const char *s)
 	(void) putchar('"');
 }
 
+/* A figure the owner may not have told (0): null. */
+static void
+json_count(long v)
+{
+	if (v > 0)
+		(void) printf("%ld", v);
+	else
+		(void) fputs("null", stdout);
+}
+
 static void
 print_json(const struct group *g, int comma)
 {
@@ -820,19 +841,23 @@ print_json(const struct group *g, int comma)
 	}
 	(void) printf(",\n   \"policy\": \"%s\", \"owner_pid\": %ld, "
 	    "\"uptime_s\": %ld, \"delivered\": %llu, \"waiting\": %ld, "
-	    "\"linger_ms\": %ld,\n   \"members\": [",
+	    "\"linger_ms\": %ld, \"run\": ",
 	    config_policy_name(g->policy), g->owner, g->uptime,
 	    (unsigned long long)g->delivered, g->waiting, g->linger);
+	json_count(g->run);
+	(void) fputs(",\n   \"members\": [", stdout);
 	for (size_t i = 0; i < g->nm; i++) {
 		const struct member *m = &g->m[i];
 
 		(void) printf("%s\n    {\"id\": %lu, \"pid\": %ld, \"state\": "
 		    "\"%s\", \"delivered\": %llu, \"unacked\": %ld, "
-		    "\"idle\": %s, \"first\": %s}", i > 0 ? "," : "",
-		    (unsigned long)m->id, m->pid,
+		    "\"idle\": %s, \"first\": %s, \"busy_us\": ",
+		    i > 0 ? "," : "", (unsigned long)m->id, m->pid,
 		    m->listening ? "listening" : "joined",
 		    (unsigned long long)m->delivered, m->unacked,
 		    m->idle ? "true" : "false", m->first ? "true" : "false");
+		json_count(m->busy);
+		(void) putchar('}');
 	}
 	(void) fputs(g->nm > 0 ? "\n   ]}" : "]}", stdout);
 }

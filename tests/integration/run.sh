@@ -40,6 +40,8 @@ run_test separate4		t_separate4
 run_test epoll4			t_epoll4
 run_test bindfork4		t_bindfork4
 run_test ipv6			t_ipv6
+run_test slow-rotates		t_slow_rotates
+run_test fast-measured		t_fast_measured
 run_test oracle-c		t_oracle_c
 run_test oracle-py		t_oracle_py
 run_test port-freed		t_port_freed

@@ -69,3 +69,60 @@ t_ipv6() {
 	check_balance shim 2 1000
 	stop_server pf6 0
 }
+
+# member_busy: "PID BUSY_US" per member of the group on $PORT, from
+# reuseport-shim stat (BUSY_US 0: not measured).
+member_busy() {
+	REUSEPORT_SHIM_DIR=$SHIMDIR "$BUILD/reuseport-shim" stat 2>&1 |
+	    awk -v port="$PORT" '
+		/^tcp / { ours = $2 ~ (":" port "$") }
+		ours && $1 == "pid" {
+			busy = 0
+			for (i = 3; i < NF; i++)
+				if ($i == "busy") busy = $(i + 1) + 0
+			print $2, busy
+		}'
+}
+
+# Workers that take 20 ms per connection: round-robin stays one at a time
+# (a run would queue connections behind a busy worker), so the counts are
+# exact, and the owner reports what it measured.  All 80 clients connect
+# at once: connections that come close together are when runs are made.
+t_slow_rotates() {
+	local n=0 pid busy
+	start_server pfs "${SHIM[@]}" "$BUILD/examples/prefork" -n 4 -d 20 || return
+	server_up pfs 4 || return
+	run_load shim 127.0.0.1 "$PORT" 80 80
+	note "shim: $(load_counts shim)"
+	check_answered shim 80 || return
+	while read -r _ pid count; do
+		[ "$count" -eq 20 ] ||
+		    fail "pid $pid got $count of 80 connections, want exactly 20 ($(load_counts shim))"
+	done < <(awk '$1 == "pid"' "$TDIR/shim.load")
+	while read -r pid busy; do
+		n=$((n + 1))
+		# A lower bound only: the worker sleeps 20 ms per connection.
+		[ "$busy" -ge 20000 ] ||
+		    fail "stat says pid $pid takes ${busy}us per connection, want >= 20000"
+	done < <(member_busy)
+	[ "$n" -eq 4 ] || fail "stat shows $n members on port $PORT, want 4"
+	stop_server pfs 0
+}
+
+# Fast workers under load: every member has a measured time per
+# connection, and runs keep the spread within check_balance's 10%.
+t_fast_measured() {
+	local n=0 pid busy
+	start_server pff "${SHIM[@]}" "$BUILD/examples/prefork" -n 4 || return
+	server_up pff 4 || return
+	run_load shim 127.0.0.1 "$PORT" "$LOAD_N" "$LOAD_C"
+	note "shim: $(load_counts shim); stat: $(member_busy | tr '\n' ' ')"
+	check_balance shim 4 "$LOAD_N"
+	while read -r pid busy; do
+		n=$((n + 1))
+		[ "$busy" -gt 0 ] ||
+		    fail "stat shows no time per connection for pid $pid"
+	done < <(member_busy)
+	[ "$n" -eq 4 ] || fail "stat shows $n members on port $PORT, want 4"
+	stop_server pff 0
+}

@@ -20,16 +20,18 @@ struct seen {
 	size_t		n;
 	size_t		slot[8];
 	uint32_t	seq[8];
+	uint32_t	busy[8];
 };
 
 static void
-record(void *arg, size_t i, uint32_t seq)
+record(void *arg, size_t i, uint32_t seq, uint32_t busy)
 {
 	struct seen *s = arg;
 
 	if (s->n < 8) {
 		s->slot[s->n] = i;
 		s->seq[s->n] = seq;
+		s->busy[s->n] = busy;
 	}
 	s->n++;
 }
@@ -238,6 +240,49 @@ test_hold_outlives_release(void **state)
 }
 
 /* A member in another process: what it writes, the owner reads. */
+/* The time an application keeps away: measured, averaged, per slot. */
+static void
+test_busy_average(void **state)
+{
+	struct seen s = { 0 };
+	struct ackmem *m;
+	int fd;
+	struct ackmem_board *b = board(&fd);
+
+	(void) state;
+	ackmem_reset(b, 5, 0);
+	assert_non_null(m = ackmem_attach(fd, 5));
+	/* Not measured yet reads 0. */
+	assert_int_equal(ackmem_ack(m, 1), 0);
+	assert_int_equal(ackmem_collect(b, 8, record, &s), 1);
+	assert_int_equal(s.busy[0], 0);
+	/* The first measurement is taken whole, even 0 us (as 1). */
+	ackmem_busy(m, 0);
+	s.n = 0;
+	assert_int_equal(ackmem_ack(m, 2), 0);
+	assert_int_equal(ackmem_collect(b, 8, record, &s), 1);
+	assert_int_equal(s.busy[0], 1);
+	ackmem_busy(m, 801);	/* 1 + (801 - 1) / 8 */
+	s.n = 0;
+	assert_int_equal(ackmem_ack(m, 3), 0);
+	assert_int_equal(ackmem_collect(b, 8, record, &s), 1);
+	assert_int_equal(s.busy[0], 101);
+	ackmem_busy(m, 21);	/* 101 - 80 / 8 */
+	ackmem_busy(m, UINT64_MAX);	/* a clock gone backwards: bounded */
+	s.n = 0;
+	assert_int_equal(ackmem_ack(m, 4), 0);
+	assert_int_equal(ackmem_collect(b, 8, record, &s), 1);
+	assert_true(s.busy[0] > 91 && s.busy[0] <= 91 + UINT32_MAX / 16);
+	/* A new endpoint in the slot starts unmeasured. */
+	ackmem_clear_busy(b, 5);
+	s.n = 0;
+	assert_int_equal(ackmem_ack(m, 5), 0);
+	assert_int_equal(ackmem_collect(b, 8, record, &s), 1);
+	assert_int_equal(s.busy[0], 0);
+	ackmem_release(m);
+	(void) close(fd);
+}
+
 static void
 test_across_fork(void **state)
 {
@@ -275,6 +320,7 @@ main(void)
 		cmocka_unit_test(test_collect_bounded),
 		cmocka_unit_test(test_attach_refuses),
 		cmocka_unit_test(test_hold_outlives_release),
+		cmocka_unit_test(test_busy_average),
 		cmocka_unit_test(test_across_fork),
 	};
 

@@ -142,6 +142,96 @@ test_roundrobin_exact_fairness(void **state)
 	assert_int_equal(counts[4], 0);
 }
 
+/* A run's last connection waits at most 128 us for its worker. */
+static void
+test_run_for(void **state)
+{
+	static const struct {
+		uint32_t busy, run;
+	} t[] = {
+		{ 0, 1 }, { 1, 16 }, { 8, 16 }, { 9, 8 }, { 18, 8 }, { 19, 4 },
+		{ 42, 4 }, { 43, 2 }, { 128, 2 }, { 129, 1 }, { 100000, 1 },
+		{ UINT32_MAX, 1 },
+	};
+
+	(void) state;
+	for (size_t i = 0; i < sizeof (t) / sizeof (t[0]); i++)
+		assert_int_equal(policy_run_for(t[i].busy), t[i].run);
+	for (uint32_t busy = 1; busy < 1000; busy++) {
+		uint32_t r = policy_run_for(busy);
+
+		assert_true(r >= 1 && r <= POLICY_RUN_MAX && (r & (r - 1)) == 0);
+		assert_true((uint64_t)(r - 1) * busy <= 128);
+		assert_true(r == POLICY_RUN_MAX || (2 * r - 1) * busy > 128);
+	}
+}
+
+/* Runs: each endpoint takes its turn of p.run connections in a row. */
+static void
+test_roundrobin_runs(void **state)
+{
+	struct policy_state p;
+	struct policy_ep eps[4];
+	struct proto_addr peer = peer_v4(0x7f000001, 1);
+
+	(void) state;
+	eps_init(eps, 4);
+	policy_init(&p, SHIM_POLICY_ROUNDROBIN);
+	p.run = 4;
+	for (size_t i = 0; i < 32; i++)
+		assert_int_equal(policy_pick(&p, eps, 4, &peer), (i / 4) % 4);
+
+	/* An endpoint that stops being eligible ends its run at once. */
+	assert_int_equal(policy_pick(&p, eps, 4, &peer), 0);
+	eps[0].eligible = 0;
+	assert_int_equal(policy_pick(&p, eps, 4, &peer), 1);
+	eps[0].eligible = 1;
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(policy_pick(&p, eps, 4, &peer), 1);
+
+	/* A new length counts from the next pass: 2 and 3 still get 4. */
+	p.run = 1;
+	for (size_t i = 0; i < 8; i++)
+		assert_int_equal(policy_pick(&p, eps, 4, &peer), 2 + i / 4);
+	for (size_t i = 0; i < 8; i++)
+		assert_int_equal(policy_pick(&p, eps, 4, &peer), i % 4);
+
+	/* One endpoint alone: every run is a pass of its own. */
+	eps[1].eligible = eps[2].eligible = eps[3].eligible = 0;
+	p.run = 2;
+	for (size_t i = 0; i < 4; i++)
+		assert_int_equal(policy_pick(&p, eps, 4, &peer), 0);
+}
+
+/* Whatever the runs, no endpoint gets more than one run ahead. */
+static void
+test_roundrobin_runs_fair(void **state)
+{
+	struct policy_state p;
+	struct policy_ep eps[4];
+	struct proto_addr peer = peer_v4(0x7f000001, 1);
+	size_t counts[5] = { 0 }, lo, hi;
+	uint32_t seed = 4242;
+
+	(void) state;
+	eps_init(eps, 4);
+	policy_init(&p, SHIM_POLICY_ROUNDROBIN);
+	for (int i = 0; i < 20000; i++) {
+		if (i % 100 == 0)
+			p.run = 1U << (fake_rand(&seed) % 5);
+		counts[policy_pick(&p, eps, 4, &peer)]++;
+		lo = hi = counts[0];
+		for (size_t k = 1; k < 4; k++) {
+			lo = counts[k] < lo ? counts[k] : lo;
+			hi = counts[k] > hi ? counts[k] : hi;
+		}
+		assert_true(hi - lo <= POLICY_RUN_MAX);
+	}
+	assert_int_equal(counts[4], 0);
+	/* Over 20,000 connections: max/min within 1.02 (5100/5000). */
+	assert_true(hi * 100 <= lo * 102);
+}
+
 static void
 test_hash_stable(void **state)
 {
@@ -382,6 +472,9 @@ main(void)
 		cmocka_unit_test(test_roundrobin_skips_ineligible),
 		cmocka_unit_test(test_none_eligible),
 		cmocka_unit_test(test_roundrobin_exact_fairness),
+		cmocka_unit_test(test_run_for),
+		cmocka_unit_test(test_roundrobin_runs),
+		cmocka_unit_test(test_roundrobin_runs_fair),
 		cmocka_unit_test(test_hash_stable),
 		cmocka_unit_test(test_hash_spread),
 		cmocka_unit_test(test_srcip_ignores_port),
