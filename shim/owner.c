@@ -27,7 +27,7 @@
 #include "real.h"
 #include "util.h"
 
-#define	EP_MAX_UNACKED	64	/* connections sent to one endpoint, unaccepted */
+#define	EP_MAX_UNACKED	POLICY_MAX_UNACKED	/* sent to one, unaccepted */
 #define	MAX_MEMBERS	4096	/* members of one group: refused beyond, loudly */
 #define	ACCEPT_BATCH	64	/* connections taken per wakeup */
 #define	NONE		(-1)
@@ -135,6 +135,8 @@ grow_eps(void)
 	if (pe == NULL)
 		return (-1);
 	o.peps = pe;
+	if (policy_reserve(&o.pol, nc) != 0)
+		return (-1);
 	o.cap = nc;
 	return (0);
 }
@@ -263,14 +265,17 @@ group_run(void)
 	return (1U << lg);
 }
 
+/* Slot i changed: what the policy sees of it, and the policy's index. */
 static void
 update_policy_view(size_t i)
 {
 	struct ep *e = &o.eps[i];
+	int listening = e->state == EP_LISTENING;
 
-	set_eligible(i, e->state == EP_LISTENING &&
-	    e->unacked < EP_MAX_UNACKED);
+	set_eligible(i, listening && e->unacked < EP_MAX_UNACKED);
+	o.peps[i].listening = (uint8_t)listening;
 	o.peps[i].unacked = e->unacked;
+	policy_update(&o.pol, o.peps, i);
 }
 
 static void board_seen(size_t i, uint32_t v);
@@ -302,10 +307,12 @@ ep_drop(size_t i, const char *why)
 		next = o.conns[k].next;
 		list_append(&o.orphan_head, &o.orphan_tail, k);
 	}
-	set_eligible(i, 0);
+	set_eligible(i, 0);	/* counted by its runlog: before the memset */
 	memset(e, 0, sizeof (*e));
 	e->fd = -1;
 	e->state = EP_FREE;
+	o.peps[i].idle = 0;
+	update_policy_view(i);
 	o.paused = 0;	/* an fd came free */
 	o.live--;
 }
@@ -679,6 +686,7 @@ handle(size_t i, const struct proto_rec *r)
 	case REC_IDLE:
 		/* Stale if a connection is on its way to it already. */
 		o.peps[i].idle = r->seq == e->last_sent;
+		update_policy_view(i);
 		return (0);
 	case REC_UNLISTEN:
 		if (e->state == EP_LISTENING)

@@ -1,7 +1,9 @@
 /*
  * policy.h: choosing the endpoint for the next connection.  Pure: the
- * owner describes its endpoints, the policy answers with an index, so
- * each policy is unit-tested without sockets.
+ * owner describes its endpoints in an array and tells the policy which
+ * slot changed; the policy keeps its own index of them, so that a choice
+ * costs O(1) (O(log n) for srcip) however many endpoints there are, and
+ * answers with a slot.  Each policy is unit-tested without sockets.
  */
 #ifndef SHIM_POLICY_H
 #define SHIM_POLICY_H
@@ -12,18 +14,46 @@
 #include "config.h"
 #include "proto.h"
 
+/* leastloaded's classes: idle ones by unacked, then busy ones by unacked. */
+#define	POLICY_MAX_UNACKED	64	/* an endpoint at this many is not eligible */
+#define	POLICY_CLASSES		(2 * POLICY_MAX_UNACKED)
+
+struct policy_ring_pt;
+
 struct policy_state {
 	enum shim_policy kind;
-	size_t		cursor;		/* where the next round-robin scan starts */
-	uint32_t	run;		/* round-robin's run, set by the owner */
+	size_t		cap;		/* slots the index has room for */
+
+	/* roundrobin */
+	size_t		cursor;		/* where the next scan starts */
+	uint32_t	run;		/* the run, set by the owner */
 	uint32_t	turn;		/* the run of the pass under way */
 	uint32_t	run_left;	/* connections left in the current run */
 	size_t		last;		/* the endpoint of the current run */
+
+	/* hash: the eligible slots, dense, as the kernel keeps its group */
+	uint32_t	*set;
+	uint32_t	*where;		/* slot -> place in set, or NOWHERE */
+	size_t		nset;
+
+	/* leastloaded: eligible slots in a circular list per class */
+	uint8_t		*cls;		/* slot -> class, or NO_CLASS */
+	uint32_t	*next, *prev;
+	uint32_t	head[POLICY_CLASSES];
+	uint64_t	nonempty[POLICY_CLASSES / 64];
+
+	/* srcip: a ring of points of the listening endpoints */
+	uint8_t		*member;	/* slot -> on the ring */
+	uint32_t	*ring_id;	/* slot -> the id its points came from */
+	struct policy_ring_pt *ring;
+	size_t		nring;
+	int		ring_stale;	/* rebuild before the next choice */
 };
 
 /* What the policy may know of one endpoint slot. */
 struct policy_ep {
 	uint8_t		eligible;	/* listening and under its cap */
+	uint8_t		listening;	/* a member of the group's rotation */
 	uint8_t		idle;		/* its application waits for a connection */
 	uint32_t	unacked;	/* connections sent, not yet accepted */
 	uint32_t	id;		/* stable for the endpoint's life */
@@ -42,8 +72,19 @@ struct policy_ep {
 uint32_t policy_run_for(uint32_t busy_us);
 
 void policy_init(struct policy_state *p, enum shim_policy kind);
+void policy_fini(struct policy_state *p);
 
-/* The slot for a connection from peer among n; n if none is eligible. */
+/* Room for slots below cap (it only grows); -1 out of memory. */
+int policy_reserve(struct policy_state *p, size_t cap);
+
+/* eps[i] changed (any field; i below the reserved cap): index it again. */
+void policy_update(struct policy_state *p, const struct policy_ep *eps,
+    size_t i);
+
+/*
+ * The slot for a connection from peer among n, every one of them given
+ * to policy_update since it last changed; n if none is eligible.
+ */
 size_t policy_pick(struct policy_state *p, const struct policy_ep *eps,
     size_t n, const struct proto_addr *peer);
 

@@ -26,8 +26,24 @@ eps_init(struct policy_ep *eps, size_t n)
 	memset(eps, 0, n * sizeof (*eps));
 	for (size_t i = 0; i < n; i++) {
 		eps[i].eligible = 1;
+		eps[i].listening = 1;
 		eps[i].id = (uint32_t)(1000 + i * 7);
 	}
+}
+
+/*
+ * The owner tells the policy of every change to a slot; the tests change
+ * the array freely, so tell it all before each choice (an update of a
+ * slot that did not change must change nothing).
+ */
+static size_t
+pick(struct policy_state *p, const struct policy_ep *eps, size_t n,
+    const struct proto_addr *peer)
+{
+	assert_int_equal(policy_reserve(p, n), 0);
+	for (size_t i = 0; i < n; i++)
+		policy_update(p, eps, i);
+	return (policy_pick(p, eps, n, peer));
 }
 
 static struct proto_addr
@@ -69,7 +85,7 @@ test_roundrobin_order(void **state)
 	eps_init(eps, 4);
 	policy_init(&p, SHIM_POLICY_ROUNDROBIN);
 	for (size_t i = 0; i < 12; i++)
-		assert_int_equal(policy_pick(&p, eps, 4, &peer), i % 4);
+		assert_int_equal(pick(&p, eps, 4, &peer), i % 4);
 }
 
 static void
@@ -85,17 +101,17 @@ test_roundrobin_skips_ineligible(void **state)
 	eps[1].eligible = 0;
 	policy_init(&p, SHIM_POLICY_ROUNDROBIN);
 	for (size_t i = 0; i < sizeof (want) / sizeof (want[0]); i++)
-		assert_int_equal(policy_pick(&p, eps, 4, &peer), want[i]);
+		assert_int_equal(pick(&p, eps, 4, &peer), want[i]);
 
 	/* Only the last one left: always it, with the cursor wrapping. */
 	eps[0].eligible = eps[2].eligible = 0;
 	for (int i = 0; i < 5; i++)
-		assert_int_equal(policy_pick(&p, eps, 4, &peer), 3);
+		assert_int_equal(pick(&p, eps, 4, &peer), 3);
 
 	/* Fewer slots than before (an endpoint array that shrank). */
 	eps_init(eps, 4);
-	assert_true(policy_pick(&p, eps, 2, &peer) < 2);
-	assert_true(policy_pick(&p, eps, 2, &peer) < 2);
+	assert_true(pick(&p, eps, 2, &peer) < 2);
+	assert_true(pick(&p, eps, 2, &peer) < 2);
 }
 
 static void
@@ -115,8 +131,9 @@ test_none_eligible(void **state)
 	}
 	for (size_t k = 0; k < sizeof (kinds) / sizeof (kinds[0]); k++) {
 		policy_init(&p, kinds[k]);
-		assert_int_equal(policy_pick(&p, eps, 4, &peer), 4);
-		assert_int_equal(policy_pick(&p, eps, 0, &peer), 0);
+		assert_int_equal(pick(&p, eps, 4, &peer), 4);
+		assert_int_equal(pick(&p, eps, 0, &peer), 0);
+		policy_fini(&p);
 	}
 }
 
@@ -135,7 +152,7 @@ test_roundrobin_exact_fairness(void **state)
 		/* Whatever the peer: round-robin does not look at it. */
 		struct proto_addr peer = peer_v4(fake_rand(&seed), 80);
 
-		counts[policy_pick(&p, eps, 4, &peer)]++;
+		counts[pick(&p, eps, 4, &peer)]++;
 	}
 	for (size_t i = 0; i < 4; i++)
 		assert_int_equal(counts[i], 5000);
@@ -179,28 +196,28 @@ test_roundrobin_runs(void **state)
 	policy_init(&p, SHIM_POLICY_ROUNDROBIN);
 	p.run = 4;
 	for (size_t i = 0; i < 32; i++)
-		assert_int_equal(policy_pick(&p, eps, 4, &peer), (i / 4) % 4);
+		assert_int_equal(pick(&p, eps, 4, &peer), (i / 4) % 4);
 
 	/* An endpoint that stops being eligible ends its run at once. */
-	assert_int_equal(policy_pick(&p, eps, 4, &peer), 0);
+	assert_int_equal(pick(&p, eps, 4, &peer), 0);
 	eps[0].eligible = 0;
-	assert_int_equal(policy_pick(&p, eps, 4, &peer), 1);
+	assert_int_equal(pick(&p, eps, 4, &peer), 1);
 	eps[0].eligible = 1;
 	for (size_t i = 0; i < 3; i++)
-		assert_int_equal(policy_pick(&p, eps, 4, &peer), 1);
+		assert_int_equal(pick(&p, eps, 4, &peer), 1);
 
 	/* A new length counts from the next pass: 2 and 3 still get 4. */
 	p.run = 1;
 	for (size_t i = 0; i < 8; i++)
-		assert_int_equal(policy_pick(&p, eps, 4, &peer), 2 + i / 4);
+		assert_int_equal(pick(&p, eps, 4, &peer), 2 + i / 4);
 	for (size_t i = 0; i < 8; i++)
-		assert_int_equal(policy_pick(&p, eps, 4, &peer), i % 4);
+		assert_int_equal(pick(&p, eps, 4, &peer), i % 4);
 
 	/* One endpoint alone: every run is a pass of its own. */
 	eps[1].eligible = eps[2].eligible = eps[3].eligible = 0;
 	p.run = 2;
 	for (size_t i = 0; i < 4; i++)
-		assert_int_equal(policy_pick(&p, eps, 4, &peer), 0);
+		assert_int_equal(pick(&p, eps, 4, &peer), 0);
 }
 
 /* Whatever the runs, no endpoint gets more than one run ahead. */
@@ -219,7 +236,7 @@ test_roundrobin_runs_fair(void **state)
 	for (int i = 0; i < 20000; i++) {
 		if (i % 100 == 0)
 			p.run = 1U << (fake_rand(&seed) % 5);
-		counts[policy_pick(&p, eps, 4, &peer)]++;
+		counts[pick(&p, eps, 4, &peer)]++;
 		lo = hi = counts[0];
 		for (size_t k = 1; k < 4; k++) {
 			lo = counts[k] < lo ? counts[k] : lo;
@@ -230,6 +247,94 @@ test_roundrobin_runs_fair(void **state)
 	assert_int_equal(counts[4], 0);
 	/* Over 20,000 connections: max/min within 1.02 (5100/5000). */
 	assert_true(hi * 100 <= lo * 102);
+}
+
+static unsigned
+load_class(const struct policy_ep *e)
+{
+	return ((e->idle ? 0 : 1000) + e->unacked);
+}
+
+/*
+ * The owner updates one slot at a time, as things happen, and the index
+ * grows under it: after any such history, the choice is an eligible slot
+ * (the least loaded for leastloaded), and srcip's is exactly what a fresh
+ * index of the same endpoints would choose.
+ */
+static void
+test_index_random(void **state)
+{
+	static const enum shim_policy kinds[] = { SHIM_POLICY_HASH,
+	    SHIM_POLICY_SRCIP, SHIM_POLICY_LEASTLOADED };
+	struct policy_ep eps[64];
+	uint32_t seed = 777;
+
+	(void) state;
+	for (size_t k = 0; k < sizeof (kinds) / sizeof (kinds[0]); k++) {
+		struct policy_state p;
+		size_t n = 16;
+
+		eps_init(eps, 64);
+		policy_init(&p, kinds[k]);
+		assert_int_equal(policy_reserve(&p, n), 0);
+		for (size_t i = 0; i < n; i++)
+			policy_update(&p, eps, i);
+		for (int step = 0; step < 20000; step++) {
+			size_t i = fake_rand(&seed) % n, got;
+			struct policy_ep *e = &eps[i];
+			struct proto_addr peer = peer_v4(fake_rand(&seed), 80);
+			int any = 0;
+
+			if (step == 5000) {	/* more endpoints: a bigger index */
+				assert_int_equal(policy_reserve(&p, 64), 0);
+				for (size_t j = n; j < 64; j++)
+					policy_update(&p, eps, j);
+				n = 64;
+			}
+			switch (fake_rand(&seed) % 5) {
+			case 0:
+				e->listening = !e->listening;
+				e->eligible = e->listening;
+				break;
+			case 1:
+				e->eligible = e->listening && !e->eligible;
+				break;
+			case 2:
+				e->idle = !e->idle;
+				break;
+			case 3:
+				e->unacked = fake_rand(&seed) % 64;
+				break;
+			default:
+				e->id += 64;	/* another endpoint in the slot */
+				break;
+			}
+			policy_update(&p, eps, i);
+			got = policy_pick(&p, eps, n, &peer);
+			for (size_t j = 0; j < n; j++)
+				any |= eps[j].eligible;
+			if (!any) {
+				assert_int_equal(got, n);
+				continue;
+			}
+			assert_true(got < n);
+			assert_true(eps[got].eligible);
+			for (size_t j = 0; j < n && kinds[k] ==
+			    SHIM_POLICY_LEASTLOADED; j++) {
+				if (eps[j].eligible)
+					assert_true(load_class(&eps[got]) <=
+					    load_class(&eps[j]));
+			}
+			if (kinds[k] == SHIM_POLICY_SRCIP && step % 97 == 0) {
+				struct policy_state q;
+
+				policy_init(&q, SHIM_POLICY_SRCIP);
+				assert_int_equal(pick(&q, eps, n, &peer), got);
+				policy_fini(&q);
+			}
+		}
+		policy_fini(&p);
+	}
 }
 
 static void
@@ -247,12 +352,12 @@ test_hash_stable(void **state)
 		struct proto_addr a = i % 2 ? peer_v4(fake_rand(&seed),
 		    (uint16_t)fake_rand(&seed)) :
 		    peer_v6(&seed, (uint16_t)fake_rand(&seed));
-		size_t first = policy_pick(&p, eps, 4, &a);
+		size_t first = pick(&p, eps, 4, &a);
 
 		assert_true(first < 4);
 		/* Again, and from a fresh state (a restarted owner). */
-		assert_int_equal(policy_pick(&p, eps, 4, &a), first);
-		assert_int_equal(policy_pick(&q, eps, 4, &a), first);
+		assert_int_equal(pick(&p, eps, 4, &a), first);
+		assert_int_equal(pick(&q, eps, 4, &a), first);
 	}
 }
 
@@ -271,7 +376,7 @@ test_hash_spread(void **state)
 		struct proto_addr a = peer_v4(fake_rand(&seed),
 		    (uint16_t)(1024 + fake_rand(&seed) % 60000));
 
-		counts[policy_pick(&p, eps, 4, &a)]++;
+		counts[pick(&p, eps, 4, &a)]++;
 	}
 	for (size_t i = 0; i < 4; i++)
 		assert_in_range(counts[i], n / 4 * 85 / 100, n / 4 * 115 / 100);
@@ -284,7 +389,7 @@ test_hash_spread(void **state)
 	for (size_t i = 0; i < n; i++) {
 		struct proto_addr a = peer_v4(0xc0000201, (uint16_t)(1024 + i));
 
-		counts[policy_pick(&p, eps, 4, &a)]++;
+		counts[pick(&p, eps, 4, &a)]++;
 	}
 	for (size_t i = 0; i < 4; i++)
 		assert_in_range(counts[i], n / 4 * 85 / 100, n / 4 * 115 / 100);
@@ -304,18 +409,18 @@ test_srcip_ignores_port(void **state)
 	for (int i = 0; i < 200; i++) {
 		uint32_t ip = fake_rand(&seed);
 		struct proto_addr a = peer_v4(ip, 1);
-		size_t first = policy_pick(&p, eps, 4, &a);
+		size_t first = pick(&p, eps, 4, &a);
 
 		assert_true(first < 4);
 		seen[first]++;
 		for (uint16_t port = 2; port < 50000; port += 4999) {
 			a = peer_v4(ip, port);
-			assert_int_equal(policy_pick(&p, eps, 4, &a), first);
+			assert_int_equal(pick(&p, eps, 4, &a), first);
 		}
 		a = peer_v6(&seed, 1);
-		first = policy_pick(&p, eps, 4, &a);
+		first = pick(&p, eps, 4, &a);
 		a.port = htons(65000);
-		assert_int_equal(policy_pick(&p, eps, 4, &a), first);
+		assert_int_equal(pick(&p, eps, 4, &a), first);
 	}
 	/* Not one slot for everybody: the address does choose. */
 	for (size_t i = 0; i < 4; i++)
@@ -327,7 +432,7 @@ pick_all(struct policy_state *p, const struct policy_ep *eps, size_t n,
     const struct proto_addr *peers, size_t *out)
 {
 	for (size_t i = 0; i < NCLIENTS; i++) {
-		out[i] = policy_pick(p, eps, n, &peers[i]);
+		out[i] = pick(p, eps, n, &peers[i]);
 		assert_true(out[i] < n);
 	}
 }
@@ -396,11 +501,11 @@ test_leastloaded_prefers_idle(void **state)
 	eps[2].unacked = 3;
 	eps[2].idle = 1;
 	for (int i = 0; i < 4; i++)
-		assert_int_equal(policy_pick(&p, eps, 3, &peer), 2);
+		assert_int_equal(pick(&p, eps, 3, &peer), 2);
 
 	/* An idle slot that is not eligible (at its cap) is not chosen. */
 	eps[2].eligible = 0;
-	assert_int_equal(policy_pick(&p, eps, 3, &peer), 0);
+	assert_int_equal(pick(&p, eps, 3, &peer), 0);
 }
 
 static void
@@ -417,13 +522,13 @@ test_leastloaded_fewest_unacked(void **state)
 	eps[1].unacked = 2;
 	eps[2].unacked = 9;
 	eps[3].unacked = 1;
-	assert_int_equal(policy_pick(&p, eps, 4, &peer), 3);
+	assert_int_equal(pick(&p, eps, 4, &peer), 3);
 	/* The owner counts the one it just sent. */
 	eps[3].unacked = 3;
-	assert_int_equal(policy_pick(&p, eps, 4, &peer), 1);
+	assert_int_equal(pick(&p, eps, 4, &peer), 1);
 	eps[1].unacked = 3;
 	/* 1 and 3 tie at 3: round-robin from after the last pick (1). */
-	assert_int_equal(policy_pick(&p, eps, 4, &peer), 3);
+	assert_int_equal(pick(&p, eps, 4, &peer), 3);
 }
 
 static void
@@ -441,7 +546,7 @@ test_leastloaded_ties_alternate(void **state)
 	eps[0].unacked = eps[3].unacked = 7;
 	eps[1].unacked = eps[2].unacked = 2;
 	for (int i = 0; i < 10; i++) {
-		size_t k = policy_pick(&p, eps, 4, &peer);
+		size_t k = pick(&p, eps, 4, &peer);
 
 		assert_true(k == 1 || k == 2);
 		assert_int_not_equal(k, last);
@@ -456,7 +561,7 @@ test_leastloaded_ties_alternate(void **state)
 	eps[0].idle = eps[2].idle = 1;
 	last = 4;
 	for (int i = 0; i < 6; i++) {
-		size_t k = policy_pick(&p, eps, 4, &peer);
+		size_t k = pick(&p, eps, 4, &peer);
 
 		assert_true(k == 0 || k == 2);
 		assert_int_not_equal(k, last);
@@ -475,6 +580,7 @@ main(void)
 		cmocka_unit_test(test_run_for),
 		cmocka_unit_test(test_roundrobin_runs),
 		cmocka_unit_test(test_roundrobin_runs_fair),
+		cmocka_unit_test(test_index_random),
 		cmocka_unit_test(test_hash_stable),
 		cmocka_unit_test(test_hash_spread),
 		cmocka_unit_test(test_srcip_ignores_port),
