@@ -27,10 +27,20 @@
  * away per connection, which tells round-robin whether a short run to one
  * endpoint is safe (policy.c).  Per thread: in a pool of threads blocked
  * in accept(), another thread's return says nothing of this one's work.
- * Only compared, never followed: the board may be gone by the next call.
+ * The endpoint is known by its mapping's generation, not its address: a
+ * new one may be allocated where a closed one was.  Initial-exec TLS
+ * where the compiler has it (the library is preloaded, so it may): the
+ * general model can allocate on a thread's first use, and accept() must
+ * stay async-signal-safe.
  */
-static _Thread_local struct {
-	const struct ackmem *m;
+#if defined(__GNUC__)
+#define	TLS_IE	__attribute__((tls_model("initial-exec")))
+#else
+#define	TLS_IE
+#endif
+
+static _Thread_local TLS_IE struct {
+	uint32_t	gen;		/* 0: none */
 	uint64_t	us;
 } last_take;
 
@@ -256,9 +266,9 @@ shim_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags,
 		n = -1;
 		goto out;
 	}
-	if (v.ack != NULL && last_take.m == v.ack) {
+	if (v.ack != NULL && last_take.gen == ackmem_gen(v.ack)) {
 		ackmem_busy(v.ack, util_now_us() - last_take.us);
-		last_take.m = NULL;	/* time waiting here is not work */
+		last_take.gen = 0;	/* time waiting here is not work */
 	}
 	for (;;) {
 		n = next_record(fd, &v, (flags & plat_sock_cloexec) ?
@@ -272,7 +282,7 @@ shim_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags,
 	}
 	acknowledge(fd, v.ack, rec.seq);
 	if (v.ack != NULL) {
-		last_take.m = v.ack;
+		last_take.gen = ackmem_gen(v.ack);
 		last_take.us = util_now_us();
 		ackmem_release(v.ack);
 	}

@@ -30,7 +30,7 @@ _Static_assert(ATOMIC_INT_LOCK_FREE == 2,
 /* A slot per cache line: members writing their own never contend. */
 struct slot {
 	_Alignas(64) atomic_uint seq;
-	atomic_uint	busy;	/* us its application keeps away (ackmem_busy) */
+	atomic_uint	busy;	/* 8 x us its application keeps away, averaged */
 };
 
 struct ackmem_board {
@@ -42,6 +42,7 @@ struct ackmem_board {
 };
 
 struct ackmem {
+	uint32_t	gen;		/* which attach in this process, not 0 */
 	atomic_uint	refs;
 	atomic_int	off;		/* a record went missing: records only */
 	struct ackmem_board *b;
@@ -88,6 +89,13 @@ ackmem_retire(struct ackmem_board *b, size_t i, uint32_t seq)
 	return (atomic_exchange(&b->slot[i].seq, seq));
 }
 
+/* The average in whole microseconds; 0 only for "not measured". */
+static uint32_t
+busy_us(unsigned v)
+{
+	return (v == 0 ? 0 : v / 8 > 0 ? v / 8 : 1);
+}
+
 size_t
 ackmem_collect(struct ackmem_board *b, size_t n,
     void (*fn)(void *arg, size_t i, uint32_t seq, uint32_t busy), void *arg)
@@ -112,8 +120,8 @@ ackmem_collect(struct ackmem_board *b, size_t n,
 			if (!(bits & 1U))
 				continue;
 			fn(arg, i, atomic_load(&b->slot[i].seq),
-			    atomic_load_explicit(&b->slot[i].busy,
-			    memory_order_relaxed));
+			    busy_us(atomic_load_explicit(&b->slot[i].busy,
+			    memory_order_relaxed)));
 			found++;
 		}
 	}
@@ -125,6 +133,8 @@ ackmem_sleeping(struct ackmem_board *b, int on)
 {
 	atomic_store(&b->sleeping, on ? 1U : 0U);
 }
+
+static atomic_uint attaches;
 
 struct ackmem *
 ackmem_attach(int fd, uint32_t i)
@@ -145,6 +155,10 @@ ackmem_attach(int fd, uint32_t i)
 		(void) munmap(b, sizeof (*b));
 		goto fail;
 	}
+	/* Wraps after 2^32 boards: a stray sample at worst. */
+	m->gen = atomic_fetch_add(&attaches, 1) + 1;
+	if (m->gen == 0)
+		m->gen = 1;
 	atomic_init(&m->refs, 1);
 	atomic_init(&m->off, 0);
 	m->b = b;
@@ -154,6 +168,12 @@ ackmem_attach(int fd, uint32_t i)
 fail:
 	errno = saved;
 	return (NULL);
+}
+
+uint32_t
+ackmem_gen(const struct ackmem *m)
+{
+	return (m->gen);
 }
 
 void
@@ -219,23 +239,25 @@ ackmem_ack(struct ackmem *m, uint32_t seq)
 }
 
 /*
- * A moving average over 8 connections: one slow request among fast ones
- * counts at once (a 100 ms request alone reads 12.5 ms), a stray
- * preemption of the member fades.  Processes sharing an endpoint after
- * fork may lose each other's updates: it is a hint.
+ * A moving average over about 8 connections: one slow request among fast
+ * ones counts at once (a 100 ms request alone reads 12.5 ms), a stray
+ * preemption of the member fades.  The slot keeps 8 times the average
+ * (three bits of fraction: with whole microseconds, a new sample within
+ * 7 us of the average would never move it).  Processes sharing an
+ * endpoint after fork may lose each other's updates: it is a hint.
  */
+#define	BUSY_MAX_US	(1U << 28)	/* 8 times it fits in 31 bits */
+
 void
 ackmem_busy(struct ackmem *m, uint64_t us)
 {
 	atomic_uint *b = &m->b->slot[m->i].busy;
-	int64_t cur = atomic_load_explicit(b, memory_order_relaxed);
-	int64_t now = us > UINT32_MAX / 2 ? UINT32_MAX / 2 : (int64_t)us;
-
-	int64_t avg = cur == 0 ? now : cur + (now - cur) / 8;
+	unsigned cur = atomic_load_explicit(b, memory_order_relaxed);
+	unsigned now = us < BUSY_MAX_US ? (unsigned)us : BUSY_MAX_US;
+	unsigned next = cur == 0 ? 8 * now : cur - cur / 8 + now;
 
 	/* 0 stays "not measured yet". */
-	atomic_store_explicit(b, avg > 0 ? (unsigned)avg : 1U,
-	    memory_order_relaxed);
+	atomic_store_explicit(b, next != 0 ? next : 1U, memory_order_relaxed);
 }
 
 void

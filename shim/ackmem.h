@@ -54,6 +54,8 @@ struct ackmem;
 
 /* Map the board that came with WELCOME for slot i; NULL: use records. */
 struct ackmem *ackmem_attach(int fd, uint32_t i);
+/* Which mapping this is in this process (not 0). */
+uint32_t ackmem_gen(const struct ackmem *m);
 /* References: one per shim_sock, one per accept() in progress. */
 void ackmem_hold(struct ackmem *m);
 void ackmem_release(struct ackmem *m);

@@ -62,6 +62,7 @@ struct ep {
 	int		board;		/* acks on the board (slot i) */
 	uint32_t	slot;		/* that slot's value as we last knew it */
 	uint32_t	busy;		/* us per connection, from its board */
+	uint32_t	unboarded;	/* acks by record since its board moved */
 	unsigned	runlog;		/* log2 of policy_run_for(busy) */
 	uint32_t	rxlen;
 	uint8_t		rx[PROTO_REC_SIZE];
@@ -251,9 +252,9 @@ set_run(size_t i, uint32_t busy)
 }
 
 /*
- * Round-robin's run: the shortest any eligible endpoint allows, so that
- * every endpoint's turn is the same length (exact counts) and none is
- * given a run its application is too slow for.
+ * Round-robin's longest run: the shortest any eligible endpoint allows,
+ * so that none is given a run its application is too slow for (the
+ * policy keeps the counts exact whatever the runs).
  */
 static uint32_t
 group_run(void)
@@ -499,6 +500,14 @@ ack(size_t i, uint32_t seq)
 	    prev = k, k = o.conns[k].next) {
 		if (o.conns[k].seq == seq) {
 			taken(i, prev, k);
+			/*
+			 * A board endpoint whose acks come only as records
+			 * (exec'd into a program without its board, or the
+			 * board off) no longer measures its time: forget it.
+			 */
+			if (o.eps[i].board &&
+			    ++o.eps[i].unboarded > 2 * POLICY_RUN_MAX)
+				set_run(i, 0);
 			return (0);
 		}
 	}
@@ -532,6 +541,7 @@ board_ack(void *arg, size_t i, uint32_t seq, uint32_t busy)
 	if (i < o.n && o.eps[i].state != EP_FREE && o.eps[i].board) {
 		board_seen(i, seq);
 		set_run(i, busy);
+		o.eps[i].unboarded = 0;
 	}
 }
 
@@ -590,7 +600,7 @@ send_stat(size_t i)
 	g.opts[STAT_G_WAITING] = count_waiting();
 	g.opts[STAT_G_LINGER] = (int32_t)o.linger_ms;
 	g.opts[STAT_G_RUN] = o.policy != SHIM_POLICY_ROUNDROBIN ? 0 :
-	    o.pol.turn > 1 ? (int32_t)o.pol.turn : 1;
+	    (int32_t)group_run();
 	if (ep_send(i, &g, -1) != 0)
 		return;
 	for (size_t j = 0; j < o.n; j++) {

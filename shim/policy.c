@@ -40,7 +40,7 @@ policy_init(struct policy_state *p, enum shim_policy kind)
 {
 	memset(p, 0, sizeof (*p));
 	p->kind = kind;
-	p->run = 1;
+	p->run = 1;	/* quota 0: the first sweep starts a pass */
 	for (size_t c = 0; c < POLICY_CLASSES; c++)
 		p->head[c] = NOWHERE;
 }
@@ -50,6 +50,8 @@ policy_fini(struct policy_state *p)
 {
 	size_t c = p->cap;
 
+	plat_free(p->pass_of, c * IX);
+	plat_free(p->got, c * IX);
 	plat_free(p->set, c * IX);
 	plat_free(p->where, c * IX);
 	plat_free(p->cls, c);
@@ -143,8 +145,21 @@ policy_reserve(struct policy_state *p, size_t cap)
 		break;
 	}
 	case SHIM_POLICY_ROUNDROBIN:
-	default:
+	default: {
+		uint32_t *pass_of = resized(p->pass_of, o * IX, cap * IX, 0);
+		uint32_t *got = resized(p->got, o * IX, cap * IX, 0);
+
+		if (pass_of == NULL || got == NULL) {
+			plat_free(pass_of, cap * IX);
+			plat_free(got, cap * IX);
+			return (-1);
+		}
+		plat_free(p->pass_of, o * IX);
+		plat_free(p->got, o * IX);
+		p->pass_of = pass_of;
+		p->got = got;
 		break;
+	}
 	}
 	p->cap = cap;
 	return (0);
@@ -207,33 +222,53 @@ policy_hash_peer(const struct proto_addr *peer, int with_port)
 }
 
 /*
- * A turn is p->turn connections in a row (a run).  The owner may change
- * p->run at any time, but a pass over the endpoints keeps the length it
- * started with: every endpoint's count stays within one run of every
- * other's (exact fairness); a new length counts from the next pass.
+ * A pass gives every eligible endpoint the same quota of connections (the
+ * run when the pass began), so the counts stay within one quota of each
+ * other: exact fairness.  An endpoint takes its quota in runs of at most
+ * p->run, which the owner sets for each connection (1 when connections
+ * come far apart, or when an application is slow or not measured yet), so
+ * if runs stop in the middle of a pass, the rest of it goes one at a time
+ * round the endpoints still owed.  A pass ends with a sweep that finds
+ * nobody owed; the next one takes the run of that moment as its quota.
+ * Per connection O(1), amortized: two sweeps per pass of n * quota.
  */
 static size_t
 roundrobin(struct policy_state *p, const struct policy_ep *eps, size_t n)
 {
-	if (p->run_left > 0 && p->last < n && eps[p->last].eligible) {
-		p->run_left--;
-		return (p->last);
-	}
-	if (p->cursor >= n)
-		p->cursor = 0;
-	for (size_t k = 0; k < n; k++) {
-		size_t i = (p->cursor + k) % n;
+	size_t i = p->last;
 
-		if (!eps[i].eligible)
-			continue;
-		if (i <= p->last || p->turn == 0)
-			p->turn = p->run > 0 ? p->run : 1;	/* a new pass */
-		p->cursor = i + 1;
-		p->last = i;
-		p->run_left = p->turn - 1;
+	if (p->in_run > 0 && p->in_run < p->run && i < n && eps[i].eligible &&
+	    p->got[i] < p->quota) {
+		p->in_run++;
+		p->got[i]++;
 		return (i);
 	}
-	p->run_left = 0;
+	p->in_run = 0;
+	/* The rest of this sweep, an empty one, and a new pass's first. */
+	for (size_t k = 0; k < 3 * n; k++) {
+		if (p->cursor >= n) {
+			p->cursor = 0;
+			if (!p->sweep_gave) {
+				p->pass++;
+				p->quota = p->run > 0 ? p->run : 1;
+			}
+			p->sweep_gave = 0;
+		}
+		i = p->cursor++;
+		if (!eps[i].eligible)
+			continue;
+		if (p->pass_of[i] != p->pass) {
+			p->pass_of[i] = p->pass;
+			p->got[i] = 0;
+		}
+		if (p->got[i] >= p->quota)
+			continue;
+		p->sweep_gave = 1;
+		p->got[i]++;
+		p->in_run = 1;
+		p->last = i;
+		return (i);
+	}
 	return (n);
 }
 

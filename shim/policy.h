@@ -25,11 +25,15 @@ struct policy_state {
 	size_t		cap;		/* slots the index has room for */
 
 	/* roundrobin */
-	size_t		cursor;		/* where the next scan starts */
-	uint32_t	run;		/* the run, set by the owner */
-	uint32_t	turn;		/* the run of the pass under way */
-	uint32_t	run_left;	/* connections left in the current run */
+	uint32_t	run;		/* the longest run now, set by the owner */
+	uint32_t	quota;		/* what the pass under way gives each */
+	uint32_t	pass;		/* its number */
+	uint32_t	*pass_of;	/* slot -> the pass its count is of */
+	uint32_t	*got;		/* slot -> its count in that pass */
+	size_t		cursor;		/* the next slot of the sweep */
+	int		sweep_gave;	/* this sweep gave someone a connection */
 	size_t		last;		/* the endpoint of the current run */
+	uint32_t	in_run;		/* connections it has had in the run */
 
 	/* hash: the eligible slots, dense, as the kernel keeps its group */
 	uint32_t	*set;

@@ -241,44 +241,52 @@ test_hold_outlives_release(void **state)
 
 /* A member in another process: what it writes, the owner reads. */
 /* The time an application keeps away: measured, averaged, per slot. */
+static uint32_t
+busy_now(struct ackmem_board *b, struct ackmem *m, uint32_t seq)
+{
+	struct seen s = { 0 };
+
+	assert_int_equal(ackmem_ack(m, seq), 0);
+	assert_int_equal(ackmem_collect(b, 8, record, &s), 1);
+	return (s.busy[0]);
+}
+
 static void
 test_busy_average(void **state)
 {
-	struct seen s = { 0 };
 	struct ackmem *m;
+	uint32_t seq = 0;
 	int fd;
 	struct ackmem_board *b = board(&fd);
 
 	(void) state;
 	ackmem_reset(b, 5, 0);
 	assert_non_null(m = ackmem_attach(fd, 5));
-	/* Not measured yet reads 0. */
-	assert_int_equal(ackmem_ack(m, 1), 0);
-	assert_int_equal(ackmem_collect(b, 8, record, &s), 1);
-	assert_int_equal(s.busy[0], 0);
-	/* The first measurement is taken whole, even 0 us (as 1). */
+	/* Not measured yet reads 0; a first sample of 0 us reads 1. */
+	assert_int_equal(busy_now(b, m, ++seq), 0);
 	ackmem_busy(m, 0);
-	s.n = 0;
-	assert_int_equal(ackmem_ack(m, 2), 0);
-	assert_int_equal(ackmem_collect(b, 8, record, &s), 1);
-	assert_int_equal(s.busy[0], 1);
-	ackmem_busy(m, 801);	/* 1 + (801 - 1) / 8 */
-	s.n = 0;
-	assert_int_equal(ackmem_ack(m, 3), 0);
-	assert_int_equal(ackmem_collect(b, 8, record, &s), 1);
-	assert_int_equal(s.busy[0], 101);
-	ackmem_busy(m, 21);	/* 101 - 80 / 8 */
-	ackmem_busy(m, UINT64_MAX);	/* a clock gone backwards: bounded */
-	s.n = 0;
-	assert_int_equal(ackmem_ack(m, 4), 0);
-	assert_int_equal(ackmem_collect(b, 8, record, &s), 1);
-	assert_true(s.busy[0] > 91 && s.busy[0] <= 91 + UINT32_MAX / 16);
+	assert_int_equal(busy_now(b, m, ++seq), 1);
+	/* The first sample is taken whole, later ones count 1/8. */
+	ackmem_clear_busy(b, 5);
+	ackmem_busy(m, 5);
+	assert_int_equal(busy_now(b, m, ++seq), 5);
+	ackmem_busy(m, 805);	/* 5 + 800 / 8 */
+	assert_int_equal(busy_now(b, m, ++seq), 105);
+	/*
+	 * Samples close to the average move it too (in whole microseconds
+	 * a 5 us average would never see a run of 12 us samples).
+	 */
+	ackmem_clear_busy(b, 5);
+	ackmem_busy(m, 5);
+	for (int k = 0; k < 40; k++)
+		ackmem_busy(m, 12);
+	assert_in_range(busy_now(b, m, ++seq), 11, 12);
+	/* A clock gone backwards (a huge difference): bounded. */
+	ackmem_busy(m, UINT64_MAX);
+	assert_in_range(busy_now(b, m, ++seq), 1U << 24, 1U << 28);
 	/* A new endpoint in the slot starts unmeasured. */
 	ackmem_clear_busy(b, 5);
-	s.n = 0;
-	assert_int_equal(ackmem_ack(m, 5), 0);
-	assert_int_equal(ackmem_collect(b, 8, record, &s), 1);
-	assert_int_equal(s.busy[0], 0);
+	assert_int_equal(busy_now(b, m, ++seq), 0);
 	ackmem_release(m);
 	(void) close(fd);
 }
