@@ -261,6 +261,8 @@ group_run(void)
 {
 	unsigned lg = 0;
 
+	if (o.n_eligible == 0)
+		return (1);
 	while (lg < RUNLOG_MAX && o.n_run[lg] == 0)
 		lg++;
 	return (1U << lg);
