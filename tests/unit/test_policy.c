@@ -566,7 +566,7 @@ test_leastloaded_fewest_unacked(void **state)
 	eps[3].unacked = 3;
 	assert_int_equal(pick(&p, eps, 4, &peer), 1);
 	eps[1].unacked = 3;
-	/* 1 and 3 tie at 3: round-robin from after the last pick (1). */
+	/* 1 and 3 tie at 3: the one longer in that class (3) goes first. */
 	assert_int_equal(pick(&p, eps, 4, &peer), 3);
 }
 
