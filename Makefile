@@ -24,16 +24,29 @@ CFLAGS	+= $(OPT) $(WARN) -Iinclude -Ishim
 SOFLAGS	:= -fPIC -fvisibility=hidden
 
 ifeq ($(OS),SunOS)
+# gcc and clang see the same feature macros: clang's Solaris target
+# predefines four that illumos gcc does not (and a file's own #define of
+# one would then be a redefinition).  _REENTRANT: errno is ___errno(),
+# per thread, in every file.
+FEATURES := -U_XOPEN_SOURCE -U__EXTENSIONS__ -U_LARGEFILE_SOURCE \
+	   -U_LARGEFILE64_SOURCE -D_REENTRANT
 LDSHARED := -shared -Wl,-M,mapfile
 LIBS	:= -lsocket -lpthread
-# recvmsg with msg_control is the XPG4.2 one on illumos (__xnet_recvmsg);
-# the files that pass fds use it, and define no interposed name.
-XPGFILES := shim/proto.c shim/owner.c
-XPG	:= -std=c11 -D_XOPEN_SOURCE=700
+# interpose.c defines bind and getsockopt next to their __xnet_ names, so
+# it is built without _XPG4_2 (which _POSIX_C_SOURCE=200809L implies
+# there), where the length arguments are void *.
+IFLAGS	:= $(FEATURES) -std=c11 -D__EXTENSIONS__ -DSHIM_VOID_LENP
+# Programs (examples, tests, bench): XPG7 for SCM_RIGHTS and the cmsg
+# macros, with the extensions every Unix has (kill, getopt...).
+PROGFLAGS := $(FEATURES) -std=c11 -D_XOPEN_SOURCE=700 -D__EXTENSIONS__
+PROGLIBS := -lsocket -lnsl
 else
+FEATURES :=
 LDSHARED := -shared -Wl,--version-script=mapfile -Wl,-z,defs
 LIBS	:= -ldl -lpthread
-XPGFILES :=
+IFLAGS	:= $(STRICT)
+PROGFLAGS := -std=c11 -D_GNU_SOURCE
+PROGLIBS :=
 endif
 
 SRCS	:= $(wildcard shim/*.c)
@@ -46,37 +59,46 @@ EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(filter-out examples/common
 TOOLS	:= $(B)/tests/loadclient $(B)/tests/probe
 UNITS	:= $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(filter-out tests/unit/fakes.c,$(wildcard tests/unit/test_*.c)))
 
-.PHONY: all deps test unit integration demo portcheck clean test-asan \
+.PHONY: all deps deps-test illumos-check test unit integration demo portcheck clean test-asan \
 	test-valgrind
 all: deps $(LIB) $(EXAMPLES) $(TOOLS) $(B)/reuseport-shim
 
-# uthash (the fd table) and cmocka (unit tests) come from the system.
+# uthash (the fd table) comes from the system, and cmocka for the unit
+# tests only: building the library needs no test framework.
 deps:
-	@sh tests/deps.sh
+	@CC="$(CC)" sh tests/deps.sh uthash
+deps-test:
+	@CC="$(CC)" sh tests/deps.sh uthash cmocka
+
+# Strict C11 + POSIX for every file of the library but two: platform.c
+# (the operating system's extensions) and interpose.c (see IFLAGS).
+flags_for = $(FEATURES) $(if $(filter shim/interpose.c,$(1)),$(IFLAGS),$(if \
+	$(filter shim/platform.c,$(1)),-std=c11,$(STRICT)))
 
 $(B)/shim/%.o: shim/%.c $(wildcard shim/*.h) include/reuseport_shim.h | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(if $(filter $<,$(XPGFILES)),$(XPG),$(if $(filter shim/platform.c,$<),-std=c11,$(STRICT))) \
-	    $(CFLAGS) $(SOFLAGS) $(if $(filter shim/interpose.c,$<),-fvisibility=default) -c -o $@ $<
+	$(CC) $(call flags_for,$<) $(CFLAGS) $(SOFLAGS) \
+	    $(if $(filter shim/interpose.c,$<),-fvisibility=default) -c -o $@ $<
 
 $(LIB): $(OBJS) mapfile
 	$(CC) $(OPT) $(LDSHARED) -o $@ $(OBJS) $(LIBS)
 
 $(B)/examples/%: examples/%.c examples/common.c examples/common.h
 	@mkdir -p $(dir $@)
-	$(CC) -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -Iinclude -o $@ $< examples/common.c
+	$(CC) $(PROGFLAGS) $(OPT) $(WARN) -Iinclude -o $@ $< examples/common.c \
+	    $(PROGLIBS)
 
 $(B)/tests/loadclient: tests/tools/loadclient.c
 	@mkdir -p $(dir $@)
-	$(CC) -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -o $@ $<
+	$(CC) $(PROGFLAGS) $(OPT) $(WARN) -o $@ $< $(PROGLIBS)
 
-$(B)/tests/probe: tests/integration/probe.c
+$(B)/tests/probe: tests/integration/probe.c include/reuseport_shim.h
 	@mkdir -p $(dir $@)
-	$(CC) -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -o $@ $<
+	$(CC) $(PROGFLAGS) $(OPT) $(WARN) -Iinclude -o $@ $< $(PROGLIBS)
 
-$(B)/tests/unit/%: tests/unit/%.c tests/unit/fakes.c tests/unit/fakes.h $(COREOBJS)
+$(B)/tests/unit/%: tests/unit/%.c tests/unit/fakes.c tests/unit/fakes.h $(COREOBJS) | deps-test
 	@mkdir -p $(dir $@)
-	$(CC) $(STRICT) $(CFLAGS) -Wno-missing-prototypes -o $@ $< tests/unit/fakes.c $(COREOBJS) -lcmocka $(LIBS)
+	$(CC) $(FEATURES) $(STRICT) $(CFLAGS) -Wno-missing-prototypes -o $@ $< tests/unit/fakes.c $(COREOBJS) -lcmocka $(LIBS)
 
 unit: all $(UNITS)
 	@sh tests/unit/run.sh $(UNITS)
@@ -120,12 +142,19 @@ portcheck: deps
 	    echo "portcheck: OS-specific names outside shim/platform.c"; exit 1; fi
 	@echo "portcheck: ok ($(words $(SRCS)) files)"
 
+# The illumos branch of this Makefile, built against illumos's headers
+# (ILLUMOS_INC) as gcc and as clang see them, each link checked against
+# what illumos's libraries export; SKIP when the headers are absent.
+ILLUMOS_INC ?= ../shared/illumos/include
+illumos-check:
+	@sh tests/illumos/check.sh "$(ILLUMOS_INC)"
+
 # The kernel-oracle probes under the shim, run by valgrind's memcheck.
 test-valgrind: all
 	@bash tests/valgrind.sh
 
 clean:
-	rm -rf $(B) $(ASAN_B)
+	rm -rf $(B) $(ASAN_B) build-illumos-gcc build-illumos-clang
 
 # --- fuzzing -----------------------------------------------------------------
 # libFuzzer targets for the record parser and the environment parser, with
@@ -154,8 +183,7 @@ FUZZ_TARGETS	:= $(B)/fuzz/fuzz_proto $(B)/fuzz/fuzz_config
 # compiler's warnings in shim/ should not stop the fuzzer.
 $(B)/fuzz/obj/%.o: shim/%.c $(wildcard shim/*.h) include/reuseport_shim.h
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(if $(filter $<,$(XPGFILES)),$(XPG),$(if $(filter shim/platform.c,$<),-std=c11,$(STRICT))) \
-	    $(FUZZ_SAN) $(filter-out -Werror,$(WARN)) -Iinclude -Ishim -c -o $@ $<
+	$(FUZZ_CC) $(call flags_for,$<) $(FUZZ_SAN) $(filter-out -Werror,$(WARN)) -Iinclude -Ishim -c -o $@ $<
 
 $(B)/fuzz/obj/fuzz_stubs.o: tests/fuzz/fuzz_stubs.c shim/shim.h
 	@mkdir -p $(dir $@)
@@ -192,7 +220,7 @@ BENCH_BINS	:= $(B)/bench/worker $(B)/bench/client
 
 $(B)/bench/%: bench/%.c
 	@mkdir -p $(dir $@)
-	$(CC) -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -o $@ $< -lpthread
+	$(CC) $(PROGFLAGS) $(OPT) $(WARN) -o $@ $< $(PROGLIBS) -lpthread
 
 bench: all $(BENCH_BINS)
 	@BENCH_MD=bench/RESULTS.md bash bench/run.sh
@@ -224,7 +252,7 @@ INSTALLED	= $(BINDIR)/reuseport-shim $(LIBDIR)/libreuseport_shim.so \
 .PHONY: install uninstall tool-test
 
 $(CMD): tools/reuseport-shim.c $(COREOBJS) $(wildcard shim/*.h) include/reuseport_shim.h
-	$(CC) $(STRICT) $(CFLAGS) -o $@ tools/reuseport-shim.c $(COREOBJS) $(LIBS)
+	$(CC) $(FEATURES) $(STRICT) $(CFLAGS) -o $@ tools/reuseport-shim.c $(COREOBJS) $(LIBS)
 
 # The prefix is the one asked for now, so the file is made at each install.
 $(B)/reuseport-shim.pc: reuseport-shim.pc.in FORCE

@@ -8,6 +8,11 @@
  * kernel (bind refuses a rebind differently), so for fds we leave alone
  * they go to the real __xnet_ function.
  * __setsockopt64/__getsockopt64 are glibc's 32-bit time64 variants.
+ *
+ * On illumos this file is built without _XPG4_2 (the Makefile's IFLAGS):
+ * under it <sys/socket.h> renames bind and getsockopt to their __xnet_
+ * names, and the plain ones would never be defined.  In that plain mode
+ * the headers declare the length arguments as void * (SHIM_VOID_LENP).
  */
 #include <stdarg.h>
 #include <fcntl.h>
@@ -17,8 +22,14 @@
 
 #include "shim.h"
 
+#ifdef SHIM_VOID_LENP
+typedef void *lenp_t;
+#else
+typedef socklen_t *lenp_t;
+#endif
+
 /* Not in strict POSIX headers; declared here as the C libraries define them. */
-int accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags);
+int accept4(int fd, struct sockaddr *sa, lenp_t len, int flags);
 int dup3(int fd, int nfd, int flags);
 int fcntl64(int fd, int cmd, ...);
 int __xnet_bind(int fd, const struct sockaddr *sa, socklen_t len);
@@ -42,13 +53,13 @@ listen(int fd, int backlog)
 }
 
 int
-accept(int fd, struct sockaddr *sa, socklen_t *len)
+accept(int fd, struct sockaddr *sa, lenp_t len)
 {
 	return (shim_accept(fd, sa, len, 0, 0));
 }
 
 int
-accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags)
+accept4(int fd, struct sockaddr *sa, lenp_t len, int flags)
 {
 	return (shim_accept(fd, sa, len, flags, 1));
 }
@@ -60,19 +71,19 @@ setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 }
 
 int
-getsockopt(int fd, int level, int name, void *val, socklen_t *len)
+getsockopt(int fd, int level, int name, void *val, lenp_t len)
 {
 	return (shim_getsockopt(fd, level, name, val, len, SHIM_PLAIN));
 }
 
 int
-getsockname(int fd, struct sockaddr *sa, socklen_t *len)
+getsockname(int fd, struct sockaddr *sa, lenp_t len)
 {
 	return (shim_getsockname(fd, sa, len));
 }
 
 int
-getpeername(int fd, struct sockaddr *sa, socklen_t *len)
+getpeername(int fd, struct sockaddr *sa, lenp_t len)
 {
 	return (shim_getpeername(fd, sa, len));
 }

@@ -1039,12 +1039,12 @@ owner_spawn(const struct owner_args *a)
 	 * no zombie if the application never waits), and setsid detaches it
 	 * from the terminal, so ^C to the application spares the group.
 	 */
-	pid = plat_fork();
+	pid = plat_fork(1);
 	if (pid < 0)
 		return (-1);
 	if (pid == 0) {
 		(void) setsid();
-		mid = plat_fork();
+		mid = plat_fork(0);
 		if (mid != 0)
 			_exit(mid < 0 ? 1 : 0);
 		owner_main(a);

@@ -32,6 +32,7 @@
 #include <sched.h>
 #include <sys/resource.h>
 #elif defined(__sun)
+#include <sys/fork.h>
 #include <ucred.h>
 #endif
 
@@ -371,7 +372,7 @@ plat_poller_wait(struct plat_poller *p, uint32_t *tokens, int max,
 #endif
 
 pid_t
-plat_fork(void)
+plat_fork(int waited)
 {
 	/*
 	 * The owner is forked from inside bind(): the application's atfork
@@ -380,13 +381,21 @@ plat_fork(void)
 	 */
 #if defined(__linux__) && defined(__GLIBC__) && \
 	(__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+	(void) waited;
 	return (_Fork());
 #elif defined(__linux__)
+	(void) waited;
 	return ((pid_t)syscall(SYS_fork));
 #elif defined(__sun)
-	/* forkx(2) without FORK_WAITPID; atfork handlers do run here. */
-	return (forkx(0));
+	/*
+	 * forkx(2): a child the caller waits for by pid raises no SIGCHLD
+	 * in the application and is invisible to its wait(-1), which could
+	 * otherwise reap it (or take it for one of its own workers).
+	 * Atfork handlers do run here.
+	 */
+	return (forkx(waited ? FORK_NOSIGCHLD | FORK_WAITPID : 0));
 #else
+	(void) waited;
 	return (fork());
 #endif
 }

@@ -97,8 +97,12 @@ void plat_poller_del(struct plat_poller *p, int fd, uint32_t token);
 int plat_poller_wait(struct plat_poller *p, uint32_t *tokens, int max,
     int timeout_ms);
 
-/* A fork that runs no atfork handlers of the application. */
-pid_t plat_fork(void);
+/*
+ * A fork that runs no atfork handlers of the application (where the
+ * system allows).  waited: the caller reaps the child with waitpid(pid),
+ * and the application should see no SIGCHLD for it (illumos forkx).
+ */
+pid_t plat_fork(int waited);
 /* Close every fd >= lowfd. */
 void plat_closefrom(int lowfd);
 /* Call fn for every open fd of the process (at startup: few). */

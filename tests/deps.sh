@@ -1,15 +1,21 @@
 #!/bin/sh
-# The system packages the build needs: uthash (the fd table) and cmocka
-# (unit tests).  Installed with apt-get where we may, else named exactly.
+# The system packages a build needs, named as arguments: uthash (the fd
+# table), cmocka (unit tests).  Installed with apt-get where we may, else
+# named exactly.
 missing=""
-for h in uthash.h:uthash-dev cmocka.h:libcmocka-dev; do
-	hdr=${h%%:*}
-	pkg=${h#*:}
+for want in "$@"; do
+	case $want in
+	uthash)	hdr=uthash.h pkg=uthash-dev ;;
+	cmocka)	hdr=cmocka.h pkg=libcmocka-dev ;;
+	*)	echo "deps: unknown dependency $want"; exit 2 ;;
+	esac
 	echo "#include <$hdr>" | ${CC:-cc} -E -x c - >/dev/null 2>&1 ||
 	    missing="$missing $pkg"
 done
 [ -z "$missing" ] && exit 0
-if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+# DEPS_INSTALL=no: report only (make illumos-check, a cross build).
+if [ "${DEPS_INSTALL:-yes}" != no ] && command -v apt-get >/dev/null 2>&1 &&
+    [ "$(id -u)" = 0 ]; then
 	echo "deps: installing$missing"
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing >/dev/null ||
 	    { apt-get update -q >/dev/null &&

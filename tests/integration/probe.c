@@ -27,6 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "reuseport_shim.h"
+
 #define POLL_MS		5000	/* bound on every wait for a connection */
 #define ALARM_S		10	/* bound on the one blocking accept */
 #define FREE_TRIES	200	/* 200 x 10 ms: the owner's asynchronous exit */
