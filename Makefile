@@ -61,7 +61,7 @@ UNITS	:= $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(filter-out tests/unit/fak
 
 .PHONY: all deps deps-test illumos-check test unit integration demo portcheck clean test-asan \
 	test-valgrind
-all: deps $(LIB) $(EXAMPLES) $(TOOLS) $(B)/reuseport-shim
+all: deps $(LIB) $(B)/rpshim-owner $(EXAMPLES) $(TOOLS) $(B)/reuseport-shim
 
 # uthash (the fd table) comes from the system, and cmocka for the unit
 # tests only: building the library needs no test framework.
@@ -246,10 +246,15 @@ MAN1DIR		= $(PREFIX)/share/man/man1
 MAN7DIR		= $(PREFIX)/share/man/man7
 PCDIR		= $(LIBDIR)/pkgconfig
 INSTALLED	= $(BINDIR)/reuseport-shim $(LIBDIR)/libreuseport_shim.so \
-		  $(INCDIR)/reuseport_shim.h $(MAN1DIR)/reuseport-shim.1 \
+		  $(LIBDIR)/rpshim-owner $(INCDIR)/reuseport_shim.h $(MAN1DIR)/reuseport-shim.1 \
 		  $(MAN7DIR)/reuseport-shim.7 $(PCDIR)/reuseport-shim.pc
 
 .PHONY: install uninstall tool-test
+
+# The owner's program, beside the library (the library looks for it
+# there, and forks the owner instead where it is missing).
+$(B)/rpshim-owner: tools/rpshim-owner.c $(COREOBJS) $(wildcard shim/*.h)
+	$(CC) $(FEATURES) $(STRICT) $(CFLAGS) -o $@ tools/rpshim-owner.c $(COREOBJS) $(LIBS)
 
 $(CMD): tools/reuseport-shim.c $(COREOBJS) $(wildcard shim/*.h) include/reuseport_shim.h
 	$(CC) $(FEATURES) $(STRICT) $(CFLAGS) -o $@ tools/reuseport-shim.c $(COREOBJS) $(LIBS)
@@ -268,11 +273,12 @@ FORCE:
 install_file = cp $(1) "$(DESTDIR)$(3).tmp" && chmod $(2) "$(DESTDIR)$(3).tmp" && \
 	mv -f "$(DESTDIR)$(3).tmp" "$(DESTDIR)$(3)"
 
-install: $(LIB) $(CMD) $(B)/reuseport-shim.pc
+install: $(LIB) $(B)/rpshim-owner $(CMD) $(B)/reuseport-shim.pc
 	mkdir -p "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(LIBDIR)" "$(DESTDIR)$(INCDIR)" \
 	    "$(DESTDIR)$(MAN1DIR)" "$(DESTDIR)$(MAN7DIR)" "$(DESTDIR)$(PCDIR)"
 	$(call install_file,$(CMD),755,$(BINDIR)/reuseport-shim)
 	$(call install_file,$(LIB),755,$(LIBDIR)/libreuseport_shim.so)
+	$(call install_file,$(B)/rpshim-owner,755,$(LIBDIR)/rpshim-owner)
 	$(call install_file,include/reuseport_shim.h,644,$(INCDIR)/reuseport_shim.h)
 	$(call install_file,man/reuseport-shim.1,644,$(MAN1DIR)/reuseport-shim.1)
 	$(call install_file,man/reuseport-shim.7,644,$(MAN7DIR)/reuseport-shim.7)

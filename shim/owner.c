@@ -8,6 +8,8 @@
  * endpoint, never the owner.
  */
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -907,8 +909,8 @@ linger_left(struct timespec *empty_since)
 }
 
 /* The owner's loop; it never returns. */
-static void
-owner_main(const struct owner_args *a)
+_Noreturn void
+owner_run(const struct owner_args *a)
 {
 	struct timespec empty_since = { -1, 0 };
 	struct sockaddr_storage ss;
@@ -1028,12 +1030,110 @@ owner_main(const struct owner_args *a)
 	}
 }
 
+/* Reap the intermediate process; 0 if it reported the owner started. */
+static int
+reap(pid_t pid)
+{
+	int st;
+
+	while (waitpid(pid, &st, 0) < 0) {
+		if (errno != EINTR)
+			return (0);	/* reaped by the application: fine */
+	}
+	return (WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1);
+}
+
+/*
+ * The owner as a program of its own, OWNER_PROG beside the library:
+ * nothing of the application's image is copied (illumos reserves swap
+ * for all of a forked image, so a large program's fork can fail), and ps,
+ * pidof and pkill see rpshim-owner, not the daemon.  -1 with errno
+ * ENOENT if there is no such program, so the caller can fork instead.
+ */
+static int
+spawn_prog(const struct owner_args *a)
+{
+	char prog[RV_PATH_MAX + 32], nums[5][24];
+	char *argv[8];
+	pid_t pid;
+	int lfd, rvfd, rc;
+
+	if (plat_self_dir(prog, sizeof (prog)) != 0 ||
+	    strlen(prog) + sizeof ("/" OWNER_PROG) > sizeof (prog)) {
+		errno = ENOENT;
+		return (-1);
+	}
+	(void) strcat(prog, "/" OWNER_PROG);
+	if (access(prog, X_OK) != 0) {
+		errno = ENOENT;
+		return (-1);
+	}
+	/* Copies that survive exec (ours are close-on-exec), away from 0-2. */
+	if ((lfd = real.fcntl(a->listenfd, F_DUPFD, 10)) < 0)
+		return (-1);
+	if ((rvfd = real.fcntl(a->rvfd, F_DUPFD, 10)) < 0) {
+		(void) real.close(lfd);
+		return (-1);
+	}
+	(void) snprintf(nums[0], sizeof (nums[0]), "%d", lfd);
+	(void) snprintf(nums[1], sizeof (nums[1]), "%d", rvfd);
+	(void) snprintf(nums[2], sizeof (nums[2]), "%d", (int)a->policy);
+	(void) snprintf(nums[3], sizeof (nums[3]), "%ld", (long)a->uid);
+	(void) snprintf(nums[4], sizeof (nums[4]), "%ld", a->linger_ms);
+	argv[0] = OWNER_PROG;
+	for (int i = 0; i < 5; i++)
+		argv[i + 1] = nums[i];
+	argv[6] = (char *)a->path;
+	argv[7] = NULL;
+	rc = plat_spawn(prog, argv, &pid);
+	(void) real.close(lfd);
+	(void) real.close(rvfd);
+	if (rc != 0)
+		return (-1);
+	return (reap(pid));
+}
+
+int
+owner_args_parse(struct owner_args *a, int argc, char **argv)
+{
+	long v[5];
+
+	if (argc != 7)
+		return (-1);
+	memset(a, 0, sizeof (*a));
+	for (int i = 0; i < 5; i++) {
+		char *end;
+
+		errno = 0;
+		v[i] = strtol(argv[i + 1], &end, 10);
+		if (errno != 0 || end == argv[i + 1] || *end != '\0' ||
+		    v[i] < 0)
+			return (-1);
+	}
+	if (v[0] > INT_MAX || v[1] > INT_MAX || v[2] > SHIM_POLICY_LEASTLOADED ||
+	    strlen(argv[6]) >= sizeof (a->path))
+		return (-1);
+	a->listenfd = (int)v[0];
+	a->rvfd = (int)v[1];
+	a->policy = (enum shim_policy)v[2];
+	a->uid = (uid_t)v[3];
+	a->linger_ms = v[4];
+	(void) strcpy(a->path, argv[6]);
+	return (0);
+}
+
 int
 owner_spawn(const struct owner_args *a)
 {
 	pid_t pid, mid;
-	int st;
+	int saved = errno;
 
+	if (spawn_prog(a) == 0)
+		return (0);
+	if (errno != ENOENT)
+		shim_log(LOG_LVL_WARN, "cannot start %s: %s; forking the "
+		    "owner instead", OWNER_PROG, strerror(errno));
+	errno = saved;
 	/*
 	 * Double fork: the owner is not our child (nothing of ours to reap,
 	 * no zombie if the application never waits), and setsid detaches it
@@ -1047,12 +1147,7 @@ owner_spawn(const struct owner_args *a)
 		mid = plat_fork(0);
 		if (mid != 0)
 			_exit(mid < 0 ? 1 : 0);
-		owner_main(a);
-		_exit(0);
+		owner_run(a);
 	}
-	while (waitpid(pid, &st, 0) < 0) {
-		if (errno != EINTR)
-			return (0);	/* reaped by the application: fine */
-	}
-	return (WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1);
+	return (reap(pid));
 }

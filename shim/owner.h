@@ -1,8 +1,9 @@
 /*
  * owner.h: the process that holds a group's real listener.
  *
- * It is forked from the group's first bind (no exec: chroots and missing
- * install paths don't matter), detaches, and then only ever runs the loop
+ * The group's first bind starts it as a program of its own (OWNER_PROG,
+ * beside the library), or forks it where that program is missing (a
+ * chroot, a library copied alone); it detaches, and then only runs the loop
  * in owner.c: it accepts connections and hands each to an endpoint, keeps
  * its own reference until the endpoint acknowledges it, and exits when
  * the group's last member is gone, which frees the port.
@@ -24,10 +25,22 @@ struct owner_args {
 	long		linger_ms;	/* kept this long after the last member */
 };
 
+/* The owner's program, installed beside the library. */
+#define	OWNER_PROG	"rpshim-owner"
+
 /*
- * Start the owner.  The caller keeps its copies of the fds and closes
- * them.  0, or -1 if no process could be made.
+ * Start the owner: OWNER_PROG if it is there, else a fork of the caller.
+ * The caller keeps its copies of the fds and closes them.  0, or -1 if
+ * no process could be made.
  */
 int owner_spawn(const struct owner_args *a);
+
+/*
+ * OWNER_PROG's arguments (LISTENFD RVFD POLICY UID LINGER_MS PATH, as
+ * owner_spawn writes them) into a; -1 if any is malformed.
+ */
+int owner_args_parse(struct owner_args *a, int argc, char **argv);
+/* Be the owner; never returns. */
+_Noreturn void owner_run(const struct owner_args *a);
 
 #endif /* SHIM_OWNER_H */

@@ -23,6 +23,7 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <poll.h>
+#include <spawn.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 
@@ -498,6 +499,75 @@ plat_shm_fd(size_t size)
 #endif
 	errno = saved;
 	return (fd);
+}
+
+/*
+ * The directory of the object that holds this code (the library, or a
+ * program linked with its objects): helpers are installed beside it.
+ */
+int
+plat_self_dir(char *buf, size_t n)
+{
+	Dl_info self;
+	const char *slash;
+	size_t len;
+
+	if (dladdr((void *)plat_self_dir, &self) == 0 ||
+	    self.dli_fname == NULL ||
+	    (slash = strrchr(self.dli_fname, '/')) == NULL)
+		return (-1);
+	len = (size_t)(slash - self.dli_fname);
+	if (len + 1 > n)
+		return (-1);
+	memcpy(buf, self.dli_fname, len);
+	buf[len] = '\0';
+	return (0);
+}
+
+extern char **environ;
+
+/*
+ * Start a helper program with the environment less the preload
+ * variables: the helper links the shim's objects itself, and a second,
+ * preloaded copy would wrap the calls its own table resolves.  The
+ * caller reaps the child by pid; on illumos the application sees no
+ * SIGCHLD for it and its wait(-1) cannot take it.
+ */
+int
+plat_spawn(const char *path, char *const argv[], pid_t *pid)
+{
+	char *envp[1024];
+	size_t n = 0;
+	posix_spawnattr_t at;
+	int err, saved = errno;
+
+	for (char **e = environ; e != NULL && *e != NULL; e++) {
+		if (strncmp(*e, "LD_PRELOAD", 10) == 0)
+			continue;
+		if (n == sizeof (envp) / sizeof (envp[0]) - 1) {
+			errno = E2BIG;
+			return (-1);
+		}
+		envp[n++] = *e;
+	}
+	envp[n] = NULL;
+	if ((err = posix_spawnattr_init(&at)) != 0) {
+		errno = err;
+		return (-1);
+	}
+#if defined(POSIX_SPAWN_NOSIGCHLD_NP) && defined(POSIX_SPAWN_WAITPID_NP)
+	err = posix_spawnattr_setflags(&at,
+	    POSIX_SPAWN_NOSIGCHLD_NP | POSIX_SPAWN_WAITPID_NP);
+#endif
+	if (err == 0)
+		err = posix_spawn(pid, path, NULL, &at, argv, envp);
+	(void) posix_spawnattr_destroy(&at);
+	if (err != 0) {
+		errno = err;
+		return (-1);
+	}
+	errno = saved;
+	return (0);
 }
 
 /*

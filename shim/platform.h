@@ -103,6 +103,13 @@ int plat_poller_wait(struct plat_poller *p, uint32_t *tokens, int max,
  * and the application should see no SIGCHLD for it (illumos forkx).
  */
 pid_t plat_fork(int waited);
+/* The directory of this library (or program) into buf; -1 if unknown. */
+int plat_self_dir(char *buf, size_t n);
+/*
+ * posix_spawn path with argv and the environment less LD_PRELOAD*; the
+ * caller reaps *pid with waitpid.  0, or -1 with errno.
+ */
+int plat_spawn(const char *path, char *const argv[], pid_t *pid);
 /* Close every fd >= lowfd. */
 void plat_closefrom(int lowfd);
 /* Call fn for every open fd of the process (at startup: few). */

@@ -35,6 +35,8 @@ if [ -n "$missing" ]; then
 fi
 
 run_test exports		t_exports
+run_test owner-prog		t_owner_prog
+run_test owner-fork		t_owner_fork
 run_test prefork4		t_prefork4
 run_test separate4		t_separate4
 run_test epoll4			t_epoll4
