@@ -59,7 +59,7 @@ EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(filter-out examples/common
 TOOLS	:= $(B)/tests/loadclient $(B)/tests/probe
 UNITS	:= $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(filter-out tests/unit/fakes.c,$(wildcard tests/unit/test_*.c)))
 
-.PHONY: all deps deps-test illumos-check test unit integration demo portcheck clean test-asan \
+.PHONY: all deps deps-test illumos-check like-illumos test unit integration demo portcheck clean test-asan \
 	test-valgrind
 all: deps $(LIB) $(B)/rpshim-owner $(EXAMPLES) $(TOOLS) $(B)/reuseport-shim
 
@@ -106,8 +106,17 @@ unit: all $(UNITS)
 integration: all
 	@bash tests/integration/run.sh
 
-test: all $(UNITS)
-	@bash tests/run.sh $(UNITS)
+# The integration suite runs twice: on the Linux build, and on one that
+# takes illumos's paths wherever Linux can execute them (platform.c,
+# PLAT_LIKE_ILLUMOS: event ports' one-shot poller, shm_open, accept
+# inheriting O_NONBLOCK, close-on-exec after receipt, fork).
+LIKE_B	:= build-like-illumos
+like-illumos:
+	@$(MAKE) --no-print-directory -s B=$(LIKE_B) \
+	    OPT="$(OPT) -DPLAT_LIKE_ILLUMOS" all
+
+test: all $(UNITS) like-illumos
+	@LIKE_BUILD=$(CURDIR)/$(LIKE_B) bash tests/run.sh $(UNITS)
 
 demo: all
 	@bash examples/demo.sh
@@ -154,7 +163,7 @@ test-valgrind: all
 	@bash tests/valgrind.sh
 
 clean:
-	rm -rf $(B) $(ASAN_B) build-illumos-gcc build-illumos-clang
+	rm -rf $(B) $(ASAN_B) $(LIKE_B) build-illumos-gcc build-illumos-clang
 
 # --- fuzzing -----------------------------------------------------------------
 # libFuzzer targets for the record parser and the environment parser, with

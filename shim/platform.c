@@ -33,6 +33,7 @@
 #include <sched.h>
 #include <sys/resource.h>
 #elif defined(__sun)
+#include <port.h>
 #include <sys/fork.h>
 #include <ucred.h>
 #endif
@@ -40,6 +41,17 @@
 #include "platform.h"
 #include "real.h"
 #include "shim.h"
+
+/*
+ * PLAT_LIKE_ILLUMOS (a Linux build for tests): take illumos's choice
+ * wherever Linux can execute it, so that an integration run exercises the
+ * paths illumos will take: accept inheriting O_NONBLOCK, close-on-exec by
+ * fcntl after receipt, shm_open for the board, fork for the owner, and
+ * the one-shot poller of event ports (over EPOLLONESHOT).
+ */
+#if defined(__sun) || defined(PLAT_LIKE_ILLUMOS)
+#define	ILLUMOS_PATHS	1
+#endif
 
 #ifdef SO_REUSEPORT
 const int plat_so_reuseport = SO_REUSEPORT;
@@ -50,7 +62,7 @@ const int plat_kernel_reuseport = 0;
 const int plat_so_reuseport = 0x2004;
 #endif
 
-#if defined(__sun)
+#if defined(ILLUMOS_PATHS)
 const int plat_accept_inherits_nonblock = 1;	/* socksyscalls.c accept() */
 #else
 const int plat_accept_inherits_nonblock = 0;
@@ -202,7 +214,12 @@ plat_accept_cloexec(int fd, struct sockaddr *sa, socklen_t *len)
 int
 plat_recv_cloexec_flag(void)
 {
-#ifdef MSG_CMSG_CLOEXEC
+	/*
+	 * illumos has MSG_CMSG_CLOEXEC only since 2024, and older kernels
+	 * ignore flags they do not know: a received fd would silently stay
+	 * inheritable.  There the caller sets FD_CLOEXEC itself.
+	 */
+#if defined(MSG_CMSG_CLOEXEC) && !defined(ILLUMOS_PATHS)
 	return (MSG_CMSG_CLOEXEC);
 #else
 	return (0);
@@ -245,8 +262,220 @@ plat_free(void *p, size_t size)
 		(void) munmap(p, size);
 }
 
-/* PLAT_POLLER_POLL: the portable backend on Linux too, to test it. */
-#if defined(__linux__) && !defined(PLAT_POLLER_POLL)
+/*
+ * The owner's poller.  PLAT_POLLER_POLL: the portable backend, on Linux
+ * too, to test it.
+ */
+#if defined(ILLUMOS_PATHS) && !defined(PLAT_POLLER_POLL)
+
+/*
+ * Event ports: an association fires once and is then gone, so each
+ * token a wait returned is associated again at the start of the next
+ * wait, if it is still wanted by then; the state is read at that moment,
+ * so an fd the owner drained meanwhile does not wake it again.  Linux
+ * runs the same logic over EPOLLONESHOT.
+ */
+struct plat_poller {
+	int		pfd;	/* the port, or the epoll fd */
+	int		*fd;	/* by token: the fd, or -1 */
+	uint8_t		*want;	/* by token: watch for input */
+	uint8_t		*armed;	/* by token: associated now */
+	uint32_t	*fired;	/* tokens returned by the last wait */
+	size_t		nfired;
+	size_t		cap;
+};
+
+static int
+os_arm(struct plat_poller *p, int fd, uint32_t token)
+{
+#if defined(__sun)
+	return (port_associate(p->pfd, PORT_SOURCE_FD, (uintptr_t)fd, POLLIN,
+	    (void *)(uintptr_t)token));
+#else
+	struct epoll_event ev;
+
+	memset(&ev, 0, sizeof (ev));
+	ev.events = EPOLLIN | EPOLLONESHOT;
+	ev.data.u32 = token;
+	if (epoll_ctl(p->pfd, EPOLL_CTL_MOD, fd, &ev) == 0)
+		return (0);
+	if (errno != ENOENT)
+		return (-1);
+	return (epoll_ctl(p->pfd, EPOLL_CTL_ADD, fd, &ev));
+#endif
+}
+
+static void
+os_disarm(struct plat_poller *p, int fd)
+{
+	int saved = errno;
+#if defined(__sun)
+	(void) port_dissociate(p->pfd, PORT_SOURCE_FD, (uintptr_t)fd);
+#else
+	(void) epoll_ctl(p->pfd, EPOLL_CTL_DEL, fd, NULL);
+#endif
+	errno = saved;
+}
+
+/* Up to max fired tokens into tokens; 0 on timeout, -1 with errno. */
+static int
+os_wait(struct plat_poller *p, uint32_t *tokens, int max, int timeout_ms)
+{
+#if defined(__sun)
+	port_event_t ev[64];
+	struct timespec ts, *tp = NULL;
+	uint_t nget = 1;
+
+	if (timeout_ms >= 0) {
+		ts.tv_sec = timeout_ms / 1000;
+		ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000L;
+		tp = &ts;
+	}
+	/* ETIME may still come with events (port_getn(3C)). */
+	if (port_getn(p->pfd, ev, (uint_t)max, &nget, tp) != 0 &&
+	    errno != ETIME)
+		return (-1);
+	for (uint_t i = 0; i < nget; i++)
+		tokens[i] = (uint32_t)(uintptr_t)ev[i].portev_user;
+	return ((int)nget);
+#else
+	struct epoll_event ev[64];
+	int n = epoll_wait(p->pfd, ev, max, timeout_ms);
+
+	for (int i = 0; i < n; i++)
+		tokens[i] = ev[i].data.u32;
+	return (n);
+#endif
+}
+
+struct plat_poller *
+plat_poller_new(void)
+{
+	struct plat_poller *p = plat_alloc(sizeof (*p));
+
+	if (p == NULL)
+		return (NULL);
+	memset(p, 0, sizeof (*p));
+#if defined(__sun)
+	p->pfd = port_create();
+	if (p->pfd >= 0)
+		(void) real.fcntl(p->pfd, F_SETFD, FD_CLOEXEC);
+#else
+	p->pfd = epoll_create1(EPOLL_CLOEXEC);
+#endif
+	if (p->pfd < 0) {
+		plat_free(p, sizeof (*p));
+		return (NULL);
+	}
+	return (p);
+}
+
+/* Room for token; all or nothing. */
+static int
+poller_grow(struct plat_poller *p, uint32_t token)
+{
+	size_t nc = p->cap == 0 ? 64 : p->cap;
+	int *f;
+	uint8_t *w, *a;
+	uint32_t *fi;
+
+	while (nc <= token)
+		nc *= 2;
+	f = plat_alloc(nc * sizeof (*f));
+	w = plat_alloc(nc);
+	a = plat_alloc(nc);
+	fi = plat_alloc(nc * sizeof (*fi));
+	if (f == NULL || w == NULL || a == NULL || fi == NULL) {
+		plat_free(f, nc * sizeof (*f));
+		plat_free(w, nc);
+		plat_free(a, nc);
+		plat_free(fi, nc * sizeof (*fi));
+		return (-1);
+	}
+	for (size_t i = 0; i < nc; i++)
+		f[i] = -1;
+	if (p->cap > 0) {
+		memcpy(f, p->fd, p->cap * sizeof (*f));
+		memcpy(w, p->want, p->cap);
+		memcpy(a, p->armed, p->cap);
+		memcpy(fi, p->fired, p->nfired * sizeof (*fi));
+		plat_free(p->fd, p->cap * sizeof (*f));
+		plat_free(p->want, p->cap);
+		plat_free(p->armed, p->cap);
+		plat_free(p->fired, p->cap * sizeof (*fi));
+	}
+	p->fd = f;
+	p->want = w;
+	p->armed = a;
+	p->fired = fi;
+	p->cap = nc;
+	return (0);
+}
+
+int
+plat_poller_set(struct plat_poller *p, int fd, uint32_t token, int on)
+{
+	if (token >= p->cap && poller_grow(p, token) != 0)
+		return (-1);
+	if (p->fd[token] != fd && p->armed[token]) {
+		os_disarm(p, p->fd[token]);
+		p->armed[token] = 0;
+	}
+	p->fd[token] = fd;
+	p->want[token] = on != 0;
+	if (on && !p->armed[token]) {
+		if (os_arm(p, fd, token) != 0)
+			return (-1);
+		p->armed[token] = 1;
+	} else if (!on && p->armed[token]) {
+		os_disarm(p, fd);
+		p->armed[token] = 0;
+	}
+	return (0);
+}
+
+void
+plat_poller_del(struct plat_poller *p, int fd, uint32_t token)
+{
+	if (token >= p->cap)
+		return;
+	if (p->armed[token])
+		os_disarm(p, fd);
+	p->armed[token] = 0;
+	p->want[token] = 0;
+	p->fd[token] = -1;
+}
+
+int
+plat_poller_wait(struct plat_poller *p, uint32_t *tokens, int max,
+    int timeout_ms)
+{
+	int n;
+
+	for (size_t i = 0; i < p->nfired; i++) {
+		uint32_t t = p->fired[i];
+
+		if (t < p->cap && p->want[t] && !p->armed[t] &&
+		    p->fd[t] >= 0 && os_arm(p, p->fd[t], t) == 0)
+			p->armed[t] = 1;
+	}
+	p->nfired = 0;
+	if (max > 64)
+		max = 64;
+	if ((n = os_wait(p, tokens, max, timeout_ms)) <= 0)
+		return (n);
+	for (int i = 0; i < n; i++) {
+		uint32_t t = tokens[i];
+
+		if (t < p->cap && p->armed[t]) {
+			p->armed[t] = 0;
+			p->fired[p->nfired++] = t;
+		}
+	}
+	return (n);
+}
+
+#elif defined(__linux__) && !defined(PLAT_POLLER_POLL)
 
 struct plat_poller {
 	int	epfd;
@@ -380,11 +609,11 @@ plat_fork(int waited)
 	 * handlers must not run (they may take its locks or log a fork it
 	 * never made).  The child only makes async-signal-safe calls.
 	 */
-#if defined(__linux__) && defined(__GLIBC__) && \
+#if defined(__linux__) && defined(__GLIBC__) && !defined(ILLUMOS_PATHS) && \
 	(__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
 	(void) waited;
 	return (_Fork());
-#elif defined(__linux__)
+#elif defined(__linux__) && !defined(ILLUMOS_PATHS)
 	(void) waited;
 	return ((pid_t)syscall(SYS_fork));
 #elif defined(__sun)
@@ -470,7 +699,7 @@ int
 plat_shm_fd(size_t size)
 {
 	int fd, saved = errno;
-#if defined(__linux__)
+#if defined(__linux__) && !defined(ILLUMOS_PATHS)
 	fd = memfd_create("rpshim-acks", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 #else
 	static unsigned n;
@@ -490,7 +719,7 @@ plat_shm_fd(size_t size)
 		(void) real.close(fd);
 		fd = -1;
 	}
-#if defined(__linux__) && defined(F_ADD_SEALS)
+#if defined(__linux__) && defined(F_ADD_SEALS) && !defined(ILLUMOS_PATHS)
 	if (fd >= 0 && real.fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK |
 	    F_SEAL_GROW | F_SEAL_SEAL) != 0) {
 		(void) real.close(fd);

@@ -314,6 +314,11 @@ suite_init() {
 	# make test-asan: another build, and the sanitizer runtime preloaded
 	# ahead of the library (TEST_PRELOAD).
 	BUILD=${TEST_BUILD:-$ROOT/build}
+	# TEST_LIKE_ILLUMOS=1: the build takes illumos's paths where Linux can
+	# (platform.c, PLAT_LIKE_ILLUMOS); the oracle then expects illumos's
+	# answers where the two kernels differ.
+	SUITE=integration
+	[ "${TEST_LIKE_ILLUMOS:-0}" = 1 ] && SUITE=illumoslike
 	SHIMLIB=$BUILD/libreuseport_shim.so
 	# The interpreter itself, not a wrapper script (pyenv...): a wrapper
 	# would run under the preload too and say everything twice.
@@ -326,7 +331,7 @@ suite_init() {
 	SHIMDIR=$(mktemp -d "${TMPDIR:-/tmp}/rpshim-rv.XXXXXX") || exit 1
 	chmod 700 "$SHIMDIR"
 	BASE_OWNERS=$(all_owners | tr '\n' ' ')
-	export TI_HERE ROOT BUILD SHIMLIB PYTHON WORK SHIMDIR BASE_OWNERS TEST_PRELOAD \
+	export TI_HERE ROOT BUILD SUITE SHIMLIB PYTHON WORK SHIMDIR BASE_OWNERS TEST_PRELOAD \
 	    READ_TIMEOUT TEST_TIMEOUT
 	N_PASS=0 N_FAIL=0 N_SKIP=0
 	CUR_TEST_PID=""
@@ -400,7 +405,7 @@ run_test() {
 }
 
 suite_finish() {
-	echo "integration: $N_PASS passed, $N_FAIL failed, $N_SKIP skipped"
+	echo "$SUITE: $N_PASS passed, $N_FAIL failed, $N_SKIP skipped"
 	[ "$N_FAIL" -eq 0 ]
 }
 

@@ -46,6 +46,7 @@ run_test slow-rotates		t_slow_rotates
 run_test fast-measured		t_fast_measured
 run_test oracle-c		t_oracle_c
 run_test oracle-py		t_oracle_py
+run_test accept-nonblock	t_accept_nonblock
 run_test port-freed		t_port_freed
 run_test non-member-inuse	t_non_member_inuse
 run_test bad-config		t_bad_config
