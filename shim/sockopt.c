@@ -93,7 +93,12 @@ set_reuseport(int fd, const void *val, socklen_t len, setsockopt_fn rf)
 	if (c->mode == SHIM_MODE_AUTO) {
 		if (rf(fd, SOL_SOCKET, plat_so_reuseport, val, len) == 0)
 			return (0);	/* the kernel has it: step aside */
-		if (errno != ENOPROTOOPT && errno != EINVAL)
+		/*
+		 * Only ENOPROTOOPT says the kernel lacks the option (illumos
+		 * without the patch).  Its EINVAL is about the socket (illumos:
+		 * shut down for sending) and is the caller's answer.
+		 */
+		if (errno != ENOPROTOOPT)
 			return (-1);
 	}
 	fdtab_lock(&saved);
