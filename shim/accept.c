@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 
 #include "ackmem.h"
+#include "fdflags.h"
 #include "fdtab.h"
 #include "log.h"
 #include "platform.h"
@@ -215,13 +216,77 @@ acknowledge(int fd, struct ackmem *am, uint32_t seq)
 		ackmem_rewake(am);
 }
 
+void
+accept_bits_sys(struct accept_bits *b)
+{
+	b->sock_cloexec = plat_sock_cloexec;
+	b->sock_nonblock = plat_sock_nonblock;
+#ifdef SOCK_NDELAY
+	b->sock_ndelay = SOCK_NDELAY;
+#else
+	b->sock_ndelay = 0;
+#endif
+#if defined(SOCK_CLOFORK) && defined(FD_CLOFORK)
+	b->sock_clofork = SOCK_CLOFORK;
+	b->fd_clofork = FD_CLOFORK;
+#else
+	b->sock_clofork = 0;
+	b->fd_clofork = 0;
+#endif
+	b->fd_cloexec = FD_CLOEXEC;
+	b->o_nonblock = O_NONBLOCK;
+	b->o_ndelay = PLAT_O_NDELAY;
+	b->inherit = plat_accept_inherits_nonblock;
+}
+
+/* The kernel refuses any bit it does not know (illumos: SOCK_KNOWN_FLAGS). */
+int
+accept_flags_check(const struct accept_bits *b, int flags)
+{
+	int known = b->sock_cloexec | b->sock_nonblock | b->sock_ndelay |
+	    b->sock_clofork;
+
+	return ((flags & ~known) != 0 ? EINVAL : 0);
+}
+
+int
+accept_fd_flags(const struct accept_bits *b, int flags)
+{
+	int fdfl = 0;
+
+	if (b->sock_cloexec != 0 && (flags & b->sock_cloexec))
+		fdfl |= b->fd_cloexec;
+	if (b->sock_clofork != 0 && (flags & b->sock_clofork))
+		fdfl |= b->fd_clofork;
+	return (fdfl);
+}
+
+/*
+ * As illumos's accept(): the flags asked for and, where inherited, the
+ * listener's; O_NONBLOCK from either wins over O_NDELAY (one of the two
+ * only, as F_SETFL keeps).
+ */
+int
+accept_fl_flags(const struct accept_bits *b, int flags, int lfl)
+{
+	int nb = b->sock_nonblock != 0 && (flags & b->sock_nonblock);
+	int nd = b->sock_ndelay != 0 && (flags & b->sock_ndelay);
+
+	if (b->inherit) {
+		nb = nb || (lfl & b->o_nonblock);
+		nd = nd || (lfl & b->o_ndelay);
+	}
+	if (nb)
+		return (b->o_nonblock);
+	return (nd ? b->o_ndelay : 0);
+}
+
 /* The checks the kernel makes before it waits: EINVAL, EFAULT. */
 static int
-bad_args(const struct accept_view *v, struct sockaddr *sa, socklen_t *len,
-    int flags, int is_accept4)
+bad_args(const struct accept_bits *b, const struct accept_view *v,
+    struct sockaddr *sa, socklen_t *len, int flags, int is_accept4)
 {
-	if (is_accept4 &&
-	    (flags & ~(plat_sock_cloexec | plat_sock_nonblock)) != 0)
+	if (is_accept4 && accept_flags_check(b, flags) != 0)
 		return (EINVAL);
 	if (v->shut)
 		return (EINVAL);
@@ -236,13 +301,14 @@ int
 shim_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags,
     int is_accept4)
 {
+	struct accept_bits b;
 	struct accept_view v;
 	struct sockaddr_storage ss;
 	struct proto_rec rec;
 	struct shim_sock *sk;
 	sigset_t saved;
 	socklen_t sl;
-	int cfd, n, err, endpoint_nb = 0, saved_errno = errno;
+	int cfd, n, err, fdfl, rflags, fl, lfl = 0, saved_errno = errno;
 
 	shim_init();
 	if (!fdtab_maybe(fd))
@@ -262,17 +328,28 @@ shim_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags,
 	view(sk, &v);
 	fdtab_unlock(&saved);
 
-	if ((err = bad_args(&v, sa, len, flags, is_accept4)) != 0) {
+	accept_bits_sys(&b);
+	if ((err = bad_args(&b, &v, sa, len, flags, is_accept4)) != 0) {
 		n = -1;
 		goto out;
 	}
+	/*
+	 * The kernel sets the fd flags as it makes the fd; recvmsg does
+	 * where it can, so that a fork or exec in another thread meanwhile
+	 * cannot leak the connection.
+	 */
+	fdfl = accept_fd_flags(&b, flags);
+	rflags = (fdfl & b.fd_cloexec) ? plat_recv_cloexec_flag() : 0;
+#ifdef MSG_CMSG_CLOFORK
+	if (fdfl & b.fd_clofork)
+		rflags |= MSG_CMSG_CLOFORK;
+#endif
 	if (v.ack != NULL && last_take.gen == ackmem_gen(v.ack)) {
 		ackmem_busy(v.ack, util_now_us() - last_take.us);
 		last_take.gen = 0;	/* time waiting here is not work */
 	}
 	for (;;) {
-		n = next_record(fd, &v, (flags & plat_sock_cloexec) ?
-		    plat_recv_cloexec_flag() : 0, &rec, &cfd);
+		n = next_record(fd, &v, rflags, &rec, &cfd);
 		if (n <= 0) {
 			err = n < 0 ? errno : 0;
 			goto out;
@@ -289,18 +366,24 @@ shim_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags,
 	if (v.tell_idle)
 		took(fd, rec.seq);
 
-	if ((flags & plat_sock_cloexec) && plat_recv_cloexec_flag() == 0)
-		(void) real.fcntl(cfd, F_SETFD, FD_CLOEXEC);
-	if (plat_accept_inherits_nonblock) {
-		int fl = real.fcntl(fd, F_GETFL);
-
-		endpoint_nb = fl >= 0 && (fl & O_NONBLOCK);
-	}
-	/* The owner's accepted socket is blocking, except where inherited. */
-	if ((flags & plat_sock_nonblock) || endpoint_nb)
-		(void) real.fcntl(cfd, F_SETFL, O_NONBLOCK);
-	else if (plat_accept_inherits_nonblock)
-		(void) real.fcntl(cfd, F_SETFL, 0);
+	/*
+	 * FD_CLOFORK again even if MSG_CMSG_CLOFORK was passed: a kernel
+	 * older than close-on-fork ignores that flag.  F_SETFD sets both.
+	 */
+	if (((fdfl & b.fd_cloexec) && plat_recv_cloexec_flag() == 0) ||
+	    (fdfl & b.fd_clofork))
+		(void) real.fcntl(cfd, F_SETFD, fdfl);
+	/*
+	 * The file status flags, as the kernel's accept sets them: on
+	 * illumos the endpoint's O_NONBLOCK or O_NDELAY (the application
+	 * sets them on it as on its listener) carry over.  The fd arrives
+	 * as the owner's accept made it, which on illumos may have taken the
+	 * owner's listener's: there, always set.
+	 */
+	if (b.inherit && (lfl = real.fcntl(fd, F_GETFL)) < 0)
+		lfl = 0;
+	if ((fl = accept_fl_flags(&b, flags, lfl)) != 0 || b.inherit)
+		(void) real.fcntl(cfd, F_SETFL, fl);
 	apply_opts(cfd, &v);
 	if (sa != NULL) {
 		sl = proto_addr_to_sockaddr(&rec.addr, &ss);

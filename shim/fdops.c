@@ -1,5 +1,5 @@
 /*
- * fdops.c: close, dup, dup2, dup3, fcntl(F_DUPFD*) and shutdown.  They
+ * fdops.c: close, dup, dup2, dup3, fcntl's dups and shutdown.  They
  * keep the table in step with the process's fds: a dup of a member is
  * the same member, and a closed fd is forgotten in the same critical
  * section that closes it (the number may be reused by another thread at
@@ -7,8 +7,10 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
+#include "fdflags.h"
 #include "fdtab.h"
 #include "proto.h"
 #include "real.h"
@@ -121,19 +123,73 @@ shim_dup3(int fd, int nfd, int flags)
 	return (nfd);
 }
 
+/*
+ * The commands that make fds, each where the headers have it.  illumos
+ * (the kernel's fcntl(), libc's dup.c): F_DUP2FD is dup2, F_DUP2FD_CLOEXEC
+ * and F_DUP2FD_CLOFORK are dup2 that set the fd flag, F_DUP3FD is dup3
+ * with FD_ flags in a fourth argument.  The kernel checks the arguments.
+ */
+enum fcntl_dup
+fcntl_dup_kind(int cmd)
+{
+	switch (cmd) {
+	case F_DUPFD:
+	case F_DUPFD_CLOEXEC:
+#ifdef F_DUPFD_CLOFORK
+	case F_DUPFD_CLOFORK:
+#endif
+		return (FCNTL_DUPFD);
+#ifdef F_DUP2FD
+	case F_DUP2FD:
+		return (FCNTL_DUP2FD);
+#endif
+#ifdef F_DUP2FD_CLOEXEC
+	case F_DUP2FD_CLOEXEC:
+		return (FCNTL_DUP2FD);
+#endif
+#ifdef F_DUP2FD_CLOFORK
+	case F_DUP2FD_CLOFORK:
+		return (FCNTL_DUP2FD);
+#endif
+#ifdef F_DUP3FD
+	case F_DUP3FD:
+		return (FCNTL_DUP3FD);
+#endif
+	default:
+		return (FCNTL_NODUP);
+	}
+}
+
+static int
+real_fcntl(int fd, int cmd, enum fcntl_dup kind, void *arg, int arg1)
+{
+	if (kind == FCNTL_DUP3FD)
+		return (real.fcntl(fd, cmd, arg, arg1));
+	return (real.fcntl(fd, cmd, arg));
+}
+
 int
-shim_fcntl(int fd, int cmd, void *arg)
+fdops_fcntl(int fd, int cmd, enum fcntl_dup kind, void *arg, int arg1)
 {
 	sigset_t saved;
-	int nfd;
+	int nfd = -1;
 
-	shim_init();
-	if ((cmd != F_DUPFD && cmd != F_DUPFD_CLOEXEC) || !fdtab_maybe(fd))
-		return (real.fcntl(fd, cmd, arg));
+	/* As dup2: the target may be a member the call closes. */
+	if (kind == FCNTL_DUP2FD || kind == FCNTL_DUP3FD)
+		nfd = (int)(intptr_t)arg;
+	if (kind == FCNTL_NODUP || (!fdtab_maybe(fd) && !fdtab_maybe(nfd)))
+		return (real_fcntl(fd, cmd, kind, arg, arg1));
 	fdtab_lock(&saved);
-	nfd = follow(fd, real.fcntl(fd, cmd, arg));
+	nfd = follow(fd, real_fcntl(fd, cmd, kind, arg, arg1));
 	fdtab_unlock(&saved);
 	return (nfd);
+}
+
+int
+shim_fcntl(int fd, int cmd, void *arg, int arg1)
+{
+	shim_init();
+	return (fdops_fcntl(fd, cmd, fcntl_dup_kind(cmd), arg, arg1));
 }
 
 /*

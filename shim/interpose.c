@@ -121,17 +121,24 @@ dup3(int fd, int nfd, int flags)
 /*
  * fcntl's third argument is an int or a pointer by command; like the C
  * library's own wrapper, take it as a pointer, which holds either.
+ * illumos's F_DUP3FD alone has a fourth, the new fd's flags (int), which
+ * its libc reads for that command only: so do we.
  */
 int
 fcntl(int fd, int cmd, ...)
 {
 	va_list ap;
 	void *arg;
+	int arg1 = 0;
 
 	va_start(ap, cmd);
 	arg = va_arg(ap, void *);
+#ifdef F_DUP3FD
+	if (cmd == F_DUP3FD)
+		arg1 = va_arg(ap, int);
+#endif
 	va_end(ap);
-	return (shim_fcntl(fd, cmd, arg));
+	return (shim_fcntl(fd, cmd, arg, arg1));
 }
 
 int
@@ -139,11 +146,16 @@ fcntl64(int fd, int cmd, ...)
 {
 	va_list ap;
 	void *arg;
+	int arg1 = 0;
 
 	va_start(ap, cmd);
 	arg = va_arg(ap, void *);
+#ifdef F_DUP3FD
+	if (cmd == F_DUP3FD)
+		arg1 = va_arg(ap, int);
+#endif
 	va_end(ap);
-	return (shim_fcntl(fd, cmd, arg));
+	return (shim_fcntl(fd, cmd, arg, arg1));
 }
 
 int

@@ -70,6 +70,11 @@ const int plat_accept_inherits_nonblock = 0;
 
 const int plat_sock_cloexec = SOCK_CLOEXEC;
 const int plat_sock_nonblock = SOCK_NONBLOCK;
+#ifdef O_NDELAY
+const int plat_o_ndelay = O_NDELAY;
+#else
+const int plat_o_ndelay = O_NONBLOCK;
+#endif
 
 enum plat_opt_class
 plat_opt_classify(int level, int name)

@@ -50,6 +50,9 @@ extern const int plat_accept_inherits_nonblock;
 /* accept4() flag bits, and the recvmsg flag that sets FD_CLOEXEC. */
 extern const int plat_sock_cloexec;
 extern const int plat_sock_nonblock;
+/* O_NDELAY, which accept4's SOCK_NDELAY sets (illumos: not O_NONBLOCK). */
+extern const int plat_o_ndelay;
+#define	PLAT_O_NDELAY	plat_o_ndelay
 
 enum plat_opt_class plat_opt_classify(int level, int name);
 const struct plat_opt *plat_listener_opts(size_t *n);

@@ -39,6 +39,7 @@ int shim_close(int fd);
 int shim_dup(int fd);
 int shim_dup2(int fd, int nfd);
 int shim_dup3(int fd, int nfd, int flags);
-int shim_fcntl(int fd, int cmd, void *arg);
+/* arg1: F_DUP3FD's fourth argument (illumos), else unused. */
+int shim_fcntl(int fd, int cmd, void *arg, int arg1);
 
 #endif /* SHIM_SHIM_H */
