@@ -76,6 +76,19 @@ ackmem_reset(struct ackmem_board *b, size_t i, uint32_t seq)
 		atomic_store(&b->slot[i].seq, seq);
 }
 
+/*
+ * Only if it still holds the value we judged: a member's ack that lands
+ * in between is kept, and read on the next collection.
+ */
+int
+ackmem_repair(struct ackmem_board *b, size_t i, uint32_t bad, uint32_t seq)
+{
+	if (i >= ACKMEM_SLOTS)
+		return (-1);
+	return (atomic_compare_exchange_strong(&b->slot[i].seq, &bad, seq) ?
+	    0 : -1);
+}
+
 void
 ackmem_clear_busy(struct ackmem_board *b, size_t i)
 {

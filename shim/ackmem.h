@@ -35,6 +35,9 @@ struct ackmem_board;
 struct ackmem_board *ackmem_create(int *fd);
 /* Slot i starts over for a new endpoint: nothing up to seq is its. */
 void ackmem_reset(struct ackmem_board *b, size_t i, uint32_t seq);
+/* Slot i back to seq if it still reads bad; 0 if it did. */
+int ackmem_repair(struct ackmem_board *b, size_t i, uint32_t bad,
+    uint32_t seq);
 /* Slot i's handler time starts over (a new endpoint). */
 void ackmem_clear_busy(struct ackmem_board *b, size_t i);
 /* Slot i's endpoint is gone: its last word, and the slot set to seq. */

@@ -16,7 +16,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 
@@ -32,6 +34,11 @@
 #define	EP_MAX_UNACKED	POLICY_MAX_UNACKED	/* sent to one, unaccepted */
 #define	MAX_MEMBERS	4096	/* members of one group: refused beyond, loudly */
 #define	ACCEPT_BATCH	64	/* connections taken per wakeup */
+#define	RETRY_MS	20	/* a blocked endpoint or a paused accept, again */
+#define	HELLO_MS	2000	/* a peer that says nothing is dropped then */
+#define	RV_CHECK_MS	2000	/* is our rendezvous name still there? */
+#define	FD_RESERVE	64	/* fds kept from members: listener, spare... */
+#define	STAT_BATCH	64	/* status records per write */
 #define	NONE		(-1)
 #define	RUNLOG_MAX	4	/* log2(POLICY_RUN_MAX) */
 _Static_assert(POLICY_RUN_MAX == 1 << RUNLOG_MAX, "RUNLOG_MAX");
@@ -56,6 +63,8 @@ struct ep {
 	enum ep_state	state;
 	int		listened;	/* has listened once: no second LISTEN_OK */
 	int		first;		/* the first binder's member */
+	int		blocked;	/* a send failed for want of room: wait */
+	uint64_t	since_us;	/* when it connected (EP_NEW) */
 	long		pid;
 	int32_t		head, tail;	/* un-acked connections, oldest first */
 	uint32_t	unacked;
@@ -80,6 +89,12 @@ static struct {
 	int		backlog;
 	int		lnonblock;	/* listener O_NONBLOCK set by us */
 	int		paused;		/* out of fds: wait for one to close */
+	uint64_t	paused_us;	/* since when */
+	size_t		nblocked;	/* endpoints with blocked set */
+	uint64_t	blocked_us;	/* when the last one was blocked */
+	size_t		nnew;		/* endpoints in EP_NEW */
+	size_t		max_members;	/* what our fd limit allows */
+	uint64_t	rv_checked_us;
 	int		rvpaused;	/* the rendezvous is out of the poller */
 	uint32_t	seq;
 	uint64_t	last_conn_us;	/* when the last connection was handed */
@@ -277,7 +292,8 @@ update_policy_view(size_t i)
 	struct ep *e = &o.eps[i];
 	int listening = e->state == EP_LISTENING;
 
-	set_eligible(i, listening && e->unacked < EP_MAX_UNACKED);
+	set_eligible(i, listening && e->unacked < EP_MAX_UNACKED &&
+	    !e->blocked);
 	o.peps[i].listening = (uint8_t)listening;
 	o.peps[i].unacked = e->unacked;
 	policy_update(&o.pol, o.peps, i);
@@ -285,8 +301,15 @@ update_policy_view(size_t i)
 
 static void board_seen(size_t i, uint32_t v);
 
+/* How an endpoint ends, which decides what becomes of its connections. */
+enum ep_end {
+	END_GONE,	/* its member closed it: hand on what it never took */
+	END_EJECT,	/* we close it, its member alive: what is queued is its */
+	END_DONE	/* a status client, a refused or silent peer: no member */
+};
+
 static void
-ep_drop(size_t i, const char *why)
+ep_drop(size_t i, enum ep_end how, const char *why)
 {
 	struct ep *e = &o.eps[i];
 	int32_t k, next;
@@ -300,18 +323,35 @@ ep_drop(size_t i, const char *why)
 		/* Read and retire the slot at once: late writes move nothing. */
 		board_seen(i, ackmem_retire(o.board, i, o.seq));
 	}
-	if (why != NULL)
+	if (how == END_GONE)
 		shim_log(LOG_LVL_INFO, "member pid %ld left (%s); %u "
 		    "connection(s) to hand on", e->pid, why, e->unacked);
+	else if (how == END_EJECT)
+		shim_log(LOG_LVL_ERROR, "member pid %ld: %s; closing its "
+		    "connection (the %u connection(s) queued to it stay "
+		    "its own)", e->pid, why, e->unacked);
 	plat_poller_del(o.poller, e->fd, (uint32_t)(2 + i));
 	(void) real.close(e->fd);
 	if (e->first)
 		listener_nonblock();
 	o.unacked -= e->unacked;
+	/*
+	 * A member that is gone took its socket's queue with it: hand on
+	 * what it never took.  A live one may still read what is queued:
+	 * handing that on too would serve one connection twice, so our
+	 * copies go (its copies in flight keep the connections open).
+	 */
 	for (k = e->head; k != NONE; k = next) {
 		next = o.conns[k].next;
-		list_append(&o.orphan_head, &o.orphan_tail, k);
+		if (how == END_GONE)
+			list_append(&o.orphan_head, &o.orphan_tail, k);
+		else
+			conn_free(k);
 	}
+	if (e->state == EP_NEW)
+		o.nnew--;
+	if (e->blocked)
+		o.nblocked--;
 	set_eligible(i, 0);	/* counted by its runlog: before the memset */
 	memset(e, 0, sizeof (*e));
 	e->fd = -1;
@@ -326,6 +366,13 @@ static int
 ep_send(size_t i, const struct proto_rec *r, int connfd)
 {
 	return (proto_send(o.eps[i].fd, r, connfd));
+}
+
+/* A send or read error that says the member's end is closed. */
+static int
+member_gone(int err)
+{
+	return (err == EPIPE || err == ECONNRESET || err == ENOTCONN);
 }
 
 /* Hand connection k to an endpoint, or park it until one can take it. */
@@ -385,7 +432,37 @@ dispatch(int32_t k)
 			update_policy_view(i);
 			return;
 		}
-		ep_drop(i, "cannot write to it");
+		if (member_gone(errno)) {
+			ep_drop(i, END_GONE, strerror(errno));
+		} else {
+			/*
+			 * No room (its queue is full, or this user has too
+			 * many fds in flight: ETOOMANYREFS), or no memory:
+			 * our trouble, not the member's.  It sits out a
+			 * moment; the connection goes to another.
+			 */
+			if (o.nblocked == 0)
+				shim_log(LOG_LVL_WARN, "cannot send to member "
+				    "pid %ld: %s; retrying", o.eps[i].pid,
+				    strerror(errno));
+			o.eps[i].blocked = 1;
+			o.nblocked++;
+			o.blocked_us = now;
+			update_policy_view(i);
+		}
+	}
+}
+
+/* Blocked endpoints may take connections again: room may have come. */
+static void
+unblock_all(void)
+{
+	for (size_t i = 0; i < o.n && o.nblocked > 0; i++) {
+		if (o.eps[i].state != EP_FREE && o.eps[i].blocked) {
+			o.eps[i].blocked = 0;
+			o.nblocked--;
+			update_policy_view(i);
+		}
 	}
 }
 
@@ -431,6 +508,7 @@ accept_conns(void)
 				    "for connections to be taken",
 				    strerror(errno));
 				o.paused = 1;
+				o.paused_us = util_now_us();
 			}
 			return;
 		}
@@ -487,6 +565,8 @@ taken(size_t i, int32_t prev, int32_t k)
 	e->delivered++;
 	o.delivered++;
 	update_policy_view(i);
+	if (o.nblocked > 0)
+		unblock_all();	/* fds in flight went down */
 }
 
 /*
@@ -531,8 +611,21 @@ board_seen(size_t i, uint32_t v)
 	struct ep *e = &o.eps[i];
 	int32_t k;
 
-	if ((int32_t)(v - e->slot) <= 0 || (int32_t)(v - e->last_sent) > 0)
+	if ((int32_t)(v - e->slot) <= 0)
 		return;
+	if ((int32_t)(v - e->last_sent) > 0) {
+		/*
+		 * Ahead of what it was sent: not the member's ack but a stray
+		 * write.  Left there, the member's forward-only writes could
+		 * never move the slot again (its acks lost, its clients
+		 * without a FIN): put back what we knew.
+		 */
+		if (ackmem_repair(o.board, i, v, e->slot) == 0)
+			shim_log(LOG_LVL_WARN, "member pid %ld: ack board slot "
+			    "%zu held %u, beyond what it was sent; reset",
+			    e->pid, i, v);
+		return;
+	}
 	e->slot = v;
 	while ((k = e->head) != NONE && (int32_t)(v - o.conns[k].seq) >= 0)
 		taken(i, NONE, k);
@@ -580,16 +673,52 @@ count_waiting(void)
 }
 
 /*
+ * Records to a status client, in writes of up to STAT_BATCH: one record
+ * per non-blocking write filled its socket's buffer at a few hundred
+ * members, and the rest were lost.  The client reads as we write; one
+ * that stops is given up after a second.
+ */
+static int
+stat_put(int fd, const struct proto_rec *r, uint8_t *buf, size_t *n,
+    int flush)
+{
+	if (r != NULL)
+		proto_encode(r, buf + PROTO_REC_SIZE * (*n)++);
+	if (*n < STAT_BATCH && !flush)
+		return (0);
+	for (size_t off = 0, len = PROTO_REC_SIZE * *n; off < len; ) {
+		ssize_t w = send(fd, buf + off, len - off,
+		    plat_send_nosignal_flag());
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return (-1);
+		off += (size_t)w;
+	}
+	*n = 0;
+	return (0);
+}
+
+/*
  * A status client asked who is in the group: one STAT_GROUP, one STAT_EP
  * per member, and the client's connection is closed (it is not a member).
  */
 static void
 send_stat(size_t i)
 {
+	static uint8_t buf[PROTO_REC_SIZE * STAT_BATCH];
 	struct proto_rec g;
-	struct timespec now;
+	struct timespec now, limit = { 1, 0 };
 	int32_t members = count_members();
+	int fd = o.eps[i].fd, fl;
+	size_t n = 0;
 
+	fl = real.fcntl(fd, F_GETFL);
+	if (fl < 0 || real.fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0 ||
+	    real.setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit,
+	    sizeof (limit)) != 0)
+		return;
 	(void) clock_gettime(CLOCK_MONOTONIC, &now);
 	memset(&g, 0, sizeof (g));
 	g.type = REC_STAT_GROUP;
@@ -605,7 +734,7 @@ send_stat(size_t i)
 	g.opts[STAT_G_LINGER] = (int32_t)o.linger_ms;
 	g.opts[STAT_G_RUN] = o.policy != SHIM_POLICY_ROUNDROBIN ? 0 :
 	    (int32_t)group_run();
-	if (ep_send(i, &g, -1) != 0)
+	if (stat_put(fd, &g, buf, &n, 0) != 0)
 		return;
 	for (size_t j = 0; j < o.n; j++) {
 		const struct ep *e = &o.eps[j];
@@ -627,9 +756,10 @@ send_stat(size_t i)
 		r.opts[STAT_E_FIRST] = e->first;
 		r.opts[STAT_E_BUSY_US] = (int32_t)(e->busy > INT32_MAX ?
 		    INT32_MAX : e->busy);
-		if (ep_send(i, &r, -1) != 0)
+		if (stat_put(fd, &r, buf, &n, 0) != 0)
 			return;
 	}
+	(void) stat_put(fd, NULL, buf, &n, 1);
 }
 
 static int
@@ -646,9 +776,11 @@ handle(size_t i, const struct proto_rec *r)
 		}
 		if (r->type != REC_HELLO)
 			return (-1);
-		if (count_members() >= MAX_MEMBERS) {
-			shim_log(LOG_LVL_ERROR, "group full (%d members): "
-			    "refusing pid %ld", MAX_MEMBERS, (long)r->arg);
+		if ((size_t)count_members() >= o.max_members) {
+			shim_log(LOG_LVL_ERROR, "group full (%zu members%s): "
+			    "refusing pid %ld", o.max_members,
+			    o.max_members < MAX_MEMBERS ? ", as many as the "
+			    "owner's fd limit allows" : "", (long)r->arg);
 			out.type = REC_WELCOME;
 			out.arg = -1;	/* refused */
 			out.addr = o.gaddr;
@@ -657,6 +789,7 @@ handle(size_t i, const struct proto_rec *r)
 		}
 		e->pid = r->arg;
 		e->state = EP_JOINED;
+		o.nnew--;
 		e->first = (o.next_id == 0);
 		o.peps[i].id = o.next_id++;
 		shim_log(LOG_LVL_INFO, "member pid %ld joined", e->pid);
@@ -743,15 +876,15 @@ ep_read(size_t i)
 	if (mh.msg_controllen > 0 && n >= 0) {
 		/* Members never send fds: close what came, and the member. */
 		proto_close_fds(&mh);
-		shim_log(LOG_LVL_ERROR, "member pid %ld sent a file "
-		    "descriptor; closing its connection", e->pid);
-		ep_drop(i, "protocol error");
+		ep_drop(i, END_EJECT, "sent a file descriptor");
 		return;
 	}
-	if (n <= 0) {
-		ep_drop(i, n == 0 ? "closed" : strerror(errno));
+	if (n == 0 || (n < 0 && member_gone(errno))) {
+		ep_drop(i, END_GONE, n == 0 ? "closed" : strerror(errno));
 		return;
 	}
+	if (n < 0)
+		return;		/* ENOBUFS, ENOMEM: ours, read again later */
 	have = e->rxlen + (size_t)n;
 	for (off = 0; have - off >= PROTO_REC_SIZE; off += PROTO_REC_SIZE) {
 		struct proto_rec r;
@@ -759,13 +892,11 @@ ep_read(size_t i)
 		int h = proto_decode(buf + off, &r) == 0 ? handle(i, &r) : -1;
 
 		if (h < 0) {
-			shim_log(LOG_LVL_ERROR, "member pid %ld sent an "
-			    "invalid record; closing its connection", e->pid);
-			ep_drop(i, "protocol error");
+			ep_drop(i, END_EJECT, "invalid record");
 			return;
 		}
 		if (h > 0) {
-			ep_drop(i, NULL);
+			ep_drop(i, END_DONE, NULL);
 			return;
 		}
 	}
@@ -789,6 +920,7 @@ accept_members(void)
 				shim_log(LOG_LVL_WARN, "cannot take a member: "
 				    "%s", strerror(errno));
 				o.paused = 1;
+				o.paused_us = util_now_us();
 			}
 			return;
 		}
@@ -813,6 +945,7 @@ accept_members(void)
 		memset(&o.peps[i], 0, sizeof (o.peps[i]));
 		o.eps[i].fd = fd;
 		o.eps[i].state = EP_NEW;
+		o.eps[i].since_us = util_now_us();
 		o.eps[i].head = o.eps[i].tail = NONE;
 		if (plat_poller_set(o.poller, fd, (uint32_t)(2 + i), 1) != 0) {
 			shim_log(LOG_LVL_ERROR, "cannot watch a member: %s",
@@ -822,6 +955,7 @@ accept_members(void)
 			continue;
 		}
 		o.live++;
+		o.nnew++;
 	}
 }
 
@@ -908,6 +1042,126 @@ linger_left(struct timespec *empty_since)
 	return (left > 0 ? (int)left : 0);
 }
 
+/* The earlier of *next and in_us from now. */
+static void
+due(int64_t *next, uint64_t in_us)
+{
+	if (*next < 0 || (int64_t)in_us < *next)
+		*next = (int64_t)in_us;
+}
+
+/*
+ * Our rendezvous name was removed (a cleaner of /tmp): make it again, or
+ * no member could join any more.  Joiners already in the old socket's
+ * backlog are taken first.
+ */
+static void
+rv_heal(void)
+{
+	struct stat st;
+	int fd;
+
+	if (lstat(o.path, &st) == 0 || errno != ENOENT)
+		return;
+	if ((fd = rv_listen(o.path)) < 0) {
+		shim_log(LOG_LVL_WARN, "%s was removed and cannot be made "
+		    "again: %s", o.path, strerror(errno));
+		return;
+	}
+	accept_members();
+	(void) real.fcntl(fd, F_SETFD, FD_CLOEXEC);
+	(void) real.fcntl(fd, F_SETFL, O_NONBLOCK);
+	plat_poller_del(o.poller, o.rvfd, 0);
+	(void) real.close(o.rvfd);
+	o.rvfd = fd;
+	o.rvpaused = o.paused;
+	(void) plat_poller_set(o.poller, fd, 0, !o.paused);
+	shim_log(LOG_LVL_WARN, "%s was removed; made it again", o.path);
+}
+
+/*
+ * What waits on time: blocked endpoints and a paused accept are tried
+ * again, peers that never said HELLO are dropped (else one keeps the
+ * group and its port after the last member), the rendezvous name is
+ * checked.  The ms until the next of these, or -1.
+ */
+static int
+timers(void)
+{
+	uint64_t now = util_now_us();
+	int64_t next = -1;
+
+	if (o.nblocked > 0) {
+		if (now - o.blocked_us >= RETRY_MS * 1000)
+			unblock_all();
+		else
+			due(&next, o.blocked_us + RETRY_MS * 1000 - now);
+	}
+	if (o.paused) {
+		if (now - o.paused_us >= RETRY_MS * 1000)
+			o.paused = 0;
+		else
+			due(&next, o.paused_us + RETRY_MS * 1000 - now);
+	}
+	for (size_t i = 0; i < o.n && o.nnew > 0; i++) {
+		struct ep *e = &o.eps[i];
+
+		if (e->state != EP_NEW)
+			continue;
+		if (now - e->since_us >= HELLO_MS * 1000) {
+			shim_log(LOG_LVL_WARN, "a peer said nothing for %d ms; "
+			    "dropped", HELLO_MS);
+			ep_drop(i, END_DONE, NULL);
+		} else {
+			due(&next, e->since_us + HELLO_MS * 1000 - now);
+		}
+	}
+	if (now - o.rv_checked_us >= RV_CHECK_MS * 1000) {
+		rv_heal();
+		o.rv_checked_us = now;
+	}
+	due(&next, o.rv_checked_us + RV_CHECK_MS * 1000 - now);
+	return (next < 0 ? -1 : (int)((next + 999) / 1000));
+}
+
+/*
+ * Each member costs the owner an fd, each connection in flight another:
+ * take the hard limit, and admit only as many members as leave room for
+ * the listener's work (else, full, it could serve nobody).
+ */
+static void
+fd_budget(void)
+{
+	struct rlimit rl;
+
+	o.max_members = MAX_MEMBERS;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t cur = rl.rlim_cur;
+
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			rl.rlim_cur = cur;
+	}
+	if (rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur < (rlim_t)MAX_MEMBERS + 2 * FD_RESERVE)
+		o.max_members = rl.rlim_cur > 4 * FD_RESERVE ?
+		    (size_t)rl.rlim_cur - 2 * FD_RESERVE :
+		    (size_t)rl.rlim_cur / 4 + 1;
+}
+
+/* The earlier of two poll timeouts (-1: none). */
+static int
+min_timeout(int a, int b)
+{
+	if (a < 0)
+		return (b);
+	if (b < 0)
+		return (a);
+	return (a < b ? a : b);
+}
+
 /* The owner's loop; it never returns. */
 _Noreturn void
 owner_run(const struct owner_args *a)
@@ -947,6 +1201,8 @@ owner_run(const struct owner_args *a)
 	(void) real.fcntl(rvfd, F_SETFL, O_NONBLOCK);
 
 	memset(&o, 0, sizeof (o));
+	fd_budget();
+	o.rv_checked_us = util_now_us();
 	o.board = ackmem_create(&o.boardfd);
 	o.lfd = lfd;
 	o.rvfd = rvfd;
@@ -976,9 +1232,11 @@ owner_run(const struct owner_args *a)
 
 	for (;;) {
 		uint32_t tok[64];
-		int n, timeout, rv_ready = 0, l_ready = 0, want;
+		int n, timeout, rv_ready = 0, l_ready = 0, want, later;
 
 		(void) collect_acks();
+		later = timers();
+		dispatch_orphans();
 		want = !o.paused && any_eligible();
 
 		/* The listener is watched only while someone can take more. */
@@ -987,14 +1245,14 @@ owner_run(const struct owner_args *a)
 			o.lwatched = want;
 		/* Out of fds, joiners wait in the rendezvous backlog too. */
 		if (o.paused != o.rvpaused &&
-		    plat_poller_set(o.poller, rvfd, 0, !o.paused) == 0)
+		    plat_poller_set(o.poller, o.rvfd, 0, !o.paused) == 0)
 			o.rvpaused = o.paused;
 		/*
 		 * Sleeping with connections out: ask to be woken by the next
 		 * ack (ackmem.h), then look once more, as one may have come
 		 * between our last look and the flag.
 		 */
-		timeout = linger_left(&empty_since);
+		timeout = min_timeout(linger_left(&empty_since), later);
 		if (o.board != NULL && o.unacked > 0) {
 			ackmem_sleeping(o.board, 1);
 			if (collect_acks() > 0)

@@ -70,6 +70,10 @@ run_test close-all		t_close_all
 run_test nginx			t_nginx
 run_test gunicorn		t_gunicorn
 run_test asyncio		t_asyncio
+run_test eject-once		t_eject_once
+run_test stat-many		t_stat_many
+run_test silent-peer		t_silent_peer
+run_test rv-heal		t_rv_heal
 run_test no-leftovers		t_no_leftovers
 
 suite_finish

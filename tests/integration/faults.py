@@ -1,0 +1,95 @@
+"""faults.py CASE TOOL [ARGS]: a fault case run under the shim, one
+process playing members and clients; prints one line for the test to
+compare.  TOOL is the reuseport-shim command (stat --json reads the
+group's state; REUSEPORT_SHIM_DIR comes from the environment).  Waits
+are bounded polls on that state, never sleeps standing in for it."""
+import errno, json, os, resource, socket, subprocess, sys, time
+
+TOOL = sys.argv[2]
+
+
+def member(port, listen=True):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    s.bind(("127.0.0.1", port))
+    if listen:
+        s.listen(64)
+    return s
+
+
+def group(port):
+    out = subprocess.run([TOOL, "stat", "--json"], capture_output=True,
+                         text=True, timeout=10).stdout
+    for g in json.loads(out or "[]"):
+        if g.get("port") == port and not g.get("stale"):
+            return g
+    return None
+
+
+def poll(fn, limit=10.0):
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        if fn():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def client(port, ident):
+    c = socket.create_connection(("127.0.0.1", port), timeout=5)
+    c.sendall(b"%d\n" % ident)
+    return c
+
+
+def ident(s):
+    s.settimeout(5)
+    return int(s.recv(16).split(b"\n")[0])
+
+
+def eject():
+    # Everything queued to a live member that then breaks the protocol
+    # stays its own: handed on as well, it would be served twice.
+    n = 8
+    a = member(0)
+    port = a.getsockname()[1]
+    b = member(port, listen=False)
+    cs = [client(port, i) for i in range(n)]
+    if not poll(lambda: any(m["unacked"] == n
+                            for m in (group(port) or {}).get("members", []))):
+        return "setup: the connections never reached the first member"
+    b.listen(64)
+    os.write(a.fileno(), b"\0" * 96)    # a stray write on its listener
+    if not poll(lambda: len((group(port) or {}).get("members", [])) == 1):
+        return "the owner kept the member that broke the protocol"
+    cs.append(client(port, n))
+    b.settimeout(5)
+    s, _ = b.accept()
+    first = ident(s)
+    took = []
+    a.settimeout(2)
+    try:
+        while len(took) < n:
+            t, _ = a.accept()
+            took.append(ident(t))
+    except OSError as e:
+        took.append(errno.errorcode.get(e.errno, str(e)))
+    return "second-member-first %d first-member-took %s" % (
+        first, " ".join(str(x) for x in took))
+
+
+def many():
+    # stat lists every member, however many.
+    n = int(sys.argv[3])
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = 2 * n + 64
+    if hard != resource.RLIM_INFINITY and hard < want:
+        return "rlimit %d" % hard
+    resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    socks = [member(0)]
+    port = socks[0].getsockname()[1]
+    socks += [member(port) for _ in range(n - 1)]
+    g = group(port)
+    return "members %d" % (len(g["members"]) if g else -1)
+
+
+print({"eject": eject, "many": many}[sys.argv[1]]())
