@@ -266,7 +266,8 @@ $(B)/rpshim-owner: tools/rpshim-owner.c $(COREOBJS) $(wildcard shim/*.h)
 	$(CC) $(FEATURES) $(STRICT) $(CFLAGS) -o $@ tools/rpshim-owner.c $(COREOBJS) $(LIBS)
 
 $(CMD): tools/reuseport-shim.c $(COREOBJS) $(wildcard shim/*.h) include/reuseport_shim.h
-	$(CC) $(FEATURES) $(STRICT) $(CFLAGS) -o $@ tools/reuseport-shim.c $(COREOBJS) $(LIBS)
+	$(CC) $(FEATURES) $(STRICT) $(CFLAGS) -DSHIM_VERSION='"$(SHIM_VERSION)"' \
+	    -o $@ tools/reuseport-shim.c $(COREOBJS) $(LIBS)
 
 # The prefix is the one asked for now, so the file is made at each install.
 $(B)/reuseport-shim.pc: reuseport-shim.pc.in FORCE

@@ -825,11 +825,28 @@ plat_owner_sched(void)
 #endif
 }
 
+/*
+ * The name as the program started, copied before main(): daemons that
+ * set their process title (nginx) write over argv[0], which glibc's
+ * short name points into, and log lines showed "ker process" for nginx.
+ */
+static char progname[64];
+
+static void
+progname_keep(void)
+{
+#if defined(__linux__)
+	(void) snprintf(progname, sizeof (progname), "%s",
+	    program_invocation_short_name);
+#endif
+}
+
 const char *
 plat_progname(void)
 {
 #if defined(__linux__)
-	return (program_invocation_short_name);
+	return (progname[0] != '\0' ? progname :
+	    program_invocation_short_name);
 #elif defined(__sun)
 	const char *p = getexecname();
 	const char *s;
@@ -858,5 +875,6 @@ static void plat_constructor(void);
 static void
 plat_constructor(void)
 {
+	progname_keep();
 	shim_init();
 }

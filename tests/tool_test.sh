@@ -152,6 +152,13 @@ rc=$?
 { [ $rc -eq 1 ] && grep -q REUSEPORT_SHIM_LIB "$TMP/err"; } && ok $t ||
     fail $t "exit $rc, \"$(head -1 "$TMP/err")\""
 
+# --- version --------------------------------------------------------------
+
+t=version
+out=$("$CMD" --version 2>&1)
+grep -qE '^reuseport-shim [0-9]+\.[0-9]+.* \(wire protocol [0-9]+\)$' <<<"$out" &&
+    ok $t || fail $t "\"$out\""
+
 # --- stat without groups -----------------------------------------------
 
 t=stat_no_groups
@@ -196,8 +203,14 @@ print(len(d), d[0]["stale"], d[0]["port"])' <<<"$js" 2>&1)
 	    grep -q '^tcp 127.0.0.1:1  stale' <<<"$out" &&
 	    [ "$n" = "1 True 1" ]; } && ok $t ||
 	    fail $t "exit $rc, \"$out\", json: $n"
+	# --dir names the directory as run --dir does, over the variable.
+	t=stat_dir_option
+	out=$(REUSEPORT_SHIM_DIR=$TMP/missing "$CMD" stat --dir "$ST" 2>&1)
+	grep -q '^tcp 127.0.0.1:1  stale' <<<"$out" && ok $t ||
+	    fail $t "stat --dir $ST: \"$out\""
 else
 	skip stat_stale_socket "no python3"
+	skip stat_dir_option "no python3"
 fi
 
 # --- four unmodified servers on one port -------------------------------

@@ -3,7 +3,7 @@
  *
  *   reuseport-shim run [options] -- PROGRAM [ARGS...]
  *	start PROGRAM with the library preloaded and configured
- *   reuseport-shim stat [--json]
+ *   reuseport-shim stat [--json] [--dir D]
  *	ask every group owner of this user who is in its group
  *
  * It links the library's own parsers and wire code, so that what it
@@ -61,8 +61,8 @@ complain(const char *what, const char *why)
 static const char usage_text[] =
     "usage: " PROG " run [--policy P] [--ports SPEC] [--mode M] [--dir D]\n"
     "                      [--log L] [--linger MS] -- PROGRAM [ARGS...]\n"
-    "       " PROG " stat [--json]\n"
-    "       " PROG " help\n";
+    "       " PROG " stat [--json] [--dir D]\n"
+    "       " PROG " help | --version\n";
 
 static void
 usage(FILE *f)
@@ -934,13 +934,22 @@ cmd_stat(int argc, char **argv)
 	char dir[CONFIG_PATH_MAX + 32], why[CONFIG_PATH_MAX + 96];
 	struct group *gs = NULL;
 	size_t n, shown = 0;
+	const char *dirarg = NULL;
 	int json = 0, failed = 0;
 	struct stat st;
 
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0)
+		if (strcmp(argv[i], "--json") == 0) {
 			json = 1;
-		else if (strcmp(argv[i], "-h") == 0 ||
+		} else if (strcmp(argv[i], "--dir") == 0) {
+			/* The directory run --dir gave the programs. */
+			if (i + 1 == argc)
+				usage_error("--dir", "needs a directory");
+			dirarg = argv[++i];
+			if (check_dir(dirarg) != 0)
+				usage_error(dirarg, "--dir takes an absolute "
+				    "directory path");
+		} else if (strcmp(argv[i], "-h") == 0 ||
 		    strcmp(argv[i], "--help") == 0) {
 			usage(stdout);
 			return (0);
@@ -952,6 +961,8 @@ cmd_stat(int argc, char **argv)
 		complain("stat", c.error);
 		return (1);
 	}
+	if (dirarg != NULL)
+		(void) snprintf(c.dir, sizeof (c.dir), "%s", dirarg);
 	if (rv_dir_choose(dir, sizeof (dir), c.dir, getenv("XDG_RUNTIME_DIR"),
 	    geteuid()) != 0) {
 		complain("stat", "the rendezvous directory's name is too long");
@@ -1017,6 +1028,12 @@ main(int argc, char **argv)
 		return (cmd_run(argc - 1, argv + 1, argv[0]));
 	if (strcmp(argv[1], "stat") == 0)
 		return (cmd_stat(argc - 1, argv + 1));
+	if (strcmp(argv[1], "--version") == 0 ||
+	    strcmp(argv[1], "version") == 0) {
+		(void) printf(PROG " %s (wire protocol %d)\n", SHIM_VERSION,
+		    REUSEPORT_SHIM_PROTO_VERSION);
+		return (0);
+	}
 	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "--help") == 0) {
 		usage(stdout);
