@@ -25,20 +25,36 @@
 
 #define	JOIN_TRIES		50	/* an exiting owner is gone well before */
 #define	JOIN_TRIES_NO_NAME	3	/* no rendezvous: a program without us */
+/*
+ * A join's whole wait, every try included.  A live owner answers far
+ * sooner even when busy; one stopped or out of fds never does, and the
+ * bind must not wait for it as long as it stays so.
+ */
+#define	JOIN_WAIT_MS		2500
 #define	MAX_DUPS		64	/* fds sharing one member, replaced at listen */
 
 static void
-backoff(int attempt)
+backoff(int attempt, uint64_t deadline)
 {
-	long ms = attempt < 5 ? 1L << attempt : 20;
-	struct timespec ts = { 0, ms * 1000000L };
+	uint64_t now = util_now_us(), us = attempt < 5 ? 1000U << attempt :
+	    20000U;
+	struct timespec ts;
 
+	if (now >= deadline)
+		return;
+	if (us > deadline - now)
+		us = deadline - now;
+	ts.tv_sec = 0;
+	ts.tv_nsec = (long)(us * 1000U);
 	(void) nanosleep(&ts, NULL);
 }
 
-/* HELLO, and check that the owner is who it must be; *board: ackmem.h. */
+/*
+ * HELLO, and check that the owner is who it must be; *board: ackmem.h.
+ * The reply is awaited until deadline.
+ */
 static int
-hello(int ctl, struct proto_rec *welcome, int *board)
+hello(int ctl, struct proto_rec *welcome, int *board, uint64_t deadline)
 {
 	struct proto_rec req;
 	uid_t uid;
@@ -56,7 +72,8 @@ hello(int ctl, struct proto_rec *welcome, int *board)
 	req.type = REC_HELLO;
 	req.arg = (int32_t)getpid();
 	req.seq = HELLO_TAKES_BOARD;
-	if (util_request_fd(ctl, &req, REC_WELCOME, welcome, board) != 0)
+	if (util_request_until(ctl, &req, REC_WELCOME, welcome, board,
+	    deadline) != 0)
 		return (-1);
 	if (welcome->arg < 0) {
 		if (*board >= 0)
@@ -169,7 +186,8 @@ start_group(int fd)
 	}
 	(void) real.close(a.rvfd);
 	/* The owner has our connection queued; it exits if we give up. */
-	if (hello(ctl, &welcome, &board) != 0 ||
+	if (hello(ctl, &welcome, &board,
+	    util_deadline(UTIL_REPLY_TIMEOUT_MS)) != 0 ||
 	    install(fd, ctl, &ss, len, &welcome, board) != 0) {
 		shim_log(LOG_LVL_ERROR, "owner of %s did not answer: %s",
 		    a.path, strerror(errno));
@@ -207,6 +225,8 @@ claim(int fd, const struct sockaddr *sa, socklen_t salen, bind_fn rf,
  * owner is just leaving, claim the port and start the next group;
  * otherwise the kernel's answer, EADDRINUSE, stands.  A socket that got
  * bound on the way (SO_REUSEADDR) stays so until listen() replaces it.
+ * Everything is done by JOIN_WAIT_MS: an owner that does not answer
+ * (stopped, out of fds) makes the bind fail, with one line saying so.
  */
 static int
 join_group(int fd, const struct sockaddr *sa, socklen_t salen, bind_fn rf,
@@ -215,37 +235,53 @@ join_group(int fd, const struct sockaddr *sa, socklen_t salen, bind_fn rf,
 	struct sockaddr_storage ss;
 	char path[RV_PATH_MAX];
 	struct proto_rec welcome;
-	const char *dir;
-	int attempt, no_name = 0, ctl, board = -1;
+	const char *dir, *stuck = NULL;
+	uint64_t start = util_now_us(), deadline = util_deadline(JOIN_WAIT_MS);
+	int attempt, no_name = 0, ctl = -1, board = -1, e;
 
 	if ((dir = rv_dir_get()) == NULL ||
 	    rv_path(path, sizeof (path), dir, sa) != 0)
 		goto inuse;
 	for (attempt = 0; attempt < JOIN_TRIES; attempt++) {
-		if ((ctl = rv_connect(path)) >= 0) {
-			if (hello(ctl, &welcome, &board) == 0)
+		stuck = NULL;
+		if ((ctl = rv_connect_until(path, deadline)) >= 0) {
+			if (hello(ctl, &welcome, &board, deadline) == 0)
 				break;
-			if (errno == EACCES) {
-				(void) real.close(ctl);
+			e = errno;
+			(void) real.close(ctl);
+			ctl = -1;
+			if (e == EACCES)
 				goto inuse;
-			}
-			(void) real.close(ctl);	/* owner leaving */
+			/* Else the owner is leaving, or hung. */
+			if (e == ETIMEDOUT)
+				stuck = "did not answer";
 		} else if (errno == ENOENT) {
 			if (++no_name > JOIN_TRIES_NO_NAME)
 				goto inuse;
+		} else if (errno == EAGAIN || errno == EWOULDBLOCK ||
+		    errno == ETIMEDOUT) {
+			stuck = "took no connection";
 		} else if (errno != ECONNREFUSED) {
 			goto inuse;
 		}
-		backoff(attempt);
+		backoff(attempt, deadline);
 		switch (claim(fd, sa, salen, rf, &bound)) {
 		case 1:
 			return (start_group(fd));
 		case -1:
 			return (-1);
 		}
+		if (util_now_us() >= deadline)
+			break;
 	}
-	if (attempt == JOIN_TRIES)
+	if (ctl < 0) {
+		if (stuck != NULL)
+			shim_log(LOG_LVL_ERROR, "the group's owner at %s %s "
+			    "in %lu ms (stopped, or out of file descriptors?); "
+			    "the bind fails with EADDRINUSE", path, stuck,
+			    (unsigned long)((util_now_us() - start) / 1000U));
 		goto inuse;
+	}
 	memset(&ss, 0, sizeof (ss));
 	memcpy(&ss, sa, salen < sizeof (ss) ? salen : sizeof (ss));
 	if (install(fd, ctl, &ss, salen < sizeof (ss) ?
@@ -289,7 +325,7 @@ shim_bind(int fd, const struct sockaddr *sa, socklen_t len,
 	const struct shim_config *c;
 	struct shim_sock *sk;
 	sigset_t saved;
-	int member = 0, already = 0, bound = 0;
+	int member = 0, already = 0, bound = 0, rc, saved_errno = errno;
 	bind_fn rf;
 
 	shim_init();
@@ -334,7 +370,10 @@ shim_bind(int fd, const struct sockaddr *sa, socklen_t len,
 	case -1:
 		return (-1);
 	}
-	return (join_group(fd, sa, len, rf, bound));
+	/* The refused claim set errno; a bind that works leaves it. */
+	if ((rc = join_group(fd, sa, len, rf, bound)) == 0)
+		errno = saved_errno;
+	return (rc);
 }
 
 /* The listener options of the real socket, before it is replaced. */

@@ -830,7 +830,9 @@ plat_owner_sched(void)
  * set their process title (nginx) write over argv[0], which glibc's
  * short name points into, and log lines showed "ker process" for nginx.
  */
+#if defined(__linux__)
 static char progname[64];
+#endif
 
 static void
 progname_keep(void)

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,21 +19,114 @@
 #include "log.h"
 #include "real.h"
 #include "rendezvous.h"
+#include "util.h"
+
+#define	RV_TMP_FMT	"/tmp/reuseport-shim-%lu"
+#define	RV_TMP_MAX	48	/* RV_TMP_FMT with the largest uid */
+
+/* Neither REUSEPORT_SHIM_DIR nor XDG_RUNTIME_DIR: the /tmp name or HOME. */
+static int
+shared_default(const char *cfgdir, const char *xdg)
+{
+	return ((cfgdir == NULL || cfgdir[0] == '\0') &&
+	    (xdg == NULL || xdg[0] != '/'));
+}
+
+int
+rv_dir_pick(char *out, size_t len, const struct rv_dir_in *in, char *why,
+    size_t whylen)
+{
+	char tmp[RV_TMP_MAX], skip[CONFIG_PATH_MAX + 96];
+	int n;
+
+	if (!shared_default(in->cfgdir, in->xdg)) {
+		if (in->cfgdir != NULL && in->cfgdir[0] != '\0')
+			n = snprintf(out, len, "%s", in->cfgdir);
+		else
+			n = snprintf(out, len, "%s/reuseport-shim", in->xdg);
+		return (n < 0 || (size_t)n >= len ? -1 : 0);
+	}
+	(void) snprintf(tmp, sizeof (tmp), RV_TMP_FMT,
+	    (unsigned long)in->euid);
+	/*
+	 * Any user can create the /tmp name first; then it is refused and
+	 * emulation would be off for us.  HOME is ours alone, but only a
+	 * directory of ours: HOME=/tmp would be the same trap again.
+	 */
+	if (in->tmp != NULL && rv_dir_stat_ok(tmp, in->tmp, in->euid, skip,
+	    sizeof (skip)) != 0 && in->home != NULL && in->home[0] == '/' &&
+	    in->homest != NULL && S_ISDIR(in->homest->st_mode) &&
+	    in->homest->st_uid == in->euid) {
+		n = snprintf(out, len, "%s%s" RV_HOME_NAME, in->home,
+		    in->home[strlen(in->home) - 1] == '/' ? "" : "/");
+		if (n >= 0 && (size_t)n < len) {
+			if (why != NULL)
+				(void) snprintf(why, whylen, "%s", skip);
+			return (1);
+		}
+	}
+	n = snprintf(out, len, "%s", tmp);
+	return (n < 0 || (size_t)n >= len ? -1 : 0);
+}
+
+/* rv_dir_choose, and why the /tmp name was passed over (rv_dir_pick). */
+static int
+choose(char *out, size_t len, const char *cfgdir, const char *xdg,
+    uid_t euid, char *why, size_t whylen)
+{
+	struct rv_dir_in in = { cfgdir, xdg, euid, NULL, NULL, NULL };
+	struct stat tst, hst;
+	char tmp[RV_TMP_MAX];
+	int saved = errno, rc;
+
+	/*
+	 * HOME, not the password database: its modules may call wrappers of
+	 * ours while the library is still being set up (the scan of
+	 * inherited endpoints), and those would wait for that setup forever.
+	 */
+	if (shared_default(cfgdir, xdg)) {
+		(void) snprintf(tmp, sizeof (tmp), RV_TMP_FMT,
+		    (unsigned long)euid);
+		if (lstat(tmp, &tst) == 0) {
+			in.tmp = &tst;
+			in.home = getenv("HOME");
+			if (in.home != NULL && stat(in.home, &hst) == 0)
+				in.homest = &hst;
+		}
+	}
+	rc = rv_dir_pick(out, len, &in, why, whylen);
+	errno = saved;
+	return (rc < 0 ? -1 : rc);
+}
 
 int
 rv_dir_choose(char *out, size_t len, const char *cfgdir, const char *xdg,
     uid_t euid)
 {
-	int n;
+	return (choose(out, len, cfgdir, xdg, euid, NULL, 0) < 0 ? -1 : 0);
+}
 
-	if (cfgdir != NULL && cfgdir[0] != '\0')
-		n = snprintf(out, len, "%s", cfgdir);
-	else if (xdg != NULL && xdg[0] == '/')
-		n = snprintf(out, len, "%s/reuseport-shim", xdg);
-	else
-		n = snprintf(out, len, "/tmp/reuseport-shim-%lu",
-		    (unsigned long)euid);
-	return (n < 0 || (size_t)n >= len ? -1 : 0);
+int
+rv_dir_stat_ok(const char *dir, const struct stat *st, uid_t euid,
+    char *why, size_t whylen)
+{
+	if (!S_ISDIR(st->st_mode)) {
+		(void) snprintf(why, whylen, "%s is not a directory%s", dir,
+		    S_ISLNK(st->st_mode) ? " (a symbolic link)" : "");
+		return (-1);
+	}
+	if (st->st_uid != euid) {
+		(void) snprintf(why, whylen, "%s is owned by uid %lu, not %lu",
+		    dir, (unsigned long)st->st_uid, (unsigned long)euid);
+		return (-1);
+	}
+	if ((st->st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		(void) snprintf(why, whylen,
+		    "%s is writable by group or others (mode %03o)", dir,
+		    (unsigned)(st->st_mode & 0777));
+		return (-1);
+	}
+	return (0);
 }
 
 int
@@ -51,23 +145,7 @@ rv_dir_check(const char *dir, uid_t euid, char *why, size_t whylen)
 		    strerror(errno));
 		return (-1);
 	}
-	if (!S_ISDIR(st.st_mode)) {
-		(void) snprintf(why, whylen, "%s is not a directory%s", dir,
-		    S_ISLNK(st.st_mode) ? " (a symbolic link)" : "");
-		return (-1);
-	}
-	if (st.st_uid != euid) {
-		(void) snprintf(why, whylen, "%s is owned by uid %lu, not %lu",
-		    dir, (unsigned long)st.st_uid, (unsigned long)euid);
-		return (-1);
-	}
-	if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-		(void) snprintf(why, whylen,
-		    "%s is writable by group or others (mode %03o)", dir,
-		    (unsigned)(st.st_mode & 0777));
-		return (-1);
-	}
-	return (0);
+	return (rv_dir_stat_ok(dir, &st, euid, why, whylen));
 }
 
 int
@@ -256,31 +334,99 @@ rv_parse_peer(const char *dir, const char *peer, struct sockaddr_storage *ss,
 int
 rv_connect(const char *path)
 {
+	return (rv_connect_until(path, util_deadline(UTIL_REPLY_TIMEOUT_MS)));
+}
+
+int
+rv_connect_until(const char *path, uint64_t deadline)
+{
 	struct sockaddr_un un;
-	int fd, e;
+	socklen_t elen = sizeof (int);
+	int fd, fl, e, err = 0;
 
 	if (set_path(&un, path) != 0 || (fd = unix_socket()) < 0)
 		return (-1);
-	while (real.connect(fd, (struct sockaddr *)&un, sizeof (un)) != 0) {
-		if (errno == EINTR)
-			continue;
-		e = errno;
-		(void) real.close(fd);
-		errno = e;
-		return (-1);
+	/*
+	 * Not blocking: an owner that takes no connections (stopped, out of
+	 * fds) fills its backlog, and a blocking connect then waits for as
+	 * long as the owner does.
+	 */
+	if ((fl = real.fcntl(fd, F_GETFL)) < 0 ||
+	    real.fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0)
+		goto fail;
+	if (real.connect(fd, (struct sockaddr *)&un, sizeof (un)) != 0) {
+		/* Interrupted, it goes on in the background all the same. */
+		if (errno != EINPROGRESS && errno != EINTR)
+			goto fail;
+		if (util_wait_fd(fd, POLLOUT, deadline) != 0 ||
+		    real.getsockopt(fd, SOL_SOCKET, SO_ERROR, &err,
+		    &elen) != 0)
+			goto fail;
+		if (err != 0) {
+			errno = err;
+			goto fail;
+		}
 	}
+	if (real.fcntl(fd, F_SETFL, fl) != 0)
+		goto fail;
 	return (fd);
+fail:
+	e = errno;
+	(void) real.close(fd);
+	errno = e;
+	return (-1);
 }
 
 static char rv_dir_buf[CONFIG_PATH_MAX];
 static const char *rv_dir_ok;
 static pthread_mutex_t rv_dir_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/*
+ * The directory for this process, checked, into rv_dir_buf; 0, or -1 with
+ * the line to log in msg.
+ */
+static int
+dir_find(char *msg, size_t msglen)
+{
+	const char *cfg = config_get()->dir, *xdg = getenv("XDG_RUNTIME_DIR");
+	char skip[CONFIG_PATH_MAX + 96], why[CONFIG_PATH_MAX + 96];
+	int rc = 0;
+
+	for (int pass = 0; pass < 2; pass++) {
+		skip[0] = '\0';
+		rc = choose(rv_dir_buf, sizeof (rv_dir_buf), cfg, xdg,
+		    geteuid(), skip, sizeof (skip));
+		if (rc < 0) {
+			(void) snprintf(msg, msglen, "rendezvous directory "
+			    "name too long; not emulating SO_REUSEPORT");
+			return (-1);
+		}
+		if (rv_dir_check(rv_dir_buf, geteuid(), why,
+		    sizeof (why)) == 0) {
+			if (rc == 1)
+				shim_log(LOG_LVL_WARN, "%s; the rendezvous "
+				    "directory is %s instead", skip,
+				    rv_dir_buf);
+			return (0);
+		}
+		/*
+		 * The /tmp name taken by another user between our look and
+		 * our mkdir: a second look sees it and passes it over.
+		 */
+		if (rc == 1 || !shared_default(cfg, xdg))
+			break;
+	}
+	(void) snprintf(msg, msglen, "refusing rendezvous directory: %s%s%s; "
+	    "not emulating SO_REUSEPORT", rc == 1 ? skip : "",
+	    rc == 1 ? ", and " : "", why);
+	return (-1);
+}
+
 const char *
 rv_dir_get(void)
 {
 	static int told;
-	char why[CONFIG_PATH_MAX + 96];
+	char msg[3 * CONFIG_PATH_MAX + 256];
 	const char *d;
 
 	/*
@@ -290,21 +436,10 @@ rv_dir_get(void)
 	 */
 	(void) pthread_mutex_lock(&rv_dir_lock);
 	if (rv_dir_ok == NULL) {
-		if (rv_dir_choose(rv_dir_buf, sizeof (rv_dir_buf),
-		    config_get()->dir, getenv("XDG_RUNTIME_DIR"),
-		    geteuid()) != 0) {
-			if (!told++)
-				shim_log(LOG_LVL_ERROR, "rendezvous directory "
-				    "name too long; not emulating SO_REUSEPORT");
-		} else if (rv_dir_check(rv_dir_buf, geteuid(), why,
-		    sizeof (why)) != 0) {
-			if (!told++)
-				shim_log(LOG_LVL_ERROR, "refusing rendezvous "
-				    "directory: %s; not emulating SO_REUSEPORT",
-				    why);
-		} else {
+		if (dir_find(msg, sizeof (msg)) == 0)
 			rv_dir_ok = rv_dir_buf;
-		}
+		else if (!told++)
+			shim_log(LOG_LVL_ERROR, "%s", msg);
 	}
 	d = rv_dir_ok;
 	(void) pthread_mutex_unlock(&rv_dir_lock);

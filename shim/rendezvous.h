@@ -10,19 +10,55 @@
 #define SHIM_RENDEZVOUS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #define	RV_PATH_MAX	108	/* the smallest sun_path we target */
 /* Room left in a group's name for the ".<pid>-<n>" of its bound name. */
 #define	RV_SUFFIX_MAX	24
 
+/* Under the home directory: only its owner can create it. */
+#define	RV_HOME_NAME	".reuseport-shim"
+
+/* What the choice of the directory looks at. */
+struct rv_dir_in {
+	const char	*cfgdir;	/* REUSEPORT_SHIM_DIR, or NULL */
+	const char	*xdg;		/* XDG_RUNTIME_DIR, or NULL */
+	uid_t		euid;
+	const struct stat *tmp;		/* lstat of the /tmp name; NULL: none */
+	const char	*home;		/* HOME, or NULL */
+	const struct stat *homest;	/* stat of home; NULL: none */
+};
+
 /*
  * Choose the directory: cfgdir if set, else $XDG_RUNTIME_DIR/reuseport-shim,
- * else /tmp/reuseport-shim-<euid>.  Pure.  0, or -1 if it would not fit.
+ * else /tmp/reuseport-shim-<euid> unless something there is refused (a
+ * name any user can take first), then $HOME/.reuseport-shim if HOME is a
+ * directory of euid's; else the /tmp name, for its refusal.  Pure.  1 if
+ * the /tmp name was passed over (its refusal in why, when why is not
+ * NULL), 0 if not, -1 if the name would not fit.
+ */
+int rv_dir_pick(char *out, size_t len, const struct rv_dir_in *in,
+    char *why, size_t whylen);
+
+/*
+ * rv_dir_pick with what this system shows: lstat of the /tmp name and
+ * stat of $HOME, each only when the choice depends on it.  0, or -1 if
+ * the name would not fit.  The same for every caller (the library, the
+ * command, the scan of inherited endpoints).
  */
 int rv_dir_choose(char *out, size_t len, const char *cfgdir,
     const char *xdg, uid_t euid);
+
+/*
+ * Whether st, the lstat of dir, is a directory the shim may use: a real
+ * directory (not a symlink), owned by euid and writable by nobody else.
+ * Pure.  0, or -1 with the reason in why.
+ */
+int rv_dir_stat_ok(const char *dir, const struct stat *st, uid_t euid,
+    char *why, size_t whylen);
 
 /*
  * Make sure dir is a real directory (not a symlink), owned by euid and
@@ -50,7 +86,13 @@ int rv_listen(const char *path);
 int rv_parse_peer(const char *dir, const char *peer,
     struct sockaddr_storage *ss, socklen_t *len);
 
-/* Connect to path; the fd is close-on-exec.  -1 with errno as connect. */
+/*
+ * Connect to path, giving up at deadline (util_deadline); the fd is
+ * close-on-exec.  -1 with errno as connect, ETIMEDOUT, or EAGAIN where
+ * the listener's backlog is full (an owner that takes no connections).
+ */
+int rv_connect_until(const char *path, uint64_t deadline);
+/* The same within UTIL_REPLY_TIMEOUT_MS. */
 int rv_connect(const char *path);
 
 /* The directory, checked, for this process.  NULL (and a log line) if unusable. */

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <string.h>
 #include <time.h>
@@ -11,8 +12,6 @@
 #include "platform.h"
 #include "real.h"
 #include "util.h"
-
-#define	REPLY_TIMEOUT_MS	5000	/* an owner alive but this slow is hung */
 
 int
 util_addr_out(struct sockaddr *sa, socklen_t *len, const void *src,
@@ -66,6 +65,36 @@ int
 util_request_fd(int ctl, const struct proto_rec *req, int want,
     struct proto_rec *rep, int *repfd)
 {
+	return (util_request_until(ctl, req, want, rep, repfd,
+	    util_deadline(UTIL_REPLY_TIMEOUT_MS)));
+}
+
+int
+util_wait_fd(int fd, short events, uint64_t deadline)
+{
+	for (;;) {
+		struct pollfd p = { fd, events, 0 };
+		uint64_t now = util_now_us(), ms;
+		int n;
+
+		/* Rounded up: a wait cut to 0 ms would spin to the deadline. */
+		ms = now >= deadline ? 0 : (deadline - now + 999) / 1000;
+		n = poll(&p, 1, ms > INT_MAX ? INT_MAX : (int)ms);
+		if (n > 0)
+			return (0);
+		if (n == 0 && util_now_us() >= deadline) {
+			errno = ETIMEDOUT;
+			return (-1);
+		}
+		if (n < 0 && errno != EINTR)
+			return (-1);
+	}
+}
+
+int
+util_request_until(int ctl, const struct proto_rec *req, int want,
+    struct proto_rec *rep, int *repfd, uint64_t deadline)
+{
 	int cfd, cloexec = plat_recv_cloexec_flag();
 
 	if (repfd != NULL)
@@ -76,15 +105,10 @@ util_request_fd(int ctl, const struct proto_rec *req, int want,
 		return (-1);
 	}
 	for (;;) {
-		struct pollfd p = { ctl, POLLIN, 0 };
-		int n = poll(&p, 1, REPLY_TIMEOUT_MS);
+		int n;
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			errno = n == 0 ? ETIMEDOUT : errno;
+		if (util_wait_fd(ctl, POLLIN, deadline) != 0)
 			return (-1);
-		}
 		n = proto_recv(ctl, rep, &cfd, cloexec);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
@@ -135,4 +159,10 @@ util_now_us(void)
 
 	(void) clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ((uint64_t)ts.tv_sec * 1000000U + (uint64_t)ts.tv_nsec / 1000U);
+}
+
+uint64_t
+util_deadline(unsigned ms)
+{
+	return (util_now_us() + (uint64_t)ms * 1000U);
 }

@@ -4,6 +4,7 @@
 #ifndef SHIM_UTIL_H
 #define SHIM_UTIL_H
 
+#include <stdint.h>
 #include <sys/socket.h>
 
 #include "platform.h"
@@ -20,15 +21,29 @@ int util_addr_out(struct sockaddr *sa, socklen_t *len, const void *src,
 int util_opt_out(void *val, socklen_t *len, const void *src,
     socklen_t srclen);
 
+/* A request's wait for its reply: an owner alive but this slow is hung. */
+#define	UTIL_REPLY_TIMEOUT_MS	5000
+
 /*
- * Send req on ctl and wait (bounded) for a record of type want.  0, or -1
- * with errno: ECONNRESET if the owner went away, ETIMEDOUT, EPROTO.
+ * Send req on ctl and wait (UTIL_REPLY_TIMEOUT_MS) for a record of type
+ * want.  0, or -1 with errno: ECONNRESET if the owner went away,
+ * ETIMEDOUT, EPROTO.
  */
 int util_request(int ctl, const struct proto_rec *req, int want,
     struct proto_rec *rep);
 /* The same; an fd that came with the reply goes to *repfd (or -1). */
 int util_request_fd(int ctl, const struct proto_rec *req, int want,
     struct proto_rec *rep, int *repfd);
+/* The same, waiting until deadline (util_deadline) at most. */
+int util_request_until(int ctl, const struct proto_rec *req, int want,
+    struct proto_rec *rep, int *repfd, uint64_t deadline);
+
+/*
+ * Wait until fd has events (poll(2) bits) or deadline passes.  A signal
+ * does not restart the wait from the start: the time left is taken from
+ * the monotonic clock each round.  0, or -1 with errno (ETIMEDOUT).
+ */
+int util_wait_fd(int fd, short events, uint64_t deadline);
 
 /*
  * The value of listener option o on fd, as it travels in records and is
@@ -39,5 +54,7 @@ int util_opt_read(int fd, const struct plat_opt *o, int32_t *value);
 
 /* CLOCK_MONOTONIC in microseconds. */
 uint64_t util_now_us(void);
+/* util_now_us() ms from now. */
+uint64_t util_deadline(unsigned ms);
 
 #endif /* SHIM_UTIL_H */

@@ -92,4 +92,33 @@ def many():
     return "members %d" % (len(g["members"]) if g else -1)
 
 
-print({"eject": eject, "many": many}[sys.argv[1]]())
+def refs():
+    # Two groups, each member holding back its connections until told
+    # (SIGUSR1): with this user's fds in flight past its RLIMIT_NOFILE,
+    # the kernel refuses the second owner's sends (ETOOMANYREFS).  That
+    # is the owner's trouble, not the member's: all are served later.
+    import signal
+    signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR1])
+    x = member(0)
+    y = member(0)
+    print("ports %d %d" % (x.getsockname()[1], y.getsockname()[1]),
+          flush=True)
+    signal.sigwait([signal.SIGUSR1])
+    out = []
+    for s in (x, y):
+        s.settimeout(5)
+        got = set()
+        try:
+            while len(got) < int(sys.argv[3]):
+                t, _ = s.accept()
+                got.add(ident(t))
+                t.close()
+            out.append(str(len(got)))
+        except OSError as e:
+            out.append("%d-then-%s" % (len(got), errno.errorcode.get(
+                e.errno, str(e))))
+    return "served " + " ".join(out)
+
+
+print({"eject": eject, "many": many, "refs": refs}[sys.argv[1]](),
+      flush=True)

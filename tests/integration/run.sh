@@ -74,6 +74,11 @@ run_test eject-once		t_eject_once
 run_test stat-many		t_stat_many
 run_test silent-peer		t_silent_peer
 run_test rv-heal		t_rv_heal
+run_test toomanyrefs		t_toomanyrefs
+run_test join-stopped		t_join_stopped
+run_test join-backlog-full	t_join_backlog_full
+run_test join-errno		t_join_errno
+run_test dir-squatted		t_dir_squatted
 run_test no-leftovers		t_no_leftovers
 
 suite_finish

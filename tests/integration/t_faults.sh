@@ -77,3 +77,76 @@ t_rv_heal() {
 	[ "$out" = joined ] || fail "a member after the removal: $out"
 	stop_server rh 0
 }
+
+# This user's fds in flight past its RLIMIT_NOFILE: the kernel answers
+# the owner's send with ETOOMANYREFS (not for root: the case runs as
+# nobody).  That is the owner's trouble: it once dropped every member of
+# the group for it, and the port closed.
+PY_CLIENTS='
+import socket, sys
+port, n, base = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+cs = []
+for i in range(n):
+    c = socket.create_connection(("127.0.0.1", port), timeout=5)
+    c.sendall(b"%d\n" % (base + i))
+    cs.append(c)
+print("connected", flush=True)
+'
+
+refused_or_dropped() {
+	grep -q 'Too many references' "$TDIR/refs.err" && return 0
+	grep -q 'left (' "$TDIR/refs.err"
+}
+
+t_toomanyrefs() {
+	local d p
+	need_python
+	[ "$(id -u)" = 0 ] || skip "needs root to run as user nobody"
+	command -v setpriv >/dev/null || skip "setpriv (util-linux) is missing"
+	id nobody >/dev/null 2>&1 || skip "no user nobody"
+	AS_NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups
+	    --inh-caps=-all --bounding-set=-all --)
+	"${AS_NOBODY[@]}" test -r "$SHIMLIB" ||
+	    skip "user nobody cannot read $SHIMLIB (a private directory)"
+	# An interpreter the other user can run (ours may sit under /root).
+	NPY=""
+	for p in "$PYTHON" /usr/bin/python3; do
+		if "${AS_NOBODY[@]}" env "$p" -c pass 2>/dev/null; then
+			NPY=$p
+			break
+		fi
+	done
+	[ -n "$NPY" ] || skip "no python3 that user nobody can run"
+	# nobody's own rendezvous directory, removed whatever happens.
+	d=$(mktemp -d "${TMPDIR:-/tmp}/rpshim-refs.XXXXXX") || return
+	chown 65534 "$d"
+	toomanyrefs "$d"
+	[ -n "${SRV_PID[refs]:-}" ] && stop_server refs
+	rm -rf "$d"
+}
+
+toomanyrefs() {
+	local n=50 px py line
+	# Both limits at 64, for the members and the owners they start.
+	start_server refs sh -c 'ulimit -n 64 && exec "$@"' sh \
+	    "${AS_NOBODY[@]}" env "LD_PRELOAD=${TEST_PRELOAD:+$TEST_PRELOAD }$SHIMLIB" \
+	    REUSEPORT_SHIM_MODE=emulate "REUSEPORT_SHIM_DIR=$1" \
+	    REUSEPORT_SHIM_LOG=info "$NPY" "$TI_HERE/faults.py" refs \
+	    "$BUILD/reuseport-shim" "$n" || return
+	read_line refs line ||
+	    { fail "no ports line: $READ_WHY$(server_err refs)"; return; }
+	set -- $line
+	px=$2 py=$3
+	# Clients connect, send their number and go; the data waits.
+	"$PYTHON" -c "$PY_CLIENTS" "$px" "$n" 0 </dev/null >/dev/null ||
+	    { fail "clients of the first group"; return; }
+	"$PYTHON" -c "$PY_CLIENTS" "$py" "$n" 1000 </dev/null >/dev/null ||
+	    { fail "clients of the second group"; return; }
+	poll_until 10000 refused_or_dropped ||
+	    skip "the kernel never refused a send (no ETOOMANYREFS here)"
+	kill -USR1 "${SRV_PID[refs]}"
+	read_line refs line ||
+	    { fail "no result: $READ_WHY$(server_err refs)"; return; }
+	note "$line; $(grep -m1 -E 'Too many|left \(' "$TDIR/refs.err")"
+	[ "$line" = "served $n $n" ] || fail "$line, want served $n $n"
+}

@@ -13,6 +13,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +29,7 @@
 #include "config.h"
 #include "fakes.h"
 #include "rendezvous.h"
+#include "util.h"
 
 #define	MAXFDS	8
 
@@ -79,12 +83,25 @@ sub(char *out, size_t len, const struct fixture *f, const char *name)
 
 /* --- choosing the directory ------------------------------------------ */
 
+/* A struct stat as lstat would fill it: type and mode, owner. */
+static struct stat
+fake_stat(mode_t mode, uid_t uid)
+{
+	struct stat st;
+
+	memset(&st, 0, sizeof (st));
+	st.st_mode = mode;
+	st.st_uid = uid;
+	return (st);
+}
+
 static void
 test_choose(void **state)
 {
 	char out[CONFIG_PATH_MAX];
 
 	(void) state;
+	/* With a configured dir or XDG, no file is looked at: pure here. */
 	assert_int_equal(rv_dir_choose(out, sizeof (out), "/etc/rp",
 	    "/run/user/1000", 1000), 0);
 	assert_string_equal(out, "/etc/rp");
@@ -96,20 +113,160 @@ test_choose(void **state)
 	assert_int_equal(rv_dir_choose(out, sizeof (out), "",
 	    "/run/user/1000", 1000), 0);
 	assert_string_equal(out, "/run/user/1000/reuseport-shim");
+}
 
-	assert_int_equal(rv_dir_choose(out, sizeof (out), NULL, NULL, 1234),
-	    0);
+/* The shared default: the /tmp name while nobody else holds it. */
+static void
+test_pick_tmp(void **state)
+{
+	char out[CONFIG_PATH_MAX], why[256];
+	struct stat ours = fake_stat(S_IFDIR | 0700, 1234);
+	struct stat home = fake_stat(S_IFDIR | 0755, 1234);
+	struct rv_dir_in in = { NULL, NULL, 1234, NULL, "/home/u", &home };
+
+	(void) state;
+	/* Missing: it will be created. */
+	why[0] = '\0';
+	assert_int_equal(rv_dir_pick(out, sizeof (out), &in, why,
+	    sizeof (why)), 0);
 	assert_string_equal(out, "/tmp/reuseport-shim-1234");
-	assert_int_equal(rv_dir_choose(out, sizeof (out), NULL, "", 0), 0);
-	assert_string_equal(out, "/tmp/reuseport-shim-0");
+	assert_string_equal(why, "");
+	/* Ours already: the same name, so earlier groups are still found. */
+	in.tmp = &ours;
+	assert_int_equal(rv_dir_pick(out, sizeof (out), &in, NULL, 0), 0);
+	assert_string_equal(out, "/tmp/reuseport-shim-1234");
 
+	in.euid = 0;
+	in.tmp = NULL;
+	in.xdg = "";
+	assert_int_equal(rv_dir_pick(out, sizeof (out), &in, NULL, 0), 0);
+	assert_string_equal(out, "/tmp/reuseport-shim-0");
 	/*
 	 * A relative XDG_RUNTIME_DIR would put the sockets wherever the
 	 * program happens to run: ignored, as the XDG spec says.
 	 */
-	assert_int_equal(rv_dir_choose(out, sizeof (out), NULL,
-	    "run/user/1000", 77), 0);
+	in.euid = 77;
+	in.xdg = "run/user/1000";
+	assert_int_equal(rv_dir_pick(out, sizeof (out), &in, NULL, 0), 0);
 	assert_string_equal(out, "/tmp/reuseport-shim-77");
+}
+
+/*
+ * Another user took the /tmp name first (or planted a link or a file
+ * there): the user's own HOME instead, which nobody else can create in.
+ */
+static void
+test_pick_squatted(void **state)
+{
+	static const struct {
+		mode_t		mode;
+		uid_t		uid;
+		const char	*reason;
+	} taken[] = {
+		{ S_IFDIR | 0700, 999, "owned by uid 999, not 1234" },
+		{ S_IFDIR | 0777, 1234, "writable by group or others" },
+		{ S_IFDIR | 0720, 1234, "writable by group or others" },
+		{ S_IFLNK | 0777, 999, "(a symbolic link)" },
+		{ S_IFREG | 0600, 999, "is not a directory" },
+	};
+	char out[CONFIG_PATH_MAX], why[256];
+	struct stat home = fake_stat(S_IFDIR | 0755, 1234), tmp;
+	struct rv_dir_in in = { NULL, NULL, 1234, &tmp, "/home/u", &home };
+
+	(void) state;
+	for (size_t i = 0; i < sizeof (taken) / sizeof (taken[0]); i++) {
+		tmp = fake_stat(taken[i].mode, taken[i].uid);
+		why[0] = '\0';
+		assert_int_equal(rv_dir_pick(out, sizeof (out), &in, why,
+		    sizeof (why)), 1);
+		assert_string_equal(out, "/home/u/.reuseport-shim");
+		assert_non_null(strstr(why, "/tmp/reuseport-shim-1234"));
+		assert_non_null(strstr(why, taken[i].reason));
+	}
+	/* The same answer for every process that sees the same things. */
+	assert_int_equal(rv_dir_pick(out, sizeof (out), &in, NULL, 0), 1);
+	assert_string_equal(out, "/home/u/.reuseport-shim");
+	in.home = "/";
+	assert_int_equal(rv_dir_pick(out, sizeof (out), &in, NULL, 0), 1);
+	assert_string_equal(out, "/.reuseport-shim");
+	in.home = "/home/u/";
+	assert_int_equal(rv_dir_pick(out, sizeof (out), &in, NULL, 0), 1);
+	assert_string_equal(out, "/home/u/.reuseport-shim");
+
+	/* An explicit directory is never second-guessed. */
+	tmp = fake_stat(S_IFDIR | 0700, 999);
+	in.cfgdir = "/srv/rv";
+	assert_int_equal(rv_dir_pick(out, sizeof (out), &in, NULL, 0), 0);
+	assert_string_equal(out, "/srv/rv");
+	in.cfgdir = NULL;
+	in.xdg = "/run/user/1234";
+	assert_int_equal(rv_dir_pick(out, sizeof (out), &in, NULL, 0), 0);
+	assert_string_equal(out, "/run/user/1234/reuseport-shim");
+}
+
+/*
+ * No HOME to use: the /tmp name stays, to be refused with its reason.
+ * HOME must be an absolute directory of the user's: HOME=/tmp (or any
+ * directory others may write) would be the same trap again.
+ */
+static void
+test_pick_no_home(void **state)
+{
+	char out[CONFIG_PATH_MAX], why[256];
+	struct stat tmp = fake_stat(S_IFDIR | 0700, 999), home;
+	struct rv_dir_in in = { NULL, NULL, 1234, &tmp, NULL, &home };
+	static const struct {
+		const char	*home;
+		mode_t		mode;
+		uid_t		uid;
+	} bad[] = {
+		{ NULL, S_IFDIR | 0755, 1234 },
+		{ "", S_IFDIR | 0755, 1234 },
+		{ "home/u", S_IFDIR | 0755, 1234 },
+		{ "/tmp", S_IFDIR | 01777, 0 },
+		{ "/home/other", S_IFDIR | 0755, 999 },
+		{ "/home/u", S_IFREG | 0644, 1234 },
+	};
+
+	(void) state;
+	for (size_t i = 0; i < sizeof (bad) / sizeof (bad[0]); i++) {
+		in.home = bad[i].home;
+		home = fake_stat(bad[i].mode, bad[i].uid);
+		why[0] = '\0';
+		assert_int_equal(rv_dir_pick(out, sizeof (out), &in, why,
+		    sizeof (why)), 0);
+		assert_string_equal(out, "/tmp/reuseport-shim-1234");
+		assert_string_equal(why, "");
+	}
+	/* HOME that could not be examined. */
+	in.home = "/home/u";
+	in.homest = NULL;
+	assert_int_equal(rv_dir_pick(out, sizeof (out), &in, NULL, 0), 0);
+	assert_string_equal(out, "/tmp/reuseport-shim-1234");
+}
+
+/* The checks rv_dir_check applies, on a stat alone, with its messages. */
+static void
+test_dir_stat_ok(void **state)
+{
+	char why[256];
+	struct stat st;
+
+	(void) state;
+	st = fake_stat(S_IFDIR | 0700, 5);
+	assert_int_equal(rv_dir_stat_ok("/d", &st, 5, why, sizeof (why)), 0);
+	st = fake_stat(S_IFDIR | 0755, 5);
+	assert_int_equal(rv_dir_stat_ok("/d", &st, 5, why, sizeof (why)), 0);
+	st = fake_stat(S_IFDIR | 0700, 6);
+	assert_int_equal(rv_dir_stat_ok("/d", &st, 5, why, sizeof (why)), -1);
+	assert_string_equal(why, "/d is owned by uid 6, not 5");
+	st = fake_stat(S_IFDIR | 0702, 5);
+	assert_int_equal(rv_dir_stat_ok("/d", &st, 5, why, sizeof (why)), -1);
+	assert_string_equal(why,
+	    "/d is writable by group or others (mode 702)");
+	st = fake_stat(S_IFLNK | 0777, 5);
+	assert_int_equal(rv_dir_stat_ok("/d", &st, 5, why, sizeof (why)), -1);
+	assert_string_equal(why, "/d is not a directory (a symbolic link)");
 }
 
 /* An endpoint's peer name, as rv_listen binds it, gives back the group. */
@@ -194,6 +351,8 @@ static void
 test_choose_too_long(void **state)
 {
 	char out[32], big[64];
+	struct stat tmp, home;
+	struct rv_dir_in in = { NULL, NULL, 0, NULL, NULL, NULL };
 
 	(void) state;
 	/* Exactly fits (31 characters and the NUL), then one more. */
@@ -209,8 +368,18 @@ test_choose_too_long(void **state)
 	/* XDG plus the suffix that no longer fits. */
 	big[20] = '\0';
 	assert_int_equal(rv_dir_choose(out, sizeof (out), NULL, big, 0), -1);
-	/* The /tmp fallback with a large uid, in a small buffer. */
-	assert_int_equal(rv_dir_choose(out, 20, NULL, NULL, 4000000000u), -1);
+	/* The /tmp name with a large uid, in a small buffer. */
+	in.euid = 4000000000u;
+	assert_int_equal(rv_dir_pick(out, 20, &in, NULL, 0), -1);
+	/* A HOME too long for the name: the /tmp name, for its refusal. */
+	tmp = fake_stat(S_IFDIR | 0700, 999);
+	home = fake_stat(S_IFDIR | 0700, 1);
+	in.euid = 1;
+	in.tmp = &tmp;
+	in.home = big;
+	in.homest = &home;
+	assert_int_equal(rv_dir_pick(out, sizeof (out), &in, NULL, 0), 0);
+	assert_string_equal(out, "/tmp/reuseport-shim-1");
 }
 
 /* --- socket paths ------------------------------------------------------ */
@@ -531,11 +700,127 @@ test_listen_connect_errors(void **state)
 	assert_only(f->tmp, NULL, 0);
 }
 
+/* --- bounded waits ------------------------------------------------------ */
+
+/*
+ * An owner that takes no connections (stopped, out of fds) fills its
+ * backlog; a connect to it must give up, not wait as long as the owner.
+ * SIGALRM's default action ends the test if it hangs instead.
+ */
+static void
+test_connect_full_backlog(void **state)
+{
+	struct fixture *f = *state;
+	struct sockaddr_un un;
+	char path[128];
+	int l, c, e;
+
+	sub(path, sizeof (path), f, "tcp4-127.0.0.1-1");
+	memset(&un, 0, sizeof (un));
+	un.sun_family = AF_UNIX;
+	strcpy(un.sun_path, path);
+	l = keep(f, socket(AF_UNIX, SOCK_STREAM, 0));
+	assert_true(l >= 0);
+	assert_int_equal(bind(l, (struct sockaddr *)&un, sizeof (un)), 0);
+	assert_int_equal(listen(l, 0), 0);
+	/* Fill the backlog: nobody accepts. */
+	for (;;) {
+		c = socket(AF_UNIX, SOCK_STREAM, 0);
+		assert_true(c >= 0);
+		assert_int_equal(fcntl(c, F_SETFL, O_NONBLOCK), 0);
+		if (connect(c, (struct sockaddr *)&un, sizeof (un)) != 0)
+			break;
+		assert_int_not_equal(keep(f, c), -1);
+		assert_true(f->nfds < MAXFDS);
+	}
+	(void) close(c);
+	(void) alarm(10);
+	errno = 0;
+	assert_int_equal(rv_connect_until(path, util_deadline(200)), -1);
+	e = errno;
+	(void) alarm(0);
+	assert_true(e == EAGAIN || e == ETIMEDOUT);
+
+	/* Once the owner takes one, the next connect works, and blocks. */
+	(void) keep(f, accept(l, NULL, NULL));
+	c = keep(f, rv_connect_until(path, util_deadline(200)));
+	assert_true(c >= 0);
+	assert_int_equal(fcntl(c, F_GETFL) & O_NONBLOCK, 0);
+	assert_true(fcntl(c, F_GETFD) & FD_CLOEXEC);
+}
+
+#define	TICKS_MAX	2000	/* signals sent, 2 ms apart: well past 100 ms */
+
+static volatile sig_atomic_t ticks;
+static volatile sig_atomic_t tick_stop;
+
+static void
+on_tick(int sig)
+{
+	(void) sig;
+	ticks++;
+}
+
+static void *
+ticker(void *arg)
+{
+	pthread_t main_thread = *(pthread_t *)arg;
+	struct timespec ts = { 0, 2000000L };
+
+	while (!tick_stop && ticks < TICKS_MAX) {
+		(void) pthread_kill(main_thread, SIGUSR1);
+		(void) nanosleep(&ts, NULL);
+	}
+	return (NULL);
+}
+
+/*
+ * Signals every 2 ms (no SA_RESTART, as an application may install
+ * them): the wait ends at its deadline all the same.  A wait restarted
+ * from the start on each EINTR would outlast the ticker.
+ */
+static void
+test_wait_survives_signals(void **state)
+{
+	struct sigaction sa, old;
+	pthread_t self = pthread_self(), t;
+	int p[2], rc, e, n;
+
+	(void) state;
+	memset(&sa, 0, sizeof (sa));
+	sa.sa_handler = on_tick;
+	(void) sigemptyset(&sa.sa_mask);
+	assert_int_equal(sigaction(SIGUSR1, &sa, &old), 0);
+	assert_int_equal(pipe(p), 0);
+	ticks = 0;
+	tick_stop = 0;
+	assert_int_equal(pthread_create(&t, NULL, ticker, &self), 0);
+	rc = util_wait_fd(p[0], POLLIN, util_deadline(100));
+	e = errno;
+	n = ticks;
+	tick_stop = 1;
+	(void) pthread_join(t, NULL);
+	(void) sigaction(SIGUSR1, &old, NULL);
+	(void) close(p[0]);
+	(void) close(p[1]);
+	assert_int_equal(rc, -1);
+	assert_int_equal(e, ETIMEDOUT);
+	if (n == 0 || n >= TICKS_MAX) {
+		print_error("%d signals during the wait (want 1..%d)\n", n,
+		    TICKS_MAX - 1);
+		fail();
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_choose),
+		cmocka_unit_test(test_pick_tmp),
+		cmocka_unit_test(test_pick_squatted),
+		cmocka_unit_test(test_pick_no_home),
+		cmocka_unit_test(test_dir_stat_ok),
 		cmocka_unit_test(test_choose_too_long),
 		cmocka_unit_test(test_parse_peer),
 		cmocka_unit_test(test_parse_peer_rejects),
@@ -557,6 +842,9 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_listen_connect_errors,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_connect_full_backlog,
+		    setup, teardown),
+		cmocka_unit_test(test_wait_survives_signals),
 	};
 
 	return (cmocka_run_group_tests_name("rendezvous", tests, NULL, NULL));
