@@ -216,6 +216,25 @@ acknowledge(int fd, struct ackmem *am, uint32_t seq)
 		ackmem_rewake(am);
 }
 
+/*
+ * Out of fds, the kernel dropped the connection's fd on its way to us:
+ * the owner still holds its copy and gives it to another member, and
+ * accept() fails with EMFILE as the kernel's would, the application to
+ * retry.  (Kept back instead, the client would wait forever.)
+ */
+static void
+give_back(int fd, uint32_t seq)
+{
+	struct proto_rec r;
+	int saved = errno;
+
+	memset(&r, 0, sizeof (r));
+	r.type = REC_RETURN;
+	r.seq = seq;
+	(void) proto_send(fd, &r, -1);
+	errno = saved;
+}
+
 void
 accept_bits_sys(struct accept_bits *b)
 {
@@ -352,6 +371,8 @@ shim_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags,
 		n = next_record(fd, &v, rflags, &rec, &cfd);
 		if (n <= 0) {
 			err = n < 0 ? errno : 0;
+			if (n < 0 && err == EMFILE)
+				give_back(fd, rec.seq);
 			goto out;
 		}
 		if (rec.type == REC_CONN)

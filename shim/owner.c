@@ -1,5 +1,8 @@
 /*
- * owner.c: the owner's loop.
+ * owner.c: the owner's process: its fds, the poller, signals, timers and
+ * the wire.  What becomes of endpoints and connections is decided by the
+ * group's core (gcore.c), which this file feeds with events and which
+ * acts through the ops below.
  *
  * Single-threaded, poll-driven, and allocation-free after start (memory
  * comes from plat_alloc): it runs in a child forked from an arbitrary
@@ -23,58 +26,23 @@
 #include <sys/wait.h>
 
 #include "ackmem.h"
+#include "gcore.h"
 #include "log.h"
 #include "owner.h"
 #include "platform.h"
-#include "policy.h"
 #include "proto.h"
 #include "real.h"
 #include "util.h"
 
-#define	EP_MAX_UNACKED	POLICY_MAX_UNACKED	/* sent to one, unaccepted */
-#define	MAX_MEMBERS	4096	/* members of one group: refused beyond, loudly */
 #define	ACCEPT_BATCH	64	/* connections taken per wakeup */
-#define	RETRY_MS	20	/* a blocked endpoint or a paused accept, again */
-#define	HELLO_MS	2000	/* a peer that says nothing is dropped then */
+#define	RETRY_MS	GCORE_RETRY_MS	/* a paused accept, again */
 #define	RV_CHECK_MS	2000	/* is our rendezvous name still there? */
 #define	FD_RESERVE	64	/* fds kept from members: listener, spare... */
 #define	STAT_BATCH	64	/* status records per write */
-#define	NONE		(-1)
-#define	RUNLOG_MAX	4	/* log2(POLICY_RUN_MAX) */
-_Static_assert(POLICY_RUN_MAX == 1 << RUNLOG_MAX, "RUNLOG_MAX");
 
-enum ep_state {
-	EP_FREE = 0,
-	EP_NEW,		/* connected, HELLO not yet seen */
-	EP_JOINED,	/* a member, not listening */
-	EP_LISTENING
-};
-
-/* A connection sent to an endpoint, or waiting for one. */
-struct conn {
+/* The shell's side of an endpoint slot of the core. */
+struct sep {
 	int		fd;
-	uint32_t	seq;
-	int32_t		next;	/* next in its list, or NONE */
-	struct proto_addr peer;
-};
-
-struct ep {
-	int		fd;
-	enum ep_state	state;
-	int		listened;	/* has listened once: no second LISTEN_OK */
-	int		first;		/* the first binder's member */
-	int		blocked;	/* a send failed for want of room: wait */
-	uint64_t	since_us;	/* when it connected (EP_NEW) */
-	long		pid;
-	int32_t		head, tail;	/* un-acked connections, oldest first */
-	uint32_t	unacked;
-	uint64_t	delivered;	/* connections it acknowledged */
-	uint32_t	last_sent;	/* seq of the last CONN sent to it */
-	int		board;		/* acks on the board (slot i) */
-	uint32_t	slot;		/* that slot's value as we last knew it */
-	uint32_t	busy;		/* us per connection, from its board */
-	uint32_t	unboarded;	/* acks by record since its board moved */
-	unsigned	runlog;		/* log2 of policy_run_for(busy) */
 	uint32_t	rxlen;
 	uint8_t		rx[PROTO_REC_SIZE];
 };
@@ -90,127 +58,21 @@ static struct {
 	int		lnonblock;	/* listener O_NONBLOCK set by us */
 	int		paused;		/* out of fds: wait for one to close */
 	uint64_t	paused_us;	/* since when */
-	size_t		nblocked;	/* endpoints with blocked set */
-	uint64_t	blocked_us;	/* when the last one was blocked */
-	size_t		nnew;		/* endpoints in EP_NEW */
 	size_t		max_members;	/* what our fd limit allows */
 	uint64_t	rv_checked_us;
-	int		rvpaused;	/* the rendezvous is out of the poller */
-	uint32_t	seq;
-	uint64_t	last_conn_us;	/* when the last connection was handed */
-	uint32_t	next_id;
-	uint32_t	unacked;	/* over all endpoints */
+	int		rvpaused;	/* the rendezvous out of the poller */
 	struct ackmem_board *board;	/* NULL: members send ACK records */
 	int		boardfd;
-	uint64_t	delivered;
 	struct timespec	started;
 	enum shim_policy policy;
-	struct policy_state pol;
+	struct gcore	g;
 
-	/* Endpoint slots; poller token 2 + i is eps[i]. */
+	/* Poller token 2 + i is g.eps[i], whose fd is seps[i].fd. */
 	struct plat_poller *poller;
 	int		lwatched;	/* the listener is in the poller */
-	struct ep	*eps;
-	struct policy_ep *peps;
-	size_t		n_eligible;	/* slots with peps[i].eligible */
-	size_t		n_run[RUNLOG_MAX + 1];	/* of those, by runlog */
-	size_t		cap;
-	size_t		n;		/* slots in use or freed: high water */
-	size_t		live;		/* endpoints not EP_FREE */
-
-	/* Connection records: a pool with a free list. */
-	struct conn	*conns;
-	size_t		ncap;
-	int32_t		free_head;
-	int32_t		orphan_head, orphan_tail;	/* no endpoint yet */
+	struct sep	*seps;
+	size_t		scap;
 } o;
-
-static void *
-regrow(void *old, size_t oldsz, size_t newsz)
-{
-	void *p = plat_alloc(newsz);
-
-	if (p == NULL)
-		return (NULL);
-	if (old != NULL)
-		memcpy(p, old, oldsz);
-	plat_free(old, oldsz);
-	return (p);
-}
-
-static int
-grow_eps(void)
-{
-	size_t nc = o.cap == 0 ? 16 : o.cap * 2;
-	struct ep *e;
-	struct policy_ep *pe;
-
-	e = regrow(o.eps, o.cap * sizeof (*e), nc * sizeof (*e));
-	if (e == NULL)
-		return (-1);
-	o.eps = e;
-	pe = regrow(o.peps, o.cap * sizeof (*pe), nc * sizeof (*pe));
-	if (pe == NULL)
-		return (-1);
-	o.peps = pe;
-	if (policy_reserve(&o.pol, nc) != 0)
-		return (-1);
-	o.cap = nc;
-	return (0);
-}
-
-static int
-grow_conns(void)
-{
-	size_t nc = o.ncap == 0 ? 64 : o.ncap * 2;
-	struct conn *c;
-
-	c = regrow(o.conns, o.ncap * sizeof (*c), nc * sizeof (*c));
-	if (c == NULL)
-		return (-1);
-	for (size_t i = o.ncap; i < nc; i++)
-		c[i].next = (i + 1 < nc) ? (int32_t)(i + 1) : o.free_head;
-	o.free_head = (int32_t)o.ncap;
-	o.conns = c;
-	o.ncap = nc;
-	return (0);
-}
-
-static int32_t
-conn_new(int fd, const struct proto_addr *peer)
-{
-	int32_t k;
-
-	if (o.free_head == NONE && grow_conns() != 0)
-		return (NONE);
-	k = o.free_head;
-	o.free_head = o.conns[k].next;
-	o.conns[k].fd = fd;
-	o.conns[k].next = NONE;
-	o.conns[k].peer = *peer;
-	return (k);
-}
-
-static void
-conn_free(int32_t k)
-{
-	(void) real.close(o.conns[k].fd);
-	o.conns[k].fd = -1;
-	o.conns[k].next = o.free_head;
-	o.free_head = k;
-	o.paused = 0;	/* an fd came free */
-}
-
-static void
-list_append(int32_t *head, int32_t *tail, int32_t k)
-{
-	o.conns[k].next = NONE;
-	if (*tail == NONE)
-		*head = k;
-	else
-		o.conns[*tail].next = k;
-	*tail = k;
-}
 
 /*
  * Make the listener non-blocking, once the application's own fd for it is
@@ -231,258 +93,121 @@ listener_nonblock(void)
 		o.lnonblock = 1;
 }
 
-static void
-set_eligible(size_t i, int on)
+/* Room in seps for slot i; -1 out of memory. */
+static int
+sep_room(size_t i)
 {
-	if (o.peps[i].eligible == on)
-		return;
-	o.peps[i].eligible = (uint8_t)on;
-	if (on)
-		o.n_eligible++;
-	else
-		o.n_eligible--;
-	if (on)
-		o.n_run[o.eps[i].runlog]++;
-	else
-		o.n_run[o.eps[i].runlog]--;
+	size_t nc = o.scap == 0 ? 16 : o.scap;
+	struct sep *s;
+
+	if (i < o.scap)
+		return (0);
+	while (nc <= i)
+		nc *= 2;
+	if ((s = plat_alloc(nc * sizeof (*s))) == NULL)
+		return (-1);
+	if (o.seps != NULL)
+		memcpy(s, o.seps, o.scap * sizeof (*s));
+	plat_free(o.seps, o.scap * sizeof (*s));
+	o.seps = s;
+	o.scap = nc;
+	return (0);
 }
 
-/*
- * Endpoint i's application keeps away busy us per connection (0: not yet
- * measured): the round-robin run it could take.
- */
-static void
-set_run(size_t i, uint32_t busy)
-{
-	unsigned r = policy_run_for(busy), lg = 0;
+/* --- what the core asks of us ------------------------------------------ */
 
-	o.eps[i].busy = busy;
-	while ((1U << lg) < r)
-		lg++;
-	if (o.eps[i].runlog == lg)
-		return;
-	if (o.peps[i].eligible) {
-		o.n_run[o.eps[i].runlog]--;
-		o.n_run[lg]++;
-	}
-	o.eps[i].runlog = lg;
+static int
+op_send_conn(void *ctx, size_t i, uint32_t seq, const struct proto_addr *peer,
+    int connfd)
+{
+	struct proto_rec r;
+
+	(void) ctx;
+	memset(&r, 0, sizeof (r));
+	r.type = REC_CONN;
+	r.seq = seq;
+	r.addr = *peer;
+	if (proto_send(o.seps[i].fd, &r, connfd) == 0)
+		return (0);
+	return (errno != 0 ? errno : EIO);
 }
 
-/*
- * Round-robin's longest run: the shortest any eligible endpoint allows,
- * so that none is given a run its application is too slow for (the
- * policy keeps the counts exact whatever the runs).
- */
-static uint32_t
-group_run(void)
-{
-	unsigned lg = 0;
-
-	if (o.n_eligible == 0)
-		return (1);
-	while (lg < RUNLOG_MAX && o.n_run[lg] == 0)
-		lg++;
-	return (1U << lg);
-}
-
-/* Slot i changed: what the policy sees of it, and the policy's index. */
 static void
-update_policy_view(size_t i)
+op_close_conn(void *ctx, int connfd)
 {
-	struct ep *e = &o.eps[i];
-	int listening = e->state == EP_LISTENING;
-
-	set_eligible(i, listening && e->unacked < EP_MAX_UNACKED &&
-	    !e->blocked);
-	o.peps[i].listening = (uint8_t)listening;
-	o.peps[i].unacked = e->unacked;
-	policy_update(&o.pol, o.peps, i);
-}
-
-static void board_seen(size_t i, uint32_t v);
-
-/* How an endpoint ends, which decides what becomes of its connections. */
-enum ep_end {
-	END_GONE,	/* its member closed it: hand on what it never took */
-	END_EJECT,	/* we close it, its member alive: what is queued is its */
-	END_DONE	/* a status client, a refused or silent peer: no member */
-};
-
-static void
-ep_drop(size_t i, enum ep_end how, const char *why)
-{
-	struct ep *e = &o.eps[i];
-	int32_t k, next;
-
-	/*
-	 * What it took, it said so on the board before the application saw
-	 * it: forget those (handing them on would serve one connection
-	 * twice).  The rest it never saw: give them on.
-	 */
-	if (e->board) {
-		/* Read and retire the slot at once: late writes move nothing. */
-		board_seen(i, ackmem_retire(o.board, i, o.seq));
-	}
-	if (how == END_GONE)
-		shim_log(LOG_LVL_INFO, "member pid %ld left (%s); %u "
-		    "connection(s) to hand on", e->pid, why, e->unacked);
-	else if (how == END_EJECT)
-		shim_log(LOG_LVL_ERROR, "member pid %ld: %s; closing its "
-		    "connection (the %u connection(s) queued to it stay "
-		    "its own)", e->pid, why, e->unacked);
-	plat_poller_del(o.poller, e->fd, (uint32_t)(2 + i));
-	(void) real.close(e->fd);
-	if (e->first)
-		listener_nonblock();
-	o.unacked -= e->unacked;
-	/*
-	 * A member that is gone took its socket's queue with it: hand on
-	 * what it never took.  A live one may still read what is queued:
-	 * handing that on too would serve one connection twice, so our
-	 * copies go (its copies in flight keep the connections open).
-	 */
-	for (k = e->head; k != NONE; k = next) {
-		next = o.conns[k].next;
-		if (how == END_GONE)
-			list_append(&o.orphan_head, &o.orphan_tail, k);
-		else
-			conn_free(k);
-	}
-	if (e->state == EP_NEW)
-		o.nnew--;
-	if (e->blocked)
-		o.nblocked--;
-	set_eligible(i, 0);	/* counted by its runlog: before the memset */
-	memset(e, 0, sizeof (*e));
-	e->fd = -1;
-	e->state = EP_FREE;
-	o.peps[i].idle = 0;
-	update_policy_view(i);
+	(void) ctx;
+	(void) real.close(connfd);
 	o.paused = 0;	/* an fd came free */
-	o.live--;
 }
+
+static void
+op_ep_closed(void *ctx, size_t i)
+{
+	(void) ctx;
+	plat_poller_del(o.poller, o.seps[i].fd, (uint32_t)(2 + i));
+	(void) real.close(o.seps[i].fd);
+	o.seps[i].fd = -1;
+	o.seps[i].rxlen = 0;
+	if (o.g.eps[i].first)
+		listener_nonblock();
+	o.paused = 0;	/* an fd came free */
+}
+
+static void
+op_board_reset(void *ctx, size_t i, uint32_t seq)
+{
+	(void) ctx;
+	ackmem_reset(o.board, i, seq);
+}
+
+static int
+op_board_repair(void *ctx, size_t i, uint32_t bad, uint32_t seq)
+{
+	(void) ctx;
+	return (ackmem_repair(o.board, i, bad, seq));
+}
+
+static uint32_t
+op_board_retire(void *ctx, size_t i, uint32_t seq)
+{
+	(void) ctx;
+	return (ackmem_retire(o.board, i, seq));
+}
+
+static const struct gcore_ops shell_ops = {
+	.send_conn = op_send_conn,
+	.close_conn = op_close_conn,
+	.ep_closed = op_ep_closed,
+	.board_reset = op_board_reset,
+	.board_repair = op_board_repair,
+	.board_retire = op_board_retire
+};
 
 static int
 ep_send(size_t i, const struct proto_rec *r, int connfd)
 {
-	return (proto_send(o.eps[i].fd, r, connfd));
+	return (proto_send(o.seps[i].fd, r, connfd));
 }
 
-/* A send or read error that says the member's end is closed. */
+/* A read error that says the member's end is closed. */
 static int
 member_gone(int err)
 {
 	return (err == EPIPE || err == ECONNRESET || err == ENOTCONN);
 }
 
-/* Hand connection k to an endpoint, or park it until one can take it. */
-static void
-dispatch(int32_t k)
-{
-	/*
-	 * Round-robin runs only while connections come close together: a
-	 * worker that took one is then likely still awake for the next,
-	 * which is what a run saves.  Further apart, each connection wakes
-	 * a worker anyway, and someone trying a few requests by hand sees
-	 * them go round one at a time.
-	 */
-	uint64_t now = util_now_us();
-	int dense = now - o.last_conn_us <= POLICY_RUN_BUDGET_US;
-
-	o.last_conn_us = now;
-	for (;;) {
-		struct proto_rec r;
-		size_t i;
-
-		o.pol.run = dense ? group_run() : 1;
-		i = policy_pick(&o.pol, o.peps, o.n, &o.conns[k].peer);
-
-		if (i >= o.n) {
-			list_append(&o.orphan_head, &o.orphan_tail, k);
-			return;
-		}
-		/*
-		 * A new number for each send, also when handing on: an
-		 * endpoint's list stays in send order, which is the order its
-		 * board slot counts in.
-		 */
-		memset(&r, 0, sizeof (r));
-		r.type = REC_CONN;
-		r.seq = o.conns[k].seq = ++o.seq;
-		r.addr = o.conns[k].peer;
-		/*
-		 * Sequence numbers wrap: an idle endpoint's slot left 2^31
-		 * sends behind would read as ahead, and its member's forward-
-		 * only write would refuse the next one.  Before that, while
-		 * nothing is out to it, bring the slot up to just behind.
-		 */
-		if (o.eps[i].board && o.eps[i].head == NONE &&
-		    r.seq - 1 - o.eps[i].slot > (1U << 30)) {
-			o.eps[i].slot = r.seq - 1;
-			ackmem_reset(o.board, i, o.eps[i].slot);
-		}
-		if (ep_send(i, &r, o.conns[k].fd) == 0) {
-			struct ep *e = &o.eps[i];
-
-			list_append(&e->head, &e->tail, k);
-			e->unacked++;
-			o.unacked++;
-			e->last_sent = r.seq;
-			o.peps[i].idle = 0;
-			update_policy_view(i);
-			return;
-		}
-		if (member_gone(errno)) {
-			ep_drop(i, END_GONE, strerror(errno));
-		} else {
-			/*
-			 * No room (its queue is full, or this user has too
-			 * many fds in flight: ETOOMANYREFS), or no memory:
-			 * our trouble, not the member's.  It sits out a
-			 * moment; the connection goes to another.
-			 */
-			if (o.nblocked == 0)
-				shim_log(LOG_LVL_WARN, "cannot send to member "
-				    "pid %ld: %s; retrying", o.eps[i].pid,
-				    strerror(errno));
-			o.eps[i].blocked = 1;
-			o.nblocked++;
-			o.blocked_us = now;
-			update_policy_view(i);
-		}
-	}
-}
-
-/* Blocked endpoints may take connections again: room may have come. */
-static void
-unblock_all(void)
-{
-	for (size_t i = 0; i < o.n && o.nblocked > 0; i++) {
-		if (o.eps[i].state != EP_FREE && o.eps[i].blocked) {
-			o.eps[i].blocked = 0;
-			o.nblocked--;
-			update_policy_view(i);
-		}
-	}
-}
-
 static int
 any_eligible(void)
 {
-	return (o.n_eligible > 0);
+	return (o.g.n_eligible > 0);
 }
 
+/* Waiting connections to endpoints that can take them now. */
 static void
 dispatch_orphans(void)
 {
-	while (o.orphan_head != NONE && any_eligible()) {
-		int32_t k = o.orphan_head;
-
-		o.orphan_head = o.conns[k].next;
-		if (o.orphan_head == NONE)
-			o.orphan_tail = NONE;
-		dispatch(k);
-	}
+	if (o.g.orphan_head != GCORE_NONE && any_eligible())
+		gcore_dispatch_orphans(&o.g, util_now_us());
 }
 
 static void
@@ -492,7 +217,6 @@ accept_conns(void)
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof (ss);
 		struct proto_addr peer;
-		int32_t k;
 		int fd;
 
 		if ((n > 0 && !o.lnonblock) || !any_eligible())
@@ -513,11 +237,11 @@ accept_conns(void)
 			return;
 		}
 		if (proto_addr_from_sockaddr(&peer, (struct sockaddr *)&ss,
-		    len) != 0 || (k = conn_new(fd, &peer)) == NONE) {
+		    len) != 0 || gcore_conn(&o.g, fd, &peer,
+		    util_now_us()) != 0) {
 			(void) real.close(fd);
 			continue;
 		}
-		dispatch(k);
 	}
 }
 
@@ -547,129 +271,20 @@ listener_opts(struct proto_rec *r)
 	}
 }
 
-/* Endpoint i took connection k, the one after prev in its list. */
-static void
-taken(size_t i, int32_t prev, int32_t k)
-{
-	struct ep *e = &o.eps[i];
-
-	if (prev == NONE)
-		e->head = o.conns[k].next;
-	else
-		o.conns[prev].next = o.conns[k].next;
-	if (e->tail == k)
-		e->tail = prev;
-	conn_free(k);
-	e->unacked--;
-	o.unacked--;
-	e->delivered++;
-	o.delivered++;
-	update_policy_view(i);
-	if (o.nblocked > 0)
-		unblock_all();	/* fds in flight went down */
-}
-
-/*
- * An ACK record: drop the connection with sequence seq from endpoint i's
- * list.  With a board, one already dropped is no error (the record only
- * woke us, and the board may have said so first), as long as it was sent
- * to this endpoint; without one, an ack of nothing is a broken member.
- */
-static int
-ack(size_t i, uint32_t seq)
-{
-	int32_t prev = NONE;
-
-	for (int32_t k = o.eps[i].head; k != NONE;
-	    prev = k, k = o.conns[k].next) {
-		if (o.conns[k].seq == seq) {
-			taken(i, prev, k);
-			/*
-			 * A board endpoint whose acks come only as records
-			 * (exec'd into a program without its board, or the
-			 * board off) no longer measures its time: forget it.
-			 */
-			if (o.eps[i].board &&
-			    ++o.eps[i].unboarded > 2 * POLICY_RUN_MAX)
-				set_run(i, 0);
-			return (0);
-		}
-	}
-	return (o.eps[i].board && o.eps[i].last_sent != 0 &&
-	    (int32_t)(seq - o.eps[i].last_sent) <= 0 ? 0 : -1);
-}
-
-/*
- * Endpoint i's slot reads v: it took everything up to v (in send order).
- * Only a value that moved forward and stays within what it was sent
- * counts: the board is written by members, and a slot nobody writes
- * (its member exec'd) must never come to look new as numbers wrap.
- */
-static void
-board_seen(size_t i, uint32_t v)
-{
-	struct ep *e = &o.eps[i];
-	int32_t k;
-
-	if ((int32_t)(v - e->slot) <= 0)
-		return;
-	if ((int32_t)(v - e->last_sent) > 0) {
-		/*
-		 * Ahead of what it was sent: not the member's ack but a stray
-		 * write.  Left there, the member's forward-only writes could
-		 * never move the slot again (its acks lost, its clients
-		 * without a FIN): put back what we knew.
-		 */
-		if (ackmem_repair(o.board, i, v, e->slot) == 0)
-			shim_log(LOG_LVL_WARN, "member pid %ld: ack board slot "
-			    "%zu held %u, beyond what it was sent; reset",
-			    e->pid, i, v);
-		return;
-	}
-	e->slot = v;
-	while ((k = e->head) != NONE && (int32_t)(v - o.conns[k].seq) >= 0)
-		taken(i, NONE, k);
-}
-
 static void
 board_ack(void *arg, size_t i, uint32_t seq, uint32_t busy)
 {
 	(void) arg;
-	if (i < o.n && o.eps[i].state != EP_FREE && o.eps[i].board) {
-		board_seen(i, seq);
-		set_run(i, busy);
-		o.eps[i].unboarded = 0;
-	}
+	gcore_board(&o.g, i, seq, busy);
 }
 
 /* What members wrote on the board since we last looked. */
 static size_t
 collect_acks(void)
 {
-	if (o.board == NULL || o.unacked == 0)
+	if (o.board == NULL || o.g.unacked == 0)
 		return (0);
-	return (ackmem_collect(o.board, o.n, board_ack, NULL));
-}
-
-static int32_t
-count_members(void)
-{
-	int32_t n = 0;
-
-	for (size_t j = 0; j < o.n; j++)
-		n += o.eps[j].state == EP_JOINED ||
-		    o.eps[j].state == EP_LISTENING;
-	return (n);
-}
-
-static int32_t
-count_waiting(void)
-{
-	int32_t n = 0;
-
-	for (int32_t k = o.orphan_head; k != NONE; k = o.conns[k].next)
-		n++;
-	return (n);
+	return (ackmem_collect(o.board, o.g.n, board_ack, NULL));
 }
 
 /*
@@ -710,8 +325,8 @@ send_stat(size_t i)
 	static uint8_t buf[PROTO_REC_SIZE * STAT_BATCH];
 	struct proto_rec g;
 	struct timespec now, limit = { 1, 0 };
-	int32_t members = count_members();
-	int fd = o.eps[i].fd, fl;
+	int32_t members = (int32_t)gcore_members(&o.g);
+	int fd = o.seps[i].fd, fl;
 	size_t n = 0;
 
 	fl = real.fcntl(fd, F_GETFL);
@@ -728,31 +343,31 @@ send_stat(size_t i)
 	g.nopts = STAT_G_COUNT;
 	g.opts[STAT_G_POLICY] = (int32_t)o.policy;
 	g.opts[STAT_G_UPTIME] = (int32_t)(now.tv_sec - o.started.tv_sec);
-	g.opts[STAT_G_DELIVERED_LO] = (int32_t)(o.delivered & 0xffffffffU);
-	g.opts[STAT_G_DELIVERED_HI] = (int32_t)(o.delivered >> 32);
-	g.opts[STAT_G_WAITING] = count_waiting();
+	g.opts[STAT_G_DELIVERED_LO] = (int32_t)(o.g.delivered & 0xffffffffU);
+	g.opts[STAT_G_DELIVERED_HI] = (int32_t)(o.g.delivered >> 32);
+	g.opts[STAT_G_WAITING] = (int32_t)gcore_waiting(&o.g);
 	g.opts[STAT_G_LINGER] = (int32_t)o.linger_ms;
 	g.opts[STAT_G_RUN] = o.policy != SHIM_POLICY_ROUNDROBIN ? 0 :
-	    (int32_t)group_run();
+	    (int32_t)gcore_run(&o.g);
 	if (stat_put(fd, &g, buf, &n, 0) != 0)
 		return;
-	for (size_t j = 0; j < o.n; j++) {
-		const struct ep *e = &o.eps[j];
+	for (size_t j = 0; j < o.g.n; j++) {
+		const struct gcore_ep *e = &o.g.eps[j];
 		struct proto_rec r;
 
-		if (e->state != EP_JOINED && e->state != EP_LISTENING)
+		if (e->state != GCORE_JOINED && e->state != GCORE_LISTENING)
 			continue;
 		memset(&r, 0, sizeof (r));
 		r.type = REC_STAT_EP;
-		r.seq = o.peps[j].id;
+		r.seq = o.g.peps[j].id;
 		r.arg = (int32_t)e->pid;
 		r.nopts = STAT_E_COUNT;
-		r.opts[STAT_E_STATE] = e->state == EP_LISTENING ? 2 : 1;
+		r.opts[STAT_E_STATE] = e->state == GCORE_LISTENING ? 2 : 1;
 		r.opts[STAT_E_UNACKED] = (int32_t)e->unacked;
 		r.opts[STAT_E_DELIVERED_LO] =
 		    (int32_t)(e->delivered & 0xffffffffU);
 		r.opts[STAT_E_DELIVERED_HI] = (int32_t)(e->delivered >> 32);
-		r.opts[STAT_E_IDLE] = o.peps[j].idle;
+		r.opts[STAT_E_IDLE] = o.g.peps[j].idle;
 		r.opts[STAT_E_FIRST] = e->first;
 		r.opts[STAT_E_BUSY_US] = (int32_t)(e->busy > INT32_MAX ?
 		    INT32_MAX : e->busy);
@@ -762,51 +377,49 @@ send_stat(size_t i)
 	(void) stat_put(fd, NULL, buf, &n, 1);
 }
 
+/* HELLO on endpoint i: the core decides, we answer. */
+static int
+welcome(size_t i, const struct proto_rec *r)
+{
+	struct proto_rec out;
+	/* A board only for a member that says it takes one. */
+	int board = o.board != NULL && i < ACKMEM_SLOTS &&
+	    (r->seq & HELLO_TAKES_BOARD);
+	enum gcore_welcome w = gcore_join(&o.g, i, (long)r->arg, board);
+
+	memset(&out, 0, sizeof (out));
+	out.type = REC_WELCOME;
+	out.addr = o.gaddr;
+	if (w == GCORE_REFUSED) {
+		out.arg = -1;
+		(void) ep_send(i, &out, -1);
+		return (1);
+	}
+	out.arg = (int32_t)o.policy;
+	if (w == GCORE_WELCOMED)
+		return (ep_send(i, &out, -1));
+	ackmem_clear_busy(o.board, i);
+	out.seq = (uint32_t)i;
+	return (ep_send(i, &out, o.boardfd));
+}
+
+/*
+ * One record from endpoint i: 0, 1 done with it (a status client, a
+ * refused member), -1 a broken member.
+ */
 static int
 handle(size_t i, const struct proto_rec *r)
 {
-	struct ep *e = &o.eps[i];
-	struct proto_rec out;
+	const struct gcore_ep *e = &o.g.eps[i];
 
-	memset(&out, 0, sizeof (out));
-	if (e->state == EP_NEW) {
+	if (e->state == GCORE_NEW) {
 		if (r->type == REC_STAT) {
 			send_stat(i);
 			return (1);	/* done with this client */
 		}
 		if (r->type != REC_HELLO)
 			return (-1);
-		if ((size_t)count_members() >= o.max_members) {
-			shim_log(LOG_LVL_ERROR, "group full (%zu members%s): "
-			    "refusing pid %ld", o.max_members,
-			    o.max_members < MAX_MEMBERS ? ", as many as the "
-			    "owner's fd limit allows" : "", (long)r->arg);
-			out.type = REC_WELCOME;
-			out.arg = -1;	/* refused */
-			out.addr = o.gaddr;
-			(void) ep_send(i, &out, -1);
-			return (1);
-		}
-		e->pid = r->arg;
-		e->state = EP_JOINED;
-		o.nnew--;
-		e->first = (o.next_id == 0);
-		o.peps[i].id = o.next_id++;
-		shim_log(LOG_LVL_INFO, "member pid %ld joined", e->pid);
-		out.type = REC_WELCOME;
-		out.arg = (int32_t)o.policy;
-		out.addr = o.gaddr;
-		/* A board only for a member that says it takes one. */
-		if (o.board == NULL || i >= ACKMEM_SLOTS ||
-		    !(r->seq & HELLO_TAKES_BOARD))
-			return (ep_send(i, &out, -1));
-		/* Nothing sent yet is its; the slot counts from here. */
-		ackmem_reset(o.board, i, o.seq);
-		ackmem_clear_busy(o.board, i);
-		e->board = 1;
-		e->slot = o.seq;
-		out.seq = (uint32_t)i;
-		return (ep_send(i, &out, o.boardfd));
+		return (welcome(i, r));
 	}
 	switch (r->type) {
 	case REC_LISTEN: {
@@ -815,30 +428,27 @@ handle(size_t i, const struct proto_rec *r)
 		if (e->first)
 			listener_nonblock();
 		if (!e->listened) {
+			struct proto_rec out;
+
+			memset(&out, 0, sizeof (out));
 			out.type = REC_LISTEN_OK;
 			out.arg = err;
 			listener_opts(&out);
 			if (ep_send(i, &out, -1) != 0)
 				return (-1);
 		}
-		if (err == 0) {
-			e->state = EP_LISTENING;
-			e->listened = 1;
-		}
-		update_policy_view(i);
+		gcore_listen(&o.g, i, err == 0);
 		return (0);
 	}
 	case REC_ACK:
-		return (ack(i, r->seq));
+		return (gcore_ack(&o.g, i, r->seq));
+	case REC_RETURN:
+		return (gcore_return(&o.g, i, r->seq, util_now_us()));
 	case REC_IDLE:
-		/* Stale if a connection is on its way to it already. */
-		o.peps[i].idle = r->seq == e->last_sent;
-		update_policy_view(i);
+		gcore_idle(&o.g, i, r->seq);
 		return (0);
 	case REC_UNLISTEN:
-		if (e->state == EP_LISTENING)
-			e->state = EP_JOINED;
-		update_policy_view(i);
+		gcore_unlisten(&o.g, i);
 		return (0);
 	default:
 		return (-1);
@@ -849,7 +459,7 @@ handle(size_t i, const struct proto_rec *r)
 static void
 ep_read(size_t i)
 {
-	struct ep *e = &o.eps[i];
+	struct sep *e = &o.seps[i];
 	uint8_t buf[PROTO_REC_SIZE * 32];
 	union {
 		struct cmsghdr	align;
@@ -876,11 +486,12 @@ ep_read(size_t i)
 	if (mh.msg_controllen > 0 && n >= 0) {
 		/* Members never send fds: close what came, and the member. */
 		proto_close_fds(&mh);
-		ep_drop(i, END_EJECT, "sent a file descriptor");
+		gcore_end(&o.g, i, GCORE_EJECT, "sent a file descriptor");
 		return;
 	}
 	if (n == 0 || (n < 0 && member_gone(errno))) {
-		ep_drop(i, END_GONE, n == 0 ? "closed" : strerror(errno));
+		gcore_end(&o.g, i, GCORE_GONE, n == 0 ? "closed" :
+		    strerror(errno));
 		return;
 	}
 	if (n < 0)
@@ -892,11 +503,11 @@ ep_read(size_t i)
 		int h = proto_decode(buf + off, &r) == 0 ? handle(i, &r) : -1;
 
 		if (h < 0) {
-			ep_drop(i, END_EJECT, "invalid record");
+			gcore_end(&o.g, i, GCORE_EJECT, "invalid record");
 			return;
 		}
 		if (h > 0) {
-			ep_drop(i, END_DONE, NULL);
+			gcore_end(&o.g, i, GCORE_DONE, NULL);
 			return;
 		}
 	}
@@ -932,30 +543,27 @@ accept_members(void)
 		}
 		(void) real.fcntl(fd, F_SETFD, FD_CLOEXEC);
 		(void) real.fcntl(fd, F_SETFL, O_NONBLOCK);
-		for (i = 0; i < o.n && o.eps[i].state != EP_FREE; i++)
-			continue;
-		if (i == o.cap && grow_eps() != 0) {
+		if (gcore_ep_new(&o.g, util_now_us(), &i) != 0) {
 			shim_log(LOG_LVL_ERROR, "out of memory for members");
 			(void) real.close(fd);
 			continue;
 		}
-		if (i == o.n)
-			o.n++;
-		memset(&o.eps[i], 0, sizeof (o.eps[i]));
-		memset(&o.peps[i], 0, sizeof (o.peps[i]));
-		o.eps[i].fd = fd;
-		o.eps[i].state = EP_NEW;
-		o.eps[i].since_us = util_now_us();
-		o.eps[i].head = o.eps[i].tail = NONE;
+		if (sep_room(i) != 0) {
+			shim_log(LOG_LVL_ERROR, "out of memory for members");
+			gcore_ep_cancel(&o.g, i);
+			(void) real.close(fd);
+			continue;
+		}
+		o.seps[i].fd = fd;
+		o.seps[i].rxlen = 0;
 		if (plat_poller_set(o.poller, fd, (uint32_t)(2 + i), 1) != 0) {
 			shim_log(LOG_LVL_ERROR, "cannot watch a member: %s",
 			    strerror(errno));
 			(void) real.close(fd);
-			o.eps[i].state = EP_FREE;
+			o.seps[i].fd = -1;
+			gcore_ep_cancel(&o.g, i);
 			continue;
 		}
-		o.live++;
-		o.nnew++;
 	}
 }
 
@@ -971,12 +579,7 @@ finish(void)
 	(void) unlink(o.path);
 	(void) real.close(o.rvfd);
 	(void) real.close(o.lfd);
-	while (o.orphan_head != NONE) {
-		int32_t k = o.orphan_head;
-
-		o.orphan_head = o.conns[k].next;
-		(void) real.close(o.conns[k].fd);
-	}
+	gcore_finish(&o.g);
 	shim_log(LOG_LVL_INFO, "last member left; group closed");
 	_exit(0);
 }
@@ -1034,7 +637,7 @@ linger_left(struct timespec *empty_since)
 {
 	long left;
 
-	if (o.live > 0)
+	if (o.g.live > 0)
 		return (-1);
 	if (empty_since->tv_sec < 0)
 		(void) clock_gettime(CLOCK_MONOTONIC, empty_since);
@@ -1080,42 +683,24 @@ rv_heal(void)
 }
 
 /*
- * What waits on time: blocked endpoints and a paused accept are tried
- * again, peers that never said HELLO are dropped (else one keeps the
- * group and its port after the last member), the rendezvous name is
- * checked.  The ms until the next of these, or -1.
+ * What waits on time: a paused accept is tried again, the core's timers
+ * run (blocked endpoints, peers that never said HELLO), the rendezvous
+ * name is checked.  The ms until the next of these, or -1.
  */
 static int
 timers(void)
 {
 	uint64_t now = util_now_us();
-	int64_t next = -1;
+	int64_t next = -1, core;
 
-	if (o.nblocked > 0) {
-		if (now - o.blocked_us >= RETRY_MS * 1000)
-			unblock_all();
-		else
-			due(&next, o.blocked_us + RETRY_MS * 1000 - now);
-	}
 	if (o.paused) {
 		if (now - o.paused_us >= RETRY_MS * 1000)
 			o.paused = 0;
 		else
 			due(&next, o.paused_us + RETRY_MS * 1000 - now);
 	}
-	for (size_t i = 0; i < o.n && o.nnew > 0; i++) {
-		struct ep *e = &o.eps[i];
-
-		if (e->state != EP_NEW)
-			continue;
-		if (now - e->since_us >= HELLO_MS * 1000) {
-			shim_log(LOG_LVL_WARN, "a peer said nothing for %d ms; "
-			    "dropped", HELLO_MS);
-			ep_drop(i, END_DONE, NULL);
-		} else {
-			due(&next, e->since_us + HELLO_MS * 1000 - now);
-		}
-	}
+	if ((core = gcore_tick(&o.g, now)) >= 0)
+		due(&next, (uint64_t)core);
 	if (now - o.rv_checked_us >= RV_CHECK_MS * 1000) {
 		rv_heal();
 		o.rv_checked_us = now;
@@ -1134,7 +719,7 @@ fd_budget(void)
 {
 	struct rlimit rl;
 
-	o.max_members = MAX_MEMBERS;
+	o.max_members = GCORE_MAX_MEMBERS;
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
 		return;
 	if (rl.rlim_cur < rl.rlim_max) {
@@ -1145,7 +730,7 @@ fd_budget(void)
 			rl.rlim_cur = cur;
 	}
 	if (rl.rlim_cur != RLIM_INFINITY &&
-	    rl.rlim_cur < (rlim_t)MAX_MEMBERS + 2 * FD_RESERVE)
+	    rl.rlim_cur < (rlim_t)GCORE_MAX_MEMBERS + 2 * FD_RESERVE)
 		o.max_members = rl.rlim_cur > 4 * FD_RESERVE ?
 		    (size_t)rl.rlim_cur - 2 * FD_RESERVE :
 		    (size_t)rl.rlim_cur / 4 + 1;
@@ -1211,11 +796,10 @@ owner_run(const struct owner_args *a)
 	o.linger_ms = a->linger_ms;
 	o.policy = a->policy;
 	(void) clock_gettime(CLOCK_MONOTONIC, &o.started);
-	o.free_head = o.orphan_head = o.orphan_tail = NONE;
-	policy_init(&o.pol, a->policy);
-	if (real.getsockname(lfd, (struct sockaddr *)&ss, &len) != 0 ||
-	    proto_addr_from_sockaddr(&o.gaddr, (struct sockaddr *)&ss,
-	    len) != 0 || grow_eps() != 0) {
+	if (gcore_init(&o.g, a->policy, o.max_members, &shell_ops,
+	    NULL) != 0 || real.getsockname(lfd, (struct sockaddr *)&ss,
+	    &len) != 0 || proto_addr_from_sockaddr(&o.gaddr,
+	    (struct sockaddr *)&ss, len) != 0) {
 		shim_log(LOG_LVL_ERROR, "owner cannot start: %s",
 		    strerror(errno));
 		finish();
@@ -1253,7 +837,7 @@ owner_run(const struct owner_args *a)
 		 * between our last look and the flag.
 		 */
 		timeout = min_timeout(linger_left(&empty_since), later);
-		if (o.board != NULL && o.unacked > 0) {
+		if (o.board != NULL && o.g.unacked > 0) {
 			ackmem_sleeping(o.board, 1);
 			if (collect_acks() > 0)
 				timeout = 0;
@@ -1272,8 +856,8 @@ owner_run(const struct owner_args *a)
 				rv_ready = 1;
 			else if (tok[k] == 1)
 				l_ready = 1;
-			else if (tok[k] - 2 < o.n &&
-			    o.eps[tok[k] - 2].state != EP_FREE)
+			else if (tok[k] - 2 < o.g.n &&
+			    o.g.eps[tok[k] - 2].state != GCORE_FREE)
 				ep_read(tok[k] - 2);
 		}
 		if (rv_ready)
@@ -1281,9 +865,9 @@ owner_run(const struct owner_args *a)
 		dispatch_orphans();
 		if (l_ready && o.lwatched)
 			accept_conns();
-		if (o.live == 0 && linger_left(&empty_since) == 0)
+		if (o.g.live == 0 && linger_left(&empty_since) == 0)
 			finish();
-		if (o.live > 0)
+		if (o.g.live > 0)
 			empty_since.tv_sec = -1;
 	}
 }

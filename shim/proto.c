@@ -335,14 +335,14 @@ proto_recv(int fd, struct proto_rec *r, int *connfd, int flags)
 		char		buf[CMSG_SPACE(8 * sizeof (int))];
 	} cm;
 	size_t got = 0;
-	int nfds = 0, rfd = -1;
+	int nfds = 0, rfd = -1, lost = 0;
 
 	*connfd = -1;
 	while (got < sizeof (buf)) {
 		struct iovec iov = { buf + got, sizeof (buf) - got };
 		struct msghdr mh;
 		ssize_t n;
-		int k;
+		int k, f;
 
 		memset(&mh, 0, sizeof (mh));
 		mh.msg_iov = &iov;
@@ -364,9 +364,15 @@ proto_recv(int fd, struct proto_rec *r, int *connfd, int flags)
 			errno = EPROTO;
 			goto fail;
 		}
-		if (mh.msg_controllen > 0) {
-			int f = only_fd(&mh, &k);
-
+		k = 0;
+		f = mh.msg_controllen > 0 ? only_fd(&mh, &k) : -1;
+		/*
+		 * Cut off with no fd at all: the kernel could not give us one
+		 * (EMFILE, ENFILE).  The record is still whole and valid.
+		 */
+		if ((mh.msg_flags & MSG_CTRUNC) && k == 0) {
+			lost = 1;
+		} else if (mh.msg_controllen > 0) {
 			if ((mh.msg_flags & MSG_CTRUNC) || k != 1 ||
 			    nfds != 0) {
 				proto_close_fds(&mh);
@@ -378,7 +384,12 @@ proto_recv(int fd, struct proto_rec *r, int *connfd, int flags)
 		}
 		got += (size_t)n;
 	}
-	if (proto_decode(buf, r) != 0 ||
+	if (lost && nfds == 0 && proto_decode(buf, r) == 0 &&
+	    proto_type_has_fd(r->type)) {
+		errno = EMFILE;
+		return (-1);
+	}
+	if (proto_decode(buf, r) != 0 || lost ||
 	    nfds > 1 || (nfds == 1 && !proto_type_may_fd(r->type)) ||
 	    (nfds == 0 && proto_type_has_fd(r->type))) {
 		errno = EPROTO;

@@ -10,7 +10,9 @@
  *                    LISTEN (arg = backlog),
  *                    ACK (seq = connection taken; with a board, sent only
  *                    to wake the owner, see ackmem.h), UNLISTEN,
- *                    IDLE (seq = the last CONN it received)
+ *                    IDLE (seq = the last CONN it received),
+ *                    RETURN (seq = a CONN whose fd it could not take,
+ *                    out of fds: give that connection to another)
  *   owner -> member: WELCOME (addr = the group's address, arg = policy,
  *                    or -1: refused, the group is full; with an fd, the
  *                    ack board and seq = this endpoint's slot on it),
@@ -53,6 +55,7 @@ enum proto_type {
 	REC_STAT_GROUP,
 	REC_STAT_EP,
 	REC_IDLE,		/* member: waiting; seq = last CONN it took */
+	REC_RETURN,		/* member: could not take CONN seq; hand it on */
 	REC_TYPE_END		/* one past the last valid type */
 };
 
@@ -134,7 +137,9 @@ int proto_send(int fd, const struct proto_rec *r, int connfd);
  * flags are recvmsg flags (close-on-exec receipt).  Blocks or not as the
  * socket does; EAGAIN means no record was taken.  Returns
  * 1, 0 at end of stream, or -1 with errno (EPROTO: not a valid record, or
- * an fd where none belongs, or none where one does; any fd is closed).
+ * an fd where none belongs, or none where one does; any fd is closed;
+ * EMFILE: a valid record whose fd the kernel could not give us, out of
+ * fds: *r holds it).
  */
 int proto_recv(int fd, struct proto_rec *r, int *connfd, int flags);
 

@@ -120,5 +120,38 @@ def refs():
     return "served " + " ".join(out)
 
 
-print({"eject": eject, "many": many, "refs": refs}[sys.argv[1]](),
+def emfile():
+    # Out of fds at accept: EMFILE, as from the kernel, and the
+    # connection is still there for the next accept (it hung before).
+    a = member(0)
+    port = a.getsockname()[1]
+    c = client(port, 7)
+    fill = []
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    top = max(int(f) for f in os.listdir("/proc/self/fd"))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (top + 1, hard))
+    try:
+        while True:
+            fill.append(os.open("/dev/null", os.O_RDONLY))
+    except OSError:
+        pass
+    a.settimeout(5)
+    try:
+        a.accept()
+        first = "accepted"
+    except OSError as e:
+        first = errno.errorcode.get(e.errno, str(e))
+    for f in fill:
+        os.close(f)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    try:
+        t, _ = a.accept()
+        second = "got %d" % ident(t)
+    except OSError as e:
+        second = errno.errorcode.get(e.errno, str(e))
+    c.close()
+    return "first %s then %s" % (first, second)
+
+
+print({"eject": eject, "many": many, "refs": refs, "emfile": emfile}[sys.argv[1]](),
       flush=True)

@@ -12,6 +12,21 @@ t_eject_once() {
 	[ "$out" = "$want" ] || fail "got '$out', want '$want'"
 }
 
+# A member out of fds at accept(): EMFILE, as the kernel says it, and the
+# connection goes back to the owner for the next accept (it hung before).
+t_emfile_return() {
+	local out want="first EMFILE then got 7"
+	need_python
+	[ -d /proc/self/fd ] || skip "no /proc/self/fd to count fds with"
+	out=$(timeout 30 "${SHIM[@]}" "$PYTHON" "$TI_HERE/faults.py" emfile \
+	    "$BUILD/reuseport-shim" 2>"$TDIR/emfile.err")
+	note "$out"
+	[ "$out" = "$want" ] || fail "got '$out', want '$want'"
+	# The kernel's own answer, for the record.
+	note "native: $(timeout 30 "$PYTHON" "$TI_HERE/faults.py" emfile \
+	    "$BUILD/reuseport-shim" 2>&1)"
+}
+
 # stat of a large group lists every member (it stopped at a few hundred).
 t_stat_many() {
 	local out
