@@ -198,11 +198,11 @@ next_record(int fd, const struct accept_view *v, int rflags,
  * close() to end the connection); without a board, always a record.
  */
 static void
-acknowledge(int fd, struct ackmem *am, uint32_t seq)
+acknowledge(int fd, struct ackmem *am, uint32_t prev, uint32_t seq)
 {
 	struct proto_rec ack;
 
-	if (am != NULL && ackmem_ack(am, seq) == 0)
+	if (am != NULL && ackmem_ack(am, prev, seq) == 0)
 		return;
 	memset(&ack, 0, sizeof (ack));
 	ack.type = REC_ACK;
@@ -378,7 +378,7 @@ shim_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags,
 		if (rec.type == REC_CONN)
 			break;
 	}
-	acknowledge(fd, v.ack, rec.seq);
+	acknowledge(fd, v.ack, (uint32_t)rec.arg, rec.seq);
 	if (v.ack != NULL) {
 		last_take.gen = ackmem_gen(v.ack);
 		last_take.us = util_now_us();

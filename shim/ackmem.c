@@ -216,34 +216,26 @@ ackmem_off(struct ackmem *m)
 }
 
 int
-ackmem_ack(struct ackmem *m, uint32_t seq)
+ackmem_ack(struct ackmem *m, uint32_t prev, uint32_t seq)
 {
 	struct ackmem_board *b = m->b;
 	atomic_uint *s = &b->slot[m->i].seq;
-	unsigned cur = atomic_load(s);
-	int moved = 0;
+	unsigned cur = prev;
 
 	if (atomic_load(&m->off))
 		return (1);
 	/*
-	 * Only forward: processes sharing an endpoint after fork take its
-	 * records in order but may get here out of order, and a slot that
-	 * went back would hold the owner's copy of the later connection,
-	 * and its FIN, until the next one.
+	 * Only from the connection sent just before this one: the slot
+	 * says "everything up to seq", which is true only then.  Processes
+	 * sharing an endpoint after fork take its records in order but may
+	 * get here out of order; moved past an earlier one still in another
+	 * process's hands, the slot would let the owner close its copy, and
+	 * that process killed before its own ack would lose the connection.
+	 * Out of turn, an exact record instead (the owner then moves the
+	 * slot on, so the next in turn can use it again).
 	 */
-	while ((int32_t)(seq - cur) > 0) {
-		if (atomic_compare_exchange_weak(s, &cur, seq)) {
-			moved = 1;
-			break;
-		}
-	}
-	/*
-	 * A write that moved nothing (a later one is there already, or the
-	 * owner retired the slot of an endpoint it dropped) tells the owner
-	 * nothing: it must not take the flag that a real ack needs.
-	 */
-	if (!moved)
-		return (0);
+	if (!atomic_compare_exchange_strong(s, &cur, seq))
+		return (1);
 	(void) atomic_fetch_or(&b->dirty[m->i / WORD_BITS],
 	    1U << (m->i % WORD_BITS));
 	/* Seen after our mark, or our mark seen by the owner's last look. */

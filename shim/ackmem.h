@@ -63,10 +63,13 @@ uint32_t ackmem_gen(const struct ackmem *m);
 void ackmem_hold(struct ackmem *m);
 void ackmem_release(struct ackmem *m);
 /*
- * Connection seq was taken.  1: send an ACK record (the owner sleeps, or
- * the board is off for this endpoint).
+ * Connection seq was taken; prev is the CONN the owner sent this endpoint
+ * just before it (CONN's arg), which the slot reads if every earlier one
+ * was taken.  1: send an ACK record (the owner sleeps, the board is off
+ * for this endpoint, or an earlier connection is still another process's
+ * to acknowledge).
  */
-int ackmem_ack(struct ackmem *m, uint32_t seq);
+int ackmem_ack(struct ackmem *m, uint32_t prev, uint32_t seq);
 /*
  * This endpoint's application came back for a connection us microseconds
  * after it took the last one: how long it keeps away, averaged.

@@ -300,7 +300,7 @@ gcore_join(struct gcore *g, size_t i, long pid, int board)
 	/* Nothing sent yet is its; the slot counts from here. */
 	g->ops->board_reset(g->ctx, i, g->seq);
 	e->board = 1;
-	e->slot = g->seq;
+	e->slot = e->chain = g->seq;
 	return (GCORE_WELCOMED_BOARD);
 }
 
@@ -419,24 +419,14 @@ dispatch(struct gcore *g, int32_t k, uint64_t now)
 		 * board slot counts in.
 		 */
 		seq = g->conns[k].seq = ++g->seq;
-		/*
-		 * Sequence numbers wrap: an idle endpoint's slot left 2^31
-		 * sends behind would read as ahead, and its member's forward-
-		 * only write would refuse the next one.  Before that, while
-		 * nothing is out to it, bring the slot up to just behind.
-		 */
-		if (e->board && e->head == NONE &&
-		    seq - 1 - e->slot > (1U << 30)) {
-			e->slot = seq - 1;
-			g->ops->board_reset(g->ctx, i, e->slot);
-		}
-		err = g->ops->send_conn(g->ctx, i, seq, &g->conns[k].peer,
-		    g->conns[k].fd);
+		g->conns[k].prev = e->chain;
+		err = g->ops->send_conn(g->ctx, i, seq, e->chain,
+		    &g->conns[k].peer, g->conns[k].fd);
 		if (err == 0) {
 			list_append(g, &e->head, &e->tail, k);
 			e->unacked++;
 			g->unacked++;
-			e->last_sent = seq;
+			e->last_sent = e->chain = seq;
 			g->peps[i].idle = 0;
 			update_policy_view(g, i);
 			return;
@@ -482,6 +472,26 @@ gcore_dispatch_orphans(struct gcore *g, uint64_t now)
 			g->orphan_tail = NONE;
 		dispatch(g, k, now);
 	}
+}
+
+/*
+ * Its slot on to where the next board ack in turn starts: the CONN sent
+ * before its oldest un-acked one, or its last if none is out.  Acks by
+ * record (out of turn, or from a process without the board) leave the
+ * slot behind, and every later board ack would then go by record too.
+ * Kept there, the slot also never lags 2^31 sends (numbers wrap).
+ */
+static void
+board_advance(struct gcore *g, size_t i)
+{
+	struct gcore_ep *e = &g->eps[i];
+	uint32_t to;
+
+	if (!e->board)
+		return;
+	to = e->head != NONE ? g->conns[e->head].prev : e->chain;
+	if (e->slot != to && g->ops->board_move(g->ctx, i, e->slot, to) == 0)
+		e->slot = to;
 }
 
 /* Endpoint i took connection k, the one after prev in its list. */
@@ -533,6 +543,7 @@ gcore_ack(struct gcore *g, size_t i, uint32_t seq)
 	if (k == NONE)
 		return (not_listed(g, i, seq));
 	taken(g, i, prev, k);
+	board_advance(g, i);
 	/*
 	 * A board endpoint whose acks come only as records (exec'd into a
 	 * program without its board, or the board off) no longer measures
@@ -556,6 +567,7 @@ gcore_return(struct gcore *g, size_t i, uint32_t seq, uint64_t now)
 	 * before this one goes on (else the policy could pick it again).
 	 */
 	list_unlink(g, i, prev, k);
+	board_advance(g, i);
 	if (!g->eps[i].blocked)
 		shim_log(LOG_LVL_WARN, "member pid %ld could not take a "
 		    "connection (out of fds); handing it on", g->eps[i].pid);
@@ -594,6 +606,7 @@ board_seen(struct gcore *g, size_t i, uint32_t v)
 	e->slot = v;
 	while ((k = e->head) != NONE && (int32_t)(v - g->conns[k].seq) >= 0)
 		taken(g, i, NONE, k);
+	board_advance(g, i);
 }
 
 void

@@ -57,6 +57,7 @@ enum gcore_welcome {
 struct gcore_conn {
 	int		fd;	/* the owner's copy; the core only passes it */
 	uint32_t	seq;	/* of the last CONN that carried it */
+	uint32_t	prev;	/* the CONN sent to that endpoint just before */
 	int32_t		next;	/* next in its list, or GCORE_NONE */
 	struct proto_addr peer;
 };
@@ -72,6 +73,7 @@ struct gcore_ep {
 	uint32_t	unacked;
 	uint64_t	delivered;	/* connections it acknowledged */
 	uint32_t	last_sent;	/* seq of the last CONN sent to it */
+	uint32_t	chain;	/* the same, or where its slot started */
 	int		board;		/* acks on the board (its slot) */
 	uint32_t	slot;		/* that slot's value as last known */
 	uint32_t	busy;		/* us per connection, from its board */
@@ -84,8 +86,12 @@ struct gcore_ep {
  * named by slot, which the shell maps to its fds.
  */
 struct gcore_ops {
-	/* Send connfd to endpoint ep as CONN seq: 0, or an errno value. */
-	int	(*send_conn)(void *ctx, size_t ep, uint32_t seq,
+	/*
+	 * Send connfd to endpoint ep as CONN seq; prev, the CONN sent to
+	 * it before, goes along (its member's board ack is made from it).
+	 * 0, or an errno value.
+	 */
+	int	(*send_conn)(void *ctx, size_t ep, uint32_t seq, uint32_t prev,
 		    const struct proto_addr *peer, int connfd);
 	/* The core is done with its copy of a connection: close it. */
 	void	(*close_conn)(void *ctx, int connfd);
@@ -96,6 +102,11 @@ struct gcore_ops {
 	/* Slot ep back to seq if it still reads bad; 0 if it did. */
 	int	(*board_repair)(void *ctx, size_t ep, uint32_t bad,
 		    uint32_t seq);
+	/*
+	 * Slot ep from `from` on to `to` if it still reads `from` (members
+	 * may have moved it meanwhile: then it stays): 0 if it did.
+	 */
+	int	(*board_move)(void *ctx, size_t ep, uint32_t from, uint32_t to);
 	/* Slot ep's endpoint ends: its last value, and the slot set to seq. */
 	uint32_t (*board_retire)(void *ctx, size_t ep, uint32_t seq);
 };

@@ -117,8 +117,8 @@ sep_room(size_t i)
 /* --- what the core asks of us ------------------------------------------ */
 
 static int
-op_send_conn(void *ctx, size_t i, uint32_t seq, const struct proto_addr *peer,
-    int connfd)
+op_send_conn(void *ctx, size_t i, uint32_t seq, uint32_t prev,
+    const struct proto_addr *peer, int connfd)
 {
 	struct proto_rec r;
 
@@ -126,6 +126,7 @@ op_send_conn(void *ctx, size_t i, uint32_t seq, const struct proto_addr *peer,
 	memset(&r, 0, sizeof (r));
 	r.type = REC_CONN;
 	r.seq = seq;
+	r.arg = (int32_t)prev;	/* the member's board ack is made from it */
 	r.addr = *peer;
 	if (proto_send(o.seps[i].fd, &r, connfd) == 0)
 		return (0);
@@ -180,6 +181,7 @@ static const struct gcore_ops shell_ops = {
 	.ep_closed = op_ep_closed,
 	.board_reset = op_board_reset,
 	.board_repair = op_board_repair,
+	.board_move = op_board_repair,
 	.board_retire = op_board_retire
 };
 

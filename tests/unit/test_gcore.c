@@ -95,6 +95,8 @@ static struct fake {
 	size_t		epclosed[MAXLOG];
 	size_t		nrepair;
 	struct repair	repair[MAXLOG];
+	size_t		nmove;		/* board_move calls */
+	uint32_t	last_prev;	/* prev of the last CONN sent */
 
 	/* The model. */
 	enum phase	phase;
@@ -150,7 +152,7 @@ gone_err(int err)
 /* --- the fake shell ----------------------------------------------------- */
 
 static int
-fk_send_conn(void *ctx, size_t ep, uint32_t seq,
+fk_send_conn(void *ctx, size_t ep, uint32_t seq, uint32_t prev,
     const struct proto_addr *peer, int connfd)
 {
 	static const int errs[] = { EAGAIN, ENOBUFS, ENOMEM,
@@ -171,6 +173,10 @@ fk_send_conn(void *ctx, size_t ep, uint32_t seq,
 	assert_false(g.eps[ep].blocked);
 	assert_true(g.eps[ep].unacked < GCORE_MAX_UNACKED);
 	assert_int_equal(seq, g.seq);
+	/* The chain a member's board ack is made from: its last CONN. */
+	if (g.eps[ep].board)
+		assert_int_equal(prev, g.eps[ep].chain);
+	f.last_prev = prev;
 
 	if (f.fail_err != 0 && (f.fail_ep == ANY || f.fail_ep == ep))
 		err = f.fail_err;
@@ -316,6 +322,20 @@ fk_board_repair(void *ctx, size_t ep, uint32_t bad, uint32_t seq)
 	return (0);
 }
 
+static int
+fk_board_move(void *ctx, size_t ep, uint32_t from, uint32_t to)
+{
+	int m = mid_of(ep);
+
+	assert_ptr_equal(ctx, &f);
+	assert_true(m >= 0);
+	f.nmove++;
+	if (f.mep[m].slot_val != from)
+		return (-1);
+	f.mep[m].slot_val = to;
+	return (0);
+}
+
 static uint32_t
 fk_board_retire(void *ctx, size_t ep, uint32_t seq)
 {
@@ -337,6 +357,7 @@ static const struct gcore_ops fake_ops = {
 	.ep_closed = fk_ep_closed,
 	.board_reset = fk_board_reset,
 	.board_repair = fk_board_repair,
+	.board_move = fk_board_move,
 	.board_retire = fk_board_retire
 };
 
@@ -846,6 +867,51 @@ test_board_ahead_repaired(void **state)
 	done();
 }
 
+/*
+ * Processes sharing one endpoint after fork take its records in order but
+ * acknowledge out of order: B's ack of the later CONN goes by record (the
+ * member's board write from its prev fails), and must not cover A's
+ * earlier one, which A could still lose by dying.  Once A's board ack
+ * comes, the slot is moved on past B's, so later acks in turn go by the
+ * board again; each CONN carries the prev its board ack starts from.
+ */
+static void
+test_shared_endpoint_exact(void **state)
+{
+	uint32_t s5, s6, start;
+	int c5, c6, c7;
+	size_t a;
+
+	(void) state;
+	reset(SHIM_POLICY_ROUNDROBIN, 8);
+	a = member(1);
+	start = g.eps[a].slot;
+	c5 = conn();
+	(void) holder(c5, &s5);
+	assert_int_equal(f.last_prev, start);
+	c6 = conn();
+	(void) holder(c6, &s6);
+	assert_int_equal(f.last_prev, s5);
+	/* B acks s6 by record: s5 stays A's to acknowledge. */
+	assert_int_equal(ack(a, s6), 0);
+	assert_int_equal(mc(c5)->st, C_HELD);
+	assert_int_equal(mc(c6)->st, C_ACKED);
+	assert_int_equal(f.mep[mid_of(a)].slot_val, start);
+	/* A acks s5 on the board (from start): the slot goes on to s6. */
+	f.mep[mid_of(a)].slot_val = s5;
+	board(a, s5);
+	assert_int_equal(mc(c5)->st, C_ACKED);
+	assert_int_equal(f.mep[mid_of(a)].slot_val, s6);
+	assert_int_equal(g.eps[a].slot, s6);
+	/* The next CONN's board ack starts from there. */
+	c7 = conn();
+	assert_int_equal(f.last_prev, s6);
+	(void) c7;
+	assert_int_equal(f.nrepair, 0);
+	check_all();
+	done();
+}
+
 /* A board value within range takes everything up to it, in order. */
 static void
 test_board_takes_in_order(void **state)
@@ -1196,6 +1262,7 @@ main(void)
 		cmocka_unit_test(test_record_acks_exact),
 		cmocka_unit_test(test_board_ahead_repaired),
 		cmocka_unit_test(test_board_takes_in_order),
+		cmocka_unit_test(test_shared_endpoint_exact),
 		cmocka_unit_test(test_member_limit),
 		cmocka_unit_test(test_return_redispatches),
 		cmocka_unit_test(test_silent_peer),
