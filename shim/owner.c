@@ -10,6 +10,7 @@
  * Every input from an endpoint is validated; a bad one closes that
  * endpoint, never the owner.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -113,6 +115,8 @@ sep_room(size_t i)
 	o.scap = nc;
 	return (0);
 }
+
+_Noreturn static void finish(void);
 
 /* --- what the core asks of us ------------------------------------------ */
 
@@ -419,6 +423,13 @@ handle(size_t i, const struct proto_rec *r)
 			send_stat(i);
 			return (1);	/* done with this client */
 		}
+		if (r->type == REC_STOP) {
+			/* The peer's uid is ours (accept_members checked). */
+			shim_log(LOG_LVL_WARN, "stopped by reuseport-shim stop; "
+			    "%zu member(s) lose their listener",
+			    gcore_members(&o.g));
+			finish();
+		}
 		if (r->type != REC_HELLO)
 			return (-1);
 		return (welcome(i, r));
@@ -575,7 +586,7 @@ accept_members(void)
  * exist, so the name we unlink is ours; a joiner that comes in between
  * finds no owner, retries its bind, and starts the next group.
  */
-static void
+_Noreturn static void
 finish(void)
 {
 	(void) unlink(o.path);
@@ -585,6 +596,13 @@ finish(void)
 	shim_log(LOG_LVL_INFO, "last member left; group closed");
 	_exit(0);
 }
+
+static const int deaf[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1,
+	SIGUSR2, SIGALRM, SIGPIPE, SIGTSTP, SIGTTIN, SIGTTOU,
+#ifdef SIGWINCH
+	SIGWINCH,
+#endif
+};
 
 static void
 reset_signals(void)
@@ -598,10 +616,15 @@ reset_signals(void)
 	(void) sigemptyset(&sa.sa_mask);
 	for (int s = 1; s < 128; s++)
 		(void) sigaction(s, &sa, NULL);
+	/*
+	 * Deaf to what operators send a daemon's processes (kill -USR1 of
+	 * every nginx to reopen logs, a TERM to the process group, a
+	 * terminal's ^C): the owner ends by itself when its last member is
+	 * gone, and reuseport-shim stop ends it on purpose.
+	 */
 	sa.sa_handler = SIG_IGN;
-	(void) sigaction(SIGHUP, &sa, NULL);
-	(void) sigaction(SIGINT, &sa, NULL);
-	(void) sigaction(SIGPIPE, &sa, NULL);
+	for (size_t k = 0; k < sizeof (deaf) / sizeof (deaf[0]); k++)
+		(void) sigaction(deaf[k], &sa, NULL);
 	(void) sigemptyset(&none);
 	(void) sigprocmask(SIG_SETMASK, &none, NULL);
 }
@@ -894,11 +917,41 @@ reap(pid_t pid)
  * pidof and pkill see rpshim-owner, not the daemon.  -1 with errno
  * ENOENT if there is no such program, so the caller can fork instead.
  */
+/* "127.0.0.1:8080", "[::]:443": the address fd is bound to. */
+static void
+group_name(int fd, char *buf, size_t n)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof (ss);
+	char host[INET6_ADDRSTRLEN];
+	const void *addr;
+	unsigned port;
+
+	(void) snprintf(buf, n, "?");
+	if (real.getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+		return;
+	if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		addr = &s6->sin6_addr;
+		port = ntohs(s6->sin6_port);
+	} else {
+		const struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		addr = &s4->sin_addr;
+		port = ntohs(s4->sin_port);
+	}
+	if (inet_ntop(ss.ss_family, addr, host, sizeof (host)) == NULL)
+		return;
+	(void) snprintf(buf, n, ss.ss_family == AF_INET6 ? "[%s]:%u" :
+	    "%s:%u", host, port);
+}
+
 static int
 spawn_prog(const struct owner_args *a)
 {
-	char prog[RV_PATH_MAX + 32], nums[5][24];
-	char *argv[8];
+	char prog[RV_PATH_MAX + 32], nums[5][24], where[INET6_ADDRSTRLEN + 16];
+	char *argv[10];
 	pid_t pid;
 	int lfd, rvfd, rc;
 
@@ -924,11 +977,15 @@ spawn_prog(const struct owner_args *a)
 	(void) snprintf(nums[2], sizeof (nums[2]), "%d", (int)a->policy);
 	(void) snprintf(nums[3], sizeof (nums[3]), "%ld", (long)a->uid);
 	(void) snprintf(nums[4], sizeof (nums[4]), "%ld", a->linger_ms);
+	/* What ps and pgrep -f show: whose group this is, first. */
+	group_name(a->listenfd, where, sizeof (where));
 	argv[0] = OWNER_PROG;
+	argv[1] = "tcp";
+	argv[2] = where;
 	for (int i = 0; i < 5; i++)
-		argv[i + 1] = nums[i];
-	argv[6] = (char *)a->path;
-	argv[7] = NULL;
+		argv[i + 3] = nums[i];
+	argv[8] = (char *)a->path;
+	argv[9] = NULL;
 	rc = plat_spawn(prog, argv, &pid);
 	(void) real.close(lfd);
 	(void) real.close(rvfd);
@@ -942,27 +999,28 @@ owner_args_parse(struct owner_args *a, int argc, char **argv)
 {
 	long v[5];
 
-	if (argc != 7)
+	/* argv[1], argv[2]: the protocol and address, for people only. */
+	if (argc != 9)
 		return (-1);
 	memset(a, 0, sizeof (*a));
 	for (int i = 0; i < 5; i++) {
 		char *end;
 
 		errno = 0;
-		v[i] = strtol(argv[i + 1], &end, 10);
-		if (errno != 0 || end == argv[i + 1] || *end != '\0' ||
+		v[i] = strtol(argv[i + 3], &end, 10);
+		if (errno != 0 || end == argv[i + 3] || *end != '\0' ||
 		    v[i] < 0)
 			return (-1);
 	}
 	if (v[0] > INT_MAX || v[1] > INT_MAX || v[2] > SHIM_POLICY_LEASTLOADED ||
-	    strlen(argv[6]) >= sizeof (a->path))
+	    strlen(argv[8]) >= sizeof (a->path))
 		return (-1);
 	a->listenfd = (int)v[0];
 	a->rvfd = (int)v[1];
 	a->policy = (enum shim_policy)v[2];
 	a->uid = (uid_t)v[3];
 	a->linger_ms = v[4];
-	(void) strcpy(a->path, argv[6]);
+	(void) strcpy(a->path, argv[8]);
 	return (0);
 }
 

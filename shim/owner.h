@@ -36,8 +36,8 @@ struct owner_args {
 int owner_spawn(const struct owner_args *a);
 
 /*
- * OWNER_PROG's arguments (LISTENFD RVFD POLICY UID LINGER_MS PATH, as
- * owner_spawn writes them) into a; -1 if any is malformed.
+ * OWNER_PROG's arguments (tcp ADDRESS LISTENFD RVFD POLICY UID LINGER_MS
+ * PATH, as owner_spawn writes them) into a; -1 if any is malformed.
  */
 int owner_args_parse(struct owner_args *a, int argc, char **argv);
 /* Be the owner; never returns. */

@@ -22,7 +22,8 @@
  * A status client (reuseport-shim stat) sends STAT instead of HELLO and
  * gets STAT_GROUP (seq = owner pid, arg = endpoints that follow, addr,
  * opts = STAT_G_*), then arg STAT_EP records (seq = endpoint id, arg =
- * the pid that joined, opts = STAT_E_*), then end of stream.
+ * the pid that joined, opts = STAT_E_*), then end of stream.  STOP
+ * (reuseport-shim stop) ends the group: the owner closes everything.
  */
 #ifndef SHIM_PROTO_H
 #define SHIM_PROTO_H
@@ -56,6 +57,7 @@ enum proto_type {
 	REC_STAT_EP,
 	REC_IDLE,		/* member: waiting; seq = last CONN it took */
 	REC_RETURN,		/* member: could not take CONN seq; hand it on */
+	REC_STOP,		/* status client: end the group now */
 	REC_TYPE_END		/* one past the last valid type */
 };
 

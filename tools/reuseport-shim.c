@@ -4,6 +4,7 @@
  *   reuseport-shim run [options] -- PROGRAM [ARGS...]
  *	start PROGRAM with the library preloaded and configured
  *   reuseport-shim stat [--json] [--dir D]
+ *   reuseport-shim stop [--dir D] PORT | tcp:ADDRESS:PORT | all ...
  *	ask every group owner of this user who is in its group
  *
  * It links the library's own parsers and wire code, so that what it
@@ -62,6 +63,7 @@ static const char usage_text[] =
     "usage: " PROG " run [--policy P] [--ports SPEC] [--mode M] [--dir D]\n"
     "                      [--log L] [--linger MS] -- PROGRAM [ARGS...]\n"
     "       " PROG " stat [--json] [--dir D]\n"
+    "       " PROG " stop [--dir D] PORT | tcp:ADDRESS:PORT | all ...\n"
     "       " PROG " help | --version\n";
 
 static void
@@ -640,13 +642,36 @@ read_answer(int fd, struct group *g, char *why, size_t wl)
 	return (0);
 }
 
+/* STOP's answer: the owner closes everything, and we see the end. */
+static int
+read_end(int fd, char *why, size_t wl)
+{
+	struct timespec deadline;
+	struct proto_rec r;
+
+	(void) clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += 5;
+	switch (recv_by(fd, &r, &deadline)) {
+	case 0:
+		return (0);
+	case 1:
+		(void) snprintf(why, wl, "the owner answered STOP with a "
+		    "record");
+		return (-1);
+	default:
+		(void) snprintf(why, wl, "the owner did not stop: %s",
+		    strerror(errno));
+		return (-1);
+	}
+}
+
 /*
  * Ask the owner behind path.  0 (answered), 1 (stale: a socket nobody
  * listens on, left by an owner that crashed), 2 (gone meanwhile), or
  * -1 with why.
  */
 static int
-query(struct group *g, char *why, size_t wl)
+query(struct group *g, int type, char *why, size_t wl)
 {
 	struct proto_rec req;
 	uid_t uid;
@@ -671,14 +696,15 @@ query(struct group *g, char *why, size_t wl)
 		return (-1);
 	}
 	memset(&req, 0, sizeof (req));
-	req.type = REC_STAT;
+	req.type = type;
 	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0 ||
 	    proto_send(fd, &req, -1) != 0) {
 		(void) snprintf(why, wl, "%s", strerror(errno));
 		(void) close(fd);
 		return (-1);
 	}
-	rc = read_answer(fd, g, why, wl);
+	rc = type == REC_STOP ? read_end(fd, why, wl) :
+	    read_answer(fd, g, why, wl);
 	(void) close(fd);
 	return (rc);
 }
@@ -927,16 +953,53 @@ list_groups(const char *dir, struct group **out, size_t *n)
 	return (0);
 }
 
+/*
+ * The groups in the rendezvous directory (dirarg, else as the library
+ * chooses it) into *gs, *n.  0, or 1 with a message naming cmd.
+ */
+static int
+groups_in(const char *dirarg, const char *cmd, char *dir, size_t dl,
+    struct group **gs, size_t *n)
+{
+	struct shim_config c;
+	char why[CONFIG_PATH_MAX + 96];
+	struct stat st;
+
+	*gs = NULL;
+	*n = 0;
+	if (config_parse(&c, dir_env) != 0) {
+		complain(cmd, c.error);
+		return (1);
+	}
+	if (dirarg != NULL)
+		(void) snprintf(c.dir, sizeof (c.dir), "%s", dirarg);
+	if (rv_dir_choose(dir, dl, c.dir, getenv("XDG_RUNTIME_DIR"),
+	    geteuid()) != 0) {
+		complain(cmd, "the rendezvous directory's name is too long");
+		return (1);
+	}
+	/*
+	 * The library's own check, so that we trust no directory the
+	 * library would refuse; it would create a missing one, which a
+	 * status command must not, so a missing one is looked at first.
+	 */
+	if (lstat(dir, &st) != 0 && errno == ENOENT)
+		return (0);
+	if (rv_dir_check(dir, geteuid(), why, sizeof (why)) != 0) {
+		complain("refusing the rendezvous directory", why);
+		return (1);
+	}
+	return (list_groups(dir, gs, n) != 0);
+}
+
 static int
 cmd_stat(int argc, char **argv)
 {
-	struct shim_config c;
 	char dir[CONFIG_PATH_MAX + 32], why[CONFIG_PATH_MAX + 96];
 	struct group *gs = NULL;
 	size_t n, shown = 0;
 	const char *dirarg = NULL;
 	int json = 0, failed = 0;
-	struct stat st;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0) {
@@ -957,36 +1020,14 @@ cmd_stat(int argc, char **argv)
 			usage_error(argv[i], "not an option of stat");
 		}
 	}
-	if (config_parse(&c, dir_env) != 0) {
-		complain("stat", c.error);
+	if (groups_in(dirarg, "stat", dir, sizeof (dir), &gs, &n) != 0)
 		return (1);
-	}
-	if (dirarg != NULL)
-		(void) snprintf(c.dir, sizeof (c.dir), "%s", dirarg);
-	if (rv_dir_choose(dir, sizeof (dir), c.dir, getenv("XDG_RUNTIME_DIR"),
-	    geteuid()) != 0) {
-		complain("stat", "the rendezvous directory's name is too long");
-		return (1);
-	}
-	/*
-	 * The library's own check, so that stat trusts no directory the
-	 * library would refuse; it would create a missing one, which a
-	 * status command must not, so a missing one is looked at first.
-	 */
-	if (lstat(dir, &st) != 0 && errno == ENOENT) {
-		n = 0;
-	} else if (rv_dir_check(dir, geteuid(), why, sizeof (why)) != 0) {
-		complain("refusing the rendezvous directory", why);
-		return (1);
-	} else if (list_groups(dir, &gs, &n) != 0) {
-		return (1);
-	}
 
 	if (json)
 		(void) putchar('[');
 	for (size_t i = 0; i < n; i++) {
 		struct group *g = &gs[i];
-		int rc = query(g, why, sizeof (why));
+		int rc = query(g, REC_STAT, why, sizeof (why));
 
 		if (rc == 2)
 			continue;	/* the group ended meanwhile */
@@ -1017,6 +1058,80 @@ cmd_stat(int argc, char **argv)
 	return (failed);
 }
 
+/*
+ * Stop the groups that a target names (as REUSEPORT_SHIM_PORTS does:
+ * 8080, tcp:127.0.0.1:8080, tcp:[::]:443; "all" for every one): their
+ * owners close the listener and end; members' accept() then fails.
+ */
+static int
+cmd_stop(int argc, char **argv)
+{
+	char dir[CONFIG_PATH_MAX + 32], why[CONFIG_PATH_MAX + 96];
+	char host[INET6_ADDRSTRLEN + 16];
+	struct shim_config want;
+	struct group *gs = NULL;
+	const char *dirarg = NULL;
+	size_t n, stopped = 0;
+	int all = 0, failed = 0, targets = 0;
+	unsigned port;
+
+	memset(&want, 0, sizeof (want));
+	for (int i = 1; i < argc; i++) {
+		size_t k;
+
+		if (strcmp(argv[i], "--dir") == 0) {
+			if (i + 1 == argc)
+				usage_error("--dir", "needs a directory");
+			dirarg = argv[++i];
+			if (check_dir(dirarg) != 0)
+				usage_error(dirarg, "--dir takes an absolute "
+				    "directory path");
+		} else if (strcmp(argv[i], "all") == 0) {
+			all = targets = 1;
+		} else if (config_parse_ports(argv[i], want.rules +
+		    want.nrules, CONFIG_MAX_RULES - want.nrules, &k) == 0) {
+			want.nrules += k;
+			targets = 1;
+		} else {
+			usage_error(argv[i], "stop takes PORT, tcp:ADDRESS:PORT "
+			    "or all");
+		}
+	}
+	if (!targets)
+		usage_error("stop", "name the groups: PORT, tcp:ADDRESS:PORT "
+		    "or all");
+	if (groups_in(dirarg, "stop", dir, sizeof (dir), &gs, &n) != 0)
+		return (1);
+	for (size_t i = 0; i < n; i++) {
+		struct group *g = &gs[i];
+		const void *addr = g->ss.ss_family == AF_INET6 ?
+		    (const void *)&((struct sockaddr_in6 *)&g->ss)->sin6_addr :
+		    (const void *)&((struct sockaddr_in *)&g->ss)->sin_addr;
+		int rc;
+
+		fmt_addr(&g->ss, host, sizeof (host), &port);
+		if (!all && !config_rule_match(&want, g->ss.ss_family, addr,
+		    (uint16_t)port))
+			continue;
+		if ((rc = query(g, REC_STOP, why, sizeof (why))) < 0) {
+			complain(g->path, why);
+			failed = 1;
+		} else if (rc == 0) {
+			(void) printf("stopped tcp %s%s%s:%u\n",
+			    g->ss.ss_family == AF_INET6 ? "[" : "", host,
+			    g->ss.ss_family == AF_INET6 ? "]" : "", port);
+			stopped++;
+		}
+	}
+	free(gs);
+	if (stopped == 0 && !failed) {
+		(void) fprintf(stderr, PROG ": stop: no group of uid %lu in %s "
+		    "matches\n", (unsigned long)geteuid(), dir);
+		return (1);
+	}
+	return (failed);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1028,6 +1143,8 @@ main(int argc, char **argv)
 		return (cmd_run(argc - 1, argv + 1, argv[0]));
 	if (strcmp(argv[1], "stat") == 0)
 		return (cmd_stat(argc - 1, argv + 1));
+	if (strcmp(argv[1], "stop") == 0)
+		return (cmd_stop(argc - 1, argv + 1));
 	if (strcmp(argv[1], "--version") == 0 ||
 	    strcmp(argv[1], "version") == 0) {
 		(void) printf(PROG " %s (wire protocol %d)\n", SHIM_VERSION,

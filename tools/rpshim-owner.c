@@ -6,7 +6,7 @@
  * child) and becomes the owner; the exit status tells the library whether
  * that fork happened.
  *
- *   rpshim-owner LISTENFD RVFD POLICY UID LINGER_MS PATH
+ *   rpshim-owner tcp ADDRESS LISTENFD RVFD POLICY UID LINGER_MS PATH
  */
 #include <stdio.h>
 #include <unistd.h>
@@ -20,9 +20,9 @@ main(int argc, char **argv)
 	pid_t pid;
 
 	if (owner_args_parse(&a, argc, argv) != 0) {
-		(void) fprintf(stderr, "usage: %s LISTENFD RVFD POLICY UID "
-		    "LINGER_MS PATH\n(started by libreuseport_shim.so, not "
-		    "by hand)\n", OWNER_PROG);
+		(void) fprintf(stderr, "usage: %s tcp ADDRESS LISTENFD RVFD "
+		    "POLICY UID LINGER_MS PATH\n(started by "
+		    "libreuseport_shim.so, not by hand)\n", OWNER_PROG);
 		return (2);
 	}
 	(void) setsid();

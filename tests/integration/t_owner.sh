@@ -13,10 +13,12 @@ t_owner_prog() {
 	[ -n "$o" ] || { fail "no rpshim-owner while the group listens"; return; }
 	[ "$(owner_exe $o)" = rpshim-owner ] ||
 	    fail "owner $o runs $(owner_exe $o), not rpshim-owner"
+	# Whose group it is, first: what ps and pgrep -f show.
 	case $(ps -o args= -p "$o") in
-	rpshim-owner\ *) ;;
+	"rpshim-owner tcp 127.0.0.1:$PORT "*) ;;
 	*) fail "owner's command line: $(ps -o args= -p "$o")" ;;
 	esac
+	note "owner $o: $(ps -o args= -p "$o" 2>/dev/null | cut -c1-40)"
 	# pidof of the daemon must not find the owner.
 	pidof prefork 2>/dev/null | tr ' ' '\n' | grep -qx "$o" &&
 	    fail "pidof prefork lists the owner $o"
@@ -26,7 +28,25 @@ t_owner_prog() {
 	run_load op 127.0.0.1 "$PORT" 200 4
 	check_balance op 2 200
 	stop_server op 0
-	note "owner $o: $(ps -o args= -p "$o" 2>/dev/null | cut -c1-40)"
+}
+
+# What operators send a daemon's processes by name (kill -USR1 to reopen
+# logs) reaches the owner too: it must change nothing.  (It closed the
+# port and left the workers spinning.)
+t_owner_deaf() {
+	local o s
+	start_server od "${SHIM[@]}" "$BUILD/examples/prefork" -n 2 || return
+	server_up od 2 || return
+	o=$(new_owners)
+	[ -n "$o" ] || { fail "no rpshim-owner while the group listens"; return; }
+	for s in HUP INT QUIT TERM USR1 USR2 WINCH ALRM; do
+		kill -s "$s" "$o" || fail "kill -$s $o"
+	done
+	# Signals arrive before the next connection is taken; all served.
+	run_load od 127.0.0.1 "$PORT" 200 4
+	check_balance od 2 200
+	proc_alive "$o" || fail "owner $o died of a signal"
+	stop_server od 0
 }
 
 t_owner_fork() {
@@ -46,4 +66,23 @@ t_owner_fork() {
 	run_load of 127.0.0.1 "$PORT" 200 4
 	check_balance of 2 200
 	stop_server of 0
+}
+
+# reuseport-shim stop ends a group on purpose (its owner is deaf to
+# signals): the owner goes, with its socket, and the port is free.
+t_owner_stop() {
+	local o out
+	start_server os "${SHIM[@]}" "$BUILD/examples/prefork" -n 2 || return
+	server_up os 2 || return
+	o=$(new_owners)
+	[ -n "$o" ] || { fail "no rpshim-owner while the group listens"; return; }
+	out=$("$BUILD/reuseport-shim" stop --dir "$SHIMDIR" 1 2>&1) &&
+	    fail "stop of a port with no group: '$out', exit 0"
+	out=$("$BUILD/reuseport-shim" stop --dir "$SHIMDIR" "$PORT" 2>&1) ||
+	    fail "stop $PORT: '$out'"
+	[ "$out" = "stopped tcp 127.0.0.1:$PORT" ] || fail "stop said '$out'"
+	poll_until "$GONE_MS" proc_gone "$o" || fail "owner $o still there"
+	poll_until "$GONE_MS" no_dir_sockets ||
+	    fail "socket left: $(dir_sockets)"
+	stop_server os
 }
