@@ -151,6 +151,7 @@ say_idle(int fd)
 
 	memset(&r, 0, sizeof (r));
 	r.type = REC_IDLE;
+	r.arg = ackmem_self();
 	fdtab_lock(&saved);
 	if ((sk = fdtab_get(fd)) != NULL && !sk->idle_told) {
 		sk->idle_told = 1;
@@ -207,6 +208,7 @@ acknowledge(int fd, struct ackmem *am, uint32_t prev, uint32_t seq)
 	memset(&ack, 0, sizeof (ack));
 	ack.type = REC_ACK;
 	ack.seq = seq;
+	ack.arg = ackmem_self();	/* who accepts, for stat */
 	/*
 	 * If the owner is gone the connection is still ours: keep it.  If
 	 * the record was to wake it and could not go (another thread closed

@@ -10,6 +10,7 @@
  * bounds.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@ _Static_assert(ATOMIC_INT_LOCK_FREE == 2,
 struct slot {
 	_Alignas(64) atomic_uint seq;
 	atomic_uint	busy;	/* 8 x us its application keeps away, averaged */
+	atomic_int	pid;	/* the process that acked last (stat) */
 };
 
 struct ackmem_board {
@@ -149,6 +151,45 @@ ackmem_sleeping(struct ackmem_board *b, int on)
 
 static atomic_uint attaches;
 
+/*
+ * This process's pid, for stat's "who accepts": getpid() is a system call
+ * on today's C libraries, too dear for every accept.  A fork's child
+ * looks again.
+ */
+static atomic_int self_pid;
+static pthread_once_t self_once = PTHREAD_ONCE_INIT;
+
+static void
+self_forget(void)
+{
+	atomic_store_explicit(&self_pid, 0, memory_order_relaxed);
+}
+
+static void
+self_init(void)
+{
+	(void) pthread_atfork(NULL, NULL, self_forget);
+}
+
+int
+ackmem_self(void)
+{
+	int p = atomic_load_explicit(&self_pid, memory_order_relaxed);
+
+	if (p == 0) {
+		p = (int)getpid();
+		atomic_store_explicit(&self_pid, p, memory_order_relaxed);
+	}
+	return (p);
+}
+
+int
+ackmem_pid(const struct ackmem_board *b, size_t i)
+{
+	return (i < ACKMEM_SLOTS ? atomic_load_explicit(&b->slot[i].pid,
+	    memory_order_relaxed) : 0);
+}
+
 struct ackmem *
 ackmem_attach(int fd, uint32_t i)
 {
@@ -163,6 +204,7 @@ ackmem_attach(int fd, uint32_t i)
 	b = mmap(NULL, sizeof (*b), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (b == MAP_FAILED)
 		goto fail;
+	(void) pthread_once(&self_once, self_init);
 	if (b->magic != BOARD_MAGIC || b->nslots != ACKMEM_SLOTS ||
 	    (m = malloc(sizeof (*m))) == NULL) {
 		(void) munmap(b, sizeof (*b));
@@ -236,6 +278,10 @@ ackmem_ack(struct ackmem *m, uint32_t prev, uint32_t seq)
 	 */
 	if (!atomic_compare_exchange_strong(s, &cur, seq))
 		return (1);
+	if (atomic_load_explicit(&b->slot[m->i].pid, memory_order_relaxed) !=
+	    ackmem_self())
+		atomic_store_explicit(&b->slot[m->i].pid, ackmem_self(),
+		    memory_order_relaxed);
 	(void) atomic_fetch_or(&b->dirty[m->i / WORD_BITS],
 	    1U << (m->i % WORD_BITS));
 	/* Seen after our mark, or our mark seen by the owner's last look. */

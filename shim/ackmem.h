@@ -49,8 +49,13 @@ uint32_t ackmem_retire(struct ackmem_board *b, size_t i, uint32_t seq);
  */
 size_t ackmem_collect(struct ackmem_board *b, size_t n,
     void (*fn)(void *arg, size_t i, uint32_t seq, uint32_t busy), void *arg);
+/* The process that acked last on slot i (0: none yet), for stat. */
+int ackmem_pid(const struct ackmem_board *b, size_t i);
 /* Raise (1) or lower (0) the flag: the owner is about to sleep. */
 void ackmem_sleeping(struct ackmem_board *b, int on);
+
+/* This process's pid, cheaply (records carry it too). */
+int ackmem_self(void);
 
 /* A member's side: its process's mapping of one endpoint's board. */
 struct ackmem;

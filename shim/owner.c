@@ -47,6 +47,7 @@ struct sep {
 	int		fd;
 	uint32_t	rxlen;
 	uint8_t		rx[PROTO_REC_SIZE];
+	int		pids[STAT_PIDS];	/* who accepts, latest first */
 };
 
 static struct {
@@ -277,11 +278,31 @@ listener_opts(struct proto_rec *r)
 	}
 }
 
+/*
+ * pid accepts on endpoint i: stat names it.  After fork (and exec) the
+ * processes that accept are not the one that joined (nginx's workers).
+ */
+static void
+note_pid(size_t i, int pid)
+{
+	int *p = o.seps[i].pids;
+	size_t k;
+
+	if (pid <= 0 || p[0] == pid)
+		return;
+	for (k = 1; k < STAT_PIDS - 1 && p[k] != pid; k++)
+		continue;
+	memmove(p + 1, p, k * sizeof (*p));
+	p[0] = pid;
+}
+
 static void
 board_ack(void *arg, size_t i, uint32_t seq, uint32_t busy)
 {
 	(void) arg;
 	gcore_board(&o.g, i, seq, busy);
+	if (i < o.g.n && o.g.eps[i].board)
+		note_pid(i, ackmem_pid(o.board, i));
 }
 
 /* What members wrote on the board since we last looked. */
@@ -373,10 +394,18 @@ send_stat(size_t i)
 		r.opts[STAT_E_DELIVERED_LO] =
 		    (int32_t)(e->delivered & 0xffffffffU);
 		r.opts[STAT_E_DELIVERED_HI] = (int32_t)(e->delivered >> 32);
-		r.opts[STAT_E_IDLE] = o.g.peps[j].idle;
+		/*
+		 * Idle however its application waits: it said so from a
+		 * blocking accept, or nothing sent to it is waiting (a
+		 * program in poll or select says nothing).
+		 */
+		r.opts[STAT_E_IDLE] = o.g.peps[j].idle ||
+		    (e->state == GCORE_LISTENING && e->unacked == 0);
 		r.opts[STAT_E_FIRST] = e->first;
 		r.opts[STAT_E_BUSY_US] = (int32_t)(e->busy > INT32_MAX ?
 		    INT32_MAX : e->busy);
+		for (size_t k = 0; k < STAT_PIDS; k++)
+			r.opts[STAT_E_PID0 + k] = o.seps[j].pids[k];
 		if (stat_put(fd, &r, buf, &n, 0) != 0)
 			return;
 	}
@@ -454,10 +483,12 @@ handle(size_t i, const struct proto_rec *r)
 		return (0);
 	}
 	case REC_ACK:
+		note_pid(i, r->arg);
 		return (gcore_ack(&o.g, i, r->seq));
 	case REC_RETURN:
 		return (gcore_return(&o.g, i, r->seq, util_now_us()));
 	case REC_IDLE:
+		note_pid(i, r->arg);
 		gcore_idle(&o.g, i, r->seq);
 		return (0);
 	case REC_UNLISTEN:
@@ -569,6 +600,7 @@ accept_members(void)
 		}
 		o.seps[i].fd = fd;
 		o.seps[i].rxlen = 0;
+		memset(o.seps[i].pids, 0, sizeof (o.seps[i].pids));
 		if (plat_poller_set(o.poller, fd, (uint32_t)(2 + i), 1) != 0) {
 			shim_log(LOG_LVL_ERROR, "cannot watch a member: %s",
 			    strerror(errno));

@@ -82,8 +82,13 @@ enum {
 	STAT_E_IDLE,		/* its application waits for a connection */
 	STAT_E_FIRST,		/* the member that started the group */
 	STAT_E_BUSY_US,		/* its time per connection; 0: not measured */
+	STAT_E_PID0,		/* processes that accept on it lately, */
+	STAT_E_PID1,		/* the latest first; 0: none (yet) */
+	STAT_E_PID2,
+	STAT_E_PID3,
 	STAT_E_COUNT
 };
+#define	STAT_PIDS	(STAT_E_COUNT - STAT_E_PID0)
 
 /*
  * Options a status client must get; the ones after (RUN, BUSY_US) are

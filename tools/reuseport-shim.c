@@ -460,6 +460,7 @@ cmd_run(int argc, char **argv, const char *argv0)
 struct member {
 	uint32_t	id;
 	long		pid;
+	long		pids[STAT_PIDS];	/* who accepts; 0: not known */
 	int		listening;
 	long		unacked;
 	uint64_t	delivered;
@@ -633,6 +634,10 @@ read_answer(int fd, struct group *g, char *why, size_t wl)
 		m->idle = o[STAT_E_IDLE];
 		m->first = o[STAT_E_FIRST];
 		m->busy = o[STAT_E_BUSY_US];
+		/* Owners of older builds leave the pids out. */
+		for (size_t k = 0; k < STAT_PIDS; k++)
+			m->pids[k] = r.nopts > STAT_E_PID0 + k &&
+			    o[STAT_E_PID0 + k] > 0 ? o[STAT_E_PID0 + k] : 0;
 	}
 	if ((n = recv_by(fd, &r, &deadline)) != 0) {
 		(void) snprintf(why, wl, "%s", n > 0 ?
@@ -779,6 +784,13 @@ print_text(const struct group *g)
 		(void) printf("  pid %ld  %s  delivered %llu  unacked %ld",
 		    m->pid, m->listening ? "listening" : "joined",
 		    (unsigned long long)m->delivered, m->unacked);
+		/* The processes that accept, where not the one that joined. */
+		if (m->pids[0] > 0 && (m->pids[0] != m->pid || m->pids[1] > 0)) {
+			(void) fputs("  accepting", stdout);
+			for (size_t k = 0; k < STAT_PIDS && m->pids[k] > 0; k++)
+				(void) printf("%c%ld", k == 0 ? ' ' : ',',
+				    m->pids[k]);
+		}
 		if (m->busy > 0)
 			(void) printf("  busy %ldus", m->busy);
 		(void) printf("%s%s\n", m->idle ? "  idle" : "",
@@ -883,7 +895,10 @@ print_json(const struct group *g, int comma)
 		    (unsigned long long)m->delivered, m->unacked,
 		    m->idle ? "true" : "false", m->first ? "true" : "false");
 		json_count(m->busy);
-		(void) putchar('}');
+		(void) fputs(", \"accepting\": [", stdout);
+		for (size_t k = 0; k < STAT_PIDS && m->pids[k] > 0; k++)
+			(void) printf("%s%ld", k > 0 ? ", " : "", m->pids[k]);
+		(void) fputs("]}", stdout);
 	}
 	(void) fputs(g->nm > 0 ? "\n   ]}" : "]}", stdout);
 }

@@ -39,6 +39,7 @@ run_test owner-prog		t_owner_prog
 run_test owner-fork		t_owner_fork
 run_test owner-deaf		t_owner_deaf
 run_test owner-stop		t_owner_stop
+run_test stat-pids		t_stat_pids
 run_test prefork4		t_prefork4
 run_test separate4		t_separate4
 run_test epoll4			t_epoll4

@@ -86,3 +86,44 @@ t_owner_stop() {
 	    fail "socket left: $(dir_sockets)"
 	stop_server os
 }
+
+# stat names the processes that accept, not the one that bound: nginx's
+# pattern (bind in the master, accept in forked workers).  And a program
+# waiting in poll() reads as idle once nothing sent to it is waiting.
+t_stat_pids() {
+	local js got
+	need_python
+	start_server sb "${SHIM[@]}" "$BUILD/examples/bindfork" -n 2 || return
+	server_up sb 2 || return
+	run_load sb 127.0.0.1 "$PORT" 200 4
+	check_answered sb 200
+	js=$(REUSEPORT_SHIM_DIR=$SHIMDIR "$BUILD/reuseport-shim" stat --json)
+	got=$("$PYTHON" -c '
+import json, sys
+port = int(sys.argv[1])
+for g in json.loads(sys.stdin.read()):
+    if g["port"] == port:
+        print(" ".join(sorted(str(p) for m in g["members"]
+                              for p in m["accepting"])))
+' "$PORT" <<<"$js")
+	[ "$got" = "$(printf '%s\n' "${READY[@]}" | sort | tr '\n' ' ' | sed 's/ $//')" ] ||
+	    fail "accepting pids '$got', workers ${READY[*]}"
+	note "workers ${READY[*]}; accepting $got"
+	stop_server sb 0
+
+	READY=()
+	start_server se "${SHIM[@]}" "$BUILD/examples/evloop" || return
+	server_up se 1 || return
+	run_load se 127.0.0.1 "$PORT" 50 2
+	check_answered se 50
+	js=$(REUSEPORT_SHIM_DIR=$SHIMDIR "$BUILD/reuseport-shim" stat --json)
+	got=$("$PYTHON" -c '
+import json, sys
+port = int(sys.argv[1])
+for g in json.loads(sys.stdin.read()):
+    if g["port"] == port:
+        print(" ".join(str(m["idle"]) for m in g["members"]))
+' "$PORT" <<<"$js")
+	[ "$got" = True ] || fail "a poll() server after its load: idle '$got'"
+	stop_server se 0
+}
