@@ -1,35 +1,26 @@
 /*
- * fdops.c: close, dup, dup2, dup3, fcntl's dups and shutdown.  They
- * keep the table in step with the process's fds: a dup of a member is
- * the same member, and a closed fd is forgotten in the same critical
- * section that closes it (the number may be reused by another thread at
- * once, and must not inherit the old entry).
+ * fdops.c: close, closefrom, close_range, dup, dup2, dup3, fcntl's dups
+ * and shutdown.  They keep the table in step with the process's fds: a
+ * dup of a member is the same member, and a closed fd is forgotten in
+ * the same critical section that closes it (the number may be reused by
+ * another thread at once, and must not inherit the old entry).
+ *
+ * The shim's hidden fds are not the application's: a dup2 onto one gets
+ * the number as if it were free (the shim's connection moves first), and
+ * closefrom and close_range leave them open.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
 #include "fdflags.h"
 #include "fdtab.h"
+#include "platform.h"
 #include "proto.h"
 #include "real.h"
 #include "shim.h"
-
-/* With the lock held: forget fd, and release its sock if it was the last. */
-static void
-forget(int fd)
-{
-	struct shim_sock *sk = fdtab_del(fd);
-
-	if (sk == NULL)
-		return;
-	if (sk->ctlfd >= 0) {
-		fdtab_hide(sk->ctlfd, 0);
-		(void) real.close(sk->ctlfd);
-	}
-	sock_free(sk);
-}
 
 int
 shim_close(int fd)
@@ -38,7 +29,7 @@ shim_close(int fd)
 	int rc, e;
 
 	shim_init();
-	if (!fdtab_maybe(fd))
+	if (!fdtab_maybe(fd) || !fdtab_ours())
 		return (real.close(fd));
 	fdtab_lock(&saved);
 	if (fdtab_hidden(fd)) {
@@ -48,10 +39,103 @@ shim_close(int fd)
 	}
 	rc = real.close(fd);
 	e = errno;
-	forget(fd);
+	fdtab_forget(fd);
 	fdtab_unlock(&saved);
 	errno = e;
 	return (rc);
+}
+
+/*
+ * Close lo..hi (lo <= hi) with nothing of the shim's in it, by the next
+ * close_range; where there is none, one fd at a time (closefrom's
+ * spans between hidden fds are short).
+ */
+static void
+close_span(int lo, int hi)
+{
+	if (plat_close_range_next((unsigned)lo, (unsigned)hi, 0) == 0 ||
+	    errno != ENOSYS)
+		return;
+	for (int fd = lo; fd <= hi; fd++)
+		(void) real.close(fd);
+}
+
+/*
+ * The application's fds from lo up go, as it asked; the shim's hidden
+ * ones among them stay, so that a program that closes all but its own
+ * sockets between bind and listen keeps its members in their groups.
+ * Entries are forgotten before the fds close, and the closing is done
+ * without the lock, span by span between hidden fds: closing a socket
+ * may block (SO_LINGER), and every other tracked call would wait.
+ */
+void
+shim_closefrom(int lowfd)
+{
+	sigset_t saved;
+	int lo = lowfd < 0 ? 0 : lowfd, h, e = errno;
+
+	shim_init();
+	if (!fdtab_any(lo, INT_MAX) || !fdtab_ours()) {
+		plat_closefrom_next(lowfd);
+		errno = e;
+		return;
+	}
+	fdtab_lock(&saved);
+	fdtab_forget_range(lo, INT_MAX);
+	fdtab_unlock(&saved);
+	for (;;) {
+		fdtab_lock(&saved);
+		h = fdtab_hidden_next(lo, INT_MAX);
+		fdtab_unlock(&saved);
+		if (h < 0)
+			break;
+		if (h > lo)
+			close_span(lo, h - 1);
+		lo = h + 1;
+	}
+	plat_closefrom_next(lo);
+	errno = e;
+}
+
+/* As shim_closefrom, for first..last; flags as the kernel takes them. */
+int
+shim_close_range(unsigned first, unsigned last, int flags)
+{
+	sigset_t saved;
+	int lo, hi, h;
+
+	shim_init();
+	if (first > last || first > INT_MAX ||
+	    !plat_close_range_closes(flags) ||
+	    !fdtab_any((int)first, last > INT_MAX ? INT_MAX : (int)last) ||
+	    !fdtab_ours())
+		return (plat_close_range_next(first, last, flags));
+	/*
+	 * The kernel checks the flags (and unshares the fd table) before it
+	 * closes anything: a range past every fd has it do just that, so
+	 * that a refused call leaves the table as it was.
+	 */
+	if (plat_close_range_next(UINT_MAX, UINT_MAX, flags) != 0)
+		return (-1);
+	lo = (int)first;
+	hi = last > INT_MAX ? INT_MAX : (int)last;
+	fdtab_lock(&saved);
+	fdtab_forget_range(lo, hi);
+	fdtab_unlock(&saved);
+	for (;;) {
+		fdtab_lock(&saved);
+		h = fdtab_hidden_next(lo, hi);
+		fdtab_unlock(&saved);
+		if (h < 0)
+			break;
+		if (h > lo && plat_close_range_next((unsigned)lo,
+		    (unsigned)h - 1, flags) != 0)
+			return (-1);
+		lo = h + 1;
+	}
+	if ((unsigned)lo <= last)
+		return (plat_close_range_next((unsigned)lo, last, flags));
+	return (0);
 }
 
 /*
@@ -65,7 +149,7 @@ follow(int fd, int nfd)
 
 	if (nfd < 0 || nfd == fd)
 		return (nfd);
-	forget(nfd);
+	fdtab_forget(nfd);
 	sk = fdtab_get(fd);
 	if (sk != NULL && fdtab_put(nfd, sk) != 0) {
 		/* Untracked, nfd would be a bare Unix socket: refuse it. */
@@ -76,6 +160,48 @@ follow(int fd, int nfd)
 	return (nfd);
 }
 
+/*
+ * A hidden fd is not open as far as the application knows: -1 in its
+ * place (never open) has the kernel answer as for a closed fd, after the
+ * checks it makes first (dup3's flags).
+ */
+static int
+app_fd(int fd)
+{
+	return (fdtab_hidden(fd) ? -1 : fd);
+}
+
+/*
+ * With the lock held, before a dup2-like call onto nfd: if nfd is a
+ * hidden fd, the shim's connection moves elsewhere first (or, if it
+ * cannot, is given up: the call closes it).  1 if nfd was hidden.
+ */
+static int
+clear_target(int fd, int nfd)
+{
+	if (nfd == fd || !fdtab_hidden(nfd))
+		return (0);
+	if (fdtab_hidden_move(nfd) < 0)
+		fdtab_hidden_drop(nfd);
+	return (1);
+}
+
+/*
+ * After it: a failed call leaves nfd as it was, to the application not
+ * open; the copy of the connection that stayed there goes.
+ */
+static int
+after_target(int cleared, int nfd, int rc)
+{
+	int e = errno;
+
+	if (cleared && rc < 0) {
+		(void) real.close(nfd);
+		errno = e;
+	}
+	return (rc);
+}
+
 int
 shim_dup(int fd)
 {
@@ -83,10 +209,10 @@ shim_dup(int fd)
 	int nfd;
 
 	shim_init();
-	if (!fdtab_maybe(fd))
+	if (!fdtab_maybe(fd) || !fdtab_ours())
 		return (real.dup(fd));
 	fdtab_lock(&saved);
-	nfd = follow(fd, real.dup(fd));
+	nfd = follow(fd, real.dup(app_fd(fd)));
 	fdtab_unlock(&saved);
 	return (nfd);
 }
@@ -95,32 +221,46 @@ int
 shim_dup2(int fd, int nfd)
 {
 	sigset_t saved;
+	int cleared, rc;
 
 	shim_init();
-	if (!fdtab_maybe(fd) && !fdtab_maybe(nfd))
+	if ((!fdtab_maybe(fd) && !fdtab_maybe(nfd)) || !fdtab_ours())
 		return (real.dup2(fd, nfd));
 	fdtab_lock(&saved);
-	nfd = follow(fd, real.dup2(fd, nfd));
+	if (fdtab_hidden(fd)) {
+		rc = real.dup2(-1, nfd);
+	} else {
+		cleared = clear_target(fd, nfd);
+		rc = after_target(cleared, nfd, real.dup2(fd, nfd));
+		rc = follow(fd, rc);
+	}
 	fdtab_unlock(&saved);
-	return (nfd);
+	return (rc);
 }
 
 int
 shim_dup3(int fd, int nfd, int flags)
 {
 	sigset_t saved;
+	int cleared, rc;
 
 	shim_init();
 	if (real.dup3 == NULL) {
 		errno = ENOSYS;
 		return (-1);
 	}
-	if (!fdtab_maybe(fd) && !fdtab_maybe(nfd))
+	if ((!fdtab_maybe(fd) && !fdtab_maybe(nfd)) || !fdtab_ours())
 		return (real.dup3(fd, nfd, flags));
 	fdtab_lock(&saved);
-	nfd = follow(fd, real.dup3(fd, nfd, flags));
+	if (fdtab_hidden(fd) && fd != nfd) {
+		rc = real.dup3(-1, nfd, flags);
+	} else {
+		cleared = clear_target(fd, nfd);
+		rc = after_target(cleared, nfd, real.dup3(fd, nfd, flags));
+		rc = follow(fd, rc);
+	}
 	fdtab_unlock(&saved);
-	return (nfd);
+	return (rc);
 }
 
 /*
@@ -172,17 +312,26 @@ int
 fdops_fcntl(int fd, int cmd, enum fcntl_dup kind, void *arg, int arg1)
 {
 	sigset_t saved;
-	int nfd = -1;
+	int nfd = -1, cleared = 0, rc;
 
 	/* As dup2: the target may be a member the call closes. */
 	if (kind == FCNTL_DUP2FD || kind == FCNTL_DUP3FD)
 		nfd = (int)(intptr_t)arg;
-	if (kind == FCNTL_NODUP || (!fdtab_maybe(fd) && !fdtab_maybe(nfd)))
+	if (kind == FCNTL_NODUP || (!fdtab_maybe(fd) && !fdtab_maybe(nfd)) ||
+	    !fdtab_ours())
 		return (real_fcntl(fd, cmd, kind, arg, arg1));
 	fdtab_lock(&saved);
-	nfd = follow(fd, real_fcntl(fd, cmd, kind, arg, arg1));
+	if (fdtab_hidden(fd)) {
+		rc = real_fcntl(-1, cmd, kind, arg, arg1);
+	} else {
+		if (kind != FCNTL_DUPFD)
+			cleared = clear_target(fd, nfd);
+		rc = after_target(cleared, nfd,
+		    real_fcntl(fd, cmd, kind, arg, arg1));
+		rc = follow(fd, rc);
+	}
 	fdtab_unlock(&saved);
-	return (nfd);
+	return (rc);
 }
 
 int

@@ -4,12 +4,22 @@
  *
  * Every wrapped call asks fdtab_maybe() first: one atomic load, no lock,
  * no allocation.  Only fds it answers yes for take the table's lock.
+ *
+ * The table checks itself, as socket_wrapper's swrap_remove_stale does:
+ * an fd can be closed or replaced where no wrapper sees it (a raw system
+ * call, the C library's own close inside fclose, another library), and a
+ * later socket given that number must not be taken for a member.  Each
+ * entry remembers what its fd referred to (fstat: device, inode, type),
+ * and fdtab_get() compares before it answers.  On illumos a socket's
+ * inode number has only 16 bits, so a replacement there can, now and
+ * then, pass for the original.
  */
 #ifndef SHIM_FDTAB_H
 #define SHIM_FDTAB_H
 
 #include <signal.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <sys/socket.h>
 
 #include "platform.h"
@@ -51,25 +61,78 @@ struct shim_sock {
 /* Lock-free: 0 means the shim certainly does not track fd. */
 int fdtab_maybe(int fd);
 
+/* Lock-free: 0 means no fd in lo..hi is tracked or hidden. */
+int fdtab_any(int lo, int hi);
+
+/*
+ * Lock-free: 0 in a process that must not change the table: a vfork
+ * child (it shares its parent's memory, not its fds) or a child forked
+ * without the atfork handlers.  Its fd calls go straight to the kernel.
+ */
+int fdtab_ours(void);
+
 /*
  * The shim's own fds (a member's connection to its owner, between bind
  * and listen) are hidden: the application never opened them, so its
  * close() of that number, as in a loop closing every fd, gets EBADF
- * instead of silently taking the socket out of its group.
+ * instead of silently taking the socket out of its group.  Hiding one
+ * records what it refers to and which process made it; unhiding one
+ * whose sock still names it means listen() put it on that sock's fds,
+ * so their entries take its identity.  Both with the lock held.
  */
 void fdtab_hide(int fd, int on);
 int fdtab_hidden(int fd);
+/*
+ * fdtab_hide(fd, 1) after moving fd away from the low numbers that the
+ * application uses and expects (dup2 onto a fixed number, a daemon's
+ * fd loop): the number now in use, fd itself if it could not be moved.
+ */
+int fdtab_hide_away(int fd);
+/*
+ * The application's dup2 (dup3, F_DUP2FD...) is about to land on hidden
+ * fd: copy it away, the sock that uses it following.  The new number, or
+ * -1 (nothing changed).  The copy left at fd is no longer hidden.
+ */
+int fdtab_hidden_move(int fd);
+/* The hidden fd is about to go: its sock no longer has a connection. */
+void fdtab_hidden_drop(int fd);
+/*
+ * The lowest hidden fd in lo..hi that this process made, or -1: the ones
+ * closefrom and close_range leave open.
+ */
+int fdtab_hidden_next(int lo, int hi);
 
 /* The table lock; signals are blocked while it is held. */
 void fdtab_lock(sigset_t *saved);
 void fdtab_unlock(const sigset_t *saved);
 
-/* With the lock held. */
+/*
+ * With the lock held.  fdtab_get: the sock fd refers to, or NULL; an
+ * entry whose fd no longer refers to what it did is forgotten (as
+ * fdtab_forget) and NULL returned, and a member whose hidden connection
+ * was replaced loses it (ctlfd -1: its listen fails, as when the owner
+ * is gone).  It keeps errno.
+ */
 struct shim_sock *fdtab_get(int fd);
-/* Point fd at sk (refs + 1); an entry fd had is dropped first.  0 or -1. */
+/*
+ * Point fd at sk (refs + 1); an entry fd had is dropped first.  0 or -1.
+ * The entry takes what fd refers to now; a number that is not open (the
+ * unit tests' fakes) is not checked later.
+ */
 int fdtab_put(int fd, struct shim_sock *sk);
 /* Forget fd; returns its sock if fd was its last reference, else NULL. */
 struct shim_sock *fdtab_del(int fd);
+/*
+ * Forget fd, which the application closed or is closing: a sock left
+ * without fds is freed, and its hidden connection closed.
+ */
+void fdtab_forget(int fd);
+/*
+ * closefrom/close_range of lo..hi: forget every fd there, and drop the
+ * hidden ones there that another process made (a forked child closes
+ * its copies: keeping them would hold its parent's connections open).
+ */
+void fdtab_forget_range(int lo, int hi);
 /* The fds pointing at sk, up to max; returns how many there are. */
 size_t fdtab_fds_of(const struct shim_sock *sk, int *fds, size_t max);
 

@@ -119,10 +119,10 @@ install(int fd, int ctl, const struct sockaddr_storage *ss, socklen_t len,
 		}
 	}
 	if (rc == 0) {
-		fdtab_hide(ctl, 1);
+		/* Hidden, and away from the numbers programs dup2 onto. */
 		sk->state = SK_MEMBER;
 		sk->family = ss->ss_family;
-		sk->ctlfd = ctl;
+		sk->ctlfd = fdtab_hide_away(ctl);
 		sk->tell_idle = welcome->arg == SHIM_POLICY_LEASTLOADED;
 		sk->ack = am;
 		am = NULL;

@@ -8,6 +8,8 @@
  * kernel (bind refuses a rebind differently), so for fds we leave alone
  * they go to the real __xnet_ function.
  * __setsockopt64/__getsockopt64 are glibc's 32-bit time64 variants.
+ * close_range is glibc's and FreeBSD's; illumos has none, and ours there
+ * fails with ENOSYS as a C library without the system call would.
  *
  * On illumos this file is built without _XPG4_2 (the Makefile's IFLAGS):
  * under it <sys/socket.h> renames bind and getsockopt to their __xnet_
@@ -31,6 +33,8 @@ typedef socklen_t *lenp_t;
 /* Not in strict POSIX headers; declared here as the C libraries define them. */
 int accept4(int fd, struct sockaddr *sa, lenp_t len, int flags);
 int dup3(int fd, int nfd, int flags);
+void closefrom(int lowfd);
+int close_range(unsigned int fd, unsigned int max_fd, int flags);
 int fcntl64(int fd, int cmd, ...);
 int __xnet_bind(int fd, const struct sockaddr *sa, socklen_t len);
 int __xnet_listen(int fd, int backlog);
@@ -98,6 +102,18 @@ int
 close(int fd)
 {
 	return (shim_close(fd));
+}
+
+void
+closefrom(int lowfd)
+{
+	shim_closefrom(lowfd);
+}
+
+int
+close_range(unsigned int fd, unsigned int max_fd, int flags)
+{
+	return (shim_close_range(fd, max_fd, flags));
 }
 
 int

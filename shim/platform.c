@@ -643,7 +643,7 @@ plat_closefrom(int lowfd)
 		return;
 #endif
 #if defined(__sun)
-	closefrom(lowfd);
+	plat_closefrom_next(lowfd);	/* not through our own closefrom */
 #else
 	/* Fallback: every possible fd up to the limit. */
 	long max = sysconf(_SC_OPEN_MAX);
@@ -652,6 +652,102 @@ plat_closefrom(int lowfd)
 		max = 1 << 20;
 	for (int fd = lowfd; fd < max; fd++)
 		(void) real.close(fd);
+#endif
+}
+
+/*
+ * The C library's closefrom and close_range, which the application's
+ * calls reach through ours.  Resolved before main(), as the real table
+ * is: a first call may come from a child forked by a threaded program,
+ * where dlsym could wait for a lock that a vanished thread holds.
+ */
+typedef void (*plat_closefrom_fn)(int);
+typedef int (*plat_close_range_fn)(unsigned, unsigned, int);
+static plat_closefrom_fn next_closefrom;
+static plat_close_range_fn next_close_range;
+static int close_next_resolved;
+
+static void
+close_next_find(plat_closefrom_fn *cf, plat_close_range_fn *cr)
+{
+	void *p;
+
+	*cf = NULL;
+	*cr = NULL;
+	if ((p = plat_dlsym_next("closefrom")) != NULL && !plat_is_ours(p))
+		memcpy(cf, &p, sizeof (p));
+	if ((p = plat_dlsym_next("close_range")) != NULL && !plat_is_ours(p))
+		memcpy(cr, &p, sizeof (p));
+}
+
+#if defined(__GNUC__)
+static void close_next_init(void) __attribute__((constructor));
+#elif defined(__sun)
+static void close_next_init(void);
+#pragma init(close_next_init)
+#endif
+
+static void
+close_next_init(void)
+{
+	close_next_find(&next_closefrom, &next_close_range);
+	close_next_resolved = 1;
+}
+
+void
+plat_closefrom_next(int lowfd)
+{
+	plat_closefrom_fn cf = next_closefrom;
+	plat_close_range_fn cr = next_close_range;
+
+	if (!close_next_resolved)
+		close_next_find(&cf, &cr);
+	if (cf != NULL) {
+		cf(lowfd);
+		return;
+	}
+	/* A C library without closefrom (glibc before 2.34, musl). */
+	if (lowfd < 0)
+		lowfd = 0;
+	if (plat_close_range_next((unsigned)lowfd, ~0U, 0) != 0) {
+		long max = sysconf(_SC_OPEN_MAX);
+
+		if (max < 0 || max > 1 << 20)
+			max = 1 << 20;
+		for (int fd = lowfd; fd < max; fd++)
+			(void) real.close(fd);
+	}
+}
+
+int
+plat_close_range_next(unsigned first, unsigned last, int flags)
+{
+	plat_closefrom_fn cf = next_closefrom;
+	plat_close_range_fn cr = next_close_range;
+
+	if (!close_next_resolved)
+		close_next_find(&cf, &cr);
+	if (cr != NULL)
+		return (cr(first, last, flags));
+#if defined(__linux__) && defined(SYS_close_range)
+	return ((int)syscall(SYS_close_range, first, last, flags));
+#else
+	(void) first;
+	(void) last;
+	(void) flags;
+	errno = ENOSYS;
+	return (-1);
+#endif
+}
+
+int
+plat_close_range_closes(int flags)
+{
+#if defined(CLOSE_RANGE_CLOEXEC)
+	return ((flags & CLOSE_RANGE_CLOEXEC) == 0);
+#else
+	(void) flags;
+	return (1);
 #endif
 }
 

@@ -115,6 +115,15 @@ int plat_self_dir(char *buf, size_t n);
 int plat_spawn(const char *path, char *const argv[], pid_t *pid);
 /* Close every fd >= lowfd. */
 void plat_closefrom(int lowfd);
+/*
+ * The next closefrom and close_range (the C library's, not ours), for
+ * the application's calls.  close_range: -1 with ENOSYS where there is
+ * none (illumos).
+ */
+void plat_closefrom_next(int lowfd);
+int plat_close_range_next(unsigned first, unsigned last, int flags);
+/* 0 if close_range with these flags only sets close-on-exec. */
+int plat_close_range_closes(int flags);
 /* Call fn for every open fd of the process (at startup: few). */
 void plat_for_each_fd(void (*fn)(int fd, void *arg), void *arg);
 /* Name the owner process so that ps(1) and tests can tell it apart. */

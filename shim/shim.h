@@ -36,6 +36,8 @@ int shim_getsockname(int fd, struct sockaddr *sa, socklen_t *len);
 int shim_getpeername(int fd, struct sockaddr *sa, socklen_t *len);
 int shim_shutdown(int fd, int how);
 int shim_close(int fd);
+void shim_closefrom(int lowfd);
+int shim_close_range(unsigned first, unsigned last, int flags);
 int shim_dup(int fd);
 int shim_dup2(int fd, int nfd);
 int shim_dup3(int fd, int nfd, int flags);

@@ -83,6 +83,10 @@ run_test join-stopped		t_join_stopped
 run_test join-backlog-full	t_join_backlog_full
 run_test join-errno		t_join_errno
 run_test dir-squatted		t_dir_squatted
+run_test fdtab-dup2-hidden	t_fdtab_dup2_hidden
+run_test fdtab-closefrom	t_fdtab_closefrom
+run_test fdtab-stale		t_fdtab_stale
+run_test fdtab-spawn		t_fdtab_spawn
 run_test no-leftovers		t_no_leftovers
 
 suite_finish

@@ -1,7 +1,11 @@
 /*
- * test_fdtab.c: the table of tracked fds.  The table does not look at
- * the fds themselves, so the numbers here need not be open; each test
- * leaves the table empty, as the next one expects.
+ * test_fdtab.c: the table of tracked fds.  An entry made for a number
+ * that was not open has no identity to check and is taken as it is, so
+ * the first tests use numbers that need not be open; the staleness tests
+ * use real sockets, placed at numbers of their own (FD_BASE up), and
+ * close or replace them behind the table's back with the C library's
+ * calls (this program has no wrappers).  Each test leaves the table
+ * empty, as the next one expects.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,12 +13,19 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "fdtab.h"
+#include "shim.h"
 
 /* Numbers around the bitmap's word and end boundaries, and past it. */
 static const int probe_fds[] = { 0, 1, 5, 62, 63, 64, 65, 127, 128, 4095,
@@ -255,6 +266,484 @@ test_lock_blocks_signals(void **state)
 	    sigismember(&saved, SIGALRM));
 }
 
+/* --- staleness: real fds --------------------------------------------- */
+
+#define	FD_BASE	500
+
+/* A new TCP socket at exactly fd. */
+static int
+sock_at(int fd)
+{
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_true(s >= 0);
+	if (s != fd) {
+		assert_int_equal(dup2(s, fd), fd);
+		assert_int_equal(close(s), 0);
+	}
+	return (fd);
+}
+
+/* A connected pair, one end at exactly fd; the other end returned. */
+static int
+pair_at(int fd)
+{
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(dup2(sv[0], fd), fd);
+	assert_int_equal(close(sv[0]), 0);
+	return (sv[1]);
+}
+
+static int
+is_open(int fd)
+{
+	return (fcntl(fd, F_GETFD) >= 0);
+}
+
+static ino_t
+ino(int fd)
+{
+	struct stat st;
+
+	assert_int_equal(fstat(fd, &st), 0);
+	return (st.st_ino);
+}
+
+/* A member at fd whose hidden connection to its "owner" is at ctl. */
+static struct shim_sock *
+member_at(int fd, int ctl, int *peer)
+{
+	struct shim_sock *sk = sock_new(AF_INET);
+	sigset_t saved;
+
+	assert_non_null(sk);
+	(void) sock_at(fd);
+	*peer = pair_at(ctl);
+	fdtab_lock(&saved);
+	assert_int_equal(fdtab_put(fd, sk), 0);
+	fdtab_hide(ctl, 1);
+	sk->state = SK_MEMBER;
+	sk->ctlfd = ctl;
+	fdtab_unlock(&saved);
+	return (sk);
+}
+
+/* Forget fd as close() would (its connection closed if it is the last). */
+static void
+forget(int fd)
+{
+	sigset_t saved;
+
+	fdtab_lock(&saved);
+	fdtab_forget(fd);
+	fdtab_unlock(&saved);
+}
+
+/* Replaced behind the table's back: the entry goes, the sock with it. */
+static void
+test_stale_replaced(void **state)
+{
+	struct shim_sock *sk = sock_new(AF_INET), *other = sock_new(AF_INET);
+	int a = sock_at(FD_BASE), b = sock_at(FD_BASE + 1), x;
+
+	(void) state;
+	assert_int_equal(put(a, sk), 0);
+	assert_int_equal(put(b, other), 0);
+	assert_ptr_equal(get(a), sk);
+	x = socket(AF_INET, SOCK_STREAM, 0);
+	assert_int_equal(dup2(x, a), a);
+	assert_null(get(a));
+	assert_int_equal(fdtab_maybe(a), 0);
+	/* The neighbour is untouched. */
+	assert_ptr_equal(get(b), other);
+	assert_int_equal(other->refs, 1);
+	forget(b);
+	(void) close(x);
+	(void) close(a);
+	(void) close(b);
+}
+
+/* Closed, then the number reused by another socket: not the member. */
+static void
+test_stale_reused(void **state)
+{
+	struct shim_sock *sk = sock_new(AF_INET);
+	int a = sock_at(FD_BASE);
+
+	(void) state;
+	sk->state = SK_ENDPOINT;
+	assert_int_equal(put(a, sk), 0);
+	assert_int_equal(close(a), 0);
+	(void) sock_at(a);
+	assert_null(get(a));
+	(void) close(a);
+	/* Closed and not reused: the same. */
+	sk = sock_new(AF_INET);
+	(void) sock_at(a);
+	assert_int_equal(put(a, sk), 0);
+	assert_int_equal(close(a), 0);
+	assert_null(get(a));
+	assert_int_equal(fdtab_maybe(a), 0);
+}
+
+/* The same file put back on the number (dup2 of a dup) is still it. */
+static void
+test_same_file_kept(void **state)
+{
+	struct shim_sock *sk = sock_new(AF_INET);
+	int a = sock_at(FD_BASE), b = FD_BASE + 1;
+
+	(void) state;
+	assert_int_equal(dup2(a, b), b);
+	assert_int_equal(put(a, sk), 0);
+	assert_int_equal(put(b, sk), 0);
+	assert_int_equal(dup2(b, a), a);
+	assert_ptr_equal(get(a), sk);
+	/* One of two fds replaced: only that one goes. */
+	(void) sock_at(b);
+	assert_null(get(b));
+	assert_int_equal(sk->refs, 1);
+	assert_ptr_equal(get(a), sk);
+	forget(a);
+	(void) close(a);
+	(void) close(b);
+}
+
+/* A member closed behind our back leaves its group: its connection goes. */
+static void
+test_stale_member_closes_connection(void **state)
+{
+	int a = FD_BASE, ctl = FD_BASE + 1, peer;
+	char c;
+
+	(void) state;
+	(void) member_at(a, ctl, &peer);
+	assert_int_equal(fdtab_hidden(ctl), 1);
+	assert_int_equal(close(a), 0);
+	assert_null(get(a));
+	assert_int_equal(fdtab_hidden(ctl), 0);
+	assert_false(is_open(ctl));
+	assert_int_equal(read(peer, &c, 1), 0);	/* the owner sees it go */
+	(void) close(peer);
+}
+
+/*
+ * The hidden connection replaced behind our back: it is not ours any
+ * more, and is neither trusted nor closed (it is the application's).
+ */
+static void
+test_stale_connection_dropped(void **state)
+{
+	struct shim_sock *sk;
+	int a = FD_BASE, ctl = FD_BASE + 1, peer, x;
+
+	(void) state;
+	sk = member_at(a, ctl, &peer);
+	x = socket(AF_INET, SOCK_STREAM, 0);
+	assert_int_equal(dup2(x, ctl), ctl);
+	assert_ptr_equal(get(a), sk);
+	assert_int_equal(sk->ctlfd, -1);
+	assert_int_equal(fdtab_hidden(ctl), 0);
+	forget(a);
+	assert_true(is_open(ctl));
+	assert_int_equal(ino(ctl), ino(x));
+	(void) close(x);
+	(void) close(ctl);
+	(void) close(a);
+	(void) close(peer);
+}
+
+/*
+ * listen(): the connection is put on the member's fds and the hidden
+ * copy closed; those fds now refer to the connection, and are trusted.
+ */
+static void
+test_endpoint_takes_connection(void **state)
+{
+	struct shim_sock *sk;
+	sigset_t saved;
+	int a = FD_BASE, ctl = FD_BASE + 1, peer;
+
+	(void) state;
+	sk = member_at(a, ctl, &peer);
+	fdtab_lock(&saved);
+	assert_int_equal(dup2(ctl, a), a);
+	fdtab_hide(ctl, 0);
+	(void) close(ctl);
+	sk->ctlfd = -1;
+	sk->state = SK_ENDPOINT;
+	fdtab_unlock(&saved);
+	assert_ptr_equal(get(a), sk);
+	forget(a);
+	(void) close(a);
+	(void) close(peer);
+}
+
+/* A hidden fd moved away: same connection, its sock follows, checked. */
+static void
+test_hidden_move(void **state)
+{
+	struct shim_sock *sk;
+	sigset_t saved;
+	int a = FD_BASE, ctl = FD_BASE + 1, peer, nfd;
+	ino_t was;
+	char c = 'x';
+
+	(void) state;
+	sk = member_at(a, ctl, &peer);
+	was = ino(ctl);
+	fdtab_lock(&saved);
+	nfd = fdtab_hidden_move(ctl);
+	fdtab_unlock(&saved);
+	assert_true(nfd >= 0 && nfd != ctl);
+	assert_int_equal(sk->ctlfd, nfd);
+	assert_int_equal(fdtab_hidden(nfd), 1);
+	assert_int_equal(fdtab_hidden(ctl), 0);
+	assert_int_equal(ino(nfd), was);
+	assert_true(fcntl(nfd, F_GETFD) & FD_CLOEXEC);
+	/* Away from the low numbers: above where the original was. */
+	assert_true(nfd > ctl);
+	(void) close(ctl);	/* the copy left behind */
+	assert_ptr_equal(get(a), sk);
+	assert_int_equal(sk->ctlfd, nfd);
+	assert_int_equal(write(nfd, &c, 1), 1);
+	assert_int_equal(read(peer, &c, 1), 1);
+	forget(a);
+	assert_false(is_open(nfd));
+	(void) close(a);
+	(void) close(peer);
+}
+
+/* A new hidden fd goes away from the low numbers, its first number freed. */
+static void
+test_hide_away(void **state)
+{
+	sigset_t saved;
+	int ctl = FD_BASE + 1, peer = pair_at(ctl), nfd;
+	ino_t was = ino(ctl);
+	char c = 'x';
+
+	(void) state;
+	fdtab_lock(&saved);
+	nfd = fdtab_hide_away(ctl);
+	fdtab_unlock(&saved);
+	assert_true(nfd > ctl);
+	assert_false(is_open(ctl));
+	assert_int_equal(fdtab_hidden(ctl), 0);
+	assert_int_equal(fdtab_hidden(nfd), 1);
+	assert_int_equal(ino(nfd), was);
+	assert_true(fcntl(nfd, F_GETFD) & FD_CLOEXEC);
+	assert_int_equal(write(nfd, &c, 1), 1);
+	assert_int_equal(read(peer, &c, 1), 1);
+	fdtab_lock(&saved);
+	fdtab_hidden_drop(nfd);
+	fdtab_unlock(&saved);
+	(void) close(nfd);
+	(void) close(peer);
+}
+
+/* --- dup2 and closefrom through the wrappers --------------------------- */
+
+/* dup2 and dup3 onto a hidden fd: the caller gets the number, we keep ours. */
+static void
+test_dup2_onto_hidden(void **state)
+{
+	struct shim_sock *sk;
+	int a = FD_BASE, ctl = FD_BASE + 1, peer, y[2], h;
+	char c = 'x';
+
+	(void) state;
+	sk = member_at(a, ctl, &peer);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, y), 0);
+	assert_int_equal(shim_dup2(y[0], ctl), ctl);
+	assert_int_equal(ino(ctl), ino(y[0]));
+	assert_int_equal(fdtab_hidden(ctl), 0);
+	assert_ptr_equal(get(a), sk);
+	assert_true(sk->ctlfd >= 0 && sk->ctlfd != ctl);
+	assert_int_equal(fdtab_hidden(sk->ctlfd), 1);
+	/* Our connection still reaches the owner; theirs is theirs alone. */
+	assert_int_equal(write(sk->ctlfd, &c, 1), 1);
+	assert_int_equal(read(peer, &c, 1), 1);
+	assert_int_equal(write(y[1], &c, 1), 1);
+	assert_int_equal(read(ctl, &c, 1), 1);
+	assert_int_equal(shim_close(ctl), 0);
+
+	h = sk->ctlfd;
+	assert_int_equal(shim_dup3(y[0], h, 0), h);
+	assert_int_equal(ino(h), ino(y[0]));
+	assert_true(sk->ctlfd != h && fdtab_hidden(sk->ctlfd));
+	assert_int_equal(shim_close(h), 0);
+
+	/* A refused call: the number stays closed, the connection ours. */
+	h = sk->ctlfd;
+	assert_int_equal(shim_dup3(y[0], h, -1), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_false(is_open(h));
+	assert_true(fdtab_hidden(sk->ctlfd));
+	assert_int_equal(write(sk->ctlfd, &c, 1), 1);
+	assert_int_equal(read(peer, &c, 1), 1);
+
+	forget(a);
+	(void) close(a);
+	(void) close(y[0]);
+	(void) close(y[1]);
+	(void) close(peer);
+}
+
+/* A hidden fd is not open to the application: dups of it fail so. */
+static void
+test_dup_of_hidden(void **state)
+{
+	struct shim_sock *sk;
+	int a = FD_BASE, ctl = FD_BASE + 1, peer, to = FD_BASE + 2;
+
+	(void) state;
+	sk = member_at(a, ctl, &peer);
+	errno = 0;
+	assert_int_equal(shim_dup(ctl), -1);
+	assert_int_equal(errno, EBADF);
+	assert_int_equal(shim_dup2(ctl, to), -1);
+	assert_int_equal(errno, EBADF);
+	assert_int_equal(shim_dup2(ctl, ctl), -1);
+	assert_int_equal(errno, EBADF);
+	assert_int_equal(shim_dup3(ctl, to, 0), -1);
+	assert_int_equal(errno, EBADF);
+	assert_int_equal(shim_fcntl(ctl, F_DUPFD, (void *)(intptr_t)to, 0), -1);
+	assert_int_equal(errno, EBADF);
+	/* As for any fd: dup3 onto itself is EINVAL before anything else. */
+	assert_int_equal(shim_dup3(ctl, ctl, 0), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_false(is_open(to));
+	assert_int_equal(sk->ctlfd, ctl);
+	forget(a);
+	(void) close(a);
+	(void) close(peer);
+}
+
+/*
+ * closefrom: the application's fds go and are forgotten; the hidden
+ * connection stays, still the member's.
+ */
+static void
+test_closefrom_spares_hidden(void **state)
+{
+	struct shim_sock *sk, *p = sock_new(AF_INET);
+	int a = FD_BASE, ctl = FD_BASE + 10, peer;
+	int p1 = sock_at(FD_BASE + 5), p2 = sock_at(FD_BASE + 20);
+	char c = 'x';
+
+	(void) state;
+	sk = member_at(a, ctl, &peer);
+	assert_int_equal(put(p1, p), 0);
+	shim_closefrom(FD_BASE + 1);
+	assert_false(is_open(p1));
+	assert_false(is_open(p2));
+	assert_int_equal(fdtab_maybe(p1), 0);
+	assert_true(is_open(ctl));
+	assert_int_equal(fdtab_hidden(ctl), 1);
+	assert_ptr_equal(get(a), sk);
+	assert_int_equal(sk->ctlfd, ctl);
+	assert_int_equal(write(ctl, &c, 1), 1);
+	assert_int_equal(read(peer, &c, 1), 1);
+	/* From the member itself: it goes, and its connection with it. */
+	shim_closefrom(a);
+	assert_false(is_open(a));
+	assert_false(is_open(ctl));
+	assert_int_equal(fdtab_hidden(ctl), 0);
+	assert_int_equal(read(peer, &c, 1), 0);
+	(void) close(peer);
+}
+
+static void
+test_close_range_spares_hidden(void **state)
+{
+	struct shim_sock *sk, *p = sock_new(AF_INET);
+	int a = FD_BASE, ctl = FD_BASE + 10, peer;
+	int p1 = sock_at(FD_BASE + 5), p2 = sock_at(FD_BASE + 20);
+
+	(void) state;
+	sk = member_at(a, ctl, &peer);
+	assert_int_equal(put(p1, p), 0);
+	/* Refused by the kernel: nothing closed, nothing forgotten. */
+	errno = 0;
+	assert_int_equal(shim_close_range(FD_BASE + 1, FD_BASE + 15,
+	    1 << 30), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_true(is_open(p1));
+	assert_ptr_equal(get(p1), p);
+	assert_int_equal(shim_close_range(FD_BASE + 1, FD_BASE + 15, 0), 0);
+	assert_false(is_open(p1));
+	assert_int_equal(fdtab_maybe(p1), 0);
+	assert_true(is_open(p2));
+	assert_true(is_open(ctl));
+	assert_ptr_equal(get(a), sk);
+	assert_int_equal(sk->ctlfd, ctl);
+	/* A range of hidden fds only closes nothing. */
+	assert_int_equal(shim_close_range(ctl, ctl, 0), 0);
+	assert_true(is_open(ctl));
+	forget(a);
+	(void) close(a);
+	(void) close(p2);
+	(void) close(peer);
+}
+
+/*
+ * A forked child's copies of its parent's hidden fds are not kept by its
+ * closefrom (they would hold the parent's connections open); the
+ * parent's stay.
+ */
+static void
+test_closefrom_in_child(void **state)
+{
+	struct shim_sock *sk;
+	int a = FD_BASE, ctl = FD_BASE + 10, peer, st;
+	pid_t pid;
+
+	(void) state;
+	sk = member_at(a, ctl, &peer);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		shim_closefrom(FD_BASE + 1);
+		_exit(is_open(ctl) ? 1 : fdtab_hidden(ctl) ? 2 :
+		    sk->ctlfd != -1 ? 3 : !is_open(a) ? 4 : 0);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_true(is_open(ctl));
+	assert_int_equal(fdtab_hidden(ctl), 1);
+	assert_int_equal(sk->ctlfd, ctl);
+	forget(a);
+	(void) close(a);
+	(void) close(peer);
+}
+
+/* The lock-free range question, at the bitmap's word edges and beyond. */
+static void
+test_any(void **state)
+{
+	struct shim_sock *sk = sock_new(AF_INET);
+
+	(void) state;
+	assert_int_equal(fdtab_any(0, INT_MAX), 0);
+	assert_int_equal(put(63, sk), 0);
+	assert_int_equal(fdtab_any(0, 62), 0);
+	assert_int_equal(fdtab_any(63, 63), 1);
+	assert_int_equal(fdtab_any(-5, 63), 1);
+	assert_int_equal(fdtab_any(64, INT_MAX), 0);
+	assert_int_equal(fdtab_any(0, INT_MAX), 1);
+	assert_int_equal(put(70000, sk), 0);
+	assert_int_equal(fdtab_any(64, 65535), 0);
+	assert_int_equal(fdtab_any(65536, INT_MAX), 1);
+	assert_null(del(63));
+	assert_ptr_equal(del(70000), sk);
+	assert_int_equal(fdtab_any(0, INT_MAX), 0);
+	sock_free(sk);
+}
+
 int
 main(void)
 {
@@ -266,7 +755,23 @@ main(void)
 		cmocka_unit_test(test_shared_refs),
 		cmocka_unit_test(test_reput_moves_reference),
 		cmocka_unit_test(test_lock_blocks_signals),
+		cmocka_unit_test(test_stale_replaced),
+		cmocka_unit_test(test_stale_reused),
+		cmocka_unit_test(test_same_file_kept),
+		cmocka_unit_test(test_stale_member_closes_connection),
+		cmocka_unit_test(test_stale_connection_dropped),
+		cmocka_unit_test(test_endpoint_takes_connection),
+		cmocka_unit_test(test_hidden_move),
+		cmocka_unit_test(test_hide_away),
+		cmocka_unit_test(test_dup2_onto_hidden),
+		cmocka_unit_test(test_dup_of_hidden),
+		cmocka_unit_test(test_closefrom_spares_hidden),
+		cmocka_unit_test(test_close_range_spares_hidden),
+		cmocka_unit_test(test_closefrom_in_child),
+		cmocka_unit_test(test_any),
 	};
 
+	/* The real functions, as the wrappers and the table's closes use. */
+	shim_init();
 	return (cmocka_run_group_tests_name("fdtab", tests, NULL, NULL));
 }
