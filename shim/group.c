@@ -323,8 +323,10 @@ shim_bind(int fd, const struct sockaddr *sa, socklen_t len,
     enum shim_variant var)
 {
 	const struct shim_config *c;
+	struct sockaddr_storage canon;
 	struct shim_sock *sk;
 	sigset_t saved;
+	socklen_t clen;
 	int member = 0, already = 0, bound = 0, rc, saved_errno = errno;
 	bind_fn rf;
 
@@ -364,14 +366,25 @@ shim_bind(int fd, const struct sockaddr *sa, socklen_t len,
 		errno = EINVAL;
 		return (-1);
 	}
+	/* The kernel judges the caller's own bytes first. */
 	switch (claim(fd, sa, len, rf, &bound)) {
 	case 1:
 		return (start_group(fd));
 	case -1:
 		return (-1);
 	}
+	/*
+	 * From here the address as the kernel would keep it: getsockname
+	 * showed the caller's junk (sin_zero, a flow label, a storage-sized
+	 * length), and a 24-byte sockaddr_in6 was read past its end.
+	 */
+	if ((clen = util_addr_canon(&canon, sa, len)) == 0) {
+		errno = EINVAL;
+		return (-1);
+	}
 	/* The refused claim set errno; a bind that works leaves it. */
-	if ((rc = join_group(fd, sa, len, rf, bound)) == 0)
+	if ((rc = join_group(fd, (struct sockaddr *)&canon, clen, rf,
+	    bound)) == 0)
 		errno = saved_errno;
 	return (rc);
 }

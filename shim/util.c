@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <string.h>
 #include <time.h>
@@ -28,6 +29,37 @@ util_addr_out(struct sockaddr *sa, socklen_t *len, const void *src,
 	if (sa != NULL)
 		memcpy(sa, src, *len < srclen ? *len : srclen);
 	*len = srclen;
+	return (0);
+}
+
+socklen_t
+util_addr_canon(struct sockaddr_storage *out, const struct sockaddr *sa,
+    socklen_t len)
+{
+	memset(out, 0, sizeof (*out));
+	if (sa->sa_family == AF_INET && len >= sizeof (struct sockaddr_in)) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+		struct sockaddr_in *o = (struct sockaddr_in *)out;
+
+		o->sin_family = AF_INET;
+		o->sin_port = in->sin_port;
+		o->sin_addr = in->sin_addr;
+		return (sizeof (*o));
+	}
+	/* RFC 2133's 24 bytes end before sin6_scope_id: not read. */
+	if (sa->sa_family == AF_INET6 && len >= 24) {
+		const struct sockaddr_in6 *in6 =
+		    (const struct sockaddr_in6 *)sa;
+		struct sockaddr_in6 *o = (struct sockaddr_in6 *)out;
+
+		o->sin6_family = AF_INET6;
+		o->sin6_port = in6->sin6_port;
+		o->sin6_addr = in6->sin6_addr;
+		if (len >= sizeof (*in6) &&
+		    IN6_IS_ADDR_LINKLOCAL(&in6->sin6_addr))
+			o->sin6_scope_id = in6->sin6_scope_id;
+		return (sizeof (*o));
+	}
 	return (0);
 }
 

@@ -18,6 +18,13 @@ int util_addr_out(struct sockaddr *sa, socklen_t *len, const void *src,
     socklen_t srclen);
 
 /* Copy an option value out as Linux does: at most *len bytes. */
+/*
+ * sa as the kernel's getsockname would give it back after a bind: no
+ * junk in sin_zero, no flow label, a scope only where it means one, the
+ * family's own length (returned; 0 if len is too short to be one).
+ */
+socklen_t util_addr_canon(struct sockaddr_storage *out,
+    const struct sockaddr *sa, socklen_t len);
 int util_opt_out(void *val, socklen_t *len, const void *src,
     socklen_t srclen);
 

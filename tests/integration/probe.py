@@ -282,6 +282,58 @@ def sc_name():
     res("a.close", drop, a)
 
 
+def raw_bind(step, s, port, length, junk, flow):
+    """bind() from raw bytes: junk in sin_zero or a flow label, a length
+    the caller chose (a whole sockaddr_storage, RFC 2133's 24 bytes)."""
+    import ctypes
+    import struct
+    libc = ctypes.CDLL(None, use_errno=True)
+    if FAMILY == socket.AF_INET:
+        raw = struct.pack("=HH4s8s", socket.AF_INET, socket.htons(port),
+                          socket.inet_pton(socket.AF_INET, LOOPBACK),
+                          b"\xaa" * 8 if junk else bytes(8))
+    else:
+        raw = struct.pack("=HHI16sI", socket.AF_INET6, socket.htons(port),
+                          socket.htonl(0x12345) if flow else 0,
+                          socket.inet_pton(socket.AF_INET6, LOOPBACK),
+                          0x5a5a5a5a if junk else 0)
+    buf = ctypes.create_string_buffer((raw + b"\xa5" * 128)[:128], 128)
+    rc = libc.bind(s.fileno(), buf, ctypes.c_uint(length or len(raw)))
+    out(step, "ok" if rc == 0 else errname(ctypes.get_errno()))
+
+
+def raw_name(step, s):
+    """getsockname into a storage-sized buffer: its length and bytes."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    buf = ctypes.create_string_buffer(b"\x77" * 128, 128)
+    ln = ctypes.c_uint(128)
+    if libc.getsockname(s.fileno(), buf, ctypes.byref(ln)) != 0:
+        out(step, errname(ctypes.get_errno()))
+        return
+    raw = bytearray(buf.raw[:ln.value])
+    raw[2:4] = b"PP"    # the port is the kernel's choice: never printed
+    out(step, "%d %s" % (ln.value, raw.hex()))
+
+
+def sc_rawname():
+    a = mksock(True)
+    port = first_bind("a.bind", a)
+    res("a.listen", a.listen, 16)
+    six = FAMILY == socket.AF_INET6
+    for tag, length, junk, flow in (
+            ("junk", 0, True, True),
+            ("storage", 128, True, False),
+            ("rfc2133", 24 if six else 0, False, False)):
+        b = mksock(True)
+        raw_bind("%s.bind" % tag, b, port, length, junk, flow)
+        raw_name("%s.getsockname" % tag, b)
+        res("%s.listen" % tag, b.listen, 16)
+        raw_name("%s.getsockname.listening" % tag, b)
+        res("%s.close" % tag, drop, b)
+    res("a.close", drop, a)
+
+
 def sc_inuse():
     SOL = socket.SOL_SOCKET
     a = mksock(True)
@@ -478,6 +530,7 @@ def sc_free():
 SCENARIOS = {
     "sockopt": sc_sockopt,
     "name": sc_name,
+    "rawname": sc_rawname,
     "inuse": sc_inuse,
     "accept": sc_accept,
     "dup": sc_dup,
