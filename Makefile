@@ -221,7 +221,7 @@ fuzz-seeds: $(B)/fuzz/mkseeds
 # --- benchmark ---------------------------------------------------------------
 # Kernel SO_REUSEPORT vs the shim (each policy) vs a shared listener vs a
 # single acceptor, alternating over rounds; prints the tables and writes
-# them to bench/RESULTS.md.  Takes about 4 minutes; BENCH_QUICK=1 about 1.
+# them to bench/RESULTS.md.  Takes about 6 minutes; BENCH_QUICK=1 about 1.
 # Knobs (environment or make variables): see the top of bench/run.sh.
 BENCH_BINS	:= $(B)/bench/worker $(B)/bench/client
 

@@ -1,12 +1,16 @@
 /*
  * client: the benchmark's load generator.
  *
- *   client -p PORT -c CONCURRENCY (-n COUNT | -t SECONDS) [-T TIMEOUT_MS]
+ *   client -p PORT -c CONCURRENCY [-P PROCS] (-n COUNT | -t SECONDS)
+ *	[-T TIMEOUT_MS]
  *
  * CONCURRENCY threads each loop, as fast as they can: connect to
- * 127.0.0.1:PORT, read the reply line ("<pid>\n"), close.  With -n they
- * share COUNT connections; with -t they stop starting new ones after
- * SECONDS.  Latency is from before connect() to the reply's newline
+ * 127.0.0.1:PORT, read the reply line ("<pid>\n"), close.  With -P there
+ * are PROCS processes of CONCURRENCY threads each (forked, started
+ * together; each sends its tallies back over a pipe; SIGINT or SIGTERM
+ * to the first stops them all).  With -n they share COUNT connections
+ * (split evenly between processes); with -t they stop starting new ones
+ * after SECONDS.  Latency is from before connect() to the reply's newline
  * (CLOCK_MONOTONIC).  A connection that is refused, reset, times out
  * (TIMEOUT_MS, default 5000, for connect and for the reply) or gets no
  * pid counts as failed.  -n runs are bounded too: at most 600 s.
@@ -19,6 +23,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -26,10 +31,12 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #define MAX_CONC 4096
+#define MAX_PROCS 1024
 #define MAX_PIDS 256
 #define MAX_SAMPLES (1L << 24)		/* per thread: 64 MiB at most */
 #define HARD_LIMIT_S 600.0
@@ -59,10 +66,12 @@ static long timeout_ms = 5000;
 static long count = -1;
 static double seconds = -1, t_end;
 static atomic_long claimed;
+static pid_t kids[MAX_PROCS];
+static volatile sig_atomic_t nkids;
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: client -p PORT -c CONCURRENCY "
+	fprintf(stderr, "usage: client -p PORT -c CONCURRENCY [-P PROCS] "
 		"(-n COUNT | -t SECONDS) [-T TIMEOUT_MS]\n");
 	exit(2);
 }
@@ -194,6 +203,177 @@ static void *run(void *arg)
 	return NULL;
 }
 
+/* Run CONC threads over ws[0..CONC), all started from now until t_end. */
+static int threads(struct worker *ws, long conc)
+{
+	long i;
+
+	for (i = 0; i < conc; i++) {
+		if (pthread_create(&ws[i].tid, NULL, run, &ws[i]) != 0) {
+			fprintf(stderr, "client: pthread_create failed\n");
+			return -1;
+		}
+	}
+	for (i = 0; i < conc; i++)
+		pthread_join(ws[i].tid, NULL);
+	return 0;
+}
+
+static int full(int fd, void *buf, size_t len, int out)
+{
+	char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = out ? write(fd, p, len) : read(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* The driver stops us: the processes we forked go too. */
+static void on_signal(int sig)
+{
+	sig_atomic_t i;
+
+	for (i = 0; i < nkids; i++)
+		(void)kill(kids[i], SIGTERM);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/*
+ * PROCS processes of CONC threads each; their tallies land in
+ * ws[p * CONC + i] as if they had been our own threads.  A child waits
+ * for the end time on the start pipe (so all start together), runs, and
+ * writes each thread's struct, then its latencies, to its result pipe.
+ */
+static int processes(struct worker *ws, long procs, long conc, double *t0)
+{
+	struct sigaction sa;
+	int start[2], res[MAX_PROCS], fd[2], rc = 0;
+	long p, i, total = count;
+	double *ends;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (pipe(start) < 0) {
+		perror("client: pipe");
+		return -1;
+	}
+	for (p = 0; p < procs; p++) {
+		pid_t pid;
+
+		if (pipe(fd) < 0) {
+			perror("client: pipe");
+			rc = -1;
+			break;
+		}
+		if (total >= 0)
+			count = total / procs + (p < total % procs);
+		pid = fork();
+		if (pid < 0) {
+			perror("client: fork");
+			close(fd[0]);
+			close(fd[1]);
+			rc = -1;
+			break;
+		}
+		if (pid == 0) {
+			struct worker *w = ws + p * conc;
+
+			signal(SIGINT, SIG_DFL);
+			signal(SIGTERM, SIG_DFL);
+			close(start[1]);
+			close(fd[0]);
+			for (i = 0; i < p; i++)
+				close(res[i]);
+			if (full(start[0], &t_end, sizeof t_end, 0) < 0 ||
+			    threads(w, conc) < 0)
+				_exit(2);
+			for (i = 0; i < conc; i++)
+				if (full(fd[1], &w[i], sizeof w[i], 1) < 0)
+					_exit(2);
+			for (i = 0; i < conc; i++)
+				if (w[i].nlat && full(fd[1], w[i].lat,
+				    (size_t)w[i].nlat * sizeof *w[i].lat, 1) < 0)
+					_exit(2);
+			_exit(0);
+		}
+		close(fd[1]);
+		res[p] = fd[0];
+		kids[p] = pid;
+		nkids = (sig_atomic_t)(p + 1);
+	}
+	count = total;
+	close(start[0]);
+	/* The clock starts when all are forked; each reads its copy of the end. */
+	*t0 = now();
+	t_end = *t0 + (seconds > 0 ? seconds : HARD_LIMIT_S);
+	ends = malloc((size_t)(nkids ? nkids : 1) * sizeof *ends);
+	if (rc == 0 && ends) {
+		for (p = 0; p < nkids; p++)
+			ends[p] = t_end;
+		if (full(start[1], ends, (size_t)nkids * sizeof *ends, 1) < 0)
+			rc = -1;
+	} else {
+		rc = -1;
+	}
+	free(ends);
+	close(start[1]);	/* a child not started reads EOF and leaves */
+	for (p = 0; p < nkids; p++) {
+		struct worker *w = ws + p * conc;
+
+		for (i = 0; i < conc && rc == 0; i++) {
+			if (full(res[p], &w[i], sizeof w[i], 0) < 0) {
+				rc = -1;
+				break;
+			}
+			w[i].lat = NULL;
+			w[i].caplat = 0;
+		}
+		for (i = 0; i < conc && rc == 0; i++) {
+			if (!w[i].nlat)
+				continue;
+			w[i].lat = malloc((size_t)w[i].nlat * sizeof *w[i].lat);
+			if (!w[i].lat || full(res[p], w[i].lat, (size_t)w[i].nlat
+					      * sizeof *w[i].lat, 0) < 0)
+				rc = -1;
+			else
+				w[i].caplat = w[i].nlat;
+		}
+		if (rc < 0) {
+			/* Leave the merge nothing half read. */
+			for (i = 0; i < conc; i++) {
+				free(w[i].lat);
+				memset(&w[i], 0, sizeof w[i]);
+			}
+		}
+		close(res[p]);
+	}
+	for (p = 0; p < nkids; p++) {
+		int st;
+
+		if (rc < 0)
+			(void)kill(kids[p], SIGTERM);
+		while (waitpid(kids[p], &st, 0) < 0 && errno == EINTR)
+			continue;
+	}
+	nkids = 0;
+	if (rc < 0)
+		fprintf(stderr, "client: a client process failed\n");
+	return rc;
+}
+
 static int cmp_u32(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -227,16 +407,18 @@ int main(int argc, char **argv)
 {
 	static struct tally all[MAX_PIDS];
 	struct worker *ws;
-	long conc = 1, port = -1, nlat = 0, conns = 0, failed = 0;
+	long conc = 1, procs = 1, port = -1, nlat = 0, conns = 0, failed = 0;
 	long why[F_NWHY] = { 0 }, other_pids = 0;
 	uint32_t *lat;
 	double t0, secs;
-	int nall = 0, c, i, j, k;
+	int nall = 0, c, j, k;
+	long i, nw;
 
-	while ((c = getopt(argc, argv, "p:c:n:t:T:")) != -1) {
+	while ((c = getopt(argc, argv, "p:c:P:n:t:T:")) != -1) {
 		switch (c) {
 		case 'p': port = (long)num(optarg, 1, 65535); break;
 		case 'c': conc = (long)num(optarg, 1, MAX_CONC); break;
+		case 'P': procs = (long)num(optarg, 1, MAX_PROCS); break;
 		case 'n': count = (long)num(optarg, 1, 1e9); break;
 		case 't': seconds = num(optarg, 0.01, HARD_LIMIT_S); break;
 		case 'T': timeout_ms = (long)num(optarg, 1, 600000); break;
@@ -250,24 +432,22 @@ int main(int argc, char **argv)
 	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	addr.sin_port = htons((unsigned short)port);
 
-	ws = calloc((size_t)conc, sizeof *ws);
+	if (count >= 0 && count < procs)
+		procs = count;
+	nw = conc * procs;
+	ws = calloc((size_t)nw, sizeof *ws);
 	if (!ws) {
 		perror("client: calloc");
 		return 2;
 	}
 	t0 = now();
 	t_end = t0 + (seconds > 0 ? seconds : HARD_LIMIT_S);
-	for (i = 0; i < conc; i++) {
-		if (pthread_create(&ws[i].tid, NULL, run, &ws[i]) != 0) {
-			fprintf(stderr, "client: pthread_create failed\n");
-			return 2;
-		}
-	}
-	for (i = 0; i < conc; i++)
-		pthread_join(ws[i].tid, NULL);
+	if (procs > 1 ? processes(ws, procs, conc, &t0) < 0
+		      : threads(ws, conc) < 0)
+		return 2;
 	secs = now() - t0;
 
-	for (i = 0; i < conc; i++)
+	for (i = 0; i < nw; i++)
 		nlat += ws[i].nlat;
 	lat = malloc((size_t)(nlat ? nlat : 1) * sizeof *lat);
 	if (!lat) {
@@ -275,7 +455,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	nlat = 0;
-	for (i = 0; i < conc; i++) {
+	for (i = 0; i < nw; i++) {
 		struct worker *w = &ws[i];
 
 		memcpy(lat + nlat, w->lat, (size_t)w->nlat * sizeof *lat);

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The side-by-side benchmark: the kernel's SO_REUSEPORT, the shim with
-# each policy, one listener shared by the workers, a single acceptor.
+# each policy, one listener shared by the workers, a single acceptor; and
+# a concurrency sweep of the kernel against each policy with the owner's
+# CPU time per connection.
 # Builds nothing: `make bench` builds, then runs this.
 #
 # Environment:
@@ -11,6 +13,10 @@
 #   BENCH_GROW_SECS=S    seconds per growth-curve run (2.5, quick 1)
 #   BENCH_CONC=N         client threads for throughput and growth (16)
 #   BENCH_WORKERS=N      worker processes (4)
+#   BENCH_SWEEP="1 2 8 32"  sweep: client processes in flight, each making
+#                        one connection at a time
+#   BENCH_SWEEP_SECS=S   seconds per sweep run (1.5, quick 0.7)
+#   BENCH_ONLY=sweep     the concurrency sweep alone
 #   BENCH_MD=FILE        also write the report as a markdown document
 #
 # All traffic is on 127.0.0.1.  Every worker is in its own process group;
@@ -39,9 +45,18 @@ POLICIES="roundrobin hash srcip leastloaded"
 MAIN_SETUPS="kernel shim-roundrobin shim-hash shim-srcip shim-leastloaded shared single"
 LIGHT_SETUPS="kernel shim-roundrobin"
 LIGHT_SECS=${BENCH_LIGHT_SECS:-${QUICK:+1}}; LIGHT_SECS=${LIGHT_SECS:-2}
+SWEEP=${BENCH_SWEEP:-1 2 8 32}
+SWEEP_SECS=${BENCH_SWEEP_SECS:-${QUICK:+0.7}}; SWEEP_SECS=${SWEEP_SECS:-1.5}
+ONLY=${BENCH_ONLY:-}
+case $ONLY in
+"" | sweep) ;;
+*) echo "bench: BENCH_ONLY=$ONLY: only 'sweep' is known" >&2; exit 2 ;;
+esac
+TOOL=$B/reuseport-shim
+HZ=$(getconf CLK_TCK)
 STALL_SETUPS="kernel shim-roundrobin shim-hash shim-srcip shim-leastloaded shared"
 
-for f in "$LIB" "$WB" "$CB"; do
+for f in "$LIB" "$WB" "$CB" "$TOOL"; do
 	[ -x "$f" ] || [ -f "$f" ] || { echo "bench: $f missing; run 'make bench'" >&2; exit 1; }
 done
 # 1024 endpoints, their connections, the owner's copies: plenty of fds.
@@ -137,14 +152,18 @@ start() {
 	local setup=$1 stall=$2 eps=${3:-0} i d envs=()
 	port=0 wpids=() slowpids=()
 	case $setup in
-	kernel | shim-* | grow-kernel | grow-shim)
+	kernel | shim-* | grow-kernel | grow-shim | sweep-*)
 		case $setup in
-		shim-*) read -ra envs <<<"$(shim_env "${setup#shim-}")" ;;
+		shim-* | sweep-shim-*) read -ra envs <<<"$(shim_env "${setup#*shim-}")" ;;
 		grow-shim) read -ra envs <<<"$(shim_env roundrobin)" ;;
 		esac
 		if [[ $setup == grow-* ]]; then
 			for ((i = 0; i < GROW_PROCS; i++)); do
 				spawn 1 env "${envs[@]}" "$WB" -p "$port" -n $((eps / GROW_PROCS)) || return 1
+			done
+		elif [[ $setup == sweep-* ]]; then
+			for ((i = 0; i < WORKERS; i++)); do
+				spawn 1 env "${envs[@]}" "$WB" -p "$port" -b || return 1
 			done
 		else
 			for ((i = 0; i < WORKERS; i++)); do
@@ -197,6 +216,20 @@ owner_cpu() {
 	awk -v hz="$(getconf CLK_TCK)" '{ printf "%.3f\n", ($14 + $15) / hz }' "/proc/$o/stat" 2>/dev/null || echo 0
 }
 
+# owner_of PORT: the pid of the rpshim-owner of our group on PORT, from
+# `reuseport-shim stat --json` on our rendezvous directory (empty if none).
+owner_of() {
+	"$TOOL" stat --json --dir "$rv" 2>/dev/null | awk -v port="$1" '
+	match($0, /"port": [0-9]+/) { cur = substr($0, RSTART + 8, RLENGTH - 8) }
+	match($0, /"owner_pid": [0-9]+/) && cur == port { print substr($0, RSTART + 13, RLENGTH - 13); exit }'
+}
+
+# ticks PID: user+system clock ticks PID has used (0 if gone or none).
+ticks() {
+	[ -n "$1" ] || { echo 0; return; }
+	awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+
 run_main() {
 	local s=$1 r cpu
 	start "$s" 0 || { stop_all; return; }
@@ -245,6 +278,54 @@ run_grow() {
 	progress "growth $kind $eps" "$(awk '{print $1 " conn/s"}' <<<"$r")${rss:+, owner ${rss} kB}"
 }
 
+# The concurrency sweep of one round: the kernel's and every policy's
+# WORKERS blocking-accept workers all start at once (on their own ports;
+# the ones not driven wait in accept() and cost nothing), then for each
+# number of client processes in flight a kernel run comes before, between
+# every two and after the shim runs, the policies' order rotating.  Each
+# shim run is later divided by the mean of the kernel runs either side.
+declare -A sport sowner
+run_sweep() {
+	local s p n li=0 seq i
+	sport=() sowner=()
+	for s in kernel $POLICIES; do
+		[ "$s" = kernel ] || s=shim-$s
+		start "sweep-$s" 0 || { stop_all; return; }
+		sport[$s]=$port
+		[ "$s" = kernel ] || sowner[$s]=$(owner_of "$port")
+		if [ "$s" != kernel ] && [ -z "${sowner[$s]}" ]; then
+			echo "bench: sweep: no owner found for $s on port $port" >&2
+		fi
+	done
+	for n in $SWEEP; do
+		seq=0 i=0
+		sweep_one kernel "$n"
+		for p in $(rotate "$POLICIES" $((round - 1 + li))); do
+			sweep_one "shim-$p" "$n"
+			((++i % 2 == 0)) && sweep_one kernel "$n"
+		done
+		((i % 2)) && sweep_one kernel "$n"
+		li=$((li + 1))
+	done
+	stop_all
+}
+
+# sweep_one SETUP N: N client processes, one connection at a time each.
+sweep_one() {
+	local s=$1 n=$2 o=${sowner[$1]:-} t0 t1 r
+	port=${sport[$s]}
+	t0=$(ticks "$o")
+	"$CB" -p "$port" -c 1 -P "$n" -t "$SWEEP_SECS" >"$work/out" 2>>"$work/client.err"
+	t1=$(ticks "$o")
+	[ -s "$work/out" ] || echo "conns 0 failed 0 secs 0 rate 0" >"$work/out"
+	r=$(awk '/^conns / { print $8, $2, $4; exit }' "$work/out")
+	[ -n "$o" ] || t1=-1 t0=0
+	echo "sweep $n $round $((seq++)) $s $r $((t1 - t0))" >>"$results"
+	progress "sweep $n $s" "$(awk -v t=$((t1 - t0)) -v hz="$HZ" '{
+		printf "%s conn/s", $1
+		if (t >= 0 && $2 > 0) printf ", owner %.1f us/conn", t * 1e6 / hz / $2 }' <<<"$r")"
+}
+
 # rotate LIST N: LIST starting at its N-th element (alternation across rounds).
 rotate() {
 	local -a a=($1)
@@ -256,13 +337,16 @@ started=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
 t_start=$SECONDS
 echo "reuseport-shim benchmark: $ROUNDS round(s), running..." >&2
 for ((round = 1; round <= ROUNDS; round++)); do
-	for s in $(rotate "$MAIN_SETUPS" $((round - 1))); do run_main "$s"; done
-	for s in $(rotate "$STALL_SETUPS" $((round - 1))); do run_stall "$s"; done
-	for s in $(rotate "$LIGHT_SETUPS" $((round - 1))); do run_light "$s"; done
-	for e in $GROW_SIZES; do
-		if ((round % 2)); then run_grow kernel "$e"; run_grow shim "$e"
-		else run_grow shim "$e"; run_grow kernel "$e"; fi
-	done
+	if [ -z "$ONLY" ]; then
+		for s in $(rotate "$MAIN_SETUPS" $((round - 1))); do run_main "$s"; done
+		for s in $(rotate "$STALL_SETUPS" $((round - 1))); do run_stall "$s"; done
+		for s in $(rotate "$LIGHT_SETUPS" $((round - 1))); do run_light "$s"; done
+		for e in $GROW_SIZES; do
+			if ((round % 2)); then run_grow kernel "$e"; run_grow shim "$e"
+			else run_grow shim "$e"; run_grow kernel "$e"; fi
+		done
+	fi
+	run_sweep
 done
 elapsed=$((SECONDS - t_start))
 left=$(ls -A "$rv" 2>/dev/null | wc -l)
@@ -271,12 +355,19 @@ report() {
 	echo "reuseport-shim benchmark, $started (took ${elapsed}s)"
 	echo "machine: $(nproc) CPUs, $(grep -m1 '^model name' /proc/cpuinfo | sed 's/.*: //'), $(uname -sr)"
 	echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
-	echo "settings: $ROUNDS round(s); throughput ${SECS}s per run, $WORKERS workers, $CONC client threads;"
-	echo "  stalled: $STALL_CONC closed-loop clients, ${STALL_SECS}s, 1 of $WORKERS workers sleeps ${STALL_DELAY} ms per request;"
-	echo "  growth: $GROW_PROCS processes share the endpoints (epoll), $CONC client threads, ${GROW_SECS}s, shim policy roundrobin"
-	echo "  figures are medians over rounds; latency is connect() to reply"
-	echo "  owner CPU: the rpshim-owner's user+system time over the run, in % of one CPU"
-	awk -v main="$MAIN_SETUPS" -v stall="$STALL_SETUPS" -v light="$LIGHT_SETUPS" -v grow="$GROW_SIZES" -v secs="$SECS" -v gsecs="$GROW_SECS" '
+	if [ -z "$ONLY" ]; then
+		echo "settings: $ROUNDS round(s); throughput ${SECS}s per run, $WORKERS workers, $CONC client threads;"
+		echo "  stalled: $STALL_CONC closed-loop clients, ${STALL_SECS}s, 1 of $WORKERS workers sleeps ${STALL_DELAY} ms per request;"
+		echo "  growth: $GROW_PROCS processes share the endpoints (epoll), $CONC client threads, ${GROW_SECS}s, shim policy roundrobin"
+		echo "  figures are medians over rounds; latency is connect() to reply"
+		echo "  owner CPU: the rpshim-owner's user+system time over the run, in % of one CPU"
+	else
+		echo "settings: $ROUNDS round(s), the concurrency sweep only; figures are medians over rounds"
+	fi
+	echo "  sweep: $(echo $SWEEP | sed 's/ /, /g') client processes in flight, one connection at a time each, ${SWEEP_SECS}s per run,"
+	echo "    $WORKERS workers in blocking accept(); a kernel run before, between every two and after the shim runs"
+	awk -v main="$MAIN_SETUPS" -v stall="$STALL_SETUPS" -v light="$LIGHT_SETUPS" -v grow="$GROW_SIZES" -v secs="$SECS" -v gsecs="$GROW_SECS" \
+	    -v sweep="$SWEEP" -v pols="$POLICIES" -v hz="$HZ" -v only="$ONLY" '
 	function med(key,   n, i, j, t, a) {
 		n = cnt[key]
 		if (n == 0) return "-"
@@ -297,50 +388,90 @@ report() {
 	}
 	$1 == "light" { k = $2; put("l50" k, $5); put("l99" k, $6); put("lr" k, $4) }
 	$1 == "grow" { put("g" $3 $2, $5); gfail[$3 $2] += $6; if ($3 == "shim") { put("rss" $2, $7); put("gcpu" $2, $8 / gsecs) } }
+	# sweep N ROUND SEQ SETUP rate conns failed ticks
+	$1 == "sweep" {
+		sw[$2, $3, $4] = $5; swr[$2, $3, $4] = $6; swn[$2, $3] = $4 + 1; swfail[$2] += $8
+		if ($5 == "kernel") put("wk" $2, $6)
+		else if ($9 >= 0 && $7 > 0) put("wus" $2 $5, $9 * 1e6 / hz / $7)
+	}
 	END {
-		kr = med("rkernel")
-		print ""
-		print "Throughput (open loop, as fast as the clients go)"
-		printf "%-18s | %9s | %8s | %-22s | %8s | %8s | %8s | %6s | %s\n", "setup", "conn/s", "/kernel", "max/min per worker", "p50", "p99", "max", "failed", "owner CPU"
-		n = split(main, m, " ")
-		for (i = 1; i <= n; i++) {
-			k = m[i]; r = med("r" k)
-			mm = med("mm" k)
-			mms = (mm == "-") ? "-" : (mm >= 1e12 ? "inf" : sprintf("%.2f", mm))
-			mms = sprintf("%s (%d/%d)", mms, med("maxc" k), med("min" k))
-			if (k == "single") mms = "- (1 worker)"
-			cpu = (k ~ /^shim/) ? sprintf("%.0f%%", 100 * med("cpu" k)) : "-"
-			printf "%-18s | %9.0f | %8s | %-22s | %8s | %8s | %8s | %6d | %s\n", k, r,
-			    (kr > 0 && r != "-") ? sprintf("%.2f", r / kr) : "-", mms,
-			    lat(med("p50" k)), lat(med("p99" k)), lat(med("max" k)), fail[k], cpu
+		# Each shim run over the mean of the kernel runs either side of it.
+		for (key in sw) {
+			split(key, f, SUBSEP); n = f[1]; r = f[2]; q = f[3]
+			if (sw[key] == "kernel") continue
+			ks = 0; kn = 0
+			for (j = q - 1; j >= 0; j--) if (sw[n, r, j] == "kernel") { ks += swr[n, r, j]; kn++; break }
+			for (j = q + 1; j < swn[n, r]; j++) if (sw[n, r, j] == "kernel") { ks += swr[n, r, j]; kn++; break }
+			if (kn > 0 && ks > 0) put("wr" n sw[key], swr[key] / (ks / kn))
+		}
+		if (only != "sweep") {
+			kr = med("rkernel")
+			print ""
+			print "Throughput (open loop, as fast as the clients go)"
+			printf "%-18s | %9s | %8s | %-22s | %8s | %8s | %8s | %6s | %s\n", "setup", "conn/s", "/kernel", "max/min per worker", "p50", "p99", "max", "failed", "owner CPU"
+			n = split(main, m, " ")
+			for (i = 1; i <= n; i++) {
+				k = m[i]; r = med("r" k)
+				mm = med("mm" k)
+				mms = (mm == "-") ? "-" : (mm >= 1e12 ? "inf" : sprintf("%.2f", mm))
+				mms = sprintf("%s (%d/%d)", mms, med("maxc" k), med("min" k))
+				if (k == "single") mms = "- (1 worker)"
+				cpu = (k ~ /^shim/) ? sprintf("%.0f%%", 100 * med("cpu" k)) : "-"
+				printf "%-18s | %9.0f | %8s | %-22s | %8s | %8s | %8s | %6d | %s\n", k, r,
+				    (kr > 0 && r != "-") ? sprintf("%.2f", r / kr) : "-", mms,
+				    lat(med("p50" k)), lat(med("p99" k)), lat(med("max" k)), fail[k], cpu
+			}
+			print ""
+			print "Stalled worker (8 closed-loop clients; 1 worker of 4 takes 100 ms per request)"
+			printf "%-18s | %9s | %8s | %8s | %8s | %-19s | %s\n", "setup", "conn/s", "p50", "p99", "max", "to the slow worker", "failed"
+			n = split(stall, m, " ")
+			for (i = 1; i <= n; i++) {
+				k = m[i]
+				printf "%-18s | %9.0f | %8s | %8s | %8s | %6.2f%% (%6d) | %d\n", k, med("sr" k),
+				    lat(med("s50" k)), lat(med("s99" k)), lat(med("smax" k)), med("share" k), med("nslow" k), sfail[k]
+			}
+			print ""
+			print "Latency at light load (1 client, one connection at a time)"
+			printf "%-18s | %9s | %8s | %8s | %s\n", "setup", "conn/s", "p50", "p99", "p50 over the kernel"
+			n = split(light, m, " "); k50 = med("l50kernel")
+			for (i = 1; i <= n; i++) {
+				k = m[i]
+				printf "%-18s | %9.0f | %8s | %8s | %s\n", k, med("lr" k), lat(med("l50" k)), lat(med("l99" k)),
+				    (k == "kernel" || k50 == "-") ? "-" : sprintf("%+.0f us", med("l50" k) - k50)
+			}
+			print ""
+			print "Growth (endpoints in one group; shim policy roundrobin)"
+			printf "%-9s | %13s | %11s | %11s | %12s | %9s | %s\n", "endpoints", "kernel conn/s", "shim conn/s", "shim/kernel", "owner VmRSS", "owner CPU", "failed kernel/shim"
+			n = split(grow, m, " ")
+			for (i = 1; i <= n; i++) {
+				e = m[i]; a = med("gkernel" e); b = med("gshim" e)
+				printf "%-9s | %13.0f | %11.0f | %11s | %9s kB | %8.0f%% | %d/%d\n", e, a, b,
+				    (a > 0) ? sprintf("%.2f", b / a) : "-", med("rss" e), 100 * med("gcpu" e), gfail["kernel" e], gfail["shim" e]
+			}
 		}
 		print ""
-		print "Stalled worker (8 closed-loop clients; 1 worker of 4 takes 100 ms per request)"
-		printf "%-18s | %9s | %8s | %8s | %8s | %-19s | %s\n", "setup", "conn/s", "p50", "p99", "max", "to the slow worker", "failed"
-		n = split(stall, m, " ")
+		print "Concurrency sweep (client processes in flight, one connection at a time each)"
+		np = split(pols, pl, " ")
+		printf "%-9s | %13s", "", "kernel"
+		for (i = 1; i <= np; i++) printf " | %-24s", pl[i]
+		printf " |\n"
+		printf "%-9s | %13s", "in flight", "conn/s"
+		for (i = 1; i <= np; i++) printf " | %7s %7s %8s", "/kernel", "us/conn", "1 thread"
+		printf " | %s\n", "failed"
+		n = split(sweep, m, " ")
 		for (i = 1; i <= n; i++) {
-			k = m[i]
-			printf "%-18s | %9.0f | %8s | %8s | %8s | %6.2f%% (%6d) | %d\n", k, med("sr" k),
-			    lat(med("s50" k)), lat(med("s99" k)), lat(med("smax" k)), med("share" k), med("nslow" k), sfail[k]
+			c = m[i]; k = med("wk" c)
+			printf "%-9s | %13s", c, (k == "-") ? "-" : sprintf("%.0f", k)
+			for (j = 1; j <= np; j++) {
+				p = "shim-" pl[j]; x = med("wr" c p); u = med("wus" c p)
+				printf " | %7s %7s %8s", (x == "-") ? "-" : sprintf("%.2f", x),
+				    (u == "-") ? "-" : sprintf("%.1f", u), (u == "-" || u <= 0) ? "-" : sprintf("%.0f", 1e6 / u)
+			}
+			printf " | %d\n", swfail[c]
 		}
-		print ""
-		print "Latency at light load (1 client, one connection at a time)"
-		printf "%-18s | %9s | %8s | %8s | %s\n", "setup", "conn/s", "p50", "p99", "p50 over the kernel"
-		n = split(light, m, " "); k50 = med("l50kernel")
-		for (i = 1; i <= n; i++) {
-			k = m[i]
-			printf "%-18s | %9.0f | %8s | %8s | %s\n", k, med("lr" k), lat(med("l50" k)), lat(med("l99" k)),
-			    (k == "kernel" || k50 == "-") ? "-" : sprintf("%+.0f us", med("l50" k) - k50)
-		}
-		print ""
-		print "Growth (endpoints in one group; shim policy roundrobin)"
-		printf "%-9s | %13s | %11s | %11s | %12s | %9s | %s\n", "endpoints", "kernel conn/s", "shim conn/s", "shim/kernel", "owner VmRSS", "owner CPU", "failed kernel/shim"
-		n = split(grow, m, " ")
-		for (i = 1; i <= n; i++) {
-			e = m[i]; a = med("gkernel" e); b = med("gshim" e)
-			printf "%-9s | %13.0f | %11.0f | %11s | %9s kB | %8.0f%% | %d/%d\n", e, a, b,
-			    (a > 0) ? sprintf("%.2f", b / a) : "-", med("rss" e), 100 * med("gcpu" e), gfail["kernel" e], gfail["shim" e]
-		}
+		print "  /kernel: the shim'"'"'s rate over the mean of the kernel runs either side, same round (median);"
+		print "  us/conn: the rpshim-owner'"'"'s user+system CPU time over the run per connection answered;"
+		print "  1 thread: 1e6 / us/conn, the connection rate one owner thread could carry at 100% of a CPU"
 	}' "$results"
 	echo ""
 	if ((leftovers == 0 && left == 0)); then
@@ -361,7 +492,9 @@ report() {
 report >"$work/report.txt"
 cat "$work/report.txt"
 
-if [ -n "${BENCH_MD:-}" ]; then
+if [ -n "${BENCH_MD:-}" ] && [ -n "$ONLY" ]; then
+	echo "bench: BENCH_ONLY=$ONLY is a partial run; $BENCH_MD not written" >&2
+elif [ -n "${BENCH_MD:-}" ]; then
 	{
 		cat <<'EOF'
 # reuseport-shim benchmark
@@ -373,8 +506,8 @@ Client and servers share the same CPUs, so absolute rates say more about
 this machine than about the shim; the ratios are the point.
 
 The setups, all serving the same tiny protocol (`bench/worker.c`: reply
-`<pid>\n`, close) to the same load generator (`bench/client.c`: threads that
-connect, read the reply, close, again and again):
+`<pid>\n`, close) to the same load generator (`bench/client.c`: threads, or
+processes, that connect, read the reply, close, again and again):
 
 - **kernel**: 4 worker processes, each with its own `SO_REUSEPORT` socket;
   Linux spreads connections by a hash of the 4-tuple.  The reference.
@@ -407,6 +540,19 @@ How to read it:
 - The growth table opens 2 to 1024 `SO_REUSEPORT` sockets on one port in
   2 processes that serve them with epoll; `owner VmRSS` is the resident
   memory of the shim's owner process at that size, measured after the load.
+- The concurrency sweep runs 1, 2, 8 and 32 client processes
+  (`client -P N -c 1`), each making one connection at a time (blocking
+  connect, read, close), against 4 workers that each have their own
+  `SO_REUSEPORT` socket and wait in a blocking `accept()` (`worker -b`, a
+  prefork server's loop).  The kernel's group and each policy's run side by
+  side, with a kernel run before, between every two and after the shim
+  runs; `/kernel` is a shim run's rate over the mean of the kernel runs
+  either side of it (median over rounds).  `us/conn` is the owner's CPU
+  time (user+system from `/proc/PID/stat`, counted in clock ticks, so a
+  short run is good to a few percent) per connection answered, and
+  `1 thread` is 1e6 over it: the connection rate one owner thread could
+  carry at 100% of a CPU, the ceiling the owner puts on a group however
+  many CPUs its workers have.
 
 Where the shim's time goes, and what was tried: [PROFILE.md](PROFILE.md).
 

@@ -7,6 +7,10 @@
  *	127.0.0.1:PORT (PORT 0: the first learns one, the rest reuse it),
  *	all non-blocking, and serves them with epoll.  Under the shim each
  *	one is an endpoint of the group.
+ *   worker [-p PORT] -b [-d DELAY_MS]
+ *	One SO_REUSEPORT listener on 127.0.0.1:PORT served with blocking
+ *	accept(), one connection at a time (the prefork server's loop; the
+ *	concurrency sweep's workers).
  *   worker -s FD [-d DELAY_MS]
  *	Serve the inherited listening socket FD with blocking accept().
  *   worker [-p PORT] -f N [-d DELAY_MS [-k K]]
@@ -310,9 +314,9 @@ static void serve_forked(unsigned port, long n, long delay_ms, long k)
 int main(int argc, char **argv)
 {
 	long port = 0, nsock = 1, delay_ms = 0, nfork = 0, kslow = -1;
-	int sfd = -1, reuse = 1, c;
+	int sfd = -1, reuse = 1, block = 0, c;
 
-	while ((c = getopt(argc, argv, "p:n:d:s:f:k:1")) != -1) {
+	while ((c = getopt(argc, argv, "p:n:d:s:f:k:b1")) != -1) {
 		switch (c) {
 		case 'p': port = num(optarg, 0, 65535, "port"); break;
 		case 'n': nsock = num(optarg, 1, MAX_SOCKETS, "socket count"); break;
@@ -320,16 +324,19 @@ int main(int argc, char **argv)
 		case 's': sfd = (int)num(optarg, 0, 1 << 20, "fd"); break;
 		case 'f': nfork = num(optarg, 1, MAX_FORK, "process count"); break;
 		case 'k': kslow = num(optarg, 0, MAX_FORK, "slow count"); break;
+		case 'b': block = 1; break;
 		case '1': reuse = 0; break;
 		default:
-			fatal("usage: worker [-p PORT] [-n SOCKETS] [-d DELAY_MS] "
-			      "[-s FD | -f N [-k K]] [-1]");
+			fatal("usage: worker [-p PORT] [-n SOCKETS | -b] "
+			      "[-d DELAY_MS] [-s FD | -f N [-k K]] [-1]");
 		}
 	}
 	if (optind != argc)
 		fatal("no operands expected");
 	if (!reuse && nsock != 1)
 		fatal("-1 needs -n 1");
+	if (block && (nsock != 1 || sfd >= 0 || nfork > 0))
+		fatal("-b takes one listener of its own");
 	signals();
 	if (sfd >= 0) {
 		set_nonblock(sfd, 0);
@@ -337,6 +344,12 @@ int main(int argc, char **argv)
 	} else if (nfork > 0) {
 		serve_forked((unsigned)port, nfork, delay_ms,
 			     kslow < 0 ? nfork : kslow);
+	} else if (block) {
+		unsigned p = (unsigned)port;
+		int lfd = listener(&p, reuse);
+
+		say("port %u\n", p);
+		serve_blocking(lfd, delay_ms);
 	} else {
 		serve_poll((unsigned)port, nsock, delay_ms, reuse);
 	}
