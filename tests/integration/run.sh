@@ -87,6 +87,8 @@ run_test fdtab-dup2-hidden	t_fdtab_dup2_hidden
 run_test fdtab-closefrom	t_fdtab_closefrom
 run_test fdtab-stale		t_fdtab_stale
 run_test fdtab-spawn		t_fdtab_spawn
+run_test fd-budget		t_fd_budget
+run_test board-scribble		t_board_scribble
 run_test no-leftovers		t_no_leftovers
 
 suite_finish
