@@ -57,6 +57,8 @@ static _Atomic uint64_t bitmap[BITMAP_FDS / WORD_BITS];
 static _Atomic uint64_t hidden[BITMAP_FDS / WORD_BITS];
 /* Tracked fds beyond the bitmap: rare, so they share one counter. */
 static atomic_uint high_fds;
+/* Bits set in bitmap, plus high_fds: fdtab_none() in one load. */
+static atomic_uint marked;
 /* The process the table describes; 0 until it tracks something. */
 static atomic_long table_pid;
 
@@ -124,17 +126,50 @@ static void
 mark(int fd, int on)
 {
 	if (fd >= BITMAP_FDS) {
-		if (on)
+		if (on) {
 			atomic_fetch_add(&high_fds, 1);
-		else
+			atomic_fetch_add(&marked, 1);
+		} else {
 			atomic_fetch_sub(&high_fds, 1);
+			atomic_fetch_sub(&marked, 1);
+		}
 		return;
 	}
 	uint64_t bit = (uint64_t)1 << (fd % WORD_BITS);
-	if (on)
-		atomic_fetch_or(&bitmap[fd / WORD_BITS], bit);
-	else
-		atomic_fetch_and(&bitmap[fd / WORD_BITS], ~bit);
+	_Atomic uint64_t *w = &bitmap[fd / WORD_BITS];
+	/* Counted on change only: a bit may be set twice (hidden, put). */
+	if (on) {
+		if ((atomic_fetch_or(w, bit) & bit) == 0)
+			atomic_fetch_add(&marked, 1);
+	} else {
+		if ((atomic_fetch_and(w, ~bit) & bit) != 0)
+			atomic_fetch_sub(&marked, 1);
+	}
+}
+
+int
+fdtab_none(void)
+{
+	return (atomic_load_explicit(&marked, memory_order_acquire) == 0);
+}
+
+int
+fdtab_next(int from)
+{
+	if (from < 0)
+		from = 0;
+	for (int w = from / WORD_BITS; w < BITMAP_FDS / WORD_BITS; w++) {
+		uint64_t v = atomic_load_explicit(&bitmap[w],
+		    memory_order_acquire);
+
+		if (w == from / WORD_BITS)
+			v &= ~(uint64_t)0 << (from % WORD_BITS);
+		for (int b = 0; v != 0; b++, v >>= 1) {
+			if (v & 1)
+				return (w * WORD_BITS + b);
+		}
+	}
+	return (-1);
 }
 
 int

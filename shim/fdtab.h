@@ -64,6 +64,16 @@ int fdtab_maybe(int fd);
 /* Lock-free: 0 means no fd in lo..hi is tracked or hidden. */
 int fdtab_any(int lo, int hi);
 
+/* Lock-free, one load: 1 means no fd at all is tracked or hidden. */
+int fdtab_none(void);
+
+/*
+ * Lock-free, read-only (a vfork child may ask): the lowest fd >= from
+ * that may be tracked or hidden, or -1.  Fds beyond 65535 are not
+ * listed (see fdtab_any).
+ */
+int fdtab_next(int from);
+
 /*
  * Lock-free: 0 in a process that must not change the table: a vfork
  * child (it shares its parent's memory, not its fds) or a child forked

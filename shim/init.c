@@ -4,6 +4,7 @@
 #include <pthread.h>
 
 #include "config.h"
+#include "exec.h"
 #include "fdtab.h"
 #include "inherit.h"
 #include "real.h"
@@ -16,6 +17,7 @@ init(void)
 {
 	real_init();
 	(void) config_get();
+	exec_init();
 	/*
 	 * A fork while another thread holds the table lock would leave the
 	 * child's copy locked forever.

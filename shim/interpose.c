@@ -11,6 +11,13 @@
  * close_range is glibc's and FreeBSD's; illumos has none, and ours there
  * fails with ENOSYS as a C library without the system call would.
  *
+ * exec: glibc's execv, execvp, execvpe, execl, execle, execlp, fexecve
+ * and posix_spawn reach the kernel through an internal execve, not the
+ * exported one, so each is wrapped (exec.c).  illumos has them all
+ * (execvpe since ILLUMOS_0.44, fexecve since 0.43); where the C library
+ * lacks one, ours falls back on execvp, or fails with ENOSYS (fexecve).
+ * The execl family's arguments become an argv on the stack.
+ *
  * On illumos this file is built without _XPG4_2 (the Makefile's IFLAGS):
  * under it <sys/socket.h> renames bind and getsockopt to their __xnet_
  * names, and the plain ones would never be defined.  In that plain mode
@@ -20,6 +27,7 @@
 #include <fcntl.h>
 #include <stddef.h>
 #include <unistd.h>
+#include <spawn.h>
 #include <sys/socket.h>
 
 #include "shim.h"
@@ -43,6 +51,7 @@ int __xnet_getsockopt(int fd, int level, int name, void *val,
 int __setsockopt64(int fd, int level, int name, const void *val,
     socklen_t len);
 int __getsockopt64(int fd, int level, int name, void *val, socklen_t *len);
+int execvpe(const char *file, char *const argv[], char *const envp[]);
 
 int
 bind(int fd, const struct sockaddr *sa, socklen_t len)
@@ -205,4 +214,86 @@ __getsockopt64(int fd, int level, int name, void *val, socklen_t *len)
 {
 	return (shim_getsockopt(fd, level, name, val, len,
 	    SHIM_TIME64));
+}
+
+int
+execve(const char *path, char *const argv[], char *const envp[])
+{
+	return (shim_execve(path, argv, envp));
+}
+
+int
+execv(const char *path, char *const argv[])
+{
+	return (shim_execv(path, argv));
+}
+
+int
+execvp(const char *file, char *const argv[])
+{
+	return (shim_execvp(file, argv));
+}
+
+int
+execvpe(const char *file, char *const argv[], char *const envp[])
+{
+	return (shim_execvpe(file, argv, envp));
+}
+
+int
+fexecve(int fd, char *const argv[], char *const envp[])
+{
+	return (shim_fexecve(fd, argv, envp));
+}
+
+int
+execl(const char *path, const char *arg, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, arg);
+	rc = shim_execl(path, arg, ap, SHIM_EXECL);
+	va_end(ap);
+	return (rc);
+}
+
+int
+execle(const char *path, const char *arg, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, arg);
+	rc = shim_execl(path, arg, ap, SHIM_EXECLE);
+	va_end(ap);
+	return (rc);
+}
+
+int
+execlp(const char *file, const char *arg, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, arg);
+	rc = shim_execl(file, arg, ap, SHIM_EXECLP);
+	va_end(ap);
+	return (rc);
+}
+
+int
+posix_spawn(pid_t *pid, const char *path,
+    const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *at,
+    char *const argv[], char *const envp[])
+{
+	return (shim_posix_spawn(pid, path, fa, at, argv, envp, 0));
+}
+
+int
+posix_spawnp(pid_t *pid, const char *file,
+    const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *at,
+    char *const argv[], char *const envp[])
+{
+	return (shim_posix_spawn(pid, file, fa, at, argv, envp, 1));
 }

@@ -48,3 +48,47 @@ shim_log_write(enum shim_log_level lvl, const char *fmt, ...)
 	(void) write(2, buf, (size_t)n);
 	errno = saved;	/* the shim's own work never leaks an errno */
 }
+
+/* Append s to buf (len bytes in use, room for one more: the newline). */
+static size_t
+cat(char *buf, size_t len, size_t size, const char *s)
+{
+	while (*s != '\0' && len < size - 1)
+		buf[len++] = *s++;
+	return (len);
+}
+
+void
+shim_log_strs(enum shim_log_level lvl, ...)
+{
+	static const char *const names[] = { "error", "warn", "info", "debug" };
+	char buf[1024], num[24];
+	int saved = errno;
+	size_t n = 0, k = sizeof (num) - 1;
+	long pid = (long)getpid();
+	const char *s;
+	va_list ap;
+
+	if ((int)lvl > shim_log_level)
+		return;
+	num[k] = '\0';
+	do {
+		num[--k] = (char)('0' + pid % 10);
+		pid /= 10;
+	} while (pid > 0 && k > 0);
+	n = cat(buf, n, sizeof (buf), "reuseport-shim[");
+	n = cat(buf, n, sizeof (buf), plat_progname());
+	n = cat(buf, n, sizeof (buf), " ");
+	n = cat(buf, n, sizeof (buf), log_role);
+	n = cat(buf, n, sizeof (buf), num + k);
+	n = cat(buf, n, sizeof (buf), "]: ");
+	n = cat(buf, n, sizeof (buf), names[lvl]);
+	n = cat(buf, n, sizeof (buf), ": ");
+	va_start(ap, lvl);
+	while ((s = va_arg(ap, const char *)) != NULL)
+		n = cat(buf, n, sizeof (buf), s);
+	va_end(ap);
+	buf[n++] = '\n';
+	(void) write(2, buf, n);
+	errno = saved;
+}

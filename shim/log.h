@@ -21,6 +21,13 @@ void shim_log_write(enum shim_log_level lvl, const char *fmt, ...)
 #endif
     ;
 
+/*
+ * The same line from strings alone (the list ends with NULL), without
+ * stdio: for the exec wrappers, which may run in a vfork child or a
+ * signal handler, where only async-signal-safe calls may be made.
+ */
+void shim_log_strs(enum shim_log_level lvl, ...);
+
 /* The level test is inline so that a disabled line costs one compare. */
 #define	shim_log(lvl, ...)	do {					\
 	if ((int)(lvl) <= shim_log_level)				\

@@ -854,6 +854,39 @@ plat_self_dir(char *buf, size_t n)
 	return (0);
 }
 
+/*
+ * The path of the object that holds this code, as the run-time linker
+ * loaded it (for the library: as its preload variable named it).
+ */
+int
+plat_self_path(char *buf, size_t n)
+{
+	Dl_info self;
+
+	if (dladdr((void *)plat_self_path, &self) == 0 ||
+	    self.dli_fname == NULL || strlen(self.dli_fname) >= n)
+		return (-1);
+	(void) strcpy(buf, self.dli_fname);
+	return (0);
+}
+
+/*
+ * The variables the run-time linker preloads from: ld.so.1(1) reads
+ * LD_PRELOAD_64 or LD_PRELOAD_32 by the program's class, before
+ * LD_PRELOAD; glibc's ld.so reads LD_PRELOAD alone.
+ */
+const char *const *
+plat_preload_vars(void)
+{
+#if defined(__sun)
+	static const char *const v[] = { "LD_PRELOAD", "LD_PRELOAD_64",
+	    "LD_PRELOAD_32", NULL };
+#else
+	static const char *const v[] = { "LD_PRELOAD", NULL };
+#endif
+	return (v);
+}
+
 extern char **environ;
 
 /*
@@ -889,7 +922,13 @@ plat_spawn(const char *path, char *const argv[], pid_t *pid)
 	err = posix_spawnattr_setflags(&at,
 	    POSIX_SPAWN_NOSIGCHLD_NP | POSIX_SPAWN_WAITPID_NP);
 #endif
-	if (err == 0)
+	/*
+	 * The C library's, not our wrapper (exec.c), which would put the
+	 * preload back if this process holds an inheritable endpoint.
+	 */
+	if (err == 0 && real.posix_spawn != NULL)
+		err = real.posix_spawn(pid, path, NULL, &at, argv, envp);
+	else if (err == 0)
 		err = posix_spawn(pid, path, NULL, &at, argv, envp);
 	(void) posix_spawnattr_destroy(&at);
 	if (err != 0) {

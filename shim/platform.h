@@ -108,6 +108,10 @@ int plat_poller_wait(struct plat_poller *p, uint32_t *tokens, int max,
 pid_t plat_fork(int waited);
 /* The directory of this library (or program) into buf; -1 if unknown. */
 int plat_self_dir(char *buf, size_t n);
+/* The path of this library (or program) into buf; -1 if unknown. */
+int plat_self_path(char *buf, size_t n);
+/* The preload variables the run-time linker reads, NULL-terminated. */
+const char *const *plat_preload_vars(void);
 /*
  * posix_spawn path with argv and the environment less LD_PRELOAD*; the
  * caller reaps *pid with waitpid.  0, or -1 with errno.

@@ -81,6 +81,13 @@ resolve_all(void)
 	RESOLVE_AS(xnet_getsockopt, "__xnet_getsockopt", 0);
 	RESOLVE_AS(getsockopt64, "__getsockopt64", 0);
 	RESOLVE_AS(setsockopt64, "__setsockopt64", 0);
+	RESOLVE(execve, 1);
+	RESOLVE(execv, 1);
+	RESOLVE(execvp, 1);
+	RESOLVE(execvpe, 0);
+	RESOLVE(fexecve, 0);
+	RESOLVE(posix_spawn, 1);
+	RESOLVE(posix_spawnp, 1);
 }
 
 void

@@ -7,6 +7,7 @@
 #ifndef SHIM_REAL_H
 #define SHIM_REAL_H
 
+#include <spawn.h>
 #include <sys/types.h>
 #include <sys/socket.h>
 
@@ -33,6 +34,18 @@ struct shim_real {
 	int	(*xnet_getsockopt)(int, int, int, void *, socklen_t *);
 	int	(*getsockopt64)(int, int, int, void *, socklen_t *);
 	int	(*setsockopt64)(int, int, int, const void *, socklen_t);
+	/* exec and spawn (exec.c); NULL where the C library has none. */
+	int	(*execve)(const char *, char *const [], char *const []);
+	int	(*execv)(const char *, char *const []);
+	int	(*execvp)(const char *, char *const []);
+	int	(*execvpe)(const char *, char *const [], char *const []);
+	int	(*fexecve)(int, char *const [], char *const []);
+	int	(*posix_spawn)(pid_t *, const char *,
+	    const posix_spawn_file_actions_t *, const posix_spawnattr_t *,
+	    char *const [], char *const []);
+	int	(*posix_spawnp)(pid_t *, const char *,
+	    const posix_spawn_file_actions_t *, const posix_spawnattr_t *,
+	    char *const [], char *const []);
 };
 
 typedef int (*bind_fn)(int, const struct sockaddr *, socklen_t);

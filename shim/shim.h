@@ -6,6 +6,8 @@
 #ifndef SHIM_SHIM_H
 #define SHIM_SHIM_H
 
+#include <spawn.h>
+#include <stdarg.h>
 #include <sys/types.h>
 #include <sys/socket.h>
 
@@ -43,5 +45,24 @@ int shim_dup2(int fd, int nfd);
 int shim_dup3(int fd, int nfd, int flags);
 /* arg1: F_DUP3FD's fourth argument (illumos), else unused. */
 int shim_fcntl(int fd, int cmd, void *arg, int arg1);
+
+/* exec and spawn (exec.c): the shim kept for inherited endpoints. */
+int shim_execve(const char *path, char *const argv[], char *const envp[]);
+int shim_execv(const char *path, char *const argv[]);
+int shim_execvp(const char *file, char *const argv[]);
+int shim_execvpe(const char *file, char *const argv[], char *const envp[]);
+int shim_fexecve(int fd, char *const argv[], char *const envp[]);
+/* Which execl: its arguments follow arg in ap (execle's envp last). */
+enum shim_execl {
+	SHIM_EXECL = 0,
+	SHIM_EXECLE,
+	SHIM_EXECLP
+};
+int shim_execl(const char *path, const char *arg, va_list ap,
+    enum shim_execl kind);
+/* search: posix_spawnp. */
+int shim_posix_spawn(pid_t *pid, const char *path,
+    const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *at,
+    char *const argv[], char *const envp[], int search);
 
 #endif /* SHIM_SHIM_H */

@@ -89,6 +89,14 @@ run_test fdtab-stale		t_fdtab_stale
 run_test fdtab-spawn		t_fdtab_spawn
 run_test fd-budget		t_fd_budget
 run_test board-scribble		t_board_scribble
+run_test execenv-empty		t_execenv_empty
+run_test execenv-execv		t_execenv_execv
+run_test execenv-fexecve	t_execenv_fexecve
+run_test execenv-spawn		t_execenv_spawn
+run_test execenv-xdg		t_execenv_xdg
+run_test execenv-untouched	t_execenv_untouched
+run_test execenv-noroom		t_execenv_noroom
+run_test execenv-nginx		t_execenv_nginx
 run_test no-leftovers		t_no_leftovers
 
 suite_finish

@@ -744,6 +744,45 @@ test_any(void **state)
 	sock_free(sk);
 }
 
+/*
+ * exec's questions (shim/exec.c): nothing tracked, in one load, and the
+ * tracked numbers in order, without the lock; a number marked twice
+ * (hidden twice) is counted once.
+ */
+static void
+test_none_next(void **state)
+{
+	struct shim_sock *sk = sock_new(AF_INET);
+	sigset_t saved;
+
+	(void) state;
+	assert_int_equal(fdtab_none(), 1);
+	assert_int_equal(fdtab_next(0), -1);
+	assert_int_equal(put(64, sk), 0);
+	assert_int_equal(put(5, sk), 0);
+	assert_int_equal(put(70000, sk), 0);
+	assert_int_equal(fdtab_none(), 0);
+	assert_int_equal(fdtab_next(-1), 5);
+	assert_int_equal(fdtab_next(6), 64);
+	assert_int_equal(fdtab_next(65), -1);
+	assert_null(del(5));
+	assert_null(del(64));
+	assert_int_equal(fdtab_none(), 0);	/* 70000: beyond the bitmap */
+	assert_ptr_equal(del(70000), sk);
+	assert_int_equal(fdtab_none(), 1);
+	fdtab_lock(&saved);
+	fdtab_hide(127, 1);
+	fdtab_hide(127, 1);
+	fdtab_unlock(&saved);
+	assert_int_equal(fdtab_none(), 0);
+	assert_int_equal(fdtab_next(0), 127);
+	fdtab_lock(&saved);
+	fdtab_hide(127, 0);
+	fdtab_unlock(&saved);
+	assert_int_equal(fdtab_none(), 1);
+	sock_free(sk);
+}
+
 int
 main(void)
 {
@@ -769,6 +808,7 @@ main(void)
 		cmocka_unit_test(test_close_range_spares_hidden),
 		cmocka_unit_test(test_closefrom_in_child),
 		cmocka_unit_test(test_any),
+		cmocka_unit_test(test_none_next),
 	};
 
 	/* The real functions, as the wrappers and the table's closes use. */

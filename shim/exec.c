@@ -1,0 +1,361 @@
+/*
+ * exec.c: exec and spawn keep the shim for a program that inherits
+ * endpoints.
+ *
+ * An endpoint that is not close-on-exec survives exec, and the new
+ * program's shim recognises it (inherit.c), if the new program has a
+ * shim.  nginx's binary upgrade execs itself with an environment of its
+ * own making (only what its `env` lines keep): the new master ran
+ * without the shim, saw a bare Unix socket, bound the port for real,
+ * failed with EADDRINUSE and exited, and no log said why.  So when the
+ * caller holds such an endpoint and the environment given lacks the
+ * shim, the program gets that environment plus the preload variable and
+ * the REUSEPORT_SHIM_* variables as this process had them at startup,
+ * and REUSEPORT_SHIM_DIR naming the endpoint's directory when neither
+ * has it (XDG_RUNTIME_DIR, which picks the default, is usually dropped
+ * as well).  Where that cannot be done (no room), one error line says
+ * so and how to fix it, and the exec goes ahead unchanged.
+ *
+ * glibc's execv, execvp, execl and the others call an internal execve,
+ * not ours, so each is wrapped, and so is posix_spawn.  exec may run in
+ * a vfork child or a signal handler: the check reads the fd table's
+ * bitmap without its lock and writes nothing, the new environment is
+ * built on the stack, and log lines are written without stdio.  A
+ * process that tracks no fd passes straight through (one atomic load).
+ *
+ * posix_spawn: file actions may close or dup2 an endpoint in the child,
+ * and they are opaque, so the parent's fds decide, as for exec.  A child
+ * whose actions close every endpoint may get the shim its parent had;
+ * that changes nothing for a program that never sets SO_REUSEPORT.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "exec.h"
+#include "execenv.h"
+#include "fdtab.h"
+#include "log.h"
+#include "platform.h"
+#include "real.h"
+#include "shim.h"
+
+#define	EXEC_ENV_MAX	1024	/* entries of a new environment */
+#define	EXEC_BUF_MAX	4096	/* strings made for it */
+#define	EXEC_ARGS_MAX	1024	/* execl's arguments, NULL included */
+#define	EXEC_CAP_MAX	8192	/* the startup values kept */
+
+extern char **environ;
+
+/* The room for a new environment, on the wrapper's stack. */
+struct exec_room {
+	char	*env[EXEC_ENV_MAX];
+	char	buf[EXEC_BUF_MAX];
+};
+
+static struct execenv_self self;
+static char self_path[1024];
+static char cap[EXEC_CAP_MAX];
+static size_t cap_used;
+static int cap_short;		/* a startup value did not fit in cap */
+static const char *pre_name = "LD_PRELOAD";	/* for log lines */
+
+/* pre, and len bytes of s, as one string in cap; NULL (cap_short set). */
+static const char *
+keep(const char *pre, const char *s, size_t len)
+{
+	size_t pl = strlen(pre);
+	char *p = cap + cap_used;
+
+	if (pl + len >= sizeof (cap) - cap_used) {
+		cap_short = 1;
+		return (NULL);
+	}
+	memcpy(p, pre, pl);
+	memcpy(p + pl, s, len);
+	p[pl + len] = '\0';
+	cap_used += pl + len + 1;
+	return (p);
+}
+
+void
+exec_init(void)
+{
+	const char *slash, *e;
+	size_t len;
+
+	self.names = plat_preload_vars();
+	if (plat_self_path(self_path, sizeof (self_path)) != 0)
+		return;		/* an exec that needs the shim says so */
+	slash = strrchr(self_path, '/');
+	self.base = slash != NULL ? slash + 1 : self_path;
+	for (size_t i = 0; self.names[i] != NULL; i++) {
+		const char *name = self.names[i], *v = getenv(name);
+		char eq[64];
+
+		if (v == NULL || (e = execenv_find(v, self.base, &len)) ==
+		    NULL || self.npreload == EXECENV_PRELOAD_MAX ||
+		    strlen(name) + 2 > sizeof (eq))
+			continue;
+		if (self.elem == NULL) {
+			self.elem = keep("", e, len);
+			pre_name = name;
+		}
+		(void) strcpy(eq, name);
+		(void) strcat(eq, "=");
+		if ((e = keep(eq, v, strlen(v))) != NULL)
+			self.preload[self.npreload++] = e;
+	}
+	for (char **ep = environ; ep != NULL && *ep != NULL; ep++) {
+		if (strncmp(*ep, "REUSEPORT_SHIM_", 15) != 0)
+			continue;
+		if (self.nvars == EXECENV_VARS_MAX) {
+			cap_short = 1;
+			break;
+		}
+		if ((e = keep("", *ep, strlen(*ep))) != NULL)
+			self.vars[self.nvars++] = e;
+	}
+}
+
+/*
+ * The first endpoint that survives exec (not close-on-exec), its
+ * group's directory into dir; -1 if none.  A tracked fd that is a Unix
+ * socket is an endpoint: members before listen are TCP sockets, and the
+ * shim's own connections are hidden (and close-on-exec).  Its peer is
+ * the owner's "<dir>/tcp4-..." (rendezvous.c); a number reused for some
+ * other Unix socket behind the shim's back is told apart by that name.
+ */
+static int
+survivor(char *dir, size_t len)
+{
+	for (int fd = fdtab_next(0); fd >= 0; fd = fdtab_next(fd + 1)) {
+		struct sockaddr_un un;
+		socklen_t ul = sizeof (un);
+		const char *slash;
+		int fl;
+
+		if (fdtab_hidden(fd) || (fl = real.fcntl(fd, F_GETFD)) < 0 ||
+		    (fl & FD_CLOEXEC) != 0)
+			continue;
+		memset(&un, 0, sizeof (un));
+		if (real.getpeername(fd, (struct sockaddr *)&un, &ul) != 0 ||
+		    un.sun_family != AF_UNIX ||
+		    ul <= offsetof(struct sockaddr_un, sun_path))
+			continue;
+		un.sun_path[sizeof (un.sun_path) - 1] = '\0';
+		if ((slash = strrchr(un.sun_path, '/')) == NULL ||
+		    (strncmp(slash + 1, "tcp4-", 5) != 0 &&
+		    strncmp(slash + 1, "tcp6-", 5) != 0) ||
+		    (size_t)(slash - un.sun_path) >= len)
+			continue;
+		memcpy(dir, un.sun_path, (size_t)(slash - un.sun_path));
+		dir[slash - un.sun_path] = '\0';
+		return (fd);
+	}
+	return (-1);
+}
+
+/* v in decimal, in buf (12 bytes). */
+static const char *
+num(char *buf, int v)
+{
+	size_t k = 11;
+
+	buf[k] = '\0';
+	do {
+		buf[--k] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0 && k > 0);
+	return (buf + k);
+}
+
+/*
+ * The environment to exec what with: envp itself, or envp with the
+ * shim put back, in r.
+ */
+static char *const *
+exec_env(const char *what, char *const envp[], struct exec_room *r)
+{
+	char dir[sizeof (((struct sockaddr_un *)0)->sun_path)], nb[12], ab[12];
+	const char *why;
+	int fd, n;
+
+	if (fdtab_none())
+		return (envp);
+	if (self.base != NULL && execenv_has_shim(envp, self.names,
+	    self.base))
+		return (envp);
+	if ((fd = survivor(dir, sizeof (dir))) < 0)
+		return (envp);
+	if (self.base != NULL && self.npreload == 0 && !cap_short) {
+		/*
+		 * Not loaded through the environment (ld.so.preload, linked
+		 * in): the new program gets the shim the same way.
+		 */
+		shim_log_strs(LOG_LVL_DEBUG, "exec of ", what, ": no preload "
+		    "variable named the shim at startup; environment left "
+		    "as it is", NULL);
+		return (envp);
+	}
+	if (self.base == NULL)
+		why = "the shim does not know its own path";
+	else if (cap_short)
+		why = "this process's REUSEPORT_SHIM_* variables did not fit "
+		    "the shim's buffer";
+	else if ((n = execenv_build(envp, &self, dir, r->env, EXEC_ENV_MAX,
+	    r->buf, sizeof (r->buf))) < 0)
+		why = "the environment has more entries or longer values "
+		    "than the shim has room for";
+	else {
+		shim_log_strs(LOG_LVL_INFO, "exec of ", what, ": the shared "
+		    "listener on fd ", num(nb, fd), " survives it but the new "
+		    "environment lacks the shim: added ", pre_name, " and ",
+		    num(ab, n - (int)self.npreload), " REUSEPORT_SHIM_* "
+		    "variable(s) "
+		    "(as at this process's start)", NULL);
+		return (r->env);
+	}
+	shim_log_strs(LOG_LVL_ERROR, "exec of ", what, ": the shared "
+	    "listener on fd ", num(nb, fd), " survives it but the new "
+	    "environment lacks the shim, and it cannot be put back: ", why,
+	    "; the new program will bind the port itself and fail with "
+	    "EADDRINUSE.  Keep ", pre_name, " and REUSEPORT_SHIM_* in its "
+	    "environment (nginx: 'env ", pre_name, "; env REUSEPORT_SHIM_MODE; "
+	    "env REUSEPORT_SHIM_DIR;' in nginx.conf's main context)", NULL);
+	return (envp);
+}
+
+/*
+ * execvpe where the C library has none (illumos before ILLUMOS_0.44):
+ * its execvp with environ pointing at envp for the call.  A failed
+ * exec puts environ back.
+ */
+static int
+execvpe_next(const char *file, char *const argv[], char *const envp[])
+{
+	char **saved = environ;
+	int rc;
+
+	if (real.execvpe != NULL)
+		return (real.execvpe(file, argv, envp));
+	environ = (char **)envp;
+	rc = real.execvp(file, argv);
+	environ = saved;
+	return (rc);
+}
+
+/* Resolved before main(); a call from an earlier constructor resolves. */
+static void
+ready(void)
+{
+	if (real.execve == NULL)
+		shim_init();
+}
+
+int
+shim_execve(const char *path, char *const argv[], char *const envp[])
+{
+	struct exec_room r;
+
+	ready();
+	return (real.execve(path, argv, exec_env(path, envp, &r)));
+}
+
+int
+shim_execv(const char *path, char *const argv[])
+{
+	struct exec_room r;
+	char *const *env;
+
+	ready();
+	if ((env = exec_env(path, environ, &r)) == environ)
+		return (real.execv(path, argv));
+	return (real.execve(path, argv, env));
+}
+
+int
+shim_execvp(const char *file, char *const argv[])
+{
+	struct exec_room r;
+	char *const *env;
+
+	ready();
+	if ((env = exec_env(file, environ, &r)) == environ)
+		return (real.execvp(file, argv));
+	return (execvpe_next(file, argv, env));
+}
+
+int
+shim_execvpe(const char *file, char *const argv[], char *const envp[])
+{
+	struct exec_room r;
+
+	ready();
+	return (execvpe_next(file, argv, exec_env(file, envp, &r)));
+}
+
+int
+shim_fexecve(int fd, char *const argv[], char *const envp[])
+{
+	struct exec_room r;
+
+	ready();
+	if (real.fexecve == NULL) {
+		errno = ENOSYS;		/* as a C library without it */
+		return (-1);
+	}
+	return (real.fexecve(fd, argv, exec_env("fexecve", envp, &r)));
+}
+
+int
+shim_execl(const char *path, const char *arg, va_list ap,
+    enum shim_execl kind)
+{
+	char *argv[EXEC_ARGS_MAX];
+	char *const *envp;
+	size_t n = 0;
+
+	/* Cast: exec's argv type; nobody writes through it. */
+	argv[n++] = (char *)arg;
+	while (argv[n - 1] != NULL) {
+		if (n == EXEC_ARGS_MAX) {
+			shim_log_strs(LOG_LVL_ERROR, "exec of ", path, ": more "
+			    "arguments than the shim's execl takes (1023); "
+			    "failing with E2BIG", NULL);
+			errno = E2BIG;
+			return (-1);
+		}
+		argv[n++] = va_arg(ap, char *);
+	}
+	switch (kind) {
+	case SHIM_EXECLE:
+		envp = va_arg(ap, char *const *);
+		return (shim_execve(path, argv, envp));
+	case SHIM_EXECLP:
+		return (shim_execvp(path, argv));
+	default:
+		return (shim_execv(path, argv));
+	}
+}
+
+int
+shim_posix_spawn(pid_t *pid, const char *path,
+    const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *at,
+    char *const argv[], char *const envp[], int search)
+{
+	struct exec_room r;
+	char *const *env;
+
+	ready();
+	env = exec_env(path, envp, &r);
+	if (search)
+		return (real.posix_spawnp(pid, path, fa, at, argv, env));
+	return (real.posix_spawn(pid, path, fa, at, argv, env));
+}

@@ -1,0 +1,58 @@
+/*
+ * execenv.h: the environment a program exec'd with inherited endpoints
+ * needs, so that its shim is loaded and finds their group (see exec.c).
+ * Pure and async-signal-safe: no allocation, no locks, no stdio; the
+ * caller gives the room.
+ */
+#ifndef SHIM_EXECENV_H
+#define SHIM_EXECENV_H
+
+#include <stddef.h>
+
+#define	EXECENV_PRELOAD_MAX	4	/* preload variables a system reads */
+#define	EXECENV_VARS_MAX	16	/* REUSEPORT_SHIM_* variables kept */
+
+/* What this process had at startup. */
+struct execenv_self {
+	/* Our library's file name ("libreuseport_shim.so"); NULL: unknown. */
+	const char	*base;
+	/* Our entry in a startup preload value ("/x/libreuseport_shim.so"). */
+	const char	*elem;
+	/* "LD_PRELOAD=..." entries that named us, whole, as at startup. */
+	const char	*preload[EXECENV_PRELOAD_MAX];
+	size_t		npreload;
+	/* The preload variable names this system reads, NULL-terminated. */
+	const char *const *names;
+	/* "REUSEPORT_SHIM_X=v" entries as at startup. */
+	const char	*vars[EXECENV_VARS_MAX];
+	size_t		nvars;
+};
+
+/*
+ * The element of a preload value (space- or colon-separated) whose last
+ * path component is base, its length in *len; NULL if none.
+ */
+const char *execenv_find(const char *value, const char *base, size_t *len);
+/* Non-zero if the preload value names base. */
+int execenv_names(const char *value, const char *base);
+
+/* Non-zero if envp (NULL: empty) has a preload variable naming base. */
+int execenv_has_shim(char *const envp[], const char *const *names,
+    const char *base);
+
+/* envp's value of name, or NULL. */
+const char *execenv_get(char *const envp[], const char *name);
+
+/*
+ * envp with what it lacks of self: each preload variable of self's
+ * (the startup value when envp has none, else envp's value with
+ * self->elem appended), the REUSEPORT_SHIM_* variables envp has not,
+ * and REUSEPORT_SHIM_DIR=dir when neither has that one (dir NULL: not
+ * added).  Into out (outmax pointers, NULL-terminated) and buf for the
+ * strings made.  The number of entries added, or -1 if out or buf is
+ * too small (nothing is usable then).
+ */
+int execenv_build(char *const envp[], const struct execenv_self *self,
+    const char *dir, char **out, size_t outmax, char *buf, size_t buflen);
+
+#endif /* SHIM_EXECENV_H */

@@ -1,0 +1,203 @@
+# The shim kept across exec (shim/exec.c): a process holding an endpoint
+# that survives exec, whose new environment dropped the shim, still gives
+# the new program the shim, so that it recognises the endpoint; one that
+# holds none execs with its environment untouched.
+
+# The program exec'd: accepts on the inherited fd argv[1], answers each
+# connection with its pid; "env <names>" first, then "ready <pid>".
+PY_EXECENV_NEW='
+import os, socket, sys
+s = socket.socket(fileno=int(sys.argv[1]))
+print("env", " ".join(sorted(k for k in os.environ if k.startswith(("LD_", "REUSEPORT_")))), flush=True)
+print("ready", os.getpid(), flush=True)
+while True:
+    c, _ = s.accept()
+    c.sendall(b"%d\n" % os.getpid())
+    c.close()
+'
+
+# A member that listens with SO_REUSEPORT, prints "port <n>", makes the
+# listener inheritable and execs argv[3] (python code) with the fd number.
+# argv[1]: execve (an empty environment), execv (environ, less
+# LD_PRELOAD), fexecve (os.execve of an fd, {}), spawn (posix_spawn, {}:
+# the child accepts, this process closes its copy and waits, passing
+# SIGTERM on), cloexec (execve, {}, the listener left close-on-exec:
+# argv[2] is a program path run with no arguments), many (execve with
+# 1,100 variables: no room).
+PY_EXECENV_OLD='
+import os, socket, sys
+how, new = sys.argv[1], sys.argv[2]
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+s.bind(("127.0.0.1", 0))
+s.listen(64)
+print("port", s.getsockname()[1], flush=True)
+args = [sys.executable, "-c", new, str(s.fileno())]
+if how == "cloexec":
+    os.execve(new, [new], {})
+os.set_inheritable(s.fileno(), True)
+if how == "execve":
+    os.execve(sys.executable, args, {})
+elif how == "fexecve":
+    os.execve(os.open(sys.executable, os.O_RDONLY), args, {})
+elif how == "spawn":
+    import signal
+    pid = os.posix_spawn(sys.executable, args, {})
+    s.close()
+    signal.signal(signal.SIGTERM, lambda *a: os.kill(pid, signal.SIGTERM))
+    os.waitpid(pid, 0)
+elif how == "many":
+    os.execve(new, [new], {"V%d" % i: "x" for i in range(1100)})
+else:
+    del os.environ["LD_PRELOAD"]
+    os.execv(sys.executable, args)
+'
+
+# xe_serve HOW LAUNCHER...: the member (under LAUNCHER) execs the
+# accepting program, which must serve 200 connections on the inherited
+# endpoint.
+xe_serve() {
+	local how=$1 line
+	shift
+	need_python
+	start_server x "$@" "$PYTHON" -c "$PY_EXECENV_OLD" \
+	    "$how" "$PY_EXECENV_NEW" || return
+	expect_port x || return
+	read_line x line || { fail "$how: the new program said nothing: $READ_WHY$(server_err x)"; return; }
+	note "$how: the new program's $line"
+	expect_ready x 1 || return
+	run_load "$how" 127.0.0.1 "$PORT" 200 4
+	check_balance "$how" 1 200 || note "stderr: $(head -3 "$TDIR/x.err" | tr '\n' ' ')"
+	stop_server x
+}
+
+# (a) execve with an empty environment.
+t_execenv_empty() { xe_serve execve "${SHIM[@]}"; }
+
+# (b) execv after the program removed LD_PRELOAD from its environ.
+t_execenv_execv() { xe_serve execv "${SHIM[@]}"; }
+
+xe_xdg_clean() { [ -z "$(find "$TDIR/xdg" -type s)" ]; }
+
+# fexecve and posix_spawn: glibc's own reach the kernel by an internal
+# execve, and are wrapped each.
+t_execenv_fexecve() { xe_serve fexecve "${SHIM[@]}"; }
+t_execenv_spawn() { xe_serve spawn "${SHIM[@]}"; }
+
+# (a) again where the group's directory came from XDG_RUNTIME_DIR, which
+# the empty environment drops too: REUSEPORT_SHIM_DIR is added for it.
+t_execenv_xdg() {
+	local a launch=(env)
+	mkdir -p "$TDIR/xdg" && chmod 700 "$TDIR/xdg"
+	for a in "${SHIM[@]:1}"; do
+		[[ $a == REUSEPORT_SHIM_DIR=* ]] || launch+=("$a")
+	done
+	xe_serve execve "${launch[@]}" "XDG_RUNTIME_DIR=$TDIR/xdg"
+	# The runner looks for leftovers in $SHIMDIR only: this group's own.
+	poll_until "$GONE_MS" xe_xdg_clean ||
+	    fail "xdg: the owner's socket is still there 3 s after the member stopped: $(find "$TDIR/xdg" -type s)"
+}
+
+# (c) no endpoint survives (none held; one held but close-on-exec): the
+# empty environment stays empty.
+t_execenv_untouched() {
+	local envp out
+	need_python
+	envp=$(type -P env) || skip "no env(1)"
+	out=$(timeout 10 "${SHIM[@]}" "$PYTHON" -c \
+	    'import os, sys; os.execve(sys.argv[1], [sys.argv[1]], {})' \
+	    "$envp" 2>"$TDIR/none.err")
+	[ -z "$out" ] ||
+	    fail "no endpoint: exec'd with an empty environment, env(1) printed: $(echo $out)"
+	out=$(timeout 10 "${SHIM[@]}" "$PYTHON" -c "$PY_EXECENV_OLD" cloexec \
+	    "$envp" 2>"$TDIR/cloexec.err")
+	[ "$(echo "$out" | sed 1d)" = "" ] ||
+	    fail "close-on-exec endpoint: env(1) printed: $(echo "$out" | sed 1d | tr '\n' ' ')"
+	[ "${out%% *}" = port ] ||
+	    fail "close-on-exec endpoint: no port line: '$out' $(head -3 "$TDIR/cloexec.err")"
+}
+
+# Where the shim cannot be put back (an environment larger than its
+# room), one error line names the cause and the fix, before the exec.
+t_execenv_noroom() {
+	local tru out
+	need_python
+	tru=$(type -P true) || skip "no true(1)"
+	out=$(timeout 10 "${SHIM[@]}" "$PYTHON" -c "$PY_EXECENV_OLD" many \
+	    "$tru" 2>"$TDIR/many.err")
+	grep -q "error: exec of $tru: .*cannot be put back.*env LD_PRELOAD" \
+	    "$TDIR/many.err" ||
+	    fail "no error line naming the cause and the fix: $(head -3 "$TDIR/many.err" | tr '\n' ' ')"
+	[ "$(grep -c . "$TDIR/many.err")" = 1 ] ||
+	    fail "want one line on stderr, got: $(head -5 "$TDIR/many.err" | tr '\n' ' ')"
+	note "$(cut -c1-200 "$TDIR/many.err")"
+}
+
+# (d) nginx's binary upgrade without the env lines, under load: the new
+# master gets the shim from the old one, takes over the endpoints, and
+# no request fails.  The helpers are t_daemons.sh's.
+t_execenv_nginx() {
+	local ng=/usr/sbin/nginx line old new w1 w2 owner owner2 bad
+	[ -x "$ng" ] || skip "nginx not installed ($ng; Debian package nginx-light)"
+	need_python
+	trap dm_cleanup EXIT
+	DM_NGX=$TDIR/nginx
+	DM_CTX=dm_ngx_ctx
+	mkdir -p "$DM_NGX"
+	PORT=$(dm_free_port) || { fail "no free port"; return; }
+	dm_ngx_conf "$PORT" | grep -v '^env ' >"$DM_NGX/nginx.conf"
+	grep -q '^env' "$DM_NGX/nginx.conf" && { fail "env lines left in the conf"; return; }
+
+	start_server ng sh -c "$DM_NGX_LAUNCH" sh "$DM_NGX/nginx.pid" \
+	    "${SHIM[@]}" REUSEPORT_SHIM_LOG=info "$ng" -p "$DM_NGX/" \
+	    -e "$DM_NGX/error.log" -c "$DM_NGX/nginx.conf" || return
+	if ! read_line ng line || [ "${line%% *}" != master ]; then
+		fail "nginx did not start: ${line:-$READ_WHY}$(dm_ngx_ctx)"
+		return
+	fi
+	old=${line#master }
+	poll_until 5000 dm_nchildren "$old" 4 ||
+	    { fail "nginx: 4 workers not up within 5 s$(dm_ngx_ctx)"; return; }
+	dm_ngx_serves start "$old" || return
+	owner=$(new_owners)
+
+	w1=$(dm_children "$old")
+	dm_loop_start upgrade "$PORT"
+	dm_loop_more upgrade 200
+	kill -USR2 "$old"
+	if ! poll_until 10000 dm_ngx_pid_changed "$old"; then
+		fail "upgrade: no new master's pid file within 10 s$(dm_ngx_ctx)"
+		dm_loop_stop upgrade
+		return
+	fi
+	read -r new <"$DM_NGX/nginx.pid"
+	if ! poll_until 10000 dm_nchildren "$new" 4; then
+		fail "upgrade: new master $new has no 4 workers within 10 s (children: $(dm_children "$new"))$(dm_ngx_ctx)"
+		dm_loop_stop upgrade
+		return
+	fi
+	w2=$(dm_children "$new")
+	kill -QUIT "$old"
+	poll_until 10000 dm_all_gone "$old" $w1 ||
+	    fail "upgrade: old master $old or its workers still there 10 s after SIGQUIT"
+	dm_loop_more upgrade 200
+	dm_loop_stop upgrade
+	dm_check upgrade
+	dm_served_by upgrade "the old master's workers" $w1
+	dm_served_by upgrade "the new master's workers" $w2
+	note "during upgrade: $(grep -E '^(answered|ran)' "$TDIR/upgrade.http" | tr '\n' ' ')"
+	failed && return
+	dm_ngx_serves upgraded "$new" || return
+	owner2=$(new_owners)
+	[ "$owner2" = "$owner" ] ||
+	    fail "upgrade: the group's owner changed ($owner -> $(echo $owner2))"
+	line=$(cat "$DM_NGX/error.log" "$TDIR/ng.err" 2>/dev/null |
+	    grep "exec of $ng: .*lacks the shim: added" | head -1)
+	[ -n "$line" ] || fail "no info line saying the shim was put back$(dm_ngx_ctx)"
+	note "${line#*info: }"
+	bad=$(grep -E '\[(crit|alert|emerg)\]' "$DM_NGX/error.log" | head -3 | tr '\n' ' ')
+	[ -z "$bad" ] || fail "nginx logged: $bad"
+	kill -QUIT "$new"
+	poll_until 10000 group_gone "${SRV_PID[ng]}" ||
+	    fail "nginx still running 10 s after SIGQUIT"
+}
