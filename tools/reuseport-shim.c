@@ -968,6 +968,20 @@ list_groups(const char *dir, struct group **out, size_t *n)
 	return (0);
 }
 
+/* --dir D of stat and stop: the directory run --dir gave the programs. */
+static const char *
+dir_arg(int argc, char **argv, int *i)
+{
+	const char *d;
+
+	if (*i + 1 == argc)
+		usage_error("--dir", "needs a directory");
+	d = argv[++*i];
+	if (check_dir(d) != 0)
+		usage_error(d, "--dir takes an absolute directory path");
+	return (d);
+}
+
 /*
  * The groups in the rendezvous directory (dirarg, else as the library
  * chooses it) into *gs, *n.  0, or 1 with a message naming cmd.
@@ -1020,13 +1034,7 @@ cmd_stat(int argc, char **argv)
 		if (strcmp(argv[i], "--json") == 0) {
 			json = 1;
 		} else if (strcmp(argv[i], "--dir") == 0) {
-			/* The directory run --dir gave the programs. */
-			if (i + 1 == argc)
-				usage_error("--dir", "needs a directory");
-			dirarg = argv[++i];
-			if (check_dir(dirarg) != 0)
-				usage_error(dirarg, "--dir takes an absolute "
-				    "directory path");
+			dirarg = dir_arg(argc, argv, &i);
 		} else if (strcmp(argv[i], "-h") == 0 ||
 		    strcmp(argv[i], "--help") == 0) {
 			usage(stdout);
@@ -1095,12 +1103,7 @@ cmd_stop(int argc, char **argv)
 		size_t k;
 
 		if (strcmp(argv[i], "--dir") == 0) {
-			if (i + 1 == argc)
-				usage_error("--dir", "needs a directory");
-			dirarg = argv[++i];
-			if (check_dir(dirarg) != 0)
-				usage_error(dirarg, "--dir takes an absolute "
-				    "directory path");
+			dirarg = dir_arg(argc, argv, &i);
 		} else if (strcmp(argv[i], "all") == 0) {
 			all = targets = 1;
 		} else if (config_parse_ports(argv[i], want.rules +
