@@ -370,10 +370,16 @@ shim_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags,
 		last_take.gen = 0;	/* time waiting here is not work */
 	}
 	for (;;) {
+		memset(&rec, 0, sizeof (rec));
 		n = next_record(fd, &v, rflags, &rec, &cfd);
 		if (n <= 0) {
 			err = n < 0 ? errno : 0;
-			if (n < 0 && err == EMFILE)
+			/*
+			 * Only a record we read whole names the connection
+			 * (illumos fails the whole recvmsg instead, and the
+			 * record is gone with it: nothing to name).
+			 */
+			if (n < 0 && err == EMFILE && rec.type == REC_CONN)
 				give_back(fd, rec.seq);
 			goto out;
 		}

@@ -48,7 +48,6 @@
 
 #define	EXEC_ENV_MAX	1024	/* entries of a new environment */
 #define	EXEC_BUF_MAX	4096	/* strings made for it */
-#define	EXEC_ARGS_MAX	1024	/* execl's arguments, NULL included */
 #define	EXEC_CAP_MAX	8192	/* the startup values kept */
 
 extern char **environ;
@@ -259,90 +258,161 @@ ready(void)
 		shim_init();
 }
 
-int
-shim_execve(const char *path, char *const argv[], char *const envp[])
+/*
+ * The room for a new environment (about 12 KB) is taken only on the slow
+ * paths, in functions of their own: a crash handler on a small signal
+ * stack that execs must not pay for it in a process that tracks nothing.
+ */
+#if defined(__GNUC__)
+#define	SLOW	__attribute__((noinline))
+#else
+#define	SLOW
+#endif
+
+static SLOW int
+execve_slow(const char *path, char *const argv[], char *const envp[])
 {
 	struct exec_room r;
 
-	ready();
 	return (real.execve(path, argv, exec_env(path, envp, &r)));
 }
 
 int
-shim_execv(const char *path, char *const argv[])
+shim_execve(const char *path, char *const argv[], char *const envp[])
+{
+	ready();
+	if (fdtab_none())
+		return (real.execve(path, argv, envp));
+	return (execve_slow(path, argv, envp));
+}
+
+static SLOW int
+execv_slow(const char *path, char *const argv[])
 {
 	struct exec_room r;
 	char *const *env;
 
-	ready();
 	if ((env = exec_env(path, environ, &r)) == environ)
 		return (real.execv(path, argv));
 	return (real.execve(path, argv, env));
 }
 
 int
-shim_execvp(const char *file, char *const argv[])
+shim_execv(const char *path, char *const argv[])
+{
+	ready();
+	if (fdtab_none())
+		return (real.execv(path, argv));
+	return (execv_slow(path, argv));
+}
+
+static SLOW int
+execvp_slow(const char *file, char *const argv[])
 {
 	struct exec_room r;
 	char *const *env;
 
-	ready();
 	if ((env = exec_env(file, environ, &r)) == environ)
 		return (real.execvp(file, argv));
 	return (execvpe_next(file, argv, env));
 }
 
 int
-shim_execvpe(const char *file, char *const argv[], char *const envp[])
+shim_execvp(const char *file, char *const argv[])
+{
+	ready();
+	if (fdtab_none())
+		return (real.execvp(file, argv));
+	return (execvp_slow(file, argv));
+}
+
+static SLOW int
+execvpe_slow(const char *file, char *const argv[], char *const envp[])
 {
 	struct exec_room r;
 
-	ready();
 	return (execvpe_next(file, argv, exec_env(file, envp, &r)));
+}
+
+int
+shim_execvpe(const char *file, char *const argv[], char *const envp[])
+{
+	ready();
+	if (fdtab_none())
+		return (execvpe_next(file, argv, envp));
+	return (execvpe_slow(file, argv, envp));
+}
+
+static SLOW int
+fexecve_slow(int fd, char *const argv[], char *const envp[])
+{
+	struct exec_room r;
+
+	return (real.fexecve(fd, argv, exec_env("fexecve", envp, &r)));
 }
 
 int
 shim_fexecve(int fd, char *const argv[], char *const envp[])
 {
-	struct exec_room r;
-
 	ready();
 	if (real.fexecve == NULL) {
 		errno = ENOSYS;		/* as a C library without it */
 		return (-1);
 	}
-	return (real.fexecve(fd, argv, exec_env("fexecve", envp, &r)));
+	if (fdtab_none())
+		return (real.fexecve(fd, argv, envp));
+	return (fexecve_slow(fd, argv, envp));
 }
 
+/*
+ * execl's arguments into an array as long as they are (as the C library
+ * does it), then the matching v-form.
+ */
 int
 shim_execl(const char *path, const char *arg, va_list ap,
     enum shim_execl kind)
 {
-	char *argv[EXEC_ARGS_MAX];
-	char *const *envp;
-	size_t n = 0;
+	va_list count;
+	size_t n = 1;
 
-	/* Cast: exec's argv type; nobody writes through it. */
-	argv[n++] = (char *)arg;
-	while (argv[n - 1] != NULL) {
-		if (n == EXEC_ARGS_MAX) {
-			shim_log_strs(LOG_LVL_ERROR, "exec of ", path, ": more "
-			    "arguments than the shim's execl takes (1023); "
-			    "failing with E2BIG", NULL);
-			errno = E2BIG;
-			return (-1);
+	va_copy(count, ap);
+	if (arg != NULL) {
+		while (va_arg(count, char *) != NULL)
+			n++;
+	}
+	va_end(count);
+	{
+		char *argv[n + 1];
+		char *const *envp;
+
+		/* Cast: exec's argv type; nobody writes through it. */
+		argv[0] = (char *)arg;
+		for (size_t k = 1; k <= n; k++)
+			argv[k] = arg == NULL ? NULL : va_arg(ap, char *);
+		switch (kind) {
+		case SHIM_EXECLE:
+			envp = va_arg(ap, char *const *);
+			return (shim_execve(path, argv, envp));
+		case SHIM_EXECLP:
+			return (shim_execvp(path, argv));
+		default:
+			return (shim_execv(path, argv));
 		}
-		argv[n++] = va_arg(ap, char *);
 	}
-	switch (kind) {
-	case SHIM_EXECLE:
-		envp = va_arg(ap, char *const *);
-		return (shim_execve(path, argv, envp));
-	case SHIM_EXECLP:
-		return (shim_execvp(path, argv));
-	default:
-		return (shim_execv(path, argv));
-	}
+}
+
+static SLOW int
+posix_spawn_slow(pid_t *pid, const char *path,
+    const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *at,
+    char *const argv[], char *const envp[], int search)
+{
+	struct exec_room r;
+	char *const *env;
+
+	env = exec_env(path, envp, &r);
+	if (search)
+		return (real.posix_spawnp(pid, path, fa, at, argv, env));
+	return (real.posix_spawn(pid, path, fa, at, argv, env));
 }
 
 int
@@ -350,12 +420,11 @@ shim_posix_spawn(pid_t *pid, const char *path,
     const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *at,
     char *const argv[], char *const envp[], int search)
 {
-	struct exec_room r;
-	char *const *env;
-
 	ready();
-	env = exec_env(path, envp, &r);
+	if (!fdtab_none())
+		return (posix_spawn_slow(pid, path, fa, at, argv, envp,
+		    search));
 	if (search)
-		return (real.posix_spawnp(pid, path, fa, at, argv, env));
-	return (real.posix_spawn(pid, path, fa, at, argv, env));
+		return (real.posix_spawnp(pid, path, fa, at, argv, envp));
+	return (real.posix_spawn(pid, path, fa, at, argv, envp));
 }

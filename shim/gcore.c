@@ -416,9 +416,12 @@ dispatch(struct gcore *g, int32_t k, uint64_t now)
 		/*
 		 * A new number for each send, also when handing on: an
 		 * endpoint's list stays in send order, which is the order its
-		 * board slot counts in.
+		 * board slot counts in.  Never 0 as numbers wrap: 0 stands
+		 * for "nothing sent yet" (last_sent).
 		 */
-		seq = g->conns[k].seq = ++g->seq;
+		if (++g->seq == 0)
+			g->seq = 1;
+		seq = g->conns[k].seq = g->seq;
 		g->conns[k].prev = e->chain;
 		err = g->ops->send_conn(g->ctx, i, seq, e->chain,
 		    &g->conns[k].peer, g->conns[k].fd);
@@ -559,8 +562,13 @@ gcore_return(struct gcore *g, size_t i, uint32_t seq, uint64_t now)
 {
 	int32_t prev, k = find(g, i, seq, &prev);
 
+	/*
+	 * One it no longer holds (taken meanwhile by another process of the
+	 * endpoint, or handed on): nothing to do.  Only a hint to hand a
+	 * connection on, it can never serve one twice.
+	 */
 	if (k == NONE)
-		return (not_listed(g, i, seq));
+		return (0);
 	/*
 	 * Its process is out of fds: the kernel dropped the connection on
 	 * the way, and another would only be dropped too.  It sits out

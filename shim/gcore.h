@@ -188,8 +188,8 @@ int gcore_ack(struct gcore *g, size_t i, uint32_t seq);
 void gcore_board(struct gcore *g, size_t i, uint32_t v, uint32_t busy);
 /*
  * A RETURN record: i could not take CONN seq (out of fds).  The connection
- * goes to another endpoint, i sits out like a blocked one.  0, or -1 as
- * gcore_ack.
+ * goes to another endpoint, i sits out like a blocked one.  A seq i does
+ * not hold is ignored.  Returns 0.
  */
 int gcore_return(struct gcore *g, size_t i, uint32_t seq, uint64_t now);
 

@@ -239,6 +239,16 @@ for g in json.load(sys.stdin):
             print(m["pid"], m["state"], m["delivered"])' "$PORT"
 }
 
+# Nothing waiting for a member and nothing sent to one left to take.
+quiet() {
+	"$CMD" stat --json 2>/dev/null | "$PY" -c 'import json, sys
+for g in json.load(sys.stdin):
+    if g["port"] == int(sys.argv[1]) and not g["stale"]:
+        sys.exit(g["waiting"] != 0 or
+                 any(m["unacked"] != 0 for m in g["members"]))
+sys.exit(1)' "$PORT"
+}
+
 four_listening() {
 	[ "$(members | grep -c ' listening ')" -eq 4 ]
 }
@@ -265,6 +275,9 @@ else
 	OWNERS+=($(members | awk '$1 == "owner" { print $2 }'))
 
 	t=servers_answer_requests
+	# A readiness probe that timed out may still be on its way to a
+	# member: count from when nothing is in flight.
+	wait_for quiet
 	before=$(members)
 	got=$("$PY" - "$PORT" <<'EOF' 2>&1
 import sys, urllib.request as u
