@@ -38,6 +38,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include "reuseport_shim.h"
 #include "exec.h"
 #include "execenv.h"
 #include "fdtab.h"
@@ -188,8 +189,14 @@ exec_env(const char *what, char *const envp[], struct exec_room *r)
 
 	if (fdtab_none())
 		return (envp);
+	/*
+	 * Still named, and with its directory: nothing to add.  Named but
+	 * without REUSEPORT_SHIM_DIR (nginx's 'env LD_PRELOAD;' alone), the
+	 * new program may choose another directory (XDG_RUNTIME_DIR gone)
+	 * and not recognise its listeners: the directory goes along.
+	 */
 	if (self.base != NULL && execenv_has_shim(envp, self.names,
-	    self.base))
+	    self.base) && execenv_get(envp, REUSEPORT_SHIM_ENV_DIR) != NULL)
 		return (envp);
 	if ((fd = survivor(dir, sizeof (dir))) < 0)
 		return (envp);

@@ -130,7 +130,9 @@ execenv_build(char *const envp[], const struct execenv_self *self,
 
 		for (i = 0; i < n && !is_var(out[i], ent, nl); i++)
 			;
-		if (i < n) {
+		if (i < n && execenv_names(out[i] + nl + 1, self->base)) {
+			continue;	/* it names us already */
+		} else if (i < n) {
 			/* Theirs first: a sanitizer runtime must stay ahead. */
 			const char *parts[] = { out[i], " ", self->elem, NULL };
 

@@ -94,6 +94,7 @@ run_test execenv-execv		t_execenv_execv
 run_test execenv-fexecve	t_execenv_fexecve
 run_test execenv-spawn		t_execenv_spawn
 run_test execenv-xdg		t_execenv_xdg
+run_test execenv-keptpre	t_execenv_keptpre
 run_test execenv-untouched	t_execenv_untouched
 run_test execenv-noroom		t_execenv_noroom
 run_test execenv-nginx		t_execenv_nginx

@@ -46,6 +46,9 @@ elif how == "spawn":
     s.close()
     signal.signal(signal.SIGTERM, lambda *a: os.kill(pid, signal.SIGTERM))
     os.waitpid(pid, 0)
+elif how == "keptpre":
+    os.execve(sys.executable, args, {"LD_PRELOAD": os.environ["LD_PRELOAD"],
+                                     "REUSEPORT_SHIM_MODE": "emulate"})
 elif how == "many":
     os.execve(new, [new], {"V%d" % i: "x" for i in range(1100)})
 else:
@@ -96,6 +99,20 @@ t_execenv_xdg() {
 	# The runner looks for leftovers in $SHIMDIR only: this group's own.
 	poll_until "$GONE_MS" xe_xdg_clean ||
 	    fail "xdg: the owner's socket is still there 3 s after the member stopped: $(find "$TDIR/xdg" -type s)"
+}
+
+# nginx with only "env LD_PRELOAD;": the shim is still named, but the
+# directory came from XDG_RUNTIME_DIR, which is gone: REUSEPORT_SHIM_DIR
+# goes along, or the new program would look elsewhere and bind for real.
+t_execenv_keptpre() {
+	local a launch=(env)
+	mkdir -p "$TDIR/xdg" && chmod 700 "$TDIR/xdg"
+	for a in "${SHIM[@]:1}"; do
+		[[ $a == REUSEPORT_SHIM_DIR=* ]] || launch+=("$a")
+	done
+	xe_serve keptpre "${launch[@]}" "XDG_RUNTIME_DIR=$TDIR/xdg"
+	poll_until "$GONE_MS" xe_xdg_clean ||
+	    fail "keptpre: the owner's socket is still there 3 s after the member stopped: $(find "$TDIR/xdg" -type s)"
 }
 
 # (c) no endpoint survives (none held; one held but close-on-exec): the
