@@ -26,7 +26,6 @@ int
 shim_close(int fd)
 {
 	sigset_t saved;
-	int rc, e;
 
 	shim_init();
 	if (!fdtab_maybe(fd) || !fdtab_ours())
@@ -37,12 +36,15 @@ shim_close(int fd)
 		errno = EBADF;	/* not the application's to close */
 		return (-1);
 	}
-	rc = real.close(fd);
-	e = errno;
+	/*
+	 * Forgotten first, closed after, outside the lock: a close can block
+	 * (SO_LINGER), and no call of ours may wait on it meanwhile.  The
+	 * number is not free until the close, so no new socket can take it
+	 * (and be forgotten in its place) in between.
+	 */
 	fdtab_forget(fd);
 	fdtab_unlock(&saved);
-	errno = e;
-	return (rc);
+	return (real.close(fd));
 }
 
 /*

@@ -153,5 +153,53 @@ def emfile():
     return "first %s then %s" % (first, second)
 
 
-print({"eject": eject, "many": many, "refs": refs, "emfile": emfile}[sys.argv[1]](),
+def linger():
+    # A close that blocks (SO_LINGER, data the peer will not read) on a
+    # socket the shim tracks must not hold up the shim's other calls in
+    # the process: they used to wait on the table lock for it.
+    import struct, threading
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    c = socket.socket()
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)   # tracked
+    c.connect(srv.getsockname())
+    peer, _ = srv.accept()
+    c.setblocking(False)
+    try:
+        while True:
+            c.send(b"x" * 65536)
+    except BlockingIOError:
+        pass
+    c.setblocking(True)
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                 struct.pack("ii", 1, 20))
+    fd = c.detach()
+    t = threading.Thread(target=os.close, args=(fd,))
+    t.start()
+    # Until the closing thread is inside close(2) (syscall 3 on x86-64,
+    # 57 on aarch64).
+    path = "/proc/self/task/%d/syscall" % t.native_id
+    def in_close():
+        try:
+            with open(path) as f:
+                return f.read().split()[0] in ("3", "57")
+        except OSError:
+            return False
+    if not poll(in_close, 10):
+        peer.close()
+        t.join()
+        return "setup: the close never blocked"
+    other = socket.socket()
+    other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    done = "other call done while the close blocks" if t.is_alive() else \
+        "other call waited for the close"
+    peer.close()        # the lingering close ends with a reset
+    t.join()
+    other.close()
+    return done
+
+
+print({"eject": eject, "many": many, "refs": refs, "emfile": emfile,
+       "linger": linger}[sys.argv[1]](),
       flush=True)

@@ -27,6 +27,21 @@ t_emfile_return() {
 	    "$BUILD/reuseport-shim" 2>&1)"
 }
 
+# A close that blocks (SO_LINGER) on a tracked socket holds up nothing
+# else of the shim's: it closed under the table lock before.
+t_close_unlocked() {
+	local out want="other call done while the close blocks"
+	need_python
+	[ -r /proc/self/task/$$/syscall ] ||
+	    skip "no /proc/PID/task/TID/syscall to see a thread inside close"
+	out=$(timeout 60 "${SHIM[@]}" "$PYTHON" "$TI_HERE/faults.py" linger \
+	    "$BUILD/reuseport-shim" 2>"$TDIR/linger.err")
+	case $out in
+	setup:*) skip "$out" ;;
+	esac
+	[ "$out" = "$want" ] || fail "got '$out', want '$want'"
+}
+
 # stat of a large group lists every member (it stopped at a few hundred).
 t_stat_many() {
 	local out
