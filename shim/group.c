@@ -440,7 +440,7 @@ shim_listen(int fd, int backlog, enum shim_variant var)
 	struct shim_sock *sk;
 	sigset_t saved;
 	enum sk_state st;
-	int ctl, fl, saved_errno = errno;
+	int ctl, mine, rc, fl, saved_errno = errno;
 	listen_fn rf;
 
 	shim_init();
@@ -461,7 +461,16 @@ shim_listen(int fd, int backlog, enum shim_variant var)
 		errno = EINVAL;
 		return (-1);
 	}
-	ctl = st == SK_MEMBER ? sk->ctlfd : fd;
+	/*
+	 * Our own copy of the hidden connection, taken under the lock: the
+	 * number may be moved away meanwhile (another thread's dup2 onto it),
+	 * and the request must not go to the file that lands there.
+	 */
+	mine = -1;
+	if (st == SK_MEMBER &&
+	    (mine = real.fcntl(sk->ctlfd, F_DUPFD_CLOEXEC, 0)) < 0)
+		mine = -1;
+	ctl = st == SK_MEMBER ? (mine >= 0 ? mine : sk->ctlfd) : fd;
 	/*
 	 * Read the flags and options now: once the owner sees our LISTEN it
 	 * may change the flags of the first binder's socket, its listener.
@@ -480,7 +489,14 @@ shim_listen(int fd, int backlog, enum shim_variant var)
 		errno = saved_errno;
 		return (0);
 	}
-	if (util_request(ctl, &req, REC_LISTEN_OK, &rep) != 0) {
+	rc = util_request(ctl, &req, REC_LISTEN_OK, &rep);
+	if (mine >= 0) {
+		int e = errno;
+
+		(void) real.close(mine);
+		errno = e;
+	}
+	if (rc != 0) {
 		shim_log(LOG_LVL_ERROR, "listen: the group's owner did not "
 		    "answer: %s", strerror(errno));
 		errno = EADDRINUSE;
