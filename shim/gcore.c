@@ -207,13 +207,19 @@ block(struct gcore *g, size_t i, uint64_t now)
 	update_policy_view(g, i);
 }
 
-/* Blocked endpoints may take connections again: room may have come. */
+/*
+ * Blocked endpoints may take connections again: room may have come.  An
+ * ack elsewhere (timer 0) frees fds in flight, not the fds of a process
+ * out of them: that one waits for the timer or its own ack.
+ */
 static void
-unblock_all(struct gcore *g)
+unblock_all(struct gcore *g, int timer)
 {
 	for (size_t i = 0; i < g->n && g->nblocked > 0; i++) {
-		if (g->eps[i].state != GCORE_FREE && g->eps[i].blocked) {
+		if (g->eps[i].state != GCORE_FREE && g->eps[i].blocked &&
+		    (timer || !g->eps[i].outoffds)) {
 			g->eps[i].blocked = 0;
+			g->eps[i].outoffds = 0;
 			g->nblocked--;
 			update_policy_view(g, i);
 		}
@@ -506,8 +512,9 @@ taken(struct gcore *g, size_t i, int32_t prev, int32_t k)
 	g->eps[i].delivered++;
 	g->delivered++;
 	update_policy_view(g, i);
+	g->eps[i].outoffds = 0;	/* it took one: it has fds again */
 	if (g->nblocked > 0)
-		unblock_all(g);	/* fds in flight went down */
+		unblock_all(g, 0);	/* fds in flight went down */
 }
 
 /* Connection seq in i's list (*prev: the one before it), or NONE. */
@@ -580,6 +587,7 @@ gcore_return(struct gcore *g, size_t i, uint32_t seq, uint64_t now)
 		shim_log(LOG_LVL_WARN, "member pid %ld could not take a "
 		    "connection (out of fds); handing it on", g->eps[i].pid);
 	block(g, i, now);
+	g->eps[i].outoffds = 1;
 	dispatch(g, k, now);
 	return (0);
 }
@@ -644,7 +652,7 @@ gcore_tick(struct gcore *g, uint64_t now)
 
 	if (g->nblocked > 0) {
 		if (now - g->blocked_us >= retry)
-			unblock_all(g);
+			unblock_all(g, 1);
 		else
 			due(&next, g->blocked_us + retry - now);
 	}

@@ -67,6 +67,8 @@ struct gcore_ep {
 	int		listened;	/* listened once: no second LISTEN_OK */
 	int		first;		/* the first binder's member */
 	int		blocked;	/* cannot take a connection now: wait */
+	int		outoffds;	/* blocked by its RETURN: others' acks
+					   free none of its fds */
 	uint64_t	since_us;	/* when it connected (GCORE_NEW) */
 	long		pid;
 	int32_t		head, tail;	/* un-acked connections, oldest first */
