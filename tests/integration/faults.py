@@ -200,6 +200,34 @@ def linger():
     return done
 
 
+def gone():
+    # The group ended (reuseport-shim stop; the owner's death is the
+    # same to a member): accept() fails with EINVAL, as on a socket that
+    # does not listen, and the listener is never readable again, so an
+    # event loop waits instead of spinning on the end of stream.
+    import select
+    a = member(0)
+    port = a.getsockname()[1]
+    subprocess.run([TOOL, "stop", str(port)], capture_output=True,
+                   timeout=10, check=True)
+    a.settimeout(5)
+    try:
+        a.accept()
+        first = "accepted"
+    except OSError as e:
+        first = errno.errorcode.get(e.errno, str(e))
+    p = select.poll()
+    p.register(a.fileno(), select.POLLIN)
+    woken = sum(1 for _ in range(3) if p.poll(300))
+    a.settimeout(None)      # a blocking accept: it must not wait
+    try:
+        a.accept()
+        last = "accepted"
+    except OSError as e:
+        last = errno.errorcode.get(e.errno, str(e))
+    return "first %s, then readable %d of 3, then %s" % (first, woken, last)
+
+
 print({"eject": eject, "many": many, "refs": refs, "emfile": emfile,
-       "linger": linger}[sys.argv[1]](),
+       "linger": linger, "gone": gone}[sys.argv[1]](),
       flush=True)

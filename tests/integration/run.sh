@@ -80,6 +80,7 @@ run_test rv-heal		t_rv_heal
 run_test toomanyrefs		t_toomanyrefs
 run_test emfile-return		t_emfile_return
 run_test close-unlocked		t_close_unlocked
+run_test gone-quiet		t_gone_quiet
 run_test join-stopped		t_join_stopped
 run_test join-backlog-full	t_join_backlog_full
 run_test join-errno		t_join_errno

@@ -42,6 +42,20 @@ t_close_unlocked() {
 	[ "$out" = "$want" ] || fail "got '$out', want '$want'"
 }
 
+# A group gone for good: accept fails with EINVAL and the listener stops
+# being readable (event loops spun on the end of stream: nginx filled its
+# error log).  The three polls wait 300 ms each for what must not come.
+t_gone_quiet() {
+	local out want="first EINVAL, then readable 0 of 3, then EINVAL"
+	need_python
+	out=$(timeout 30 "${SHIM[@]}" "$PYTHON" "$TI_HERE/faults.py" gone \
+	    "$BUILD/reuseport-shim" 2>"$TDIR/gone.err")
+	note "$out"
+	[ "$out" = "$want" ] || fail "got '$out', want '$want'"
+	[ "$(grep -c 'owner process is gone' "$TDIR/gone.err")" -le 1 ] ||
+	    fail "more than one log line: $(grep -c 'owner process is gone' "$TDIR/gone.err")"
+}
+
 # stat of a large group lists every member (it stopped at a few hundred).
 t_stat_many() {
 	local out
