@@ -263,6 +263,25 @@ dm_ngx_serves() {
 	note "$1: $(dm_counts "$1")"
 }
 
+# stat --json: the pids accepting on the group on $PORT are exactly the
+# workers of master $1.
+dm_ngx_accepting() {
+	local js got want
+	js=$(REUSEPORT_SHIM_DIR=$SHIMDIR "$BUILD/reuseport-shim" stat --json)
+	got=$("$PYTHON" -c '
+import json, sys
+port = int(sys.argv[1])
+for g in json.loads(sys.stdin.read()):
+    if g["port"] == port:
+        print(" ".join(sorted({str(p) for m in g["members"]
+                               for p in m["accepting"]})))
+' "$PORT" <<<"$js")
+	want=$(printf '%s\n' $(dm_children "$1") | sort | tr '\n' ' ' | sed 's/ $//')
+	[ "$got" = "$want" ] && return 0
+	fail "stat: accepting pids '$got', nginx workers '$want'"
+	return 1
+}
+
 t_nginx() {
 	local ng=/usr/sbin/nginx line m old new w0 w1 w2 owner owner2 bad
 	[ -x "$ng" ] || skip "nginx not installed ($ng; Debian package nginx-light)"
@@ -288,6 +307,24 @@ t_nginx() {
 	owner=$(new_owners)
 	[ "$(echo $owner | wc -w)" = 1 ] ||
 	    { fail "want exactly one owner for nginx's port, have: $(describe_owners $owner)"; return; }
+
+	# stat names each worker as the process that accepts on its socket.
+	dm_ngx_accepting "$m" || return
+
+	# An operator's kill -USR1 (or TERM, WINCH) of everything that looks
+	# like nginx once reached the owner too, and closed the port: under
+	# load, nothing lost now.  (USR1 to nginx itself is left out: its
+	# workers cannot reopen this test's root-owned logs.)
+	dm_loop_start usr1 "$PORT"
+	dm_loop_more usr1 200
+	kill -USR1 "$owner"
+	kill -WINCH "$owner"
+	kill -TERM "$owner"
+	dm_loop_more usr1 200
+	dm_loop_stop usr1
+	dm_check usr1
+	proc_alive "$owner" || fail "kill -USR1: the owner $owner died"
+	failed && return
 
 	# Reload: new workers, same sockets.
 	w0=$(dm_children "$m")
