@@ -120,11 +120,11 @@ apply_opts(int cfd, const struct accept_view *v)
 /*
  * A socket that is never readable and is no listener: one end of a Unix
  * socket pair whose other end we keep and never write (an unconnected
- * one reports POLLHUP), made once per process, both ends hidden.  Put in place of an
- * endpoint whose group is gone, accept() on it fails with EINVAL as on a
- * socket that does not listen, and poll/epoll never report it readable:
- * an event loop waits quietly instead of spinning on an end of stream
- * (nginx wrote 253 MB of "accept4() failed" in 2 s).
+ * one reports POLLHUP), made once per process, both ends hidden.  Put
+ * in place of an endpoint whose group is gone, accept() on it fails with
+ * EINVAL as on a socket that does not listen, and poll/epoll never report
+ * it readable: an event loop waits quietly instead of spinning on an end
+ * of stream (nginx filled its error log with "accept4() failed").
  */
 static int
 quiet_socket(void)

@@ -46,8 +46,8 @@ const char *execenv_get(char *const envp[], const char *name);
 /*
  * envp with what it lacks of self: each preload variable of self's
  * (the startup value when envp has none, else envp's value with
- * self->elem appended where it does not name us already), the REUSEPORT_SHIM_* variables envp has not,
- * and REUSEPORT_SHIM_DIR=dir when neither has that one (dir NULL: not
+ * self->elem appended where it does not name us already), the
+ * REUSEPORT_SHIM_* variables envp has not, and REUSEPORT_SHIM_DIR=dir when neither has that one (dir NULL: not
  * added).  Into out (outmax pointers, NULL-terminated) and buf for the
  * strings made.  The number of entries added, or -1 if out or buf is
  * too small (nothing is usable then).

@@ -454,8 +454,8 @@ handle(size_t i, const struct proto_rec *r)
 		}
 		if (r->type == REC_STOP) {
 			/* The peer's uid is ours (accept_members checked). */
-			shim_log(LOG_LVL_WARN, "stopped by reuseport-shim stop; "
-			    "%zu member(s) lose their listener",
+			shim_log(LOG_LVL_WARN, "stopped by reuseport-shim "
+			    "stop; %zu member(s) lose their listener",
 			    gcore_members(&o.g));
 			finish();
 		}
@@ -1044,8 +1044,8 @@ owner_args_parse(struct owner_args *a, int argc, char **argv)
 		    v[i] < 0)
 			return (-1);
 	}
-	if (v[0] > INT_MAX || v[1] > INT_MAX || v[2] > SHIM_POLICY_LEASTLOADED ||
-	    strlen(argv[8]) >= sizeof (a->path))
+	if (v[0] > INT_MAX || v[1] > INT_MAX ||
+	    v[2] > SHIM_POLICY_LEASTLOADED || strlen(argv[8]) >= sizeof (a->path))
 		return (-1);
 	a->listenfd = (int)v[0];
 	a->rvfd = (int)v[1];
