@@ -8,12 +8,16 @@ import errno, json, os, resource, socket, subprocess, sys, time
 TOOL = sys.argv[2]
 
 
-def member(port, listen=True):
+def member(port, listen=True, backlog=64):
     s = socket.socket()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    s.bind(("127.0.0.1", port))
-    if listen:
-        s.listen(64)
+    try:
+        s.bind(("127.0.0.1", port))
+        if listen:
+            s.listen(backlog)
+    except OSError:
+        s.close()
+        raise
     return s
 
 
@@ -32,7 +36,7 @@ def poll(fn, limit=10.0):
         if fn():
             return True
         time.sleep(0.02)
-    return False
+    return fn()
 
 
 def client(port, ident):
@@ -228,6 +232,6 @@ def gone():
     return "first %s, then readable %d of 3, then %s" % (first, woken, last)
 
 
-print({"eject": eject, "many": many, "refs": refs, "emfile": emfile,
-       "linger": linger, "gone": gone}[sys.argv[1]](),
-      flush=True)
+if __name__ == "__main__":
+    print({"eject": eject, "many": many, "refs": refs, "emfile": emfile,
+           "linger": linger, "gone": gone}[sys.argv[1]](), flush=True)

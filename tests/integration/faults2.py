@@ -17,6 +17,9 @@ in for synchronisation.
 import ctypes, errno, json, mmap, os, resource, select, signal, socket
 import subprocess, sys, time
 
+from faults import client, ident, poll   # this folder: faults.py
+import faults
+
 TOOL = sys.argv[2]
 
 
@@ -24,37 +27,8 @@ def name(e):
     return errno.errorcode.get(e, str(e))
 
 
-def member(port, listen=True, backlog=128):
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    try:
-        s.bind(("127.0.0.1", port))
-        if listen:
-            s.listen(backlog)
-    except OSError:
-        s.close()
-        raise
-    return s
-
-
-def poll(fn, limit=10.0):
-    end = time.monotonic() + limit
-    while time.monotonic() < end:
-        if fn():
-            return True
-        time.sleep(0.02)
-    return fn()
-
-
-def client(port, ident):
-    c = socket.create_connection(("127.0.0.1", port), timeout=5)
-    c.sendall(b"%d\n" % ident)
-    return c
-
-
-def ident(s):
-    s.settimeout(5)
-    return int(s.recv(16).split(b"\n")[0])
+def member(port, listen=True):
+    return faults.member(port, listen, backlog=128)
 
 
 def eof(c, limit=5.0):

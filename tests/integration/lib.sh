@@ -145,6 +145,31 @@ need_python() {
 	[ -n "$PYTHON" ] || skip "python3 not found"
 }
 
+# need_nobody: a second user to run things as, or SKIP with the reason.
+# Sets AS_NOBODY (the command prefix) and NOBODY_PY (a python3 that user
+# can run: ours may sit under /root).
+need_nobody() {
+	local p
+	need_python
+	[ "$(id -u)" = 0 ] || skip "needs root to run a second user (nobody) with setpriv"
+	command -v setpriv >/dev/null || skip "setpriv (util-linux) is missing"
+	id nobody >/dev/null 2>&1 || skip "no user nobody"
+	AS_NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups
+	    --inh-caps=-all --bounding-set=-all --)
+	# A clone in a private directory (/root, a 0700 home): nobody
+	# cannot load the library from there, which is no finding of ours.
+	"${AS_NOBODY[@]}" test -r "$SHIMLIB" ||
+	    skip "user nobody cannot read $SHIMLIB (a private directory)"
+	NOBODY_PY=""
+	for p in "$PYTHON" /usr/bin/python3; do
+		if "${AS_NOBODY[@]}" env "$p" -c pass 2>/dev/null; then
+			NOBODY_PY=$p
+			return 0
+		fi
+	done
+	skip "no python3 that user nobody can run"
+}
+
 # ---------------------------------------------------------------- servers
 # (in the test's process)
 

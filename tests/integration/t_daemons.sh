@@ -263,6 +263,46 @@ dm_ngx_serves() {
 	note "$1: $(dm_counts "$1")"
 }
 
+# dm_ngx_upgrade MASTER OWNER: nginx's binary upgrade under load (USR2,
+# the new master's workers up, QUIT to the old one): nothing lost, both
+# masters' workers served, the same owner after.  The new master's pid in
+# DM_NEW; 1 if it failed.
+dm_ngx_upgrade() {
+	local old=$1 owner=$2 new w1 w2 owner2
+	w1=$(dm_children "$old")
+	dm_loop_start upgrade "$PORT"
+	dm_loop_more upgrade 200
+	kill -USR2 "$old"
+	if ! poll_until 10000 dm_ngx_pid_changed "$old"; then
+		fail "upgrade: no new master's pid file (and .oldbin) within 10 s$(dm_ngx_ctx)"
+		dm_loop_stop upgrade
+		return 1
+	fi
+	read -r new <"$DM_NGX/nginx.pid"
+	DM_NEW=$new
+	if ! poll_until 10000 dm_nchildren "$new" 4; then
+		fail "upgrade: new master $new has no 4 workers within 10 s (children: $(dm_children "$new"))$(dm_ngx_ctx)"
+		dm_loop_stop upgrade
+		return 1
+	fi
+	w2=$(dm_children "$new")
+	kill -QUIT "$old"
+	poll_until 10000 dm_all_gone "$old" $w1 ||
+	    fail "upgrade: old master $old or its workers ($w1) still there 10 s after SIGQUIT"
+	dm_loop_more upgrade 200
+	dm_loop_stop upgrade
+	dm_check upgrade
+	dm_served_by upgrade "the old master's workers" $w1
+	dm_served_by upgrade "the new master's workers" $w2
+	note "during upgrade: $(grep -E '^(answered|ran)' "$TDIR/upgrade.http" | tr '\n' ' ')"
+	failed && return 1
+	dm_ngx_serves upgraded "$new" || return 1
+	owner2=$(new_owners)
+	[ "$owner2" = "$owner" ] && return 0
+	fail "upgrade: the group's owner changed ($owner -> $(echo $owner2)): the new master did not take over the endpoints"
+	return 1
+}
+
 # stat --json: the pids accepting on the group on $PORT are exactly the
 # workers of master $1.
 dm_ngx_accepting() {
@@ -283,7 +323,7 @@ for g in json.loads(sys.stdin.read()):
 }
 
 t_nginx() {
-	local ng=/usr/sbin/nginx line m old new w0 w1 w2 owner owner2 bad
+	local ng=/usr/sbin/nginx line m new w0 owner bad
 	[ -x "$ng" ] || skip "nginx not installed ($ng; Debian package nginx-light)"
 	need_python
 	trap dm_cleanup EXIT
@@ -343,37 +383,8 @@ t_nginx() {
 
 	# Binary upgrade: the new master inherits the endpoints across exec,
 	# then the old master quits gracefully.
-	old=$m
-	w1=$(dm_children "$old")
-	dm_loop_start upgrade "$PORT"
-	dm_loop_more upgrade 200
-	kill -USR2 "$old"
-	if ! poll_until 10000 dm_ngx_pid_changed "$old"; then
-		fail "upgrade: no new master's pid file (and .oldbin) within 10 s$(dm_ngx_ctx)"
-		dm_loop_stop upgrade
-		return
-	fi
-	read -r new <"$DM_NGX/nginx.pid"
-	if ! poll_until 10000 dm_nchildren "$new" 4; then
-		fail "upgrade: new master $new has no 4 workers within 10 s (children: $(dm_children "$new"))$(dm_ngx_ctx)"
-		dm_loop_stop upgrade
-		return
-	fi
-	w2=$(dm_children "$new")
-	kill -QUIT "$old"
-	poll_until 10000 dm_all_gone "$old" $w1 ||
-	    fail "upgrade: old master $old or its workers ($w1) still there 10 s after SIGQUIT"
-	dm_loop_more upgrade 200
-	dm_loop_stop upgrade
-	dm_check upgrade
-	dm_served_by upgrade "the old master's workers" $w1
-	dm_served_by upgrade "the new master's workers" $w2
-	note "during upgrade: $(grep -E '^(answered|ran)' "$TDIR/upgrade.http" | tr '\n' ' ')"
-	failed && return
-	dm_ngx_serves upgraded "$new" || return
-	owner2=$(new_owners)
-	[ "$owner2" = "$owner" ] ||
-	    fail "upgrade: the group's owner changed ($owner -> $(echo $owner2)): the new master did not take over the endpoints"
+	dm_ngx_upgrade "$m" "$owner" || return
+	new=$DM_NEW
 	bad=$(grep -E '\[(crit|alert|emerg)\]' "$DM_NGX/error.log" | head -3 | tr '\n' ' ')
 	[ -z "$bad" ] || fail "nginx logged: $bad"
 

@@ -89,31 +89,26 @@ t_execenv_spawn() { xe_serve spawn "${SHIM[@]}"; }
 
 # (a) again where the group's directory came from XDG_RUNTIME_DIR, which
 # the empty environment drops too: REUSEPORT_SHIM_DIR is added for it.
-t_execenv_xdg() {
+# xe_xdg HOW: xe_serve HOW with the group's directory chosen through
+# XDG_RUNTIME_DIR (no REUSEPORT_SHIM_DIR), and no socket left there after.
+xe_xdg() {
 	local a launch=(env)
 	mkdir -p "$TDIR/xdg" && chmod 700 "$TDIR/xdg"
 	for a in "${SHIM[@]:1}"; do
 		[[ $a == REUSEPORT_SHIM_DIR=* ]] || launch+=("$a")
 	done
-	xe_serve execve "${launch[@]}" "XDG_RUNTIME_DIR=$TDIR/xdg"
+	xe_serve "$1" "${launch[@]}" "XDG_RUNTIME_DIR=$TDIR/xdg"
 	# The runner looks for leftovers in $SHIMDIR only: this group's own.
 	poll_until "$GONE_MS" xe_xdg_clean ||
-	    fail "xdg: the owner's socket is still there 3 s after the member stopped: $(find "$TDIR/xdg" -type s)"
+	    fail "$1: the owner's socket is still there 3 s after the member stopped: $(find "$TDIR/xdg" -type s)"
 }
+
+t_execenv_xdg() { xe_xdg execve; }
 
 # nginx with only "env LD_PRELOAD;": the shim is still named, but the
 # directory came from XDG_RUNTIME_DIR, which is gone: REUSEPORT_SHIM_DIR
 # goes along, or the new program would look elsewhere and bind for real.
-t_execenv_keptpre() {
-	local a launch=(env)
-	mkdir -p "$TDIR/xdg" && chmod 700 "$TDIR/xdg"
-	for a in "${SHIM[@]:1}"; do
-		[[ $a == REUSEPORT_SHIM_DIR=* ]] || launch+=("$a")
-	done
-	xe_serve keptpre "${launch[@]}" "XDG_RUNTIME_DIR=$TDIR/xdg"
-	poll_until "$GONE_MS" xe_xdg_clean ||
-	    fail "keptpre: the owner's socket is still there 3 s after the member stopped: $(find "$TDIR/xdg" -type s)"
-}
+t_execenv_keptpre() { xe_xdg keptpre; }
 
 # (c) no endpoint survives (none held; one held but close-on-exec): the
 # empty environment stays empty.
@@ -154,7 +149,7 @@ t_execenv_noroom() {
 # master gets the shim from the old one, takes over the endpoints, and
 # no request fails.  The helpers are t_daemons.sh's.
 t_execenv_nginx() {
-	local ng=/usr/sbin/nginx line old new w1 w2 owner owner2 bad
+	local ng=/usr/sbin/nginx line old new owner bad
 	[ -x "$ng" ] || skip "nginx not installed ($ng; Debian package nginx-light)"
 	need_python
 	trap dm_cleanup EXIT
@@ -178,36 +173,8 @@ t_execenv_nginx() {
 	dm_ngx_serves start "$old" || return
 	owner=$(new_owners)
 
-	w1=$(dm_children "$old")
-	dm_loop_start upgrade "$PORT"
-	dm_loop_more upgrade 200
-	kill -USR2 "$old"
-	if ! poll_until 10000 dm_ngx_pid_changed "$old"; then
-		fail "upgrade: no new master's pid file within 10 s$(dm_ngx_ctx)"
-		dm_loop_stop upgrade
-		return
-	fi
-	read -r new <"$DM_NGX/nginx.pid"
-	if ! poll_until 10000 dm_nchildren "$new" 4; then
-		fail "upgrade: new master $new has no 4 workers within 10 s (children: $(dm_children "$new"))$(dm_ngx_ctx)"
-		dm_loop_stop upgrade
-		return
-	fi
-	w2=$(dm_children "$new")
-	kill -QUIT "$old"
-	poll_until 10000 dm_all_gone "$old" $w1 ||
-	    fail "upgrade: old master $old or its workers still there 10 s after SIGQUIT"
-	dm_loop_more upgrade 200
-	dm_loop_stop upgrade
-	dm_check upgrade
-	dm_served_by upgrade "the old master's workers" $w1
-	dm_served_by upgrade "the new master's workers" $w2
-	note "during upgrade: $(grep -E '^(answered|ran)' "$TDIR/upgrade.http" | tr '\n' ' ')"
-	failed && return
-	dm_ngx_serves upgraded "$new" || return
-	owner2=$(new_owners)
-	[ "$owner2" = "$owner" ] ||
-	    fail "upgrade: the group's owner changed ($owner -> $(echo $owner2))"
+	dm_ngx_upgrade "$old" "$owner" || return
+	new=$DM_NEW
 	line=$(cat "$DM_NGX/error.log" "$TDIR/ng.err" 2>/dev/null |
 	    grep "exec of $ng: .*lacks the shim: added" | head -1)
 	[ -n "$line" ] || fail "no info line saying the shim was put back$(dm_ngx_ctx)"

@@ -143,24 +143,8 @@ refused_or_dropped() {
 }
 
 t_toomanyrefs() {
-	local d p
-	need_python
-	[ "$(id -u)" = 0 ] || skip "needs root to run as user nobody"
-	command -v setpriv >/dev/null || skip "setpriv (util-linux) is missing"
-	id nobody >/dev/null 2>&1 || skip "no user nobody"
-	AS_NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups
-	    --inh-caps=-all --bounding-set=-all --)
-	"${AS_NOBODY[@]}" test -r "$SHIMLIB" ||
-	    skip "user nobody cannot read $SHIMLIB (a private directory)"
-	# An interpreter the other user can run (ours may sit under /root).
-	NPY=""
-	for p in "$PYTHON" /usr/bin/python3; do
-		if "${AS_NOBODY[@]}" env "$p" -c pass 2>/dev/null; then
-			NPY=$p
-			break
-		fi
-	done
-	[ -n "$NPY" ] || skip "no python3 that user nobody can run"
+	local d
+	need_nobody
 	# nobody's own rendezvous directory, removed whatever happens.
 	d=$(mktemp -d "${TMPDIR:-/tmp}/rpshim-refs.XXXXXX") || return
 	chown 65534 "$d"
@@ -175,7 +159,7 @@ toomanyrefs() {
 	start_server refs sh -c 'ulimit -n 64 && exec "$@"' sh \
 	    "${AS_NOBODY[@]}" env "LD_PRELOAD=${TEST_PRELOAD:+$TEST_PRELOAD }$SHIMLIB" \
 	    REUSEPORT_SHIM_MODE=emulate "REUSEPORT_SHIM_DIR=$1" \
-	    REUSEPORT_SHIM_LOG=info "$NPY" "$TI_HERE/faults.py" refs \
+	    REUSEPORT_SHIM_LOG=info "$NOBODY_PY" "$TI_HERE/faults.py" refs \
 	    "$BUILD/reuseport-shim" "$n" || return
 	read_line refs line ||
 	    { fail "no ports line: $READ_WHY$(server_err refs)"; return; }

@@ -105,17 +105,9 @@ except OSError as e:
 '
 
 t_other_user() {
-	local dir out sock py p
-	need_python
-	[ "$(id -u)" = 0 ] || skip "needs root to run a second user (nobody) with setpriv"
-	command -v setpriv >/dev/null || skip "setpriv (util-linux) is missing"
-	id nobody >/dev/null 2>&1 || skip "no user nobody"
-	as_nobody=(setpriv --reuid=65534 --regid=65534 --clear-groups
-	    --inh-caps=-all --bounding-set=-all --)
-	# A clone in a private directory (/root, a 0700 home): nobody
-	# cannot load the library from there, which is no finding of ours.
-	"${as_nobody[@]}" test -r "$SHIMLIB" ||
-	    skip "user nobody cannot read $SHIMLIB (a private directory)"
+	local dir out sock py
+	need_nobody
+	py=$NOBODY_PY
 	# A directory another user may traverse but not write, and sockets
 	# anyone may connect to: only the owner's own check stands in the way.
 	dir=$(mktemp -d "${TMPDIR:-/tmp}/rpshim-sec.XXXXXX")
@@ -126,24 +118,15 @@ t_other_user() {
 	    sh -c 'umask 0; exec "$@"' sh "$BUILD/examples/evloop" -p 0 || return
 	server_up a 1 || return
 	sock=$(find "$dir" -type s | head -1)
-	# An interpreter the other user can run (ours may sit under /root).
-	py=""
-	for p in "$PYTHON" /usr/bin/python3; do
-		if "${as_nobody[@]}" env "$p" -c pass 2>/dev/null; then
-			py=$p
-			break
-		fi
-	done
-	[ -n "$py" ] || skip "no python3 that user nobody can run"
 
 	# nobody, under the shim, with its own directory: EADDRINUSE.
-	out=$("${as_nobody[@]}" env "LD_PRELOAD=${TEST_PRELOAD:+$TEST_PRELOAD }$SHIMLIB" \
+	out=$("${AS_NOBODY[@]}" env "LD_PRELOAD=${TEST_PRELOAD:+$TEST_PRELOAD }$SHIMLIB" \
 	    REUSEPORT_SHIM_MODE=emulate REUSEPORT_SHIM_DIR=/tmp/rpshim-nobody-$$ \
 	    "$py" -c "$PY_OTHER_BIND" "$PORT" 2>"$TDIR/nobody1.err")
 	note "nobody's bind with its own directory: $out"
 	[ "$out" = EADDRINUSE ] || fail "another user's bind: '$out', want EADDRINUSE"
 	# nobody pointed at our directory: refused (owned by root), EADDRINUSE.
-	out=$("${as_nobody[@]}" env "LD_PRELOAD=${TEST_PRELOAD:+$TEST_PRELOAD }$SHIMLIB" \
+	out=$("${AS_NOBODY[@]}" env "LD_PRELOAD=${TEST_PRELOAD:+$TEST_PRELOAD }$SHIMLIB" \
 	    REUSEPORT_SHIM_MODE=emulate "REUSEPORT_SHIM_DIR=$dir" \
 	    "$py" -c "$PY_OTHER_BIND" "$PORT" 2>"$TDIR/nobody2.err")
 	note "nobody's bind through our directory: $out; $(head -1 "$TDIR/nobody2.err")"
@@ -151,7 +134,7 @@ t_other_user() {
 	grep -q "refusing rendezvous directory" "$TDIR/nobody2.err" ||
 	    fail "no message naming the refused directory: $(head -2 "$TDIR/nobody2.err")"
 	# nobody speaking the protocol to the owner directly: closed.
-	out=$("${as_nobody[@]}" "$py" -c "$PY_OTHER_HELLO" "$sock" 2>&1)
+	out=$("${AS_NOBODY[@]}" "$py" -c "$PY_OTHER_HELLO" "$sock" 2>&1)
 	note "nobody's HELLO to the owner: $out"
 	case $out in
 	closed-by-owner*) ;;
