@@ -68,7 +68,10 @@ int plat_is_ours(void *p);
 /* Effective uid of the process at the other end of a Unix socket. */
 int plat_peer_euid(int fd, uid_t *euid);
 
-/* accept on the owner's listener: new fd close-on-exec, non-blocking off. */
+/*
+ * accept on the owner's listener: new fd close-on-exec.  On illumos it
+ * takes the listener's O_NONBLOCK; the member sets the flags it wants.
+ */
 int plat_accept_cloexec(int fd, struct sockaddr *sa, socklen_t *len);
 /* recvmsg flags that make received fds close-on-exec (0: none exist). */
 int plat_recv_cloexec_flag(void);
@@ -85,8 +88,9 @@ void *plat_alloc(size_t size);
 void plat_free(void *p, size_t size);
 
 /*
- * The owner's readiness poller: epoll on Linux, poll(2) elsewhere (an
- * event-ports backend for illumos belongs here too).  Each fd has a token
+ * The owner's readiness poller: epoll on Linux, event ports on illumos
+ * (and their one-shot logic over EPOLLONESHOT in the PLAT_LIKE_ILLUMOS
+ * build), poll(2) elsewhere.  Each fd has a token
  * (a small dense integer); wait returns the tokens of readable fds, so the
  * owner's work per wakeup is what is ready, not every endpoint it has.
  */

@@ -384,13 +384,15 @@ proto_recv(int fd, struct proto_rec *r, int *connfd, int flags)
 		}
 		got += (size_t)n;
 	}
-	if (lost && nfds == 0 && proto_decode(buf, r) == 0 &&
-	    proto_type_has_fd(r->type)) {
+	if (proto_decode(buf, r) != 0) {
+		errno = EPROTO;
+		goto fail;
+	}
+	if (lost && nfds == 0 && proto_type_has_fd(r->type)) {
 		errno = EMFILE;
 		return (-1);
 	}
-	if (proto_decode(buf, r) != 0 || lost ||
-	    nfds > 1 || (nfds == 1 && !proto_type_may_fd(r->type)) ||
+	if (lost || nfds > 1 || (nfds == 1 && !proto_type_may_fd(r->type)) ||
 	    (nfds == 0 && proto_type_has_fd(r->type))) {
 		errno = EPROTO;
 		goto fail;

@@ -45,6 +45,15 @@ def client(port, ident):
     return c
 
 
+def try_accept(s):
+    """What accept() gives: "accepted", or the errno's name."""
+    try:
+        s.accept()
+        return "accepted"
+    except OSError as e:
+        return errno.errorcode.get(e.errno, str(e))
+
+
 def ident(s):
     s.settimeout(5)
     return int(s.recv(16).split(b"\n")[0])
@@ -140,11 +149,7 @@ def emfile():
     except OSError:
         pass
     a.settimeout(5)
-    try:
-        a.accept()
-        first = "accepted"
-    except OSError as e:
-        first = errno.errorcode.get(e.errno, str(e))
+    first = try_accept(a)
     for f in fill:
         os.close(f)
     resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
@@ -215,20 +220,12 @@ def gone():
     subprocess.run([TOOL, "stop", str(port)], capture_output=True,
                    timeout=10, check=True)
     a.settimeout(5)
-    try:
-        a.accept()
-        first = "accepted"
-    except OSError as e:
-        first = errno.errorcode.get(e.errno, str(e))
+    first = try_accept(a)
     p = select.poll()
     p.register(a.fileno(), select.POLLIN)
     woken = sum(1 for _ in range(3) if p.poll(300))
     a.settimeout(None)      # a blocking accept: it must not wait
-    try:
-        a.accept()
-        last = "accepted"
-    except OSError as e:
-        last = errno.errorcode.get(e.errno, str(e))
+    last = try_accept(a)
     return "first %s, then readable %d of 3, then %s" % (first, woken, last)
 
 

@@ -17,7 +17,7 @@ in for synchronisation.
 import ctypes, errno, json, mmap, os, resource, select, signal, socket
 import subprocess, sys, time
 
-from faults import client, ident, poll   # this folder: faults.py
+from faults import client, group, ident, poll   # this folder: faults.py
 import faults
 
 TOOL = sys.argv[2]
@@ -341,15 +341,6 @@ def scribbler():
         os._exit(1)
     b.scribble(dirty=True)
     os._exit(0)
-
-
-def group(port):
-    out = subprocess.run([TOOL, "stat", "--json"], capture_output=True,
-                         text=True, timeout=10).stdout
-    for g in json.loads(out or "[]"):
-        if g.get("port") == port and not g.get("stale"):
-            return g
-    return None
 
 
 r = {"starter": starter, "fdlimit": fdlimit, "board": board,
