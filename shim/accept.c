@@ -52,21 +52,13 @@ struct accept_view {
 	int		tell_idle;
 	int		mark_reuseport;
 	struct ackmem	*ack;		/* held until the connection is acked */
-	size_t		nset;
-	const struct plat_opt *opt[PLAT_OPT_MAX];
-	int32_t		value[PLAT_OPT_MAX];
+	size_t		ncopy;
+	struct sk_copy	copy[SK_COPY_MAX];
 };
 
-/*
- * The inherited options this member's listener had that the owner's
- * listener lacks: the accepted socket came from the latter.
- */
 static void
 view(const struct shim_sock *sk, struct accept_view *v)
 {
-	size_t n;
-	const struct plat_opt *t = plat_listener_opts(&n);
-
 	v->shut = sk->shut;
 	/*
 	 * Emulating where the kernel has the option (Linux, in tests): an
@@ -78,17 +70,15 @@ view(const struct shim_sock *sk, struct accept_view *v)
 	v->tell_idle = sk->tell_idle && plat_recv_dontwait_flag() != 0;
 	if ((v->ack = sk->ack) != NULL)
 		ackmem_hold(v->ack);
-	v->nset = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (!t[i].inherit || !sk->opts[i].set || !sk->lopts[i].set ||
-		    sk->opts[i].value == sk->lopts[i].value)
-			continue;
-		v->opt[v->nset] = &t[i];
-		v->value[v->nset] = sk->opts[i].value;
-		v->nset++;
-	}
+	v->ncopy = sk->ncopy;
+	memcpy(v->copy, sk->copy, sk->ncopy * sizeof (sk->copy[0]));
 }
 
+/*
+ * The accepted socket came from the owner's listener, which has none of
+ * this member's options: what the kernel's would have inherited from
+ * the member's listener is set now, as the application set it.
+ */
 static void
 apply_opts(int cfd, const struct accept_view *v)
 {
@@ -98,22 +88,10 @@ apply_opts(int cfd, const struct accept_view *v)
 		(void) real.setsockopt(cfd, SOL_SOCKET, plat_so_reuseport, &one,
 		    sizeof (one));
 	}
-	for (size_t i = 0; i < v->nset; i++) {
-		const struct plat_opt *o = v->opt[i];
+	for (size_t i = 0; i < v->ncopy; i++) {
+		const struct sk_copy *c = &v->copy[i];
 
-		if (o->kind == PLAT_KIND_LINGER) {
-			struct linger l;
-
-			l.l_onoff = v->value[i] >= 0;
-			l.l_linger = v->value[i] >= 0 ? v->value[i] : 0;
-			(void) real.setsockopt(cfd, o->level, o->name, &l,
-			    sizeof (l));
-		} else {
-			int x = plat_opt_setval(o, v->value[i]);
-
-			(void) real.setsockopt(cfd, o->level, o->name, &x,
-			    sizeof (x));
-		}
+		(void) real.setsockopt(cfd, c->level, c->name, c->val, c->len);
 	}
 }
 

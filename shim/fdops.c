@@ -355,13 +355,21 @@ shim_shutdown(int fd, int how)
 	struct shim_sock *sk;
 	struct proto_rec r;
 	sigset_t saved;
-	int endpoint = 0, saved_errno = errno;
+	int endpoint = 0, rc = 0, saved_errno = errno;
 
 	shim_init();
 	if (!fdtab_maybe(fd))
 		return (real.shutdown(fd, how));
 	fdtab_lock(&saved);
 	sk = fdtab_get(fd);
+	if (sk != NULL && sk->state == SK_MEMBER) {
+		/* Bound, not listening: the kernel's answer is its shadow's. */
+		rc = sk->shadow >= 0 ? real.shutdown(sk->shadow, how) : -1;
+		if (sk->shadow < 0)
+			errno = ENOTCONN;
+		fdtab_unlock(&saved);
+		return (rc);
+	}
 	if (sk != NULL && sk->state == SK_ENDPOINT) {
 		endpoint = 1;
 		if (how == SHUT_RD || how == SHUT_RDWR)

@@ -229,14 +229,14 @@ hide_bits(int fd, int on)
 	}
 }
 
-/* The sock whose hidden connection fd is, or NULL. */
+/* The sock whose shadow fd is, or NULL. */
 static struct shim_sock *
 sock_of_ctl(int fd)
 {
 	struct fd_entry *e, *tmp;
 
 	HASH_ITER(hh, table, e, tmp) {
-		if (e->sk->ctlfd == fd)
+		if (e->sk->shadow == fd)
 			return (e->sk);
 	}
 	return (NULL);
@@ -261,7 +261,6 @@ unhide(int fd)
 void
 fdtab_hide(int fd, int on)
 {
-	struct shim_sock *sk;
 	struct hid *h;
 
 	if (fd < 0 || fd >= BITMAP_FDS)
@@ -279,25 +278,18 @@ fdtab_hide(int fd, int on)
 		hide_bits(fd, 1);
 		return;
 	}
-	/*
-	 * listen() has put this connection on the sock's fds, and closes it
-	 * next: from now on those fds must refer to it.
-	 */
-	if ((sk = sock_of_ctl(fd)) != NULL) {
-		struct fd_entry *e, *tmp;
-		struct fdtab_id id;
-
-		h = *hid_slot(fd);
-		if (h != NULL && h->id.known)
-			id = h->id;
-		else
-			ident(fd, &id);
-		HASH_ITER(hh, table, e, tmp) {
-			if (e->sk == sk)
-				e->id = id;
-		}
-	}
 	unhide(fd);
+}
+
+void
+fdtab_reident(const struct shim_sock *sk)
+{
+	struct fd_entry *e, *tmp;
+
+	HASH_ITER(hh, table, e, tmp) {
+		if (e->sk == sk)
+			ident(e->fd, &e->id);
+	}
 }
 
 int
@@ -370,7 +362,7 @@ fdtab_hidden_move(int fd)
 	hide_bits(fd, 0);
 	hide_bits(nfd, 1);
 	if ((sk = sock_of_ctl(fd)) != NULL)
-		sk->ctlfd = nfd;
+		sk->shadow = nfd;
 	return (nfd);
 }
 
@@ -380,7 +372,7 @@ fdtab_hidden_drop(int fd)
 	struct shim_sock *sk = sock_of_ctl(fd);
 
 	if (sk != NULL)
-		sk->ctlfd = -1;
+		sk->shadow = -1;
 	unhide(fd);
 }
 
@@ -431,19 +423,19 @@ fdtab_unlock(const sigset_t *saved)
 }
 
 /*
- * sk has no fd left: close its hidden connection, unless that number was
+ * sk has no fd left: close its shadow, unless that number was
  * taken over behind our back (closing it would close the application's
  * file), and free it.
  */
 static void
 release(struct shim_sock *sk)
 {
-	if (sk->ctlfd >= 0) {
-		int ok = hidden_still(sk->ctlfd), e = errno;
+	if (sk->shadow >= 0) {
+		int ok = hidden_still(sk->shadow), e = errno;
 
-		unhide(sk->ctlfd);
+		unhide(sk->shadow);
 		if (ok)
-			(void) real.close(sk->ctlfd);
+			(void) real.close(sk->shadow);
 		errno = e;
 	}
 	sock_free(sk);
@@ -475,10 +467,10 @@ fdtab_get(int fd)
 		drop(e);
 		return (NULL);
 	}
-	if (sk->ctlfd >= 0 && !hidden_still(sk->ctlfd)) {
+	if (sk->shadow >= 0 && !hidden_still(sk->shadow)) {
 		/* Not ours any more: never write to it, never close it. */
-		unhide(sk->ctlfd);
-		sk->ctlfd = -1;
+		unhide(sk->shadow);
+		sk->shadow = -1;
 	}
 	return (sk);
 }
@@ -584,7 +576,7 @@ sock_new(int family)
 	if (sk == NULL)
 		return (NULL);
 	sk->family = family;
-	sk->ctlfd = -1;
+	sk->shadow = -1;
 	return (sk);
 }
 

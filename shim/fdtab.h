@@ -28,34 +28,49 @@ struct ackmem;
 
 enum sk_state {
 	SK_OPT = 0,	/* SO_REUSEPORT recorded, not bound by the shim */
-	SK_MEMBER,	/* bound into a group; ctlfd connects to the owner */
-	SK_ENDPOINT	/* listening: the fd itself is the owner connection */
+	SK_MEMBER,	/* bound into a group: the fd is its endpoint */
+	SK_ENDPOINT	/* the same, listening */
 };
 
-/* A stored listener option (see plat_listener_opts()). */
-struct sk_opt {
-	int32_t	value;
-	int	set;		/* value known */
+/*
+ * An option the application set that the kernel's accepted sockets
+ * inherit from their listener: accept() sets it on each connection, as
+ * the application passed it (a read-back value can differ: Linux doubles
+ * buffer sizes).
+ */
+#define	SK_COPY_MAX	24
+#define	SK_COPY_BYTES	32	/* a timeval, a linger, a congestion name */
+struct sk_copy {
+	int		level;
+	int		name;
+	socklen_t	len;
+	unsigned char	val[SK_COPY_BYTES];
 };
 
-/* One socket as the application sees it; dup'ed fds share it. */
+/*
+ * One socket as the application sees it; dup'ed fds share it.  From
+ * bind() on, the application's fds refer to the endpoint (a Unix socket
+ * connected to the owner), and the kernel socket the application made
+ * stays, unbound and never listening, as the shadow: a hidden fd that
+ * takes its options (the kernel validates, clamps and reads them back)
+ * and answers for it where a listener's answer is the socket's own.
+ */
 struct shim_sock {
 	unsigned	refs;		/* fds in the table pointing here */
 	enum sk_state	state;
 	int		family;
 	int		reuseport;	/* the recorded SO_REUSEPORT value */
-	int		ctlfd;		/* SK_MEMBER: hidden owner connection */
+	int		shadow;		/* hidden kernel socket, or -1 */
 	int		shut;		/* shutdown() was called */
 	int		tell_idle;	/* leastloaded: say when we wait */
 	int		idle_told;	/* and we said so since the last CONN */
+	uint32_t	caps;		/* the owner's WELCOME_* capabilities */
 	uint32_t	last_seq;	/* the last CONN taken by this process */
 	struct ackmem	*ack;		/* the group's ack board, or NULL */
 	struct sockaddr_storage addr;	/* the group's address */
 	socklen_t	addrlen;
-	/* Listener options, read at listen() or set since. */
-	struct sk_opt	opts[PLAT_OPT_MAX];
-	/* The owner's listener's values: accepted sockets start with them. */
-	struct sk_opt	lopts[PLAT_OPT_MAX];
+	size_t		ncopy;
+	struct sk_copy	copy[SK_COPY_MAX];
 };
 
 /* Lock-free: 0 means the shim certainly does not track fd. */
@@ -82,13 +97,11 @@ int fdtab_next(int from);
 int fdtab_ours(void);
 
 /*
- * The shim's own fds (a member's connection to its owner, between bind
- * and listen) are hidden: the application never opened them, so its
- * close() of that number, as in a loop closing every fd, gets EBADF
- * instead of silently taking the socket out of its group.  Hiding one
- * records what it refers to and which process made it; unhiding one
- * whose sock still names it means listen() put it on that sock's fds,
- * so their entries take its identity.  Both with the lock held.
+ * The shim's own fds (a member's shadow socket) are hidden: the
+ * application never opened them, so its close() of that number, as in a
+ * loop closing every fd, gets EBADF instead of silently taking the
+ * socket's options away.  Hiding one records what it refers to and which
+ * process made it.  Both with the lock held.
  */
 void fdtab_hide(int fd, int on);
 int fdtab_hidden(int fd);
@@ -104,7 +117,7 @@ int fdtab_hide_away(int fd);
  * -1 (nothing changed).  The copy left at fd is no longer hidden.
  */
 int fdtab_hidden_move(int fd);
-/* The hidden fd is about to go: its sock no longer has a connection. */
+/* The hidden fd is about to go: its sock no longer has a shadow. */
 void fdtab_hidden_drop(int fd);
 /*
  * The lowest hidden fd in lo..hi that this process made, or -1: the ones
@@ -119,9 +132,9 @@ void fdtab_unlock(const sigset_t *saved);
 /*
  * With the lock held.  fdtab_get: the sock fd refers to, or NULL; an
  * entry whose fd no longer refers to what it did is forgotten (as
- * fdtab_forget) and NULL returned, and a member whose hidden connection
- * was replaced loses it (ctlfd -1: its listen fails, as when the owner
- * is gone).  It keeps errno.
+ * fdtab_forget) and NULL returned, and a member whose shadow was
+ * replaced loses it (shadow -1: a new one is made when next needed).
+ * It keeps errno.
  */
 struct shim_sock *fdtab_get(int fd);
 /*
@@ -134,7 +147,7 @@ int fdtab_put(int fd, struct shim_sock *sk);
 struct shim_sock *fdtab_del(int fd);
 /*
  * Forget fd, which the application closed or is closing: a sock left
- * without fds is freed, and its hidden connection closed.
+ * without fds is freed, and its shadow closed.
  */
 void fdtab_forget(int fd);
 /*
@@ -145,6 +158,8 @@ void fdtab_forget(int fd);
 void fdtab_forget_range(int lo, int hi);
 /* The fds pointing at sk, up to max; returns how many there are. */
 size_t fdtab_fds_of(const struct shim_sock *sk, int *fds, size_t max);
+/* sk's fds were made to refer to another file: their entries follow. */
+void fdtab_reident(const struct shim_sock *sk);
 
 struct shim_sock *sock_new(int family);
 void sock_free(struct shim_sock *sk);

@@ -88,8 +88,13 @@ hello(int ctl, struct proto_rec *welcome, int *board, uint64_t deadline)
 }
 
 /*
- * Record fd as a member of the group at ss, connected to ctl.  The board
- * fd is closed here either way: once mapped it is not needed.
+ * Make fd, and every fd that shares its socket, the endpoint ctl: the
+ * fd numbers stay, the open file changes, once, here, at bind, so that
+ * an epoll or event port registration made before listen() keeps
+ * working (they follow open files).  The application's kernel socket
+ * stays as the shadow, with the options set on it so far; ctl takes its
+ * file status flags (O_NONBLOCK, O_ASYNC) and its SIGIO owner.  The
+ * board fd is closed here either way: once mapped it is not needed.
  */
 static int
 install(int fd, int ctl, const struct sockaddr_storage *ss, socklen_t len,
@@ -97,8 +102,10 @@ install(int fd, int ctl, const struct sockaddr_storage *ss, socklen_t len,
 {
 	struct ackmem *am = NULL;
 	struct shim_sock *sk;
+	int fds[MAX_DUPS];
 	sigset_t saved;
-	int rc = 0;
+	size_t n;
+	int fl, own, shadow;
 
 	if (board >= 0) {
 		/* No board (or a bad one): ACK records, as after exec. */
@@ -106,54 +113,101 @@ install(int fd, int ctl, const struct sockaddr_storage *ss, socklen_t len,
 		(void) real.close(board);
 	}
 	fdtab_lock(&saved);
-	sk = fdtab_get(fd);
-	if (sk == NULL) {
+	if ((sk = fdtab_get(fd)) == NULL) {
 		/* A forced port: the application never set the option. */
 		if ((sk = sock_new(ss->ss_family)) == NULL ||
 		    fdtab_put(fd, sk) != 0) {
 			if (sk != NULL)
 				sock_free(sk);
-			rc = -1;
-		} else {
-			sk->reuseport = 0;
+			goto fail;
 		}
 	}
-	if (rc == 0) {
-		/* Hidden, and away from the numbers programs dup2 onto. */
-		sk->state = SK_MEMBER;
-		sk->family = ss->ss_family;
-		sk->ctlfd = fdtab_hide_away(ctl);
-		sk->tell_idle = welcome->arg == SHIM_POLICY_LEASTLOADED;
-		sk->ack = am;
-		am = NULL;
-		memcpy(&sk->addr, ss, len);
-		sk->addrlen = len;
+	if ((shadow = real.fcntl(fd, F_DUPFD_CLOEXEC, 3)) < 0)
+		goto fail;
+	if ((fl = real.fcntl(fd, F_GETFL)) >= 0)
+		(void) real.fcntl(ctl, F_SETFL, fl);
+	if ((own = real.fcntl(fd, F_GETOWN)) != 0 && own != -1)
+		(void) real.fcntl(ctl, F_SETOWN, own);
+	if ((n = fdtab_fds_of(sk, fds, MAX_DUPS)) > MAX_DUPS) {
+		shim_log(LOG_LVL_WARN, "%zu fds share one socket; only %d "
+		    "become members", n, MAX_DUPS);
+		n = MAX_DUPS;
 	}
+	for (size_t i = 0; i < n; i++) {
+		int fdfl = real.fcntl(fds[i], F_GETFD);
+
+		if (real.dup2(ctl, fds[i]) < 0)
+			continue;
+		if (fdfl > 0)
+			(void) real.fcntl(fds[i], F_SETFD, fdfl);
+	}
+	fdtab_reident(sk);
+	/* Hidden, and away from the numbers programs dup2 onto. */
+	sk->shadow = fdtab_hide_away(shadow);
+	sk->state = SK_MEMBER;
+	sk->family = ss->ss_family;
+	sk->tell_idle = (welcome->arg & WELCOME_POLICY_MASK) ==
+	    SHIM_POLICY_LEASTLOADED;
+	sk->caps = (uint32_t)welcome->arg & ~(uint32_t)WELCOME_POLICY_MASK;
+	sk->ack = am;
+	memcpy(&sk->addr, ss, len);
+	sk->addrlen = len;
+	fdtab_unlock(&saved);
+	(void) real.close(ctl);
+	return (0);
+fail:
 	fdtab_unlock(&saved);
 	if (am != NULL)
 		ackmem_release(am);
-	return (rc);
+	errno = ENOMEM;
+	return (-1);
 }
 
 /*
- * The real bind succeeded: this socket starts a group.  Whatever fails
- * here, the socket stays bound, as the kernel bound it; it just can't be
- * joined, and a later bind of the port gets EADDRINUSE.
+ * The group has no owner after all: fd itself becomes the listener,
+ * bound as the kernel bound it, and the port is this process's alone.
+ */
+static void
+alone(int fd, int lfd)
+{
+	int fdfl = real.fcntl(fd, F_GETFD), fl = real.fcntl(fd, F_GETFL);
+	struct shim_sock *sk;
+	sigset_t saved;
+
+	fdtab_lock(&saved);
+	sk = fdtab_get(fd);
+	if (real.dup2(lfd, fd) == fd) {
+		if (fdfl > 0)
+			(void) real.fcntl(fd, F_SETFD, fdfl);
+		if (fl >= 0)
+			(void) real.fcntl(fd, F_SETFL, fl);
+		if (sk != NULL)
+			fdtab_reident(sk);
+	}
+	fdtab_unlock(&saved);
+}
+
+/*
+ * lfd, a socket of the shim's, claimed the port: start the group with
+ * it as the owner's listener and join it.  If no owner can be started,
+ * fd gets the listener instead and the port can't be joined: a later
+ * bind of it gets EADDRINUSE.  The caller closes lfd.
  */
 static int
-start_group(int fd)
+start_group(int fd, int lfd)
 {
 	struct owner_args a;
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof (ss);
 	struct proto_rec welcome;
 	const char *dir;
-	int saved = errno, ctl, board = -1;
+	int saved = errno, ctl = -1, board = -1;
 
 	memset(&a, 0, sizeof (a));
+	a.rvfd = -1;
 	if ((dir = rv_dir_get()) == NULL)
 		goto out;
-	if (real.getsockname(fd, (struct sockaddr *)&ss, &len) != 0 ||
+	if (real.getsockname(lfd, (struct sockaddr *)&ss, &len) != 0 ||
 	    rv_path(a.path, sizeof (a.path), dir,
 	    (struct sockaddr *)&ss) != 0) {
 		shim_log(LOG_LVL_ERROR, "no rendezvous name fits under %s; "
@@ -168,23 +222,19 @@ start_group(int fd)
 	if ((ctl = rv_connect(a.path)) < 0) {
 		shim_log(LOG_LVL_ERROR, "cannot connect to %s: %s", a.path,
 		    strerror(errno));
-		(void) unlink(a.path);
-		(void) real.close(a.rvfd);
 		goto out;
 	}
-	a.listenfd = fd;
+	a.listenfd = lfd;
 	a.policy = config_get()->policy;
 	a.linger_ms = config_get()->linger_ms;
 	a.uid = geteuid();
 	if (owner_spawn(&a) != 0) {
 		shim_log(LOG_LVL_ERROR, "cannot start the owner of %s: %s",
 		    a.path, strerror(errno));
-		(void) unlink(a.path);
-		(void) real.close(a.rvfd);
-		(void) real.close(ctl);
 		goto out;
 	}
 	(void) real.close(a.rvfd);
+	a.rvfd = -1;
 	/* The owner has our connection queued; it exits if we give up. */
 	if (hello(ctl, &welcome, &board,
 	    util_deadline(UTIL_REPLY_TIMEOUT_MS)) != 0 ||
@@ -192,14 +242,26 @@ start_group(int fd)
 		shim_log(LOG_LVL_ERROR, "owner of %s did not answer: %s",
 		    a.path, strerror(errno));
 		(void) real.close(ctl);
+		/* Our fd the listener: the owner must not hold it as well. */
+		(void) unlink(a.path);
+		alone(fd, lfd);
 	}
+	errno = saved;
+	return (0);
 out:
+	if (a.rvfd >= 0) {
+		(void) unlink(a.path);
+		(void) real.close(a.rvfd);
+	}
+	if (ctl >= 0)
+		(void) real.close(ctl);
+	alone(fd, lfd);
 	errno = saved;
 	return (0);
 }
 
 /*
- * Make fd the port's one real listener: bind it (unless it is bound) and
+ * Make lfd the port's one real listener: bind it (unless it is bound) and
  * listen at once.  Listening is what makes the claim exclusive: Linux lets
  * sockets with SO_REUSEADDR bind one port side by side until one of them
  * listens, so a bind alone proves nothing.  Connections that arrive before
@@ -207,30 +269,29 @@ out:
  * port is taken; -1: another error, in errno.
  */
 static int
-claim(int fd, const struct sockaddr *sa, socklen_t salen, bind_fn rf,
+claim(int lfd, const struct sockaddr *sa, socklen_t salen, bind_fn rf,
     int *bound)
 {
 	if (!*bound) {
-		if (rf(fd, sa, salen) != 0)
+		if (rf(lfd, sa, salen) != 0)
 			return (errno == EADDRINUSE ? 0 : -1);
 		*bound = 1;
 	}
-	if (real.listen(fd, 1) != 0)
+	if (real.listen(lfd, 1) != 0)
 		return (errno == EADDRINUSE ? 0 : -1);
 	return (1);
 }
 
 /*
  * The port is taken.  If it belongs to a group of ours, join it; if its
- * owner is just leaving, claim the port and start the next group;
- * otherwise the kernel's answer, EADDRINUSE, stands.  A socket that got
- * bound on the way (SO_REUSEADDR) stays so until listen() replaces it.
- * Everything is done by JOIN_WAIT_MS: an owner that does not answer
- * (stopped, out of fds) makes the bind fail, with one line saying so.
+ * owner is just leaving, claim the port with lfd and start the next
+ * group; otherwise the kernel's answer, EADDRINUSE, stands.  Everything
+ * is done by JOIN_WAIT_MS: an owner that does not answer (stopped, out
+ * of fds) makes the bind fail, with one line saying so.
  */
 static int
-join_group(int fd, const struct sockaddr *sa, socklen_t salen, bind_fn rf,
-    int bound)
+join_group(int fd, int lfd, const struct sockaddr *sa, socklen_t salen,
+    bind_fn rf, int bound)
 {
 	struct sockaddr_storage ss;
 	char path[RV_PATH_MAX];
@@ -265,9 +326,9 @@ join_group(int fd, const struct sockaddr *sa, socklen_t salen, bind_fn rf,
 			goto inuse;
 		}
 		backoff(attempt, deadline);
-		switch (claim(fd, sa, salen, rf, &bound)) {
+		switch (claim(lfd, sa, salen, rf, &bound)) {
 		case 1:
-			return (start_group(fd));
+			return (start_group(fd, lfd));
 		case -1:
 			return (-1);
 		}
@@ -287,7 +348,6 @@ join_group(int fd, const struct sockaddr *sa, socklen_t salen, bind_fn rf,
 	if (install(fd, ctl, &ss, salen < sizeof (ss) ?
 	    salen : (socklen_t)sizeof (ss), &welcome, board) != 0) {
 		(void) real.close(ctl);
-		errno = ENOMEM;
 		return (-1);
 	}
 	shim_log(LOG_LVL_DEBUG, "joined the group at %s", path);
@@ -295,6 +355,55 @@ join_group(int fd, const struct sockaddr *sa, socklen_t salen, bind_fn rf,
 inuse:
 	errno = EADDRINUSE;
 	return (-1);
+}
+
+/*
+ * A socket for the group's listener, of fd's family, with what decides
+ * a bind copied from fd.  SO_REUSEADDR: a restart binds next to the
+ * previous run's TIME_WAIT connections, as SO_REUSEPORT lets the kernel
+ * (they carry the option); a listening socket still refuses it.
+ */
+static int
+listener_socket(int fd, int family)
+{
+	int lfd, one = 1;
+
+	if ((lfd = socket(family, SOCK_STREAM | plat_sock_cloexec, 0)) < 0)
+		return (-1);
+	plat_bind_opts_copy(fd, lfd);
+	(void) real.setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one,
+	    sizeof (one));
+	return (lfd);
+}
+
+/*
+ * fd must be an unbound TCP socket for the shim to bind it for a group:
+ * its family, or -1 with errno set as the kernel's bind would (EINVAL:
+ * bound already, by a listen() without bind), or 0: not TCP, not ours.
+ */
+static int
+bindable(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof (ss), tlen;
+	int type;
+
+	tlen = sizeof (type);
+	if (real.getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) != 0)
+		return (-1);
+	if (real.getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+		return (-1);
+	if (type != SOCK_STREAM ||
+	    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
+		return (0);
+	if ((ss.ss_family == AF_INET &&
+	    ((struct sockaddr_in *)&ss)->sin_port != 0) ||
+	    (ss.ss_family == AF_INET6 &&
+	    ((struct sockaddr_in6 *)&ss)->sin6_port != 0)) {
+		errno = EINVAL;
+		return (-1);
+	}
+	return (ss.ss_family);
 }
 
 static int
@@ -327,7 +436,8 @@ shim_bind(int fd, const struct sockaddr *sa, socklen_t len,
 	struct shim_sock *sk;
 	sigset_t saved;
 	socklen_t clen;
-	int member = 0, already = 0, bound = 0, rc, saved_errno = errno;
+	int member = 0, already = 0, bound = 0, family, lfd, rc, e;
+	int saved_errno = errno;
 	bind_fn rf;
 
 	shim_init();
@@ -366,11 +476,25 @@ shim_bind(int fd, const struct sockaddr *sa, socklen_t len,
 		errno = EINVAL;
 		return (-1);
 	}
+	if ((family = bindable(fd)) <= 0) {
+		if (family == 0) {
+			errno = saved_errno;
+			return (rf(fd, sa, len));
+		}
+		return (-1);
+	}
+	if ((lfd = listener_socket(fd, family)) < 0)
+		return (-1);
 	/* The kernel judges the caller's own bytes first. */
-	switch (claim(fd, sa, len, rf, &bound)) {
+	switch (claim(lfd, sa, len, rf, &bound)) {
 	case 1:
-		return (start_group(fd));
+		rc = start_group(fd, lfd);
+		(void) real.close(lfd);
+		return (rc);
 	case -1:
+		e = errno;
+		(void) real.close(lfd);
+		errno = e;
 		return (-1);
 	}
 	/*
@@ -379,68 +503,32 @@ shim_bind(int fd, const struct sockaddr *sa, socklen_t len,
 	 * length), and a 24-byte sockaddr_in6 was read past its end.
 	 */
 	if ((clen = util_addr_canon(&canon, sa, len)) == 0) {
+		(void) real.close(lfd);
 		errno = EINVAL;
 		return (-1);
 	}
 	/* The refused claim set errno; a bind that works leaves it. */
-	if ((rc = join_group(fd, (struct sockaddr *)&canon, clen, rf,
-	    bound)) == 0)
-		errno = saved_errno;
+	rc = join_group(fd, lfd, (struct sockaddr *)&canon, clen, rf, bound);
+	e = errno;
+	(void) real.close(lfd);
+	errno = rc == 0 ? saved_errno : e;
 	return (rc);
 }
 
-/* The listener options of the real socket, before it is replaced. */
-static void
-read_opts(int fd, struct sk_opt *opts)
-{
-	size_t n;
-	const struct plat_opt *t = plat_listener_opts(&n);
-
-	for (size_t i = 0; i < n; i++)
-		opts[i].set = util_opt_read(fd, &t[i], &opts[i].value) == 0;
-}
-
 /*
- * Put the endpoint on every fd of the member.  The fd numbers stay; the
- * open file changes, once, here: epoll and event ports follow open files,
- * so a later swap would silently drop the application's registrations.
+ * listen() on a member asks its owner (the group's listener listens
+ * already; this sets its backlog and makes the endpoint eligible), on the
+ * endpoint itself: nothing else reads it before it listens.  On a
+ * listening endpoint, a new backlog and no reply to wait for.
  */
-static void
-become_endpoint(struct shim_sock *sk, int nonblock)
-{
-	int fds[MAX_DUPS];
-	size_t n = fdtab_fds_of(sk, fds, MAX_DUPS);
-
-	if (n > MAX_DUPS) {
-		shim_log(LOG_LVL_WARN, "%zu fds share one socket; only %d "
-		    "become listeners", n, MAX_DUPS);
-		n = MAX_DUPS;
-	}
-	if (nonblock)
-		(void) real.fcntl(sk->ctlfd, F_SETFL, O_NONBLOCK);
-	for (size_t i = 0; i < n; i++) {
-		int fdfl = real.fcntl(fds[i], F_GETFD);
-
-		if (real.dup2(sk->ctlfd, fds[i]) < 0)
-			continue;
-		if (fdfl >= 0 && (fdfl & FD_CLOEXEC))
-			(void) real.fcntl(fds[i], F_SETFD, FD_CLOEXEC);
-	}
-	fdtab_hide(sk->ctlfd, 0);
-	(void) real.close(sk->ctlfd);
-	sk->ctlfd = -1;
-	sk->state = SK_ENDPOINT;
-}
-
 int
 shim_listen(int fd, int backlog, enum shim_variant var)
 {
-	struct sk_opt opts[PLAT_OPT_MAX];
 	struct proto_rec req, rep;
 	struct shim_sock *sk;
 	sigset_t saved;
 	enum sk_state st;
-	int ctl, mine, rc, fl, saved_errno = errno;
+	int rc, saved_errno = errno;
 	listen_fn rf;
 
 	shim_init();
@@ -451,52 +539,23 @@ shim_listen(int fd, int backlog, enum shim_variant var)
 	fdtab_lock(&saved);
 	sk = fdtab_get(fd);
 	st = sk != NULL ? sk->state : SK_OPT;
-	if (st == SK_OPT) {
-		fdtab_unlock(&saved);
+	fdtab_unlock(&saved);
+	if (st == SK_OPT)
 		return (rf(fd, backlog));
-	}
 	if (st == SK_ENDPOINT && sk->shut) {
 		/* The endpoint no longer reads; see shim_shutdown(). */
-		fdtab_unlock(&saved);
 		errno = EINVAL;
 		return (-1);
 	}
-	/*
-	 * Our own copy of the hidden connection, taken under the lock: the
-	 * number may be moved away meanwhile (another thread's dup2 onto it),
-	 * and the request must not go to the file that lands there.
-	 */
-	mine = -1;
-	if (st == SK_MEMBER &&
-	    (mine = real.fcntl(sk->ctlfd, F_DUPFD_CLOEXEC, 0)) < 0)
-		mine = -1;
-	ctl = st == SK_MEMBER ? (mine >= 0 ? mine : sk->ctlfd) : fd;
-	/*
-	 * Read the flags and options now: once the owner sees our LISTEN it
-	 * may change the flags of the first binder's socket, its listener.
-	 */
-	fl = real.fcntl(fd, F_GETFL);
-	if (st == SK_MEMBER)
-		read_opts(fd, opts);
-	fdtab_unlock(&saved);
-
 	memset(&req, 0, sizeof (req));
 	req.type = REC_LISTEN;
 	req.arg = backlog < 0 ? INT_MAX : backlog;
 	if (st == SK_ENDPOINT) {
-		/* Listening already: a new backlog, and no reply to wait for. */
-		(void) proto_send(ctl, &req, -1);
+		(void) proto_send(fd, &req, -1);
 		errno = saved_errno;
 		return (0);
 	}
-	rc = util_request(ctl, &req, REC_LISTEN_OK, &rep);
-	if (mine >= 0) {
-		int e = errno;
-
-		(void) real.close(mine);
-		errno = e;
-	}
-	if (rc != 0) {
+	if ((rc = util_request(fd, &req, REC_LISTEN_OK, &rep)) != 0) {
 		shim_log(LOG_LVL_ERROR, "listen: the group's owner did not "
 		    "answer: %s", strerror(errno));
 		errno = EADDRINUSE;
@@ -506,20 +565,9 @@ shim_listen(int fd, int backlog, enum shim_variant var)
 		errno = rep.arg;
 		return (-1);
 	}
-
 	fdtab_lock(&saved);
-	if (fdtab_get(fd) != sk || sk->state != SK_MEMBER) {
-		/* Closed or replaced by another thread meanwhile. */
-		fdtab_unlock(&saved);
-		errno = EBADF;
-		return (-1);
-	}
-	memcpy(sk->opts, opts, sizeof (opts));
-	for (size_t i = 0; i < PLAT_OPT_MAX; i++) {
-		sk->lopts[i].set = i < rep.nopts;
-		sk->lopts[i].value = i < rep.nopts ? rep.opts[i] : 0;
-	}
-	become_endpoint(sk, fl >= 0 && (fl & O_NONBLOCK));
+	if (fdtab_get(fd) == sk && sk->state == SK_MEMBER)
+		sk->state = SK_ENDPOINT;
 	fdtab_unlock(&saved);
 	errno = saved_errno;
 	return (0);

@@ -7,8 +7,10 @@
  * socket.  At startup it looks at the fds it was given: a Unix stream
  * socket whose peer is bound under our rendezvous directory, by a process
  * of our uid, is an endpoint, and its peer's name says of which group.
- * (Hidden member connections are close-on-exec, so what survives exec is
- * a listener.)
+ * (A member that never listened may survive exec as well: it is taken for
+ * a listener, and waits in accept() instead of failing with EINVAL.)  Its
+ * options stayed with its shadow in the old program; the new one starts
+ * a shadow of its own when first asked.
  */
 #include <errno.h>
 #include <stdlib.h>

@@ -58,7 +58,6 @@ static struct {
 	long		linger_ms;
 	struct proto_addr gaddr;
 	int		backlog;
-	int		lnonblock;	/* listener O_NONBLOCK set by us */
 	int		paused;		/* out of fds: wait for one to close */
 	uint64_t	paused_us;	/* since when */
 	size_t		max_members;	/* what our fd limit allows */
@@ -76,25 +75,6 @@ static struct {
 	struct sep	*seps;
 	size_t		scap;
 } o;
-
-/*
- * Make the listener non-blocking, once the application's own fd for it is
- * gone (the first binder listened or left): before that the flag would
- * show through its fcntl(F_GETFL).  Until then a readable listener gets a
- * single accept per wakeup, which cannot block on Linux, where a reset
- * connection stays in the accept queue.
- */
-static void
-listener_nonblock(void)
-{
-	int fl;
-
-	if (o.lnonblock)
-		return;
-	fl = real.fcntl(o.lfd, F_GETFL);
-	if (fl >= 0 && real.fcntl(o.lfd, F_SETFL, fl | O_NONBLOCK) == 0)
-		o.lnonblock = 1;
-}
 
 /* Room in seps for slot i; -1 out of memory. */
 static int
@@ -154,8 +134,6 @@ op_ep_closed(void *ctx, size_t i)
 	(void) real.close(o.seps[i].fd);
 	o.seps[i].fd = -1;
 	o.seps[i].rxlen = 0;
-	if (o.g.eps[i].first)
-		listener_nonblock();
 	o.paused = 0;	/* an fd came free */
 }
 
@@ -226,7 +204,7 @@ accept_conns(void)
 		struct proto_addr peer;
 		int fd;
 
-		if ((n > 0 && !o.lnonblock) || !any_eligible())
+		if (!any_eligible())
 			return;
 		fd = plat_accept_cloexec(o.lfd, (struct sockaddr *)&ss, &len);
 		if (fd < 0) {
@@ -262,6 +240,21 @@ do_listen(int backlog)
 		return (errno);
 	o.backlog = backlog;
 	return (0);
+}
+
+/*
+ * SETOPT: an option of the listener itself that a member set on its own
+ * (its shadow took it: the value is valid).  The group has one listener,
+ * so the last value set holds for all its members.
+ */
+static void
+set_listener_opt(const struct proto_rec *r)
+{
+	int v = r->opts[2];
+
+	if (r->nopts == 3 && plat_opt_on_listener(r->opts[0], r->opts[1]))
+		(void) real.setsockopt(o.lfd, r->opts[0], r->opts[1], &v,
+		    sizeof (v));
 }
 
 /* The listener's options, in plat_listener_opts() order. */
@@ -430,7 +423,7 @@ welcome(size_t i, const struct proto_rec *r)
 		(void) ep_send(i, &out, -1);
 		return (1);
 	}
-	out.arg = (int32_t)o.policy;
+	out.arg = (int32_t)o.policy | WELCOME_TAKES_SETOPT;
 	if (w == GCORE_WELCOMED)
 		return (ep_send(i, &out, -1));
 	ackmem_clear_busy(o.board, i);
@@ -467,8 +460,6 @@ handle(size_t i, const struct proto_rec *r)
 	case REC_LISTEN: {
 		int err = do_listen(r->arg);
 
-		if (e->first)
-			listener_nonblock();
 		if (!e->listened) {
 			struct proto_rec out;
 
@@ -493,6 +484,9 @@ handle(size_t i, const struct proto_rec *r)
 		return (0);
 	case REC_UNLISTEN:
 		gcore_unlisten(&o.g, i);
+		return (0);
+	case REC_SETOPT:
+		set_listener_opt(r);
 		return (0);
 	default:
 		return (-1);
@@ -841,6 +835,8 @@ owner_run(const struct owner_args *a)
 	(void) real.fcntl(lfd, F_SETFD, FD_CLOEXEC);
 	(void) real.fcntl(rvfd, F_SETFD, FD_CLOEXEC);
 	(void) real.fcntl(rvfd, F_SETFL, O_NONBLOCK);
+	/* The listener is ours alone: one wakeup takes a batch. */
+	(void) real.fcntl(lfd, F_SETFL, real.fcntl(lfd, F_GETFL) | O_NONBLOCK);
 
 	memset(&o, 0, sizeof (o));
 	fd_budget();

@@ -100,18 +100,23 @@ plat_opt_classify(int level, int name)
 		return (PLAT_OPT_ACCEPTCONN);
 	case SO_ERROR:
 		return (PLAT_OPT_ERROR);
+	case SO_RCVTIMEO:
+#if defined(SO_RCVTIMEO_NEW) && SO_RCVTIMEO_NEW != SO_RCVTIMEO
+	case SO_RCVTIMEO_NEW:
+#endif
+#if defined(SO_RCVTIMEO_OLD) && SO_RCVTIMEO_OLD != SO_RCVTIMEO
+	case SO_RCVTIMEO_OLD:
+#endif
+		return (PLAT_OPT_RCVTIMEO);
 	default:
 		return (PLAT_OPT_OTHER);
 	}
 }
 
 /*
- * The options a program commonly sets on a listener.  At listen() the
- * shim reads them from the member's real socket before replacing it, so
- * that getsockopt keeps answering, and copies the inherited ones that
- * differ from the owner's listener onto each accepted socket (otherwise
- * a worker that set TCP_NODELAY on its listener would silently get
- * connections without it).
+ * The options a program commonly sets on a listener, as an owner reports
+ * its listener's in LISTEN_OK, for members of older builds (they copy
+ * those of theirs that differ onto accepted sockets).
  */
 static const struct plat_opt listener_opts[] = {
 	{ SOL_SOCKET, SO_KEEPALIVE, PLAT_KIND_BOOL, 1 },
@@ -163,6 +168,155 @@ plat_opt_setval(const struct plat_opt *o, int v)
 	(void) o;
 #endif
 	return (v);
+}
+
+/*
+ * What an accepted socket takes from its listener.  Linux clones the
+ * listener's socket for each connection (sk_clone_lock, then TCP's own
+ * fields), so nearly every option carries over; illumos copies the
+ * listener's conn options (tcp_conn_create_v4/v6, conn_inherit_parent).
+ * Only options passed by value: a filter's struct points into the
+ * application's memory.
+ */
+static const int inherited[][2] = {
+	{ SOL_SOCKET, SO_KEEPALIVE }, { SOL_SOCKET, SO_OOBINLINE },
+	{ SOL_SOCKET, SO_RCVBUF }, { SOL_SOCKET, SO_SNDBUF },
+	{ SOL_SOCKET, SO_LINGER }, { SOL_SOCKET, SO_RCVLOWAT },
+	{ SOL_SOCKET, SO_SNDLOWAT }, { SOL_SOCKET, SO_RCVTIMEO },
+	{ SOL_SOCKET, SO_SNDTIMEO }, { SOL_SOCKET, SO_DONTROUTE },
+#ifdef SO_RCVTIMEO_NEW
+	{ SOL_SOCKET, SO_RCVTIMEO_NEW }, { SOL_SOCKET, SO_SNDTIMEO_NEW },
+#endif
+#ifdef SO_PRIORITY
+	{ SOL_SOCKET, SO_PRIORITY },
+#endif
+#ifdef SO_MARK
+	{ SOL_SOCKET, SO_MARK },
+#endif
+#ifdef SO_MAX_PACING_RATE
+	{ SOL_SOCKET, SO_MAX_PACING_RATE },
+#endif
+#ifdef SO_BUSY_POLL
+	{ SOL_SOCKET, SO_BUSY_POLL },
+#endif
+	{ IPPROTO_IP, IP_TOS }, { IPPROTO_IP, IP_TTL },
+#ifdef IP_MTU_DISCOVER
+	{ IPPROTO_IP, IP_MTU_DISCOVER },
+#endif
+	{ IPPROTO_IPV6, IPV6_UNICAST_HOPS },
+#ifdef IPV6_TCLASS
+	{ IPPROTO_IPV6, IPV6_TCLASS },
+#endif
+	{ IPPROTO_TCP, TCP_NODELAY }, { IPPROTO_TCP, TCP_MAXSEG },
+#ifdef TCP_KEEPIDLE
+	{ IPPROTO_TCP, TCP_KEEPIDLE },
+#endif
+#ifdef TCP_KEEPINTVL
+	{ IPPROTO_TCP, TCP_KEEPINTVL },
+#endif
+#ifdef TCP_KEEPCNT
+	{ IPPROTO_TCP, TCP_KEEPCNT },
+#endif
+#ifdef TCP_KEEPALIVE_THRESHOLD
+	{ IPPROTO_TCP, TCP_KEEPALIVE_THRESHOLD },
+	{ IPPROTO_TCP, TCP_KEEPALIVE_ABORT_THRESHOLD },
+#endif
+#ifdef TCP_USER_TIMEOUT
+	{ IPPROTO_TCP, TCP_USER_TIMEOUT },
+#endif
+#ifdef TCP_CONGESTION
+	{ IPPROTO_TCP, TCP_CONGESTION },
+#endif
+#ifdef TCP_NOTSENT_LOWAT
+	{ IPPROTO_TCP, TCP_NOTSENT_LOWAT },
+#endif
+#ifdef TCP_WINDOW_CLAMP
+	{ IPPROTO_TCP, TCP_WINDOW_CLAMP },
+#endif
+#ifdef TCP_LINGER2
+	{ IPPROTO_TCP, TCP_LINGER2 },
+#endif
+#ifdef TCP_THIN_LINEAR_TIMEOUTS
+	{ IPPROTO_TCP, TCP_THIN_LINEAR_TIMEOUTS },
+#endif
+};
+
+/*
+ * Options of the listener itself, which no later setsockopt on an
+ * accepted socket can stand for: deferred accept, TCP Fast Open, and the
+ * MSS the SYN-ACK offers (Linux reports an established socket's
+ * negotiated MSS, not the one set on it afterwards).
+ */
+static const int on_listener[][2] = {
+	{ IPPROTO_TCP, TCP_MAXSEG },
+#ifdef TCP_DEFER_ACCEPT
+	{ IPPROTO_TCP, TCP_DEFER_ACCEPT },
+#endif
+#ifdef TCP_FASTOPEN
+	{ IPPROTO_TCP, TCP_FASTOPEN },
+#endif
+};
+
+static int
+opt_in(const int (*t)[2], size_t n, int level, int name)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (t[i][0] == level && t[i][1] == name)
+			return (1);
+	}
+	return (0);
+}
+
+int
+plat_opt_inherited(int level, int name)
+{
+	return (opt_in(inherited, sizeof (inherited) / sizeof (inherited[0]),
+	    level, name));
+}
+
+int
+plat_opt_on_listener(int level, int name)
+{
+	return (opt_in(on_listener,
+	    sizeof (on_listener) / sizeof (on_listener[0]), level, name));
+}
+
+int
+plat_opt_fixed_at_bind(int level, int name)
+{
+#if defined(__linux__)
+	/* do_ipv6_setsockopt: EINVAL once the socket has a port. */
+	return (level == IPPROTO_IPV6 && name == IPV6_V6ONLY);
+#else
+	(void) level;
+	(void) name;
+	return (0);
+#endif
+}
+
+void
+plat_bind_opts_copy(int from, int to)
+{
+	static const int t[][2] = {
+		{ IPPROTO_IPV6, IPV6_V6ONLY },
+#if defined(__linux__)
+		{ IPPROTO_IP, IP_FREEBIND },
+		{ IPPROTO_IP, IP_TRANSPARENT },
+		{ SOL_SOCKET, SO_BINDTODEVICE },
+#endif
+	};
+	int saved = errno;
+
+	for (size_t i = 0; i < sizeof (t) / sizeof (t[0]); i++) {
+		char v[64];
+		socklen_t len = sizeof (v);
+
+		memset(v, 0, sizeof (v));
+		if (real.getsockopt(from, t[i][0], t[i][1], v, &len) == 0 &&
+		    len > 0)
+			(void) real.setsockopt(to, t[i][0], t[i][1], v, len);
+	}
+	errno = saved;
 }
 
 void *

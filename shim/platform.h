@@ -20,7 +20,8 @@ enum plat_opt_class {
 	PLAT_OPT_DOMAIN,
 	PLAT_OPT_PROTOCOL,
 	PLAT_OPT_ACCEPTCONN,
-	PLAT_OPT_ERROR
+	PLAT_OPT_ERROR,
+	PLAT_OPT_RCVTIMEO
 };
 
 /* How an option's value is stored and copied to accepted sockets. */
@@ -59,6 +60,25 @@ const struct plat_opt *plat_listener_opts(size_t *n);
 /* What getsockopt reads back after setsockopt of v, and the inverse. */
 int plat_opt_readback(const struct plat_opt *o, int v);
 int plat_opt_setval(const struct plat_opt *o, int v);
+
+/*
+ * Options set on a member (on its shadow, see fdtab.h): 1 if the
+ * kernel's accepted sockets inherit it from their listener (accept()
+ * then sets it on each connection).
+ */
+int plat_opt_inherited(int level, int name);
+/*
+ * 1 if it acts on the listener itself, before accept (TCP_DEFER_ACCEPT,
+ * the MSS a SYN-ACK offers): the owner sets it on the group's listener.
+ */
+int plat_opt_on_listener(int level, int name);
+/* 1 if the kernel refuses it on a bound socket (IPV6_V6ONLY on Linux). */
+int plat_opt_fixed_at_bind(int level, int name);
+/*
+ * Copy from one socket to another the options that decide what a bind
+ * may do (IPV6_V6ONLY, Linux's IP_FREEBIND and SO_BINDTODEVICE).
+ */
+void plat_bind_opts_copy(int from, int to);
 
 /* dlsym(RTLD_NEXT, name): the next definition after ours. */
 void *plat_dlsym_next(const char *name);

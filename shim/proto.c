@@ -89,7 +89,7 @@ static int
 type_has_opts(int type)
 {
 	return (type == REC_LISTEN_OK || type == REC_STAT_GROUP ||
-	    type == REC_STAT_EP);
+	    type == REC_STAT_EP || type == REC_SETOPT);
 }
 
 void

@@ -1,9 +1,12 @@
 /*
  * sockopt.c: setsockopt, getsockopt, getsockname and getpeername.
  *
- * On an endpoint the fd is a Unix socket, so every question a program
- * may ask a listener is answered here, from what the shim recorded, as
- * the kernel would answer it for a TCP listener.
+ * On a member the fd is a Unix socket; its options live on its shadow,
+ * the kernel socket the application made (fdtab.h): the kernel checks,
+ * clamps and reads them back there, exactly as on its own listener.  The
+ * shim answers only what belongs to the group (SO_REUSEPORT, whether it
+ * listens, its address) and passes on what accepted sockets inherit and
+ * what acts on the group's listener.
  */
 #include <errno.h>
 #include <string.h>
@@ -17,20 +20,6 @@
 #include "real.h"
 #include "shim.h"
 #include "util.h"
-
-/* The index of (level, name) in plat_listener_opts(), or -1. */
-static int
-opt_index(int level, int name)
-{
-	size_t n;
-	const struct plat_opt *t = plat_listener_opts(&n);
-
-	for (size_t i = 0; i < n; i++) {
-		if (t[i].level == level && t[i].name == name)
-			return ((int)i);
-	}
-	return (-1);
-}
 
 /* The family of a TCP socket; -1 for anything else, which we leave alone. */
 static int
@@ -117,41 +106,80 @@ set_reuseport(int fd, const void *val, socklen_t len, setsockopt_fn rf)
 	return (0);
 }
 
-/* setsockopt on an endpoint: record what a TCP listener would keep. */
+/*
+ * sk's shadow, made now if it has none (it came through exec, or an
+ * application's dup2 took its number), or -1.  With the lock held.
+ */
 static int
-set_on_endpoint(struct shim_sock *sk, int level, int name, const void *val,
+shadow_of(struct shim_sock *sk)
+{
+	int fd;
+
+	if (sk->shadow >= 0)
+		return (sk->shadow);
+	if ((fd = socket(sk->family, SOCK_STREAM | plat_sock_cloexec, 0)) < 0)
+		return (-1);
+	sk->shadow = fdtab_hide_away(fd);
+	return (sk->shadow);
+}
+
+/* Accepted sockets get this option as the application passed it. */
+static void
+remember(struct shim_sock *sk, int level, int name, const void *val,
     socklen_t len)
 {
-	int i = opt_index(level, name);
-	size_t n;
-	const struct plat_opt *t = plat_listener_opts(&n);
+	size_t i;
 
-	if (i < 0) {
-		/* A TCP or IP option with no meaning for the owner's work. */
-		shim_log(LOG_LVL_DEBUG, "setsockopt(%d, %d) on a shared "
-		    "listener: accepted, not applied", level, name);
-		return (0);
+	for (i = 0; i < sk->ncopy; i++) {
+		if (sk->copy[i].level == level && sk->copy[i].name == name)
+			break;
 	}
-	if (t[i].kind == PLAT_KIND_LINGER) {
-		struct linger l;
+	if (len > SK_COPY_BYTES || (i == sk->ncopy && i == SK_COPY_MAX)) {
+		shim_log(LOG_LVL_WARN, "setsockopt(%d, %d) on a shared "
+		    "listener: set, but accepted sockets will not have it",
+		    level, name);
+		return;
+	}
+	sk->copy[i].level = level;
+	sk->copy[i].name = name;
+	sk->copy[i].len = len;
+	memcpy(sk->copy[i].val, val, len);
+	if (i == sk->ncopy)
+		sk->ncopy++;
+}
 
-		if (len < sizeof (l)) {
-			errno = EINVAL;
-			return (-1);
-		}
-		memcpy(&l, val, sizeof (l));
-		sk->opts[i].value = l.l_onoff ? l.l_linger : -1;
-	} else {
-		int v;
+/*
+ * setsockopt on a member: on its shadow.  *setopt: a SETOPT record to
+ * send (the option acts on the group's listener).
+ */
+static int
+set_on_member(int fd, struct shim_sock *sk, int level, int name,
+    const void *val, socklen_t len, setsockopt_fn rf, struct proto_rec *rec)
+{
+	int sh, v;
 
-		if (len < sizeof (int)) {
-			errno = EINVAL;
-			return (-1);
-		}
+	if (plat_opt_fixed_at_bind(level, name)) {
+		errno = EINVAL;
+		return (-1);
+	}
+	if ((sh = shadow_of(sk)) < 0)
+		return (-1);
+	if (rf(sh, level, name, val, len) != 0)
+		return (-1);
+	/* A blocking accept() waits on the endpoint: bound it there. */
+	if (plat_opt_classify(level, name) == PLAT_OPT_RCVTIMEO)
+		(void) rf(fd, level, name, val, len);
+	if (plat_opt_inherited(level, name))
+		remember(sk, level, name, val, len);
+	if (plat_opt_on_listener(level, name) && len >= sizeof (int) &&
+	    (sk->caps & WELCOME_TAKES_SETOPT)) {
 		memcpy(&v, val, sizeof (v));
-		sk->opts[i].value = plat_opt_readback(&t[i], v);
+		rec->type = REC_SETOPT;
+		rec->nopts = 3;
+		rec->opts[0] = level;
+		rec->opts[1] = name;
+		rec->opts[2] = v;
 	}
-	sk->opts[i].set = 1;
 	return (0);
 }
 
@@ -160,6 +188,7 @@ shim_setsockopt(int fd, int level, int name, const void *val, socklen_t len,
     enum shim_variant var)
 {
 	enum plat_opt_class cls;
+	struct proto_rec rec;
 	struct shim_sock *sk;
 	sigset_t saved;
 	int rc, saved_errno = errno;
@@ -175,21 +204,19 @@ shim_setsockopt(int fd, int level, int name, const void *val, socklen_t len,
 		return (rf(fd, level, name, val, len));
 	fdtab_lock(&saved);
 	sk = fdtab_get(fd);
-	if (sk == NULL || sk->state != SK_ENDPOINT ||
-	    (level == SOL_SOCKET && opt_index(level, name) < 0)) {
+	if (sk == NULL || sk->state == SK_OPT) {
 		fdtab_unlock(&saved);
 		return (rf(fd, level, name, val, len));
 	}
-	if (val == NULL) {
-		fdtab_unlock(&saved);
-		errno = EFAULT;
-		return (-1);
-	}
-	rc = set_on_endpoint(sk, level, name, val, len);
+	memset(&rec, 0, sizeof (rec));
+	rc = set_on_member(fd, sk, level, name, val, len, rf, &rec);
 	fdtab_unlock(&saved);
-	if (rc == 0)
-		errno = saved_errno;
-	return (rc);
+	if (rc != 0)
+		return (-1);
+	if (rec.type == REC_SETOPT)
+		(void) proto_send(fd, &rec, -1);
+	errno = saved_errno;
+	return (0);
 }
 
 static int
@@ -198,49 +225,26 @@ int_out(void *val, socklen_t *len, int v)
 	return (util_opt_out(val, len, &v, sizeof (v)));
 }
 
-/* getsockopt on an endpoint, as a TCP listener would answer. */
+/*
+ * getsockopt on a member: the group's own answers; *handled 0: ask the
+ * shadow (-1: it has none, errno set).
+ */
 static int
-get_on_endpoint(const struct shim_sock *sk, int level, int name, void *val,
+get_on_member(struct shim_sock *sk, int level, int name, void *val,
     socklen_t *len, int *handled)
 {
-	size_t n;
-	const struct plat_opt *t = plat_listener_opts(&n);
-	int i;
-
 	*handled = 1;
 	switch (plat_opt_classify(level, name)) {
 	case PLAT_OPT_REUSEPORT:
 		return (int_out(val, len, sk->reuseport));
-	case PLAT_OPT_TYPE:
-		return (int_out(val, len, SOCK_STREAM));
-	case PLAT_OPT_DOMAIN:
-		return (int_out(val, len, sk->family));
-	case PLAT_OPT_PROTOCOL:
-		return (int_out(val, len, IPPROTO_TCP));
 	case PLAT_OPT_ACCEPTCONN:
-		return (int_out(val, len, !sk->shut));
-	case PLAT_OPT_ERROR:
-		return (int_out(val, len, 0));
+		return (int_out(val, len, sk->state == SK_ENDPOINT &&
+		    !sk->shut));
 	default:
 		break;
 	}
-	if ((i = opt_index(level, name)) >= 0 && sk->opts[i].set) {
-		if (t[i].kind == PLAT_KIND_LINGER) {
-			struct linger l;
-
-			memset(&l, 0, sizeof (l));
-			l.l_onoff = sk->opts[i].value >= 0;
-			l.l_linger = l.l_onoff ? sk->opts[i].value : 0;
-			return (util_opt_out(val, len, &l, sizeof (l)));
-		}
-		return (int_out(val, len, sk->opts[i].value));
-	}
-	if (level != SOL_SOCKET) {
-		errno = ENOPROTOOPT;
-		return (-1);
-	}
 	*handled = 0;
-	return (0);
+	return (shadow_of(sk));
 }
 
 int
@@ -263,21 +267,24 @@ shim_getsockopt(int fd, int level, int name, void *val, socklen_t *len,
 		return (rf(fd, level, name, val, len));
 	fdtab_lock(&saved);
 	sk = fdtab_get(fd);
-	if (sk != NULL && sk->state == SK_ENDPOINT) {
-		rc = get_on_endpoint(sk, level, name, val, len, &handled);
-	} else if (sk != NULL &&
-	    plat_opt_classify(level, name) == PLAT_OPT_REUSEPORT) {
+	if (sk == NULL || (sk->state == SK_OPT &&
+	    plat_opt_classify(level, name) != PLAT_OPT_REUSEPORT)) {
+		fdtab_unlock(&saved);
+		return (rf(fd, level, name, val, len));
+	}
+	if (sk->state == SK_OPT) {
 		handled = 1;
 		rc = int_out(val, len, sk->reuseport);
-	} else if (sk != NULL && sk->state == SK_MEMBER &&
-	    plat_opt_classify(level, name) == PLAT_OPT_ACCEPTCONN) {
-		/* The first binder's real socket listens already, for the group. */
+	} else {
+		rc = get_on_member(sk, level, name, val, len, &handled);
+		/* The shadow answers under the lock: its number may move. */
+		if (!handled && rc >= 0)
+			rc = rf(rc, level, name, val, len);
+		else if (!handled)
+			rc = -1;
 		handled = 1;
-		rc = int_out(val, len, 0);
 	}
 	fdtab_unlock(&saved);
-	if (!handled)
-		return (rf(fd, level, name, val, len));
 	if (rc == 0)
 		errno = saved_errno;
 	return (rc);
@@ -322,10 +329,10 @@ shim_getpeername(int fd, struct sockaddr *sa, socklen_t *len)
 		return (real.getpeername(fd, sa, len));
 	fdtab_lock(&saved);
 	sk = fdtab_get(fd);
-	endpoint = sk != NULL && sk->state == SK_ENDPOINT;
+	endpoint = sk != NULL && sk->state != SK_OPT;
 	fdtab_unlock(&saved);
 	if (!endpoint)
 		return (real.getpeername(fd, sa, len));
-	errno = ENOTCONN;	/* a listener has no peer */
+	errno = ENOTCONN;	/* neither a listener nor a bound socket */
 	return (-1);
 }

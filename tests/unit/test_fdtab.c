@@ -103,7 +103,7 @@ test_sock_new(void **state)
 	assert_int_equal(sk->refs, 0);
 	assert_int_equal(sk->state, SK_OPT);
 	/* 0 would be a real fd (stdin) that forget() would close. */
-	assert_int_equal(sk->ctlfd, -1);
+	assert_int_equal(sk->shadow, -1);
 	sock_free(sk);
 }
 
@@ -325,7 +325,7 @@ member_at(int fd, int ctl, int *peer)
 	assert_int_equal(fdtab_put(fd, sk), 0);
 	fdtab_hide(ctl, 1);
 	sk->state = SK_MEMBER;
-	sk->ctlfd = ctl;
+	sk->shadow = ctl;
 	fdtab_unlock(&saved);
 	return (sk);
 }
@@ -444,7 +444,7 @@ test_stale_connection_dropped(void **state)
 	x = socket(AF_INET, SOCK_STREAM, 0);
 	assert_int_equal(dup2(x, ctl), ctl);
 	assert_ptr_equal(get(a), sk);
-	assert_int_equal(sk->ctlfd, -1);
+	assert_int_equal(sk->shadow, -1);
 	assert_int_equal(fdtab_hidden(ctl), 0);
 	forget(a);
 	assert_true(is_open(ctl));
@@ -456,29 +456,33 @@ test_stale_connection_dropped(void **state)
 }
 
 /*
- * listen(): the connection is put on the member's fds and the hidden
- * copy closed; those fds now refer to the connection, and are trusted.
+ * bind(): the endpoint is put on the member's fds, its kernel socket kept
+ * hidden as the shadow; those fds now refer to the endpoint, and are
+ * trusted, and the shadow stays.
  */
 static void
-test_endpoint_takes_connection(void **state)
+test_endpoint_takes_fds(void **state)
 {
 	struct shim_sock *sk;
 	sigset_t saved;
-	int a = FD_BASE, ctl = FD_BASE + 1, peer;
+	int a = FD_BASE, sh = FD_BASE + 1, ep = FD_BASE + 2, peer, epeer;
 
 	(void) state;
-	sk = member_at(a, ctl, &peer);
+	sk = member_at(a, sh, &peer);
+	epeer = pair_at(ep);
 	fdtab_lock(&saved);
-	assert_int_equal(dup2(ctl, a), a);
-	fdtab_hide(ctl, 0);
-	(void) close(ctl);
-	sk->ctlfd = -1;
-	sk->state = SK_ENDPOINT;
+	assert_int_equal(dup2(ep, a), a);
+	fdtab_reident(sk);
 	fdtab_unlock(&saved);
+	(void) close(ep);
 	assert_ptr_equal(get(a), sk);
+	assert_int_equal(sk->shadow, sh);
+	assert_int_equal(fdtab_hidden(sh), 1);
 	forget(a);
+	assert_false(is_open(sh));
 	(void) close(a);
 	(void) close(peer);
+	(void) close(epeer);
 }
 
 /* A hidden fd moved away: same connection, its sock follows, checked. */
@@ -498,7 +502,7 @@ test_hidden_move(void **state)
 	nfd = fdtab_hidden_move(ctl);
 	fdtab_unlock(&saved);
 	assert_true(nfd >= 0 && nfd != ctl);
-	assert_int_equal(sk->ctlfd, nfd);
+	assert_int_equal(sk->shadow, nfd);
 	assert_int_equal(fdtab_hidden(nfd), 1);
 	assert_int_equal(fdtab_hidden(ctl), 0);
 	assert_int_equal(ino(nfd), was);
@@ -507,7 +511,7 @@ test_hidden_move(void **state)
 	assert_true(nfd > ctl);
 	(void) close(ctl);	/* the copy left behind */
 	assert_ptr_equal(get(a), sk);
-	assert_int_equal(sk->ctlfd, nfd);
+	assert_int_equal(sk->shadow, nfd);
 	assert_int_equal(write(nfd, &c, 1), 1);
 	assert_int_equal(read(peer, &c, 1), 1);
 	forget(a);
@@ -561,28 +565,28 @@ test_dup2_onto_hidden(void **state)
 	assert_int_equal(ino(ctl), ino(y[0]));
 	assert_int_equal(fdtab_hidden(ctl), 0);
 	assert_ptr_equal(get(a), sk);
-	assert_true(sk->ctlfd >= 0 && sk->ctlfd != ctl);
-	assert_int_equal(fdtab_hidden(sk->ctlfd), 1);
+	assert_true(sk->shadow >= 0 && sk->shadow != ctl);
+	assert_int_equal(fdtab_hidden(sk->shadow), 1);
 	/* Our connection still reaches the owner; theirs is theirs alone. */
-	assert_int_equal(write(sk->ctlfd, &c, 1), 1);
+	assert_int_equal(write(sk->shadow, &c, 1), 1);
 	assert_int_equal(read(peer, &c, 1), 1);
 	assert_int_equal(write(y[1], &c, 1), 1);
 	assert_int_equal(read(ctl, &c, 1), 1);
 	assert_int_equal(shim_close(ctl), 0);
 
-	h = sk->ctlfd;
+	h = sk->shadow;
 	assert_int_equal(shim_dup3(y[0], h, 0), h);
 	assert_int_equal(ino(h), ino(y[0]));
-	assert_true(sk->ctlfd != h && fdtab_hidden(sk->ctlfd));
+	assert_true(sk->shadow != h && fdtab_hidden(sk->shadow));
 	assert_int_equal(shim_close(h), 0);
 
 	/* A refused call: the number stays closed, the connection ours. */
-	h = sk->ctlfd;
+	h = sk->shadow;
 	assert_int_equal(shim_dup3(y[0], h, -1), -1);
 	assert_int_equal(errno, EINVAL);
 	assert_false(is_open(h));
-	assert_true(fdtab_hidden(sk->ctlfd));
-	assert_int_equal(write(sk->ctlfd, &c, 1), 1);
+	assert_true(fdtab_hidden(sk->shadow));
+	assert_int_equal(write(sk->shadow, &c, 1), 1);
 	assert_int_equal(read(peer, &c, 1), 1);
 
 	forget(a);
@@ -616,7 +620,7 @@ test_dup_of_hidden(void **state)
 	assert_int_equal(shim_dup3(ctl, ctl, 0), -1);
 	assert_int_equal(errno, EINVAL);
 	assert_false(is_open(to));
-	assert_int_equal(sk->ctlfd, ctl);
+	assert_int_equal(sk->shadow, ctl);
 	forget(a);
 	(void) close(a);
 	(void) close(peer);
@@ -644,7 +648,7 @@ test_closefrom_spares_hidden(void **state)
 	assert_true(is_open(ctl));
 	assert_int_equal(fdtab_hidden(ctl), 1);
 	assert_ptr_equal(get(a), sk);
-	assert_int_equal(sk->ctlfd, ctl);
+	assert_int_equal(sk->shadow, ctl);
 	assert_int_equal(write(ctl, &c, 1), 1);
 	assert_int_equal(read(peer, &c, 1), 1);
 	/* From the member itself: it goes, and its connection with it. */
@@ -679,7 +683,7 @@ test_close_range_spares_hidden(void **state)
 	assert_true(is_open(p2));
 	assert_true(is_open(ctl));
 	assert_ptr_equal(get(a), sk);
-	assert_int_equal(sk->ctlfd, ctl);
+	assert_int_equal(sk->shadow, ctl);
 	/* A range of hidden fds only closes nothing. */
 	assert_int_equal(shim_close_range(ctl, ctl, 0), 0);
 	assert_true(is_open(ctl));
@@ -708,14 +712,14 @@ test_closefrom_in_child(void **state)
 	if (pid == 0) {
 		shim_closefrom(FD_BASE + 1);
 		_exit(is_open(ctl) ? 1 : fdtab_hidden(ctl) ? 2 :
-		    sk->ctlfd != -1 ? 3 : !is_open(a) ? 4 : 0);
+		    sk->shadow != -1 ? 3 : !is_open(a) ? 4 : 0);
 	}
 	assert_int_equal(waitpid(pid, &st, 0), pid);
 	assert_true(WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), 0);
 	assert_true(is_open(ctl));
 	assert_int_equal(fdtab_hidden(ctl), 1);
-	assert_int_equal(sk->ctlfd, ctl);
+	assert_int_equal(sk->shadow, ctl);
 	forget(a);
 	(void) close(a);
 	(void) close(peer);
@@ -799,7 +803,7 @@ main(void)
 		cmocka_unit_test(test_same_file_kept),
 		cmocka_unit_test(test_stale_member_closes_connection),
 		cmocka_unit_test(test_stale_connection_dropped),
-		cmocka_unit_test(test_endpoint_takes_connection),
+		cmocka_unit_test(test_endpoint_takes_fds),
 		cmocka_unit_test(test_hidden_move),
 		cmocka_unit_test(test_hide_away),
 		cmocka_unit_test(test_dup2_onto_hidden),
