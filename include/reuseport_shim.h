@@ -27,6 +27,11 @@
 #define	REUSEPORT_SHIM_ENV_DIR		"REUSEPORT_SHIM_DIR"
 #define	REUSEPORT_SHIM_ENV_LOG		"REUSEPORT_SHIM_LOG"
 #define	REUSEPORT_SHIM_ENV_LINGER	"REUSEPORT_SHIM_LINGER_MS"
+/*
+ * Set by the shim itself for a program it execs (not for users): which
+ * inherited fd's options live on which other fd, "fd:shadow[,...]".
+ */
+#define	REUSEPORT_SHIM_ENV_SHADOWS	"REUSEPORT_SHIM_SHADOWS"
 
 /* The wire protocol version spoken between members and owners. */
 #define	REUSEPORT_SHIM_PROTO_VERSION	1

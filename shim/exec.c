@@ -27,6 +27,24 @@
  * and they are opaque, so the parent's fds decide, as for exec.  A child
  * whose actions close every endpoint may get the shim its parent had;
  * that changes nothing for a program that never sets SO_REUSEPORT.
+ *
+ * An endpoint's options live on its shadow (fdtab.h), which is
+ * close-on-exec: an inherited listener read SO_KEEPALIVE 0 and accepted
+ * sockets lost TCP_NODELAY after nginx's binary upgrade.  So every exec
+ * with such an endpoint keeps its shadow open (FD_CLOEXEC cleared just
+ * before, set again if the exec fails, or after posix_spawn in the
+ * parent) and names the pairs in REUSEPORT_SHIM_SHADOWS, which replaces
+ * any the environment given has (inherit.c takes them over).  That needs
+ * the table's lock, to read which shadow is whose, and it is taken in
+ * the table's own process only (fdtab_ours): a child forked without the
+ * atfork handlers may have a copy of it held by a thread it does not
+ * have, and would wait forever, and a vfork child, which shares its
+ * parent's memory, cannot be told from one.  Their exec passes no
+ * shadows (the new program's listeners start with fresh options, as
+ * before) and only drops a stale variable.  In a signal handler the
+ * lock is safe (it blocks signals while held); fdtab_get() under it
+ * frees an entry whose fd was replaced behind the shim's back: rare, and
+ * what close() in a handler does as well.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -57,6 +75,12 @@ extern char **environ;
 struct exec_room {
 	char	*env[EXEC_ENV_MAX];
 	char	buf[EXEC_BUF_MAX];
+	/* The shadows kept open for the exec, and the entry naming them. */
+	char	pairs[EXECENV_PAIRS_BYTES];
+	int	fd[EXECENV_PAIRS_MAX];
+	int	shadow[EXECENV_PAIRS_MAX];
+	size_t	npairs;
+	int	open;		/* their FD_CLOEXEC is cleared */
 };
 
 static struct execenv_self self;
@@ -113,7 +137,10 @@ exec_init(void)
 			self.preload[self.npreload++] = e;
 	}
 	for (char **ep = environ; ep != NULL && *ep != NULL; ep++) {
-		if (strncmp(*ep, "REUSEPORT_SHIM_", 15) != 0)
+		/* Shadows are this process's to pass on (see shadow_env). */
+		if (strncmp(*ep, "REUSEPORT_SHIM_", 15) != 0 ||
+		    strncmp(*ep, REUSEPORT_SHIM_ENV_SHADOWS "=",
+		    sizeof (REUSEPORT_SHIM_ENV_SHADOWS)) == 0)
 			continue;
 		if (self.nvars == EXECENV_VARS_MAX) {
 			cap_short = 1;
@@ -181,14 +208,12 @@ num(char *buf, int v)
  * shim put back, in r.
  */
 static char *const *
-exec_env(const char *what, char *const envp[], struct exec_room *r)
+shim_env(const char *what, char *const envp[], struct exec_room *r)
 {
 	char dir[sizeof (((struct sockaddr_un *)0)->sun_path)], nb[12], ab[12];
 	const char *why;
 	int fd, n;
 
-	if (fdtab_none())
-		return (envp);
 	/*
 	 * Still named, and with its directory: nothing to add.  Named but
 	 * without REUSEPORT_SHIM_DIR (nginx's 'env LD_PRELOAD;' alone), the
@@ -239,6 +264,141 @@ exec_env(const char *what, char *const envp[], struct exec_room *r)
 }
 
 /*
+ * The shadows of the endpoints that survive the exec, into r (the
+ * table's lock held): endpoints as survivor() tells them, from the
+ * table, which knows each one's shadow.  How many did not fit.
+ */
+static size_t
+pairs_find(struct exec_room *r)
+{
+	size_t lost = 0;
+
+	r->npairs = 0;
+	for (int fd = fdtab_next(0); fd >= 0; fd = fdtab_next(fd + 1)) {
+		struct shim_sock *sk;
+		int fl;
+
+		if (fdtab_hidden(fd) || (fl = real.fcntl(fd, F_GETFD)) < 0 ||
+		    (fl & FD_CLOEXEC) != 0 || (sk = fdtab_get(fd)) == NULL ||
+		    sk->state == SK_OPT || sk->shadow < 0)
+			continue;
+		if (r->npairs == EXECENV_PAIRS_MAX) {
+			lost++;
+			continue;
+		}
+		r->fd[r->npairs] = fd;
+		r->shadow[r->npairs++] = sk->shadow;
+	}
+	return (lost);
+}
+
+/* Clear (on 0) or set FD_CLOEXEC on the shadows in r. */
+static void
+pairs_cloexec(const struct exec_room *r, int on)
+{
+	for (size_t i = 0; i < r->npairs; i++) {
+		int sh = r->shadow[i], fl;
+
+		/* Moved meanwhile (a dup2 onto it): the number is not ours. */
+		if (!fdtab_hidden(sh) || (fl = real.fcntl(sh, F_GETFD)) < 0)
+			continue;
+		(void) real.fcntl(sh, F_SETFD, on ? fl | FD_CLOEXEC :
+		    fl & ~FD_CLOEXEC);
+	}
+}
+
+/*
+ * env with REUSEPORT_SHIM_SHADOWS naming the shadows of the endpoints
+ * that survive the exec, in place of any the environment has (a stale
+ * one would make the new program take some other fd for a shadow), and
+ * those shadows left open for it; env itself where there is nothing to
+ * name or drop.
+ */
+static char *const *
+shadow_env(const char *what, char *const env[], struct exec_room *r)
+{
+	char nb[12], mb[12];
+	char *entry = NULL;
+	sigset_t saved;
+	size_t lost = 0;
+	int ours = fdtab_ours(), n;
+
+	if (ours) {
+		fdtab_lock(&saved);
+		lost = pairs_find(r);
+	}
+	if (r->npairs > 0 && execenv_pairs_format(r->fd, r->shadow,
+	    r->npairs, r->pairs, sizeof (r->pairs)) >= 0)
+		entry = r->pairs;
+	if (entry == NULL && execenv_get(env, REUSEPORT_SHIM_ENV_SHADOWS) ==
+	    NULL) {
+		r->npairs = 0;
+		if (ours)
+			fdtab_unlock(&saved);
+		return (env);
+	}
+	n = execenv_replace(env, REUSEPORT_SHIM_ENV_SHADOWS, entry, r->env,
+	    EXEC_ENV_MAX);
+	if (n >= 0 && entry != NULL) {
+		/* Under the lock: no dup2 moves a shadow meanwhile. */
+		pairs_cloexec(r, 0);
+		r->open = 1;
+	} else {
+		r->npairs = 0;
+	}
+	if (ours)
+		fdtab_unlock(&saved);
+	if (n < 0 && entry != NULL)
+		shim_log_strs(LOG_LVL_WARN, "exec of ", what, ": no room in "
+		    "the environment to name the shared listeners' shadows: "
+		    "the new program's listeners lose the options set on "
+		    "them", NULL);
+	else if (lost > 0)
+		shim_log_strs(LOG_LVL_WARN, "exec of ", what, ": ",
+		    num(nb, (int)lost), " shared listener(s) beyond the first ",
+		    num(mb, EXECENV_PAIRS_MAX), " lose the options set on "
+		    "them", NULL);
+	return (n >= 0 ? r->env : env);
+}
+
+/*
+ * The environment to exec what with (see shim_env and shadow_env).
+ * After the exec, or posix_spawn, exec_done(r) sets back what it changed.
+ */
+static char *const *
+exec_env(const char *what, char *const envp[], struct exec_room *r)
+{
+	r->npairs = 0;
+	r->open = 0;
+	if (fdtab_none())
+		return (envp);
+	return (shadow_env(what, shim_env(what, envp, r), r));
+}
+
+/*
+ * The exec failed, or posix_spawn returned: the shadows are close-on-exec
+ * again, or a later exec that does not pass them on (this process's
+ * children's) would leak them.  rc is returned, errno kept.
+ */
+static int
+exec_done(struct exec_room *r, int rc)
+{
+	sigset_t saved;
+	int e = errno, ours = fdtab_ours();
+
+	if (r->open) {
+		if (ours)
+			fdtab_lock(&saved);
+		pairs_cloexec(r, 1);
+		if (ours)
+			fdtab_unlock(&saved);
+		r->open = 0;
+	}
+	errno = e;
+	return (rc);
+}
+
+/*
  * execvpe where the C library has none (illumos before ILLUMOS_0.44):
  * its execvp with environ pointing at envp for the call.  A failed
  * exec puts environ back.
@@ -266,7 +426,7 @@ ready(void)
 }
 
 /*
- * The room for a new environment (about 12 KB) is taken only on the slow
+ * The room for a new environment (about 15 KB) is taken only on the slow
  * paths, in functions of their own: a crash handler on a small signal
  * stack that execs must not pay for it in a process that tracks nothing.
  */
@@ -280,8 +440,9 @@ static SLOW int
 execve_slow(const char *path, char *const argv[], char *const envp[])
 {
 	struct exec_room r;
+	char *const *env = exec_env(path, envp, &r);
 
-	return (real.execve(path, argv, exec_env(path, envp, &r)));
+	return (exec_done(&r, real.execve(path, argv, env)));
 }
 
 int
@@ -300,8 +461,8 @@ execv_slow(const char *path, char *const argv[])
 	char *const *env;
 
 	if ((env = exec_env(path, environ, &r)) == environ)
-		return (real.execv(path, argv));
-	return (real.execve(path, argv, env));
+		return (exec_done(&r, real.execv(path, argv)));
+	return (exec_done(&r, real.execve(path, argv, env)));
 }
 
 int
@@ -320,8 +481,8 @@ execvp_slow(const char *file, char *const argv[])
 	char *const *env;
 
 	if ((env = exec_env(file, environ, &r)) == environ)
-		return (real.execvp(file, argv));
-	return (execvpe_next(file, argv, env));
+		return (exec_done(&r, real.execvp(file, argv)));
+	return (exec_done(&r, execvpe_next(file, argv, env)));
 }
 
 int
@@ -337,8 +498,9 @@ static SLOW int
 execvpe_slow(const char *file, char *const argv[], char *const envp[])
 {
 	struct exec_room r;
+	char *const *env = exec_env(file, envp, &r);
 
-	return (execvpe_next(file, argv, exec_env(file, envp, &r)));
+	return (exec_done(&r, execvpe_next(file, argv, env)));
 }
 
 int
@@ -354,8 +516,9 @@ static SLOW int
 fexecve_slow(int fd, char *const argv[], char *const envp[])
 {
 	struct exec_room r;
+	char *const *env = exec_env("fexecve", envp, &r);
 
-	return (real.fexecve(fd, argv, exec_env("fexecve", envp, &r)));
+	return (exec_done(&r, real.fexecve(fd, argv, env)));
 }
 
 int
@@ -416,10 +579,16 @@ posix_spawn_slow(pid_t *pid, const char *path,
 	struct exec_room r;
 	char *const *env;
 
+	/*
+	 * The shadows are inheritable during the call, in the parent too: a
+	 * fork by another thread meanwhile gets them without close-on-exec.
+	 */
 	env = exec_env(path, envp, &r);
 	if (search)
-		return (real.posix_spawnp(pid, path, fa, at, argv, env));
-	return (real.posix_spawn(pid, path, fa, at, argv, env));
+		return (exec_done(&r, real.posix_spawnp(pid, path, fa, at,
+		    argv, env)));
+	return (exec_done(&r, real.posix_spawn(pid, path, fa, at, argv,
+	    env)));
 }
 
 int

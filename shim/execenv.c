@@ -177,3 +177,110 @@ execenv_build(char *const envp[], const struct execenv_self *self,
 	out[n] = NULL;
 	return (added);
 }
+
+/* v (>= 0) in decimal at buf + *pos; 0, or -1 if it does not fit. */
+static int
+put_num(char *buf, size_t len, size_t *pos, int v)
+{
+	char d[12];
+	size_t k = sizeof (d);
+
+	do {
+		d[--k] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0);
+	if (sizeof (d) - k >= len - *pos)
+		return (-1);
+	memcpy(buf + *pos, d + k, sizeof (d) - k);
+	*pos += sizeof (d) - k;
+	return (0);
+}
+
+int
+execenv_pairs_format(const int *fds, const int *shadows, size_t n,
+    char *buf, size_t len)
+{
+	static const char pre[] = REUSEPORT_SHIM_ENV_SHADOWS "=";
+	size_t pos = sizeof (pre) - 1;
+
+	if (len <= pos)
+		return (-1);
+	memcpy(buf, pre, pos);
+	for (size_t i = 0; i < n; i++) {
+		if (fds[i] < 0 || shadows[i] < 0)
+			return (-1);
+		if (i > 0) {
+			if (pos + 1 >= len)
+				return (-1);
+			buf[pos++] = ',';
+		}
+		if (put_num(buf, len, &pos, fds[i]) != 0 || pos + 1 >= len)
+			return (-1);
+		buf[pos++] = ':';
+		if (put_num(buf, len, &pos, shadows[i]) != 0)
+			return (-1);
+	}
+	buf[pos] = '\0';
+	return ((int)pos);
+}
+
+/* A decimal number below 2^31 at *s, *s moved past it; -1 if none. */
+static int
+get_num(const char **s)
+{
+	const char *p = *s;
+	long v = 0;
+
+	if (*p < '0' || *p > '9')
+		return (-1);
+	for (; *p >= '0' && *p <= '9'; p++) {
+		v = v * 10 + (*p - '0');
+		if (v > 0x7fffffffL)
+			return (-1);
+	}
+	*s = p;
+	return ((int)v);
+}
+
+int
+execenv_pairs_parse(const char *value, int *fds, int *shadows, size_t max)
+{
+	size_t n = 0;
+
+	if (*value == '\0')
+		return (0);
+	for (;;) {
+		int fd, sh;
+
+		if (n == max || (fd = get_num(&value)) < 0 || *value++ != ':' ||
+		    (sh = get_num(&value)) < 0)
+			return (-1);
+		fds[n] = fd;
+		shadows[n++] = sh;
+		if (*value == '\0')
+			return ((int)n);
+		if (*value++ != ',')
+			return (-1);
+	}
+}
+
+int
+execenv_replace(char *const envp[], const char *name, char *entry,
+    char **out, size_t outmax)
+{
+	size_t nl = strlen(name), total = 0, n = 0;
+
+	while (envp != NULL && envp[total] != NULL)
+		total++;
+	/* Checked first: out may be envp, and must not be left half done. */
+	if (total + 2 > outmax)
+		return (-1);
+	for (size_t i = 0; i < total; i++) {
+		if (!is_var(envp[i], name, nl))
+			out[n++] = envp[i];
+	}
+	if (entry != NULL)
+		out[n++] = entry;
+	out[n] = NULL;
+	return ((int)n);
+}

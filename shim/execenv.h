@@ -55,4 +55,42 @@ const char *execenv_get(char *const envp[], const char *name);
 int execenv_build(char *const envp[], const struct execenv_self *self,
     const char *dir, char **out, size_t outmax, char *buf, size_t buflen);
 
+/*
+ * A member's options live on its shadow (fdtab.h), a hidden socket that
+ * is close-on-exec: without it an inherited listener reads its options
+ * back as a fresh socket's and accepted sockets lose them (nginx's
+ * binary upgrade).  exec keeps the shadows open and names them, paired
+ * with their endpoints' fds, in REUSEPORT_SHIM_SHADOWS=fd:shadow[,...].
+ * The entry for EXECENV_PAIRS_MAX pairs of numbers below 65536 (the fd
+ * table's bitmap, the only fds it lists) fits EXECENV_PAIRS_BYTES.
+ */
+#define	EXECENV_PAIRS_MAX	128
+#define	EXECENV_PAIRS_BYTES	2048
+
+/*
+ * The entry "REUSEPORT_SHIM_SHADOWS=fd:shadow,..." of the n pairs
+ * (fds[i], shadows[i]), numbers >= 0, into buf: its length, or -1 if it
+ * does not fit (buf is not usable then).
+ */
+int execenv_pairs_format(const int *fds, const int *shadows, size_t n,
+    char *buf, size_t len);
+
+/*
+ * The pairs of a REUSEPORT_SHIM_SHADOWS value into fds and shadows (max
+ * each): how many, or -1 if the value is not exactly that syntax (decimal
+ * numbers below 2^31, no sign, no blanks) or has more than max pairs:
+ * the value is forged or broken, and none of it is used.
+ */
+int execenv_pairs_parse(const char *value, int *fds, int *shadows,
+    size_t max);
+
+/*
+ * envp (NULL: empty) without its entries named name, and entry appended
+ * (NULL: none), into out (outmax pointers, NULL-terminated); out may be
+ * envp itself.  The number of entries, or -1 if out is too small, in
+ * which case out is left as it was.
+ */
+int execenv_replace(char *const envp[], const char *name, char *entry,
+    char **out, size_t outmax);
+
 #endif /* SHIM_EXECENV_H */

@@ -382,10 +382,14 @@ shim_shutdown(int fd, int how)
 		errno = EINVAL;
 		return (-1);
 	}
+	/*
+	 * Nothing is read from the endpoint after this shutdown; only then
+	 * may the owner reset what it queued there (gcore_unlisten).
+	 */
 	if (how != SHUT_WR) {
+		(void) real.shutdown(fd, SHUT_RD);
 		r = (struct proto_rec){ .type = REC_UNLISTEN };
 		(void) proto_send(fd, &r, -1);
-		(void) real.shutdown(fd, SHUT_RD);
 	}
 	errno = saved_errno;
 	return (0);

@@ -64,7 +64,6 @@ struct shim_sock {
 	int		shut;		/* shutdown() was called */
 	int		tell_idle;	/* leastloaded: say when we wait */
 	int		idle_told;	/* and we said so since the last CONN */
-	uint32_t	caps;		/* the owner's WELCOME_* capabilities */
 	uint32_t	last_seq;	/* the last CONN taken by this process */
 	struct ackmem	*ack;		/* the group's ack board, or NULL */
 	struct sockaddr_storage addr;	/* the group's address */

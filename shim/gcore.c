@@ -88,6 +88,7 @@ conn_new(struct gcore *g, int fd, const struct proto_addr *peer)
 	g->free_head = g->conns[k].next;
 	g->conns[k].fd = fd;
 	g->conns[k].next = NONE;
+	g->conns[k].reset = 0;
 	g->conns[k].peer = *peer;
 	return (k);
 }
@@ -326,6 +327,21 @@ gcore_unlisten(struct gcore *g, size_t i)
 	if (g->eps[i].state == GCORE_LISTENING)
 		g->eps[i].state = GCORE_JOINED;
 	update_policy_view(g, i);
+	for (size_t j = 0; j < g->n; j++) {
+		if (g->eps[j].state == GCORE_LISTENING)
+			return;
+	}
+	/*
+	 * Reset, not handed on: a thread of its member may have read one
+	 * just before the shutdown and not yet acknowledged it.  Reset, it
+	 * reaches that thread dead, never two processes alive.
+	 */
+	for (int32_t k = g->eps[i].head; k != NONE; k = g->conns[k].next) {
+		if (!g->conns[k].reset) {
+			g->ops->reset_conn(g->ctx, g->conns[k].fd);
+			g->conns[k].reset = 1;
+		}
+	}
 }
 
 void
@@ -367,7 +383,7 @@ gcore_end(struct gcore *g, size_t i, enum gcore_end how, const char *why)
 	 */
 	for (k = e->head; k != NONE; k = next) {
 		next = g->conns[k].next;
-		if (how == GCORE_GONE)
+		if (how == GCORE_GONE && !g->conns[k].reset)
 			list_append(g, &g->orphan_head, &g->orphan_tail, k);
 		else
 			conn_free(g, k);

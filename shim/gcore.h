@@ -59,6 +59,7 @@ struct gcore_conn {
 	uint32_t	seq;	/* of the last CONN that carried it */
 	uint32_t	prev;	/* the CONN sent to that endpoint just before */
 	int32_t		next;	/* next in its list, or GCORE_NONE */
+	int		reset;	/* reset by gcore_unlisten: never handed on */
 	struct proto_addr peer;
 };
 
@@ -97,6 +98,11 @@ struct gcore_ops {
 		    const struct proto_addr *peer, int connfd);
 	/* The core is done with its copy of a connection: close it. */
 	void	(*close_conn)(void *ctx, int connfd);
+	/*
+	 * Reset the connection (the client sees ECONNRESET) though the
+	 * member's copy in flight keeps it open; the core keeps its copy.
+	 */
+	void	(*reset_conn)(void *ctx, int connfd);
 	/* Endpoint ep ends: close it (its entry still reads as it was). */
 	void	(*ep_closed)(void *ctx, size_t ep);
 	/* Board slot ep starts over: nothing up to seq is its. */
@@ -167,6 +173,12 @@ void gcore_ep_cancel(struct gcore *g, size_t i);
 enum gcore_welcome gcore_join(struct gcore *g, size_t i, long pid, int board);
 /* LISTEN on i: ok if the listener took its backlog. */
 void gcore_listen(struct gcore *g, size_t i, int ok);
+/*
+ * UNLISTEN: i's member shut it down for reading (it reads no more) and
+ * listens no longer.  If no endpoint listens now, the connections queued
+ * to it are reset, as the kernel resets those of its last listener; with
+ * others listening they are handed on when the endpoint closes.
+ */
 void gcore_unlisten(struct gcore *g, size_t i);
 /* IDLE seq: its application waits, if seq is the last CONN it was sent. */
 void gcore_idle(struct gcore *g, size_t i, uint32_t seq);

@@ -142,13 +142,12 @@ install(int fd, int ctl, const struct sockaddr_storage *ss, socklen_t len,
 			(void) real.fcntl(fds[i], F_SETFD, fdfl);
 	}
 	fdtab_reident(sk);
+	plat_shadow_bound(shadow, (const struct sockaddr *)ss);
 	/* Hidden, and away from the numbers programs dup2 onto. */
 	sk->shadow = fdtab_hide_away(shadow);
 	sk->state = SK_MEMBER;
 	sk->family = ss->ss_family;
-	sk->tell_idle = (welcome->arg & WELCOME_POLICY_MASK) ==
-	    SHIM_POLICY_LEASTLOADED;
-	sk->caps = (uint32_t)welcome->arg & ~(uint32_t)WELCOME_POLICY_MASK;
+	sk->tell_idle = welcome->arg == SHIM_POLICY_LEASTLOADED;
 	sk->ack = am;
 	memcpy(&sk->addr, ss, len);
 	sk->addrlen = len;
@@ -191,10 +190,11 @@ alone(int fd, int lfd)
  * lfd, a socket of the shim's, claimed the port: start the group with
  * it as the owner's listener and join it.  If no owner can be started,
  * fd gets the listener instead and the port can't be joined: a later
- * bind of it gets EADDRINUSE.  The caller closes lfd.
+ * bind of it gets EADDRINUSE.  The caller closes lfd; rvfd, the group's
+ * rendezvous if it is made already, or -1, is taken over.
  */
 static int
-start_group(int fd, int lfd)
+start_group(int fd, int lfd, int rvfd)
 {
 	struct owner_args a;
 	struct sockaddr_storage ss;
@@ -204,7 +204,7 @@ start_group(int fd, int lfd)
 	int saved = errno, ctl = -1, board = -1;
 
 	memset(&a, 0, sizeof (a));
-	a.rvfd = -1;
+	a.rvfd = rvfd;
 	if ((dir = rv_dir_get()) == NULL)
 		goto out;
 	if (real.getsockname(lfd, (struct sockaddr *)&ss, &len) != 0 ||
@@ -214,7 +214,7 @@ start_group(int fd, int lfd)
 		    "this port cannot be shared", dir);
 		goto out;
 	}
-	if ((a.rvfd = rv_listen(a.path)) < 0) {
+	if (a.rvfd < 0 && (a.rvfd = rv_listen(a.path)) < 0) {
 		shim_log(LOG_LVL_ERROR, "cannot create %s: %s", a.path,
 		    strerror(errno));
 		goto out;
@@ -279,7 +279,59 @@ claim(int lfd, const struct sockaddr *sa, socklen_t salen, bind_fn rf,
 	}
 	if (real.listen(lfd, 1) != 0)
 		return (errno == EADDRINUSE ? 0 : -1);
+	/*
+	 * Emulating where the kernel has the option (Linux): a group of ours
+	 * on another address of the port must be able to bind beside this
+	 * one, as the kernel lets SO_REUSEPORT sockets (see beside()).
+	 */
+	if (plat_kernel_reuseport) {
+		int one = 1;
+
+		(void) real.setsockopt(lfd, SOL_SOCKET, plat_so_reuseport,
+		    &one, sizeof (one));
+	}
 	return (1);
+}
+
+/*
+ * No group of ours has this address, yet the port is taken: on Linux,
+ * perhaps by a group of ours on another address of it (a wildcard next
+ * to a specific address, IPv4 next to dual-stack IPv6), which the kernel
+ * lets SO_REUSEPORT sockets of one user share, each address its own
+ * group; a connection goes to the best match, as the kernel's lookup
+ * chooses between the groups' listeners.  The group's name is taken
+ * first, exclusively: with the option, a bind would succeed next to a
+ * group of this very address too.  1: started; 0: the port is taken;
+ * 2: a name is there now, join it; -1: another error, in errno.
+ */
+static int
+beside(int fd, int lfd, const struct sockaddr *sa, socklen_t salen,
+    bind_fn rf, int *bound, const char *path)
+{
+	int one = 1, rvfd, r, probe;
+
+	if (!plat_kernel_reuseport)
+		return (0);
+	if ((rvfd = rv_listen_new(path)) < 0 && errno == EEXIST) {
+		/* A dead owner's name (the kernel refuses connections)? */
+		if ((probe = rv_connect(path)) >= 0) {
+			(void) real.close(probe);
+			return (2);
+		}
+		if (errno != ECONNREFUSED)
+			return (2);
+		(void) unlink(path);
+		rvfd = rv_listen_new(path);
+	}
+	if (rvfd < 0)
+		return (errno == EEXIST ? 2 : 0);
+	(void) real.setsockopt(lfd, SOL_SOCKET, plat_so_reuseport, &one,
+	    sizeof (one));
+	if ((r = claim(lfd, sa, salen, rf, bound)) == 1)
+		return (start_group(fd, lfd, rvfd) == 0 ? 1 : -1);
+	(void) unlink(path);
+	(void) real.close(rvfd);
+	return (r);
 }
 
 /*
@@ -316,19 +368,32 @@ join_group(int fd, int lfd, const struct sockaddr *sa, socklen_t salen,
 			/* Else the owner is leaving, or hung. */
 			if (e == ETIMEDOUT)
 				stuck = "did not answer";
-		} else if (errno == ENOENT) {
-			if (++no_name > JOIN_TRIES_NO_NAME)
-				goto inuse;
+		} else if (errno == ENOENT || errno == ECONNREFUSED) {
+			/* No group, or a dead one's name: see beside(). */
+			if (++no_name > JOIN_TRIES_NO_NAME) {
+				switch (beside(fd, lfd, sa, salen, rf, &bound,
+				    path)) {
+				case 1:
+					return (0);
+				case 2:
+					no_name = 0;
+					break;
+				case -1:
+					return (-1);
+				default:
+					goto inuse;
+				}
+			}
 		} else if (errno == EAGAIN || errno == EWOULDBLOCK ||
 		    errno == ETIMEDOUT) {
 			stuck = "took no connection";
-		} else if (errno != ECONNREFUSED) {
+		} else {
 			goto inuse;
 		}
 		backoff(attempt, deadline);
 		switch (claim(lfd, sa, salen, rf, &bound)) {
 		case 1:
-			return (start_group(fd, lfd));
+			return (start_group(fd, lfd, -1));
 		case -1:
 			return (-1);
 		}
@@ -488,7 +553,7 @@ shim_bind(int fd, const struct sockaddr *sa, socklen_t len,
 	/* The kernel judges the caller's own bytes first. */
 	switch (claim(lfd, sa, len, rf, &bound)) {
 	case 1:
-		rc = start_group(fd, lfd);
+		rc = start_group(fd, lfd, -1);
 		(void) real.close(lfd);
 		return (rc);
 	case -1:
@@ -528,7 +593,7 @@ shim_listen(int fd, int backlog, enum shim_variant var)
 	struct shim_sock *sk;
 	sigset_t saved;
 	enum sk_state st;
-	int rc, saved_errno = errno;
+	int rc, async, saved_errno = errno;
 	listen_fn rf;
 
 	shim_init();
@@ -555,7 +620,11 @@ shim_listen(int fd, int backlog, enum shim_variant var)
 		errno = saved_errno;
 		return (0);
 	}
-	if ((rc = util_request(fd, &req, REC_LISTEN_OK, &rep)) != 0) {
+	async = plat_async_pause(fd);
+	rc = util_request(fd, &req, REC_LISTEN_OK, &rep);
+	if (async)
+		plat_async_resume(fd);
+	if (rc != 0) {
 		shim_log(LOG_LVL_ERROR, "listen: the group's owner did not "
 		    "answer: %s", strerror(errno));
 		errno = EADDRINUSE;

@@ -8,19 +8,36 @@
  * socket whose peer is bound under our rendezvous directory, by a process
  * of our uid, is an endpoint, and its peer's name says of which group.
  * (A member that never listened may survive exec as well: it is taken for
- * a listener, and waits in accept() instead of failing with EINVAL.)  Its
- * options stayed with its shadow in the old program; the new one starts
- * a shadow of its own when first asked.
+ * a listener, and waits in accept() instead of failing with EINVAL.)
+ *
+ * Its options live on its shadow (fdtab.h).  The old program's exec kept
+ * the shadow open and named it in REUSEPORT_SHIM_SHADOWS (exec.c); here
+ * it becomes the endpoint's again, hidden and close-on-exec, and the
+ * list of options accepted sockets get is made anew from it: each
+ * inherited option whose value there differs from a fresh socket's.
+ * (One set to the value a fresh socket has is not seen, and needs no
+ * copy, but for Linux's SO_RCVBUF and SO_SNDBUF: accepted sockets then
+ * size their buffers themselves where the kernel's would keep the size
+ * set.)  Without that, an inherited listener read SO_KEEPALIVE 0 and
+ * accepted sockets lost TCP_NODELAY.  Fds of one endpoint name one
+ * shadow and share one sock, or it would be closed twice.  A named
+ * shadow that is not an unbound TCP socket (the variable forged, or
+ * stale) is left alone, and so is one whose endpoint is not recognised
+ * (in mode off, say: the program keeps it as an fd of its own).  An
+ * endpoint without a shadow starts a fresh one when first asked.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include "reuseport_shim.h"
 #include "config.h"
+#include "execenv.h"
 #include "fdtab.h"
 #include "inherit.h"
 #include "log.h"
@@ -76,21 +93,184 @@ look(int fd, void *arg)
 	fdtab_unlock(&saved);
 }
 
+/* The pairs REUSEPORT_SHIM_SHADOWS named. */
+struct pairs {
+	int	fd[EXECENV_PAIRS_MAX];
+	int	shadow[EXECENV_PAIRS_MAX];
+	/* The sock that took pair i's shadow, or NULL. */
+	struct shim_sock *sk[EXECENV_PAIRS_MAX];
+	size_t	n;
+};
+
+/*
+ * fd is what a shadow is: a TCP socket of family, neither bound nor
+ * connected, and not already one of ours.  A bound or connected one is
+ * the application's own (the number stale), never to be hidden from it.
+ */
+static int
+is_shadow(int fd, int family)
+{
+	struct sockaddr_storage ss;
+	struct stat st;
+	socklen_t len = sizeof (ss), tlen;
+	int type, port;
+
+	memset(&ss, 0, sizeof (ss));
+	tlen = sizeof (type);
+	if (fdtab_hidden(fd) || fdtab_maybe(fd) || fstat(fd, &st) != 0 ||
+	    !S_ISSOCK(st.st_mode) ||
+	    real.getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) != 0 ||
+	    type != SOCK_STREAM ||
+	    real.getsockname(fd, (struct sockaddr *)&ss, &len) != 0 ||
+	    ss.ss_family != family ||
+	    (family != AF_INET && family != AF_INET6))
+		return (0);
+	port = family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port :
+	    ((struct sockaddr_in6 *)&ss)->sin6_port;
+	len = sizeof (ss);
+	if (port != 0 ||
+	    real.getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
+		return (0);
+	return (1);
+}
+
+/* a and b are one open file's fds (dup'ed), or the same file's. */
+static int
+same_file(int a, int b)
+{
+	struct stat sa, sb;
+
+	return (fstat(a, &sa) == 0 && fstat(b, &sb) == 0 &&
+	    sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino);
+}
+
+/*
+ * sk->copy from its shadow: each inherited option whose value there is
+ * not a fresh socket's, as setsockopt must pass it to give that value.
+ * With the lock held.
+ */
+static void
+copies_from(struct shim_sock *sk)
+{
+	int fresh, level, name;
+
+	if ((fresh = socket(sk->family, SOCK_STREAM | plat_sock_cloexec,
+	    0)) < 0)
+		return;		/* no fd to spare: fresh options, as before */
+	sk->ncopy = 0;
+	for (size_t i = 0; plat_opt_inherited_nth(i, &level, &name) == 0;
+	    i++) {
+		unsigned char a[SK_COPY_BYTES], b[SK_COPY_BYTES];
+		socklen_t al = sizeof (a), bl = sizeof (b);
+		struct sk_copy *c;
+		int v;
+
+		memset(a, 0, sizeof (a));
+		memset(b, 0, sizeof (b));
+		if (real.getsockopt(sk->shadow, level, name, a, &al) != 0 ||
+		    real.getsockopt(fresh, level, name, b, &bl) != 0 ||
+		    al > sizeof (a) || (al == bl && memcmp(a, b, al) == 0))
+			continue;
+		if (sk->ncopy == SK_COPY_MAX) {
+			shim_log(LOG_LVL_WARN, "inherited listener: "
+			    "option (%d, %d) is not copied to accepted "
+			    "sockets (more than %d differ)", level, name,
+			    SK_COPY_MAX);
+			continue;
+		}
+		c = &sk->copy[sk->ncopy++];
+		c->level = level;
+		c->name = name;
+		c->len = al;
+		memcpy(c->val, a, al);
+		if (al == sizeof (int)) {
+			memcpy(&v, a, sizeof (v));
+			v = plat_opt_unread(level, name, v);
+			memcpy(c->val, &v, sizeof (v));
+		}
+	}
+	(void) real.close(fresh);
+}
+
+/* Pair i's shadow becomes its endpoint's, or the sock of a dup'ed fd. */
+static void
+adopt(struct pairs *p, size_t i)
+{
+	struct shim_sock *sk;
+	sigset_t saved;
+	int fd = p->fd[i], sh = p->shadow[i];
+	size_t j;
+
+	p->sk[i] = NULL;
+	for (j = 0; j < i && (p->sk[j] == NULL || p->shadow[j] != sh); j++)
+		;
+	fdtab_lock(&saved);
+	if ((sk = fdtab_get(fd)) == NULL || sk->state == SK_OPT) {
+		fdtab_unlock(&saved);
+		shim_log(LOG_LVL_DEBUG, "fd %d is no shared listener; its "
+		    "shadow, fd %d, is left alone", fd, sh);
+		return;
+	}
+	if (j < i && p->sk[j] == sk) {
+		p->sk[i] = sk;		/* the same fd named twice */
+	} else if (j < i) {
+		/* A dup of pair j's endpoint: one sock, one shadow. */
+		if (same_file(p->fd[j], fd) && sk->shadow < 0 &&
+		    fdtab_put(fd, p->sk[j]) == 0)
+			p->sk[i] = p->sk[j];
+	} else if (sk->shadow < 0 && is_shadow(sh, sk->family)) {
+		sk->shadow = fdtab_hide_away(sh);
+		copies_from(sk);
+		p->sk[i] = sk;
+	}
+	fdtab_unlock(&saved);
+	if (p->sk[i] == NULL)
+		shim_log(LOG_LVL_WARN, "%s names fd %d as the shadow of "
+		    "shared listener %d, but it is not one (stale or forged); "
+		    "left alone: the listener starts with fresh options",
+		    REUSEPORT_SHIM_ENV_SHADOWS, sh, fd);
+}
+
+/*
+ * The pairs REUSEPORT_SHIM_SHADOWS names, into p, and the variable
+ * gone: the program's own children must not take its numbers for
+ * theirs (its exec names the shadows anew).
+ */
+static void
+pairs_take(struct pairs *p)
+{
+	const char *v = getenv(REUSEPORT_SHIM_ENV_SHADOWS);
+	int n;
+
+	p->n = 0;
+	if (v == NULL)
+		return;
+	if ((n = execenv_pairs_parse(v, p->fd, p->shadow,
+	    EXECENV_PAIRS_MAX)) < 0)
+		shim_log(LOG_LVL_WARN, "%s is malformed (\"%.64s\"); "
+		    "ignored", REUSEPORT_SHIM_ENV_SHADOWS, v);
+	else
+		p->n = (size_t)n;
+	(void) unsetenv(REUSEPORT_SHIM_ENV_SHADOWS);
+}
+
 void
 inherit_scan(void)
 {
 	const struct shim_config *c = config_get();
+	struct pairs p;
 	struct scan s;
 	int saved = errno;
 
-	if (c->mode == SHIM_MODE_OFF)
-		return;
+	pairs_take(&p);
 	memset(&s, 0, sizeof (s));
 	/* Only the name: a program that never groups creates no directory. */
-	if (rv_dir_choose(s.dir, sizeof (s.dir), c->dir,
-	    getenv("XDG_RUNTIME_DIR"), geteuid()) != 0)
-		return;
-	plat_for_each_fd(look, &s);
+	if (c->mode != SHIM_MODE_OFF && rv_dir_choose(s.dir, sizeof (s.dir),
+	    c->dir, getenv("XDG_RUNTIME_DIR"), geteuid()) == 0) {
+		plat_for_each_fd(look, &s);
+		for (size_t i = 0; i < p.n; i++)
+			adopt(&p, i);
+	}
 	if (s.found > 0)
 		shim_log(LOG_LVL_INFO, "%d shared listener(s) inherited",
 		    s.found);

@@ -10,6 +10,14 @@
  * __setsockopt64/__getsockopt64 are glibc's 32-bit time64 variants.
  * close_range is glibc's and FreeBSD's; illumos has none, and ours there
  * fails with ENOSYS as a C library without the system call would.
+ * __xnet_connect, __xnet_sendto, __xnet_sendmsg and __xnet_recvmsg are
+ * the data calls' XPG4.2 names (libsocket), which io.c passes on to the
+ * same; their msg headers are the XPG layout, the plain ones' the 4.3BSD
+ * one.  __read_chk, __recv_chk and __recvfrom_chk are what glibc's
+ * _FORTIFY_SOURCE makes of read, recv and recvfrom into a buffer of
+ * known size: they reach the kernel without the exported names, so they
+ * are wrapped too (illumos has none; ours there check and call the
+ * plain ones).
  *
  * exec: glibc's execv, execvp, execvpe, execl, execle, execlp, fexecve
  * and posix_spawn reach the kernel through an internal execve, not the
@@ -29,6 +37,7 @@
 #include <unistd.h>
 #include <spawn.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include "shim.h"
 
@@ -52,6 +61,15 @@ int __setsockopt64(int fd, int level, int name, const void *val,
     socklen_t len);
 int __getsockopt64(int fd, int level, int name, void *val, socklen_t *len);
 int execvpe(const char *file, char *const argv[], char *const envp[]);
+int __xnet_connect(int fd, const struct sockaddr *sa, socklen_t len);
+ssize_t __xnet_sendto(int fd, const void *buf, size_t len, int flags,
+    const struct sockaddr *to, socklen_t tolen);
+ssize_t __xnet_sendmsg(int fd, const struct msghdr *msg, int flags);
+ssize_t __xnet_recvmsg(int fd, struct msghdr *msg, int flags);
+ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen);
+ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags);
+ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen,
+    int flags, struct sockaddr *from, socklen_t *fromlen);
 
 int
 bind(int fd, const struct sockaddr *sa, socklen_t len)
@@ -214,6 +232,119 @@ __getsockopt64(int fd, int level, int name, void *val, socklen_t *len)
 {
 	return (shim_getsockopt(fd, level, name, val, len,
 	    SHIM_TIME64));
+}
+
+int
+connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	return (shim_connect(fd, sa, len, SHIM_PLAIN));
+}
+
+ssize_t
+send(int fd, const void *buf, size_t len, int flags)
+{
+	return (shim_send(fd, buf, len, flags));
+}
+
+ssize_t
+recv(int fd, void *buf, size_t len, int flags)
+{
+	return (shim_recv(fd, buf, len, flags));
+}
+
+ssize_t
+sendto(int fd, const void *buf, size_t len, int flags,
+    const struct sockaddr *to, socklen_t tolen)
+{
+	return (shim_sendto(fd, buf, len, flags, to, tolen, SHIM_PLAIN));
+}
+
+ssize_t
+recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *from,
+    lenp_t fromlen)
+{
+	return (shim_recvfrom(fd, buf, len, flags, from, fromlen));
+}
+
+ssize_t
+sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	return (shim_sendmsg(fd, msg, flags, SHIM_PLAIN));
+}
+
+ssize_t
+recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	return (shim_recvmsg(fd, msg, flags, SHIM_PLAIN));
+}
+
+ssize_t
+read(int fd, void *buf, size_t len)
+{
+	return (shim_read(fd, buf, len));
+}
+
+ssize_t
+write(int fd, const void *buf, size_t len)
+{
+	return (shim_write(fd, buf, len));
+}
+
+ssize_t
+readv(int fd, const struct iovec *iov, int iovcnt)
+{
+	return (shim_readv(fd, iov, iovcnt));
+}
+
+ssize_t
+writev(int fd, const struct iovec *iov, int iovcnt)
+{
+	return (shim_writev(fd, iov, iovcnt));
+}
+
+int
+__xnet_connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	return (shim_connect(fd, sa, len, SHIM_XNET));
+}
+
+ssize_t
+__xnet_sendto(int fd, const void *buf, size_t len, int flags,
+    const struct sockaddr *to, socklen_t tolen)
+{
+	return (shim_sendto(fd, buf, len, flags, to, tolen, SHIM_XNET));
+}
+
+ssize_t
+__xnet_sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	return (shim_sendmsg(fd, msg, flags, SHIM_XNET));
+}
+
+ssize_t
+__xnet_recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	return (shim_recvmsg(fd, msg, flags, SHIM_XNET));
+}
+
+ssize_t
+__read_chk(int fd, void *buf, size_t len, size_t buflen)
+{
+	return (shim_read_chk(fd, buf, len, buflen));
+}
+
+ssize_t
+__recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags)
+{
+	return (shim_recv_chk(fd, buf, len, buflen, flags));
+}
+
+ssize_t
+__recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
+    struct sockaddr *from, socklen_t *fromlen)
+{
+	return (shim_recvfrom_chk(fd, buf, len, buflen, flags, from,
+	    fromlen));
 }
 
 int

@@ -127,6 +127,13 @@ op_close_conn(void *ctx, int connfd)
 }
 
 static void
+op_reset_conn(void *ctx, int connfd)
+{
+	(void) ctx;
+	plat_tcp_reset(connfd);
+}
+
+static void
 op_ep_closed(void *ctx, size_t i)
 {
 	(void) ctx;
@@ -161,6 +168,7 @@ op_board_retire(void *ctx, size_t i, uint32_t seq)
 static const struct gcore_ops shell_ops = {
 	.send_conn = op_send_conn,
 	.close_conn = op_close_conn,
+	.reset_conn = op_reset_conn,
 	.ep_closed = op_ep_closed,
 	.board_reset = op_board_reset,
 	.board_repair = op_board_repair,
@@ -243,18 +251,26 @@ do_listen(int backlog)
 }
 
 /*
- * SETOPT: an option of the listener itself that a member set on its own
- * (its shadow took it: the value is valid).  The group has one listener,
- * so the last value set holds for all its members.
+ * SETOPT from client i: an option of the listener itself that a member
+ * set on its own (its shadow took it: the value is valid).  The group
+ * has one listener, so the last value set holds for all its members.
+ * The answer says it is set: the member's setsockopt returns only then,
+ * and a connection made after it finds the listener so.
  */
 static void
-set_listener_opt(const struct proto_rec *r)
+set_listener_opt(size_t i, const struct proto_rec *r)
 {
+	struct proto_rec out;
 	int v = r->opts[2];
 
-	if (r->nopts == 3 && plat_opt_on_listener(r->opts[0], r->opts[1]))
-		(void) real.setsockopt(o.lfd, r->opts[0], r->opts[1], &v,
-		    sizeof (v));
+	memset(&out, 0, sizeof (out));
+	out.type = REC_SETOPT;
+	if (r->nopts != 3 || !plat_opt_on_listener(r->opts[0], r->opts[1]))
+		out.arg = EINVAL;
+	else if (real.setsockopt(o.lfd, r->opts[0], r->opts[1], &v,
+	    sizeof (v)) != 0)
+		out.arg = errno;
+	(void) ep_send(i, &out, -1);
 }
 
 /* The listener's options, in plat_listener_opts() order. */
@@ -322,7 +338,7 @@ stat_put(int fd, const struct proto_rec *r, uint8_t *buf, size_t *n,
 	if (*n < STAT_BATCH && !flush)
 		return (0);
 	for (size_t off = 0, len = PROTO_REC_SIZE * *n; off < len; ) {
-		ssize_t w = send(fd, buf + off, len - off,
+		ssize_t w = real.send(fd, buf + off, len - off,
 		    plat_send_nosignal_flag());
 
 		if (w < 0 && errno == EINTR)
@@ -423,7 +439,7 @@ welcome(size_t i, const struct proto_rec *r)
 		(void) ep_send(i, &out, -1);
 		return (1);
 	}
-	out.arg = (int32_t)o.policy | WELCOME_TAKES_SETOPT;
+	out.arg = (int32_t)o.policy;
 	if (w == GCORE_WELCOMED)
 		return (ep_send(i, &out, -1));
 	ackmem_clear_busy(o.board, i);
@@ -451,6 +467,10 @@ handle(size_t i, const struct proto_rec *r)
 			    "stop; %zu member(s) lose their listener",
 			    gcore_members(&o.g));
 			finish();
+		}
+		if (r->type == REC_SETOPT) {
+			set_listener_opt(i, r);
+			return (1);	/* done with this client */
 		}
 		if (r->type != REC_HELLO)
 			return (-1);
@@ -485,9 +505,7 @@ handle(size_t i, const struct proto_rec *r)
 	case REC_UNLISTEN:
 		gcore_unlisten(&o.g, i);
 		return (0);
-	case REC_SETOPT:
-		set_listener_opt(r);
-		return (0);
+
 	default:
 		return (-1);
 	}
@@ -517,7 +535,7 @@ ep_read(size_t i)
 	mh.msg_control = cm.buf;
 	mh.msg_controllen = sizeof (cm.buf);
 	do {
-		n = recvmsg(e->fd, &mh, 0);
+		n = real.recvmsg(e->fd, &mh, 0);
 	} while (n < 0 && errno == EINTR);
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		return;

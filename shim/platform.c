@@ -14,6 +14,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@
 #include <spawn.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 
 #if defined(__linux__)
 #include <sys/epoll.h>
@@ -46,8 +48,9 @@
  * PLAT_LIKE_ILLUMOS (a Linux build for tests): take illumos's choice
  * wherever Linux can execute it, so that an integration run exercises the
  * paths illumos will take: accept inheriting O_NONBLOCK, close-on-exec by
- * fcntl after receipt, shm_open for the board, fork for the owner, and
- * the one-shot poller of event ports (over EPOLLONESHOT).
+ * fcntl after receipt, shm_open for the board, fork for the owner, the
+ * one-shot poller of event ports (over EPOLLONESHOT), and a member's
+ * answers to the data calls and connect (no SIGPIPE).
  */
 #if defined(__sun) || defined(PLAT_LIKE_ILLUMOS)
 #define	ILLUMOS_PATHS	1
@@ -175,7 +178,8 @@ plat_opt_setval(const struct plat_opt *o, int v)
  * listener's socket for each connection (sk_clone_lock, then TCP's own
  * fields), so nearly every option carries over; illumos copies the
  * listener's conn options (tcp_conn_create_v4/v6, conn_inherit_parent).
- * Only options passed by value: a filter's struct points into the
+ * Not SO_PRIORITY: Linux gives an accepted socket the SYN's.  Only
+ * options passed by value: a filter's struct points into the
  * application's memory.
  */
 static const int inherited[][2] = {
@@ -186,9 +190,6 @@ static const int inherited[][2] = {
 	{ SOL_SOCKET, SO_SNDTIMEO }, { SOL_SOCKET, SO_DONTROUTE },
 #ifdef SO_RCVTIMEO_NEW
 	{ SOL_SOCKET, SO_RCVTIMEO_NEW }, { SOL_SOCKET, SO_SNDTIMEO_NEW },
-#endif
-#ifdef SO_PRIORITY
-	{ SOL_SOCKET, SO_PRIORITY },
 #endif
 #ifdef SO_MARK
 	{ SOL_SOCKET, SO_MARK },
@@ -291,6 +292,80 @@ plat_opt_fixed_at_bind(int level, int name)
 	(void) level;
 	(void) name;
 	return (0);
+#endif
+}
+
+void
+plat_tcp_reset(int fd)
+{
+	struct linger l = { 1, 0 };
+	int saved = errno;
+
+	(void) real.setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof (l));
+#if defined(__linux__)
+	{
+		/* tcp_disconnect: the RST goes now, whoever else holds it. */
+		struct sockaddr sa;
+
+		memset(&sa, 0, sizeof (sa));
+		sa.sa_family = AF_UNSPEC;
+		(void) real.connect(fd, &sa, sizeof (sa));
+	}
+#endif
+	errno = saved;
+}
+
+int
+plat_async_pause(int fd)
+{
+#if defined(O_ASYNC)
+	int fl = real.fcntl(fd, F_GETFL);
+
+	if (fl < 0 || !(fl & O_ASYNC) ||
+	    real.fcntl(fd, F_SETFL, fl & ~O_ASYNC) != 0)
+		return (0);
+	return (1);
+#else
+	(void) fd;
+	return (0);
+#endif
+}
+
+void
+plat_async_resume(int fd)
+{
+#if defined(O_ASYNC)
+	struct pollfd p = { fd, POLLIN, 0 };
+	int fl = real.fcntl(fd, F_GETFL), own, saved = errno;
+
+	if (fl < 0 || real.fcntl(fd, F_SETFL, fl | O_ASYNC) != 0)
+		return;
+	/* What came meanwhile raised no signal: raise the kernel's one. */
+	if (poll(&p, 1, 0) == 1 && (own = real.fcntl(fd, F_GETOWN)) != 0)
+		(void) kill(own, SIGIO);
+	errno = saved;
+#else
+	(void) fd;
+#endif
+}
+
+void
+plat_shadow_bound(int fd, const struct sockaddr *sa)
+{
+#if defined(__linux__)
+	const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+	int one = 1, saved = errno;
+
+	/* __inet6_bind: a specific IPv6 address takes no IPv4. */
+	if (sa->sa_family == AF_INET6 &&
+	    !IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr) &&
+	    !IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
+		(void) real.setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
+		    sizeof (one));
+	errno = saved;
+#else
+	(void) fd;
+	(void) sa;
 #endif
 }
 
@@ -402,6 +477,143 @@ plat_send_nosignal_flag(void)
 	return (MSG_NOSIGNAL);
 #else
 	return (0);
+#endif
+}
+
+/* A failed data call. */
+static ssize_t
+io_fail(int e)
+{
+	errno = e;
+	return (-1);
+}
+
+#if !defined(ILLUMOS_PATHS)
+/* 1 if the vector holds no bytes. */
+static int
+iov_empty(const struct iovec *iov, long n)
+{
+	for (long i = 0; i < n; i++) {
+		if (iov[i].iov_len != 0)
+			return (0);
+	}
+	return (1);
+}
+#endif
+
+/*
+ * The data calls on a TCP socket with no connection, in the order the
+ * kernel checks (what the shim cannot see, such as a buffer's address,
+ * is not checked: the call moves nothing).
+ *
+ * Linux (6.x, run natively): the send calls and write, writev fail with
+ * EPIPE in every state but ESTABLISHED and CLOSE_WAIT
+ * (sk_stream_wait_connect), with SIGPIPE unless MSG_NOSIGNAL, whatever
+ * the length or MSG_DONTWAIT; the receive calls with ENOTCONN, but
+ * MSG_ERRQUEUE, checked first, with EAGAIN, and MSG_OOB on a socket that
+ * does not listen with EINVAL (tcp_recv_urg).  read of 0 bytes, and
+ * readv and writev of vectors that hold none, succeed with 0 before the
+ * socket is asked; a vector count past IOV_MAX is EINVAL (readv, writev)
+ * or EMSGSIZE (sendmsg, recvmsg).
+ *
+ * illumos (illumos-gate, usr/src/uts/common): ENOTCONN for both
+ * directions and no SIGPIPE.  inet/tcp/tcp_socket.c tcp_sendmsg: a state
+ * before ESTABLISHED on a socket never connected (tcp_connid 0) is
+ * ENOTCONN, and fs/sockfs/sockcommon.c socket_sendmsg raises SIGPIPE on
+ * EPIPE only; control data is refused first with EOPNOTSUPP
+ * (sockcommon_sops.c so_sendmsg, tcp_sendmsg).  sockcommon_sops.c
+ * so_recvmsg: not connected on an SM_CONNREQUIRED socket is ENOTCONN,
+ * before MSG_OOB is looked at.  syscall/rw.c: only regular files take a
+ * count of 0 as done; readv and writev refuse a count outside
+ * 1..IOV_MAX with EINVAL.
+ */
+ssize_t
+plat_unconnected_io(const struct plat_io *c, int *sigpipe)
+{
+	int vec = c->op == PLAT_IO_READV || c->op == PLAT_IO_WRITEV;
+	int msg = c->op == PLAT_IO_SENDMSG || c->op == PLAT_IO_RECVMSG;
+
+	*sigpipe = 0;
+	if (vec && (c->iovcnt < 0 || c->iovcnt > IOV_MAX))
+		return (io_fail(EINVAL));
+#if !defined(ILLUMOS_PATHS)
+	if (msg && (c->iovcnt < 0 || c->iovcnt > IOV_MAX))
+		return (io_fail(EMSGSIZE));
+#endif
+	if ((vec || msg) && c->iov == NULL && c->iovcnt > 0)
+		return (io_fail(EFAULT));
+#if defined(ILLUMOS_PATHS)
+	if (vec && c->iovcnt == 0)
+		return (io_fail(EINVAL));
+	if (c->op == PLAT_IO_SENDMSG && c->control)
+		return (io_fail(EOPNOTSUPP));
+	return (io_fail(ENOTCONN));
+#else
+	if ((c->op == PLAT_IO_READ && c->len == 0) ||
+	    (vec && iov_empty(c->iov, c->iovcnt)))
+		return (0);
+	switch (c->op) {
+	case PLAT_IO_SEND:
+	case PLAT_IO_SENDMSG:
+	case PLAT_IO_WRITE:
+	case PLAT_IO_WRITEV:
+		*sigpipe = !(c->flags & MSG_NOSIGNAL);
+		return (io_fail(EPIPE));
+	default:
+		break;
+	}
+#ifdef MSG_ERRQUEUE
+	if (c->flags & MSG_ERRQUEUE)
+		return (io_fail(EAGAIN));
+#endif
+	if ((c->flags & MSG_OOB) && !c->listening)
+		return (io_fail(EINVAL));
+	return (io_fail(ENOTCONN));
+#endif
+}
+
+/*
+ * Linux (run natively): move_addr_to_kernel refuses a length past a
+ * sockaddr_storage (EINVAL) and a bad pointer (EFAULT); inet_stream_connect
+ * a length short of a family (EINVAL), takes AF_UNSPEC as disconnect,
+ * and answers a listener EISCONN; tcp_v4_connect and tcp_v6_connect then
+ * check the length (16, 24 bytes: EINVAL) and the family (EAFNOSUPPORT).
+ * illumos: inet/proto_set.c proto_verify_ip_addr wants the socket's
+ * family (EAFNOSUPPORT) at its exact length (EINVAL), then
+ * inet/tcp/tcp_socket.c tcp_connect answers TCPS_LISTEN EOPNOTSUPP.
+ */
+int
+plat_member_connect(int family, const struct sockaddr *sa, socklen_t len,
+    int listening)
+{
+	int want = family == AF_INET6 ? AF_INET6 : AF_INET;
+	socklen_t need = family == AF_INET6 ?
+	    (socklen_t)sizeof (struct sockaddr_in6) :
+	    (socklen_t)sizeof (struct sockaddr_in);
+
+	if (len > (socklen_t)sizeof (struct sockaddr_storage))
+		return (EINVAL);
+	if (len > 0 && sa == NULL)
+		return (EFAULT);
+	if (len < (socklen_t)sizeof (sa_family_t))
+		return (EINVAL);
+#if defined(ILLUMOS_PATHS)
+	if (sa->sa_family != want)
+		return (EAFNOSUPPORT);
+	if (len != need)
+		return (EINVAL);
+	return (listening ? EOPNOTSUPP : EADDRINUSE);
+#else
+	if (sa->sa_family == AF_UNSPEC)
+		return (0);
+	if (listening)
+		return (EISCONN);
+	/* tcp_v6_connect's minimum is the RFC 2133 sockaddr_in6, 24 bytes */
+	if (len < (family == AF_INET6 ? 24 : need))
+		return (EINVAL);
+	if (sa->sa_family != want)
+		return (EAFNOSUPPORT);
+	return (EADDRINUSE);
 #endif
 }
 
@@ -1168,4 +1380,31 @@ plat_constructor(void)
 {
 	progname_keep();
 	shim_init();
+}
+
+/*
+ * An endpoint's options come back after exec from its shadow
+ * (inherit.c): it walks the list plat_opt_inherited() answers from.
+ */
+int
+plat_opt_inherited_nth(size_t i, int *level, int *name)
+{
+	if (i >= sizeof (inherited) / sizeof (inherited[0]))
+		return (-1);
+	*level = inherited[i][0];
+	*name = inherited[i][1];
+	return (0);
+}
+
+int
+plat_opt_unread(int level, int name, int v)
+{
+	for (size_t i = 0; i < sizeof (listener_opts) /
+	    sizeof (listener_opts[0]); i++) {
+		const struct plat_opt *o = &listener_opts[i];
+
+		if (o->level == level && o->name == name)
+			return (plat_opt_setval(o, v));
+	}
+	return (v);
 }

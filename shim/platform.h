@@ -75,6 +75,24 @@ int plat_opt_on_listener(int level, int name);
 /* 1 if the kernel refuses it on a bound socket (IPV6_V6ONLY on Linux). */
 int plat_opt_fixed_at_bind(int level, int name);
 /*
+ * The shim's own records on an endpoint must raise no SIGIO that the
+ * application asked for (O_ASYNC): plat_async_pause turns it off (1 if
+ * it was on); plat_async_resume turns it back on, and signals as the
+ * kernel would have if a record came meanwhile.
+ */
+int plat_async_pause(int fd);
+void plat_async_resume(int fd);
+/*
+ * Reset a TCP connection: at once on Linux (a disconnect), else when the
+ * last reference to it closes (SO_LINGER 0).
+ */
+void plat_tcp_reset(int fd);
+/*
+ * A member's shadow (fdtab.h), never bound, reads back as the kernel's
+ * socket bound to sa would: on Linux, IPv6-only for a specific address.
+ */
+void plat_shadow_bound(int fd, const struct sockaddr *sa);
+/*
  * Copy from one socket to another the options that decide what a bind
  * may do (IPV6_V6ONLY, Linux's IP_FREEBIND and SO_BINDTODEVICE).
  */
@@ -99,6 +117,53 @@ int plat_recv_cloexec_flag(void);
 int plat_recv_dontwait_flag(void);
 /* send flags that keep a dead peer from raising SIGPIPE (0: none exist). */
 int plat_send_nosignal_flag(void);
+
+/*
+ * A call that moves data, made by the application on a member: to it a
+ * TCP socket with no connection, listening or bound only, whatever the
+ * fd is underneath (the endpoint, a Unix socket to the owner).
+ */
+enum plat_io_op {
+	PLAT_IO_SEND,		/* send, sendto */
+	PLAT_IO_SENDMSG,
+	PLAT_IO_WRITE,
+	PLAT_IO_WRITEV,
+	PLAT_IO_RECV,		/* recv, recvfrom */
+	PLAT_IO_RECVMSG,
+	PLAT_IO_READ,
+	PLAT_IO_READV
+};
+
+struct iovec;
+
+struct plat_io {
+	enum plat_io_op	op;
+	int		listening;	/* else bound, not listening */
+	int		flags;		/* send's and recv's MSG_ flags */
+	size_t		len;		/* bytes asked for (not vectors) */
+	const struct iovec *iov;	/* readv, writev, the msg calls */
+	long		iovcnt;
+	int		control;	/* sendmsg: control data given */
+};
+
+/*
+ * The kernel's answer to such a call: -1 and errno, or 0 (it succeeds
+ * and moves nothing); *sigpipe is set to 1 where the kernel also raises
+ * SIGPIPE on the calling thread.  Linux: EPIPE and SIGPIPE for the send
+ * calls, ENOTCONN for the receive calls; illumos: ENOTCONN for both.
+ */
+ssize_t plat_unconnected_io(const struct plat_io *c, int *sigpipe);
+
+/*
+ * connect(sa, len) by the application on a member of this family: the
+ * kernel's errno for a listener (listening), or for a socket bound into
+ * a group the errors the kernel finds in the address, then EADDRINUSE
+ * (the port is the group's listener's).  0: Linux takes AF_UNSPEC as
+ * "disconnect", which ends a listener's listening and is a no-op for a
+ * socket that has no connection.
+ */
+int plat_member_connect(int family, const struct sockaddr *sa,
+    socklen_t len, int listening);
 
 /*
  * Memory for the owner, which must not call malloc: it is forked from a
@@ -162,5 +227,16 @@ int plat_shm_fd(size_t size);
 void plat_owner_sched(void);
 /* The running program's short name, for log lines. */
 const char *plat_progname(void);
+
+/*
+ * The i-th option plat_opt_inherited() answers 1 for, into *level and
+ * *name; -1 past the last.
+ */
+int plat_opt_inherited_nth(size_t i, int *level, int *name);
+/*
+ * The int to set so that getsockopt reads back v, for an option read
+ * from one socket and set on another (Linux: half a buffer size).
+ */
+int plat_opt_unread(int level, int name, int v);
 
 #endif /* SHIM_PLATFORM_H */

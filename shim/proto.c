@@ -265,7 +265,7 @@ proto_send(int fd, const struct proto_rec *r, int connfd)
 		memcpy(CMSG_DATA(c), &connfd, sizeof (int));
 	}
 	do {
-		n = sendmsg(fd, &mh, plat_send_nosignal_flag());
+		n = real.sendmsg(fd, &mh, plat_send_nosignal_flag());
 	} while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return (-1);
@@ -349,7 +349,7 @@ proto_recv(int fd, struct proto_rec *r, int *connfd, int flags)
 		mh.msg_iovlen = 1;
 		mh.msg_control = cm.buf;
 		mh.msg_controllen = sizeof (cm.buf);
-		n = recvmsg(fd, &mh, flags);
+		n = real.recvmsg(fd, &mh, flags);
 		if (n < 0) {
 			if (got > 0 && (errno == EINTR || (errno == EAGAIN &&
 			    wait_readable(fd) == 0)))

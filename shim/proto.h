@@ -12,13 +12,10 @@
  *                    to wake the owner, see ackmem.h), UNLISTEN,
  *                    IDLE (seq = the last CONN it received),
  *                    RETURN (seq = a CONN whose fd it could not take,
- *                    out of fds: give that connection to another),
- *                    SETOPT (opts = level, name, int value: an option of
- *                    the listener itself, see plat_opt_on_listener)
- *   owner -> member: WELCOME (addr = the group's address, arg = policy
- *                    and WELCOME_* bits, or -1: refused, the group is
- *                    full; with an fd, the ack board and seq = this
- *                    endpoint's slot on it),
+ *                    out of fds: give that connection to another)
+ *   owner -> member: WELCOME (addr = the group's address, arg = policy,
+ *                    or -1: refused, the group is full; with an fd, the
+ *                    ack board and seq = this endpoint's slot on it),
  *                    LISTEN_OK (arg = errno, opts = listener options),
  *                    CONN (seq, addr = peer) with one fd
  *
@@ -27,6 +24,9 @@
  * opts = STAT_G_*), then arg STAT_EP records (seq = endpoint id, arg =
  * the pid that joined, opts = STAT_E_*), then end of stream.  STOP
  * (reuseport-shim stop) ends the group: the owner closes everything.
+ * SETOPT (opts = level, name, int value), also on a connection of its
+ * own, sets an option of the listener itself (plat_opt_on_listener) for
+ * a member; the owner answers SETOPT (arg = errno) once it is set.
  */
 #ifndef SHIM_PROTO_H
 #define SHIM_PROTO_H
@@ -47,15 +47,6 @@
  */
 #define	HELLO_TAKES_BOARD	0x1U
 
-/*
- * WELCOME's arg: the policy in the low bits, and what the owner takes
- * above them, so that a member sends SETOPT only to an owner that knows
- * it (an unknown record ends an endpoint).  A member of an older build
- * reads the bits as a policy it does not know: it just never says IDLE.
- */
-#define	WELCOME_POLICY_MASK	0xffff
-#define	WELCOME_TAKES_SETOPT	0x10000
-
 enum proto_type {
 	REC_HELLO = 1,
 	REC_WELCOME,
@@ -70,7 +61,7 @@ enum proto_type {
 	REC_IDLE,		/* member: waiting; seq = last CONN it took */
 	REC_RETURN,		/* member: could not take CONN seq; hand it on */
 	REC_STOP,		/* status client: end the group now */
-	REC_SETOPT,		/* member: set an option on the listener */
+	REC_SETOPT,		/* set an option on the listener; its answer */
 	REC_TYPE_END		/* one past the last valid type */
 };
 

@@ -4,7 +4,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "platform.h"
 #include "real.h"
@@ -13,16 +12,25 @@ struct shim_real real;
 
 static pthread_once_t real_once = PTHREAD_ONCE_INIT;
 
+/*
+ * No stdio: this may run inside any wrapped call.  Through the real
+ * write(2), resolved first: ours would wait for the setup that is
+ * failing here.  Without it there is nothing to write with.
+ */
+static void
+say(const char *s)
+{
+	if (real.write != NULL)
+		(void) real.write(2, s, strlen(s));
+}
+
 static void
 die(const char *what, const char *name)
 {
-	/* No stdio: this may run inside any wrapped call. */
-	static const char pre[] = "reuseport-shim: fatal: ";
-
-	(void) write(2, pre, sizeof (pre) - 1);
-	(void) write(2, what, strlen(what));
-	(void) write(2, name, strlen(name));
-	(void) write(2, "\n", 1);
+	say("reuseport-shim: fatal: ");
+	say(what);
+	say(name);
+	say("\n");
 	abort();
 }
 
@@ -60,6 +68,7 @@ resolve_all(void)
 {
 	if (real.close != NULL)
 		return;		/* unit tests installed fakes */
+	RESOLVE(write, 1);	/* first: die() writes with it */
 	RESOLVE(socket, 1);
 	RESOLVE(bind, 1);
 	RESOLVE(listen, 1);
@@ -81,6 +90,22 @@ resolve_all(void)
 	RESOLVE_AS(xnet_getsockopt, "__xnet_getsockopt", 0);
 	RESOLVE_AS(getsockopt64, "__getsockopt64", 0);
 	RESOLVE_AS(setsockopt64, "__setsockopt64", 0);
+	RESOLVE(read, 1);
+	RESOLVE(readv, 1);
+	RESOLVE(writev, 1);
+	RESOLVE(send, 1);
+	RESOLVE(recv, 1);
+	RESOLVE(sendto, 1);
+	RESOLVE(recvfrom, 1);
+	RESOLVE(sendmsg, 1);
+	RESOLVE(recvmsg, 1);
+	RESOLVE_AS(xnet_connect, "__xnet_connect", 0);
+	RESOLVE_AS(xnet_sendto, "__xnet_sendto", 0);
+	RESOLVE_AS(xnet_sendmsg, "__xnet_sendmsg", 0);
+	RESOLVE_AS(xnet_recvmsg, "__xnet_recvmsg", 0);
+	RESOLVE_AS(read_chk, "__read_chk", 0);
+	RESOLVE_AS(recv_chk, "__recv_chk", 0);
+	RESOLVE_AS(recvfrom_chk, "__recvfrom_chk", 0);
 	RESOLVE(execve, 1);
 	RESOLVE(execv, 1);
 	RESOLVE(execvp, 1);

@@ -10,6 +10,7 @@
 #include <spawn.h>
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 struct shim_real {
 	int	(*socket)(int, int, int);
@@ -34,6 +35,29 @@ struct shim_real {
 	int	(*xnet_getsockopt)(int, int, int, void *, socklen_t *);
 	int	(*getsockopt64)(int, int, int, void *, socklen_t *);
 	int	(*setsockopt64)(int, int, int, const void *, socklen_t);
+	/* The data calls (io.c); the shim's own records go through these. */
+	ssize_t	(*read)(int, void *, size_t);
+	ssize_t	(*write)(int, const void *, size_t);
+	ssize_t	(*readv)(int, const struct iovec *, int);
+	ssize_t	(*writev)(int, const struct iovec *, int);
+	ssize_t	(*send)(int, const void *, size_t, int);
+	ssize_t	(*recv)(int, void *, size_t, int);
+	ssize_t	(*sendto)(int, const void *, size_t, int,
+	    const struct sockaddr *, socklen_t);
+	ssize_t	(*recvfrom)(int, void *, size_t, int, struct sockaddr *,
+	    socklen_t *);
+	ssize_t	(*sendmsg)(int, const struct msghdr *, int);
+	ssize_t	(*recvmsg)(int, struct msghdr *, int);
+	/* Their variants, NULL where the C library has none (see shim.h). */
+	int	(*xnet_connect)(int, const struct sockaddr *, socklen_t);
+	ssize_t	(*xnet_sendto)(int, const void *, size_t, int,
+	    const struct sockaddr *, socklen_t);
+	ssize_t	(*xnet_sendmsg)(int, const struct msghdr *, int);
+	ssize_t	(*xnet_recvmsg)(int, struct msghdr *, int);
+	ssize_t	(*read_chk)(int, void *, size_t, size_t);
+	ssize_t	(*recv_chk)(int, void *, size_t, size_t, int);
+	ssize_t	(*recvfrom_chk)(int, void *, size_t, size_t, int,
+	    struct sockaddr *, socklen_t *);
 	/* exec and spawn (exec.c); NULL where the C library has none. */
 	int	(*execve)(const char *, char *const [], char *const []);
 	int	(*execv)(const char *, char *const []);

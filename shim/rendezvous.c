@@ -209,8 +209,9 @@ set_path(struct sockaddr_un *un, const char *path)
 	return (0);
 }
 
-int
-rv_listen(const char *path)
+/* rv_listen, or with excl rv_listen_new. */
+static int
+listen_at(const char *path, int excl)
 {
 	static unsigned counter;
 	struct sockaddr_un un;
@@ -219,9 +220,10 @@ rv_listen(const char *path)
 
 	/*
 	 * Bound under "<path>.<pid>-<n>", a name no other process of ours is
-	 * using, then renamed.  The socket keeps its bound name, so an
-	 * endpoint's peer name tells which group it belongs to: that is how
-	 * an endpoint inherited across exec is recognised (rv_parse_peer).
+	 * using, then renamed (or linked).  The socket keeps its bound name,
+	 * so an endpoint's peer name tells which group it belongs to: that
+	 * is how an endpoint inherited across exec is recognised
+	 * (rv_parse_peer).
 	 */
 	n = snprintf(tmp, sizeof (tmp), "%s.%ld-%u", path, (long)getpid(),
 	    counter++);
@@ -233,14 +235,29 @@ rv_listen(const char *path)
 		return (-1);
 	(void) unlink(tmp);	/* left by a crashed process with our pid */
 	if (real.bind(fd, (struct sockaddr *)&un, sizeof (un)) != 0 ||
-	    real.listen(fd, SOMAXCONN) != 0 || rename(tmp, path) != 0) {
+	    real.listen(fd, SOMAXCONN) != 0 ||
+	    (excl ? link(tmp, path) : rename(tmp, path)) != 0) {
 		e = errno;
 		(void) unlink(tmp);
 		(void) real.close(fd);
 		errno = e;
 		return (-1);
 	}
+	if (excl)
+		(void) unlink(tmp);
 	return (fd);
+}
+
+int
+rv_listen(const char *path)
+{
+	return (listen_at(path, 0));
+}
+
+int
+rv_listen_new(const char *path)
+{
+	return (listen_at(path, 1));
 }
 
 /* "<pid>-<n>", as rv_listen writes it. */

@@ -77,6 +77,11 @@ int rv_path(char *out, size_t len, const char *dir, const struct sockaddr *sa);
  * owner is never unlinked after a new owner put its own there.
  */
 int rv_listen(const char *path);
+/*
+ * The same, only where there is nothing at path yet (EEXIST): the name
+ * is then a lock on the group's address, taken by one process.
+ */
+int rv_listen_new(const char *path);
 
 /*
  * The group address an endpoint belongs to, from its peer's bound name

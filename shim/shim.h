@@ -1,7 +1,7 @@
 /*
  * shim.h: the shim's entry points.  Each exported wrapper in interpose.c
  * is one call into the shim_X() here; the functions live in one file per
- * call family (group.c, accept.c, sockopt.c, fdops.c).
+ * call family (group.c, accept.c, sockopt.c, fdops.c, io.c).
  */
 #ifndef SHIM_SHIM_H
 #define SHIM_SHIM_H
@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 /*
  * Which entry point a call came through, and so which real function an
@@ -64,5 +65,33 @@ int shim_execl(const char *path, const char *arg, va_list ap,
 int shim_posix_spawn(pid_t *pid, const char *path,
     const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *at,
     char *const argv[], char *const envp[], int search);
+
+/*
+ * The calls that move data, and connect (io.c).  The msg calls' header
+ * is a void *: illumos's plain sendmsg and recvmsg take the 4.3BSD
+ * layout, its __xnet_ ones (and everyone else's) the XPG one, and the
+ * two agree on every field io.c reads.  The _chk calls are glibc's
+ * _FORTIFY_SOURCE entry points; buflen is the buffer's size.
+ */
+ssize_t shim_send(int fd, const void *buf, size_t len, int flags);
+ssize_t shim_recv(int fd, void *buf, size_t len, int flags);
+ssize_t shim_sendto(int fd, const void *buf, size_t len, int flags,
+    const struct sockaddr *to, socklen_t tolen, enum shim_variant v);
+ssize_t shim_recvfrom(int fd, void *buf, size_t len, int flags,
+    struct sockaddr *from, socklen_t *fromlen);
+ssize_t shim_sendmsg(int fd, const void *msg, int flags,
+    enum shim_variant v);
+ssize_t shim_recvmsg(int fd, void *msg, int flags, enum shim_variant v);
+ssize_t shim_read(int fd, void *buf, size_t len);
+ssize_t shim_write(int fd, const void *buf, size_t len);
+ssize_t shim_readv(int fd, const struct iovec *iov, int iovcnt);
+ssize_t shim_writev(int fd, const struct iovec *iov, int iovcnt);
+int shim_connect(int fd, const struct sockaddr *sa, socklen_t len,
+    enum shim_variant v);
+ssize_t shim_read_chk(int fd, void *buf, size_t len, size_t buflen);
+ssize_t shim_recv_chk(int fd, void *buf, size_t len, size_t buflen,
+    int flags);
+ssize_t shim_recvfrom_chk(int fd, void *buf, size_t len, size_t buflen,
+    int flags, struct sockaddr *from, socklen_t *fromlen);
 
 #endif /* SHIM_SHIM_H */

@@ -17,7 +17,9 @@
 #include "fdtab.h"
 #include "log.h"
 #include "platform.h"
+#include "proto.h"
 #include "real.h"
+#include "rendezvous.h"
 #include "shim.h"
 #include "util.h"
 
@@ -149,8 +151,8 @@ remember(struct shim_sock *sk, int level, int name, const void *val,
 }
 
 /*
- * setsockopt on a member: on its shadow.  *setopt: a SETOPT record to
- * send (the option acts on the group's listener).
+ * setsockopt on a member: on its shadow.  rec: a SETOPT record for the
+ * owner, when the option acts on the group's listener.
  */
 static int
 set_on_member(int fd, struct shim_sock *sk, int level, int name,
@@ -171,8 +173,7 @@ set_on_member(int fd, struct shim_sock *sk, int level, int name,
 		(void) rf(fd, level, name, val, len);
 	if (plat_opt_inherited(level, name))
 		remember(sk, level, name, val, len);
-	if (plat_opt_on_listener(level, name) && len >= sizeof (int) &&
-	    (sk->caps & WELCOME_TAKES_SETOPT)) {
+	if (plat_opt_on_listener(level, name) && len >= sizeof (int)) {
 		memcpy(&v, val, sizeof (v));
 		rec->type = REC_SETOPT;
 		rec->nopts = 3;
@@ -183,11 +184,36 @@ set_on_member(int fd, struct shim_sock *sk, int level, int name,
 	return (0);
 }
 
+/*
+ * The owner sets rec's option on the group's listener, asked on a
+ * connection of its own: the endpoint's stream carries connections, and
+ * its reader may be another thread's accept().  Waited for, so that the
+ * next connection finds it set.  A failure costs only the option.
+ */
+static void
+listener_opt(const struct proto_rec *rec, const struct sockaddr_storage *ga)
+{
+	char path[RV_PATH_MAX];
+	struct proto_rec rep;
+	const char *dir;
+	int ctl;
+
+	if ((dir = rv_dir_get()) == NULL ||
+	    rv_path(path, sizeof (path), dir, (const struct sockaddr *)ga) != 0 ||
+	    (ctl = rv_connect(path)) < 0)
+		return;
+	if (util_request(ctl, rec, REC_SETOPT, &rep) != 0 || rep.arg != 0)
+		shim_log(LOG_LVL_WARN, "the group's listener did not take "
+		    "option (%d, %d)", rec->opts[0], rec->opts[1]);
+	(void) real.close(ctl);
+}
+
 int
 shim_setsockopt(int fd, int level, int name, const void *val, socklen_t len,
     enum shim_variant var)
 {
 	enum plat_opt_class cls;
+	struct sockaddr_storage addr;
 	struct proto_rec rec;
 	struct shim_sock *sk;
 	sigset_t saved;
@@ -210,11 +236,12 @@ shim_setsockopt(int fd, int level, int name, const void *val, socklen_t len,
 	}
 	memset(&rec, 0, sizeof (rec));
 	rc = set_on_member(fd, sk, level, name, val, len, rf, &rec);
+	addr = sk->addr;
 	fdtab_unlock(&saved);
 	if (rc != 0)
 		return (-1);
 	if (rec.type == REC_SETOPT)
-		(void) proto_send(fd, &rec, -1);
+		listener_opt(&rec, &addr);
 	errno = saved_errno;
 	return (0);
 }

@@ -100,6 +100,26 @@ run_test execenv-keptpre	t_execenv_keptpre
 run_test execenv-untouched	t_execenv_untouched
 run_test execenv-noroom		t_execenv_noroom
 run_test execenv-nginx		t_execenv_nginx
+run_test listener-opts-after	t_listener_opts_after
+run_test listener-opts-joiner	t_listener_opts_joiner
+run_test listener-first-leak	t_listener_first_leak
+run_test listener-rcvtimeo	t_listener_rcvtimeo
+run_test listener-async		t_listener_async
+run_test listener-validate	t_listener_validate
+run_test listener-defer		t_listener_defer
+run_test listener-exec		t_listener_exec
+run_test listener-epoll-before	t_listener_epoll_before
+run_test listener-io		t_listener_io
+run_test listener-shutrd		t_listener_shutrd
+run_test listener-timewait	t_listener_timewait
+run_test listener-addrany-wf	t_listener_addrany_wf
+run_test listener-addrany-sf	t_listener_addrany_sf
+run_test listener-dualstack-6f	t_listener_dualstack_6f
+run_test listener-dualstack-4f	t_listener_dualstack_4f
+run_test execenv-shadow		t_execenv_shadow
+run_test io-answers		t_io_answers
+run_test io-stray		t_io_stray
+run_test io-connect		t_io_connect
 run_test no-leftovers		t_no_leftovers
 
 suite_finish

@@ -185,3 +185,150 @@ t_execenv_nginx() {
 	poll_until 10000 group_gone "${SRV_PID[ng]}" ||
 	    fail "nginx still running 10 s after SIGQUIT"
 }
+
+# A member's options across exec: they live on its shadow (a hidden,
+# close-on-exec socket), which exec keeps open and names in
+# REUSEPORT_SHIM_SHADOWS for the new program.  Without it the inherited
+# listener read SO_KEEPALIVE 0 and accepted sockets lost TCP_NODELAY
+# (nginx's binary upgrade).  The new program (argv[1] the listener, argv[2]
+# a dup of it, argv[3] the port, argv[4] an fd to close, or -1) prints the
+# three options on a fresh socket, on the listener, on the dup, on a
+# connection it accepted (after closing the dup: one shadow for both, not
+# closed with it), whether the variable reached its environment, and
+# whether argv[4] could be closed (the shim hides its own fds).
+PY_SHADOW_NEW='
+import os, socket, sys
+T = socket.IPPROTO_TCP
+OPTS = [(socket.SOL_SOCKET, socket.SO_KEEPALIVE), (T, socket.TCP_NODELAY),
+        (T, socket.TCP_KEEPIDLE)]
+def opts(s):
+    return " ".join(str(s.getsockopt(l, n)) for l, n in OPTS)
+print("fresh", opts(socket.socket()), flush=True)
+s = socket.socket(fileno=int(sys.argv[1]))
+d = socket.socket(fileno=int(sys.argv[2]))
+print("listener", opts(s), flush=True)
+print("dup", opts(d), flush=True)
+d.close()
+c = socket.create_connection(("127.0.0.1", int(sys.argv[3])))
+a, _ = s.accept()
+print("accepted", opts(a), flush=True)
+print("after", opts(s), flush=True)
+print("env", int(any(k.endswith("SHADOWS") for k in os.environ)), flush=True)
+if int(sys.argv[4]) >= 0:
+    os.close(int(sys.argv[4]))
+    print("closed", flush=True)
+'
+
+# argv[1]: execv (its environment as it is), execve (one without the
+# shim, as nginx makes it, with a stale REUSEPORT_SHIM_SHADOWS), spawn
+# (posix_spawn, then how many of this process's fds, beyond those it was
+# given and the listener's, are inheritable: a shadow must be close-on-exec
+# again), forged
+# (env(1) without the shim's mode, so that it passes on what it is given,
+# names a pipe as the listener's shadow); argv[2] the new program.
+PY_SHADOW_OLD='
+import os, socket, sys
+how, new = sys.argv[1], sys.argv[2]
+def inheritable():
+    r = set()
+    for f in os.listdir("/proc/self/fd"):
+        try:
+            with open("/proc/self/fdinfo/" + f) as i:
+                fl = [l for l in i if l.startswith("flags:")][0]
+        except OSError:
+            continue
+        if not int(fl.split()[1], 8) & 0o2000000:
+            r.add(int(f))
+    return r
+before = inheritable()
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 77)
+s.bind(("127.0.0.1", 0))
+s.listen(64)
+d = os.dup(s.fileno())
+os.set_inheritable(s.fileno(), True)
+os.set_inheritable(d, True)
+args = [sys.executable, "-c", new, str(s.fileno()), str(d),
+        str(s.getsockname()[1])]
+if how == "execve":
+    os.execve(sys.executable, args + ["-1"],
+              {"REUSEPORT_SHIM_SHADOWS": "%d:0,%d:1" % (s.fileno(), d)})
+elif how == "forged":
+    r, w = os.pipe()
+    os.set_inheritable(r, True)
+    e = dict(os.environ, REUSEPORT_SHIM_MODE="off")
+    os.execve(sys.argv[3], [sys.argv[3], "REUSEPORT_SHIM_MODE=emulate",
+              "REUSEPORT_SHIM_SHADOWS=%d:%d" % (s.fileno(), r)] +
+              args + [str(r)], e)
+elif how == "spawn":
+    pid = os.posix_spawn(sys.executable, args + ["-1"], os.environ)
+    os.waitpid(pid, 0)
+    print("parent", len(inheritable() - before - {s.fileno(), d}),
+          flush=True)
+    sys.exit(0)
+os.execv(sys.executable, args + ["-1"])
+'
+
+# The first lines a run of the shadow's programs wrote on stderr.
+xe_err() { head -3 "$TDIR/$1.err" | tr '\n' ' '; }
+
+# xe_shadow LABEL LAUNCHER...: the old program under LAUNCHER, execv,
+# execve and spawn: every option as set, everywhere, and no variable left
+# (natively the stale one stays: that line is the shim's alone).
+xe_shadow() {
+	local label=$1 how out want w
+	shift
+	want="listener 1 1 77
+dup 1 1 77
+accepted 1 1 77
+after 1 1 77"
+	[ "$label" = native ] || want="$want
+env 0"
+	for how in execv execve spawn; do
+		out=$(timeout 20 "$@" "$PYTHON" -c "$PY_SHADOW_OLD" "$how" \
+		    "$PY_SHADOW_NEW" 2>"$TDIR/shadow-$how.err" | sed 1d)
+		[ "$label" = native ] && out=$(echo "$out" | grep -v '^env')
+		w=$want
+		[ "$how" = spawn ] && w="$want
+parent 0"
+		[ "$out" = "$w" ] || fail "$label, $how: want '$(echo $w)'," \
+		    "got '$(echo $out)' $(xe_err "shadow-$how")"
+	done
+}
+
+# A shadow named by a forged variable (a pipe) is left alone, with a
+# warning: the listener works, with a fresh socket's options, and the
+# pipe is the program's to close.
+xe_shadow_forged() {
+	local envp out fresh want
+	envp=$(type -P env) ||
+	    { note "no env(1): forged case not run"; return; }
+	out=$(timeout 20 "${SHIM[@]}" REUSEPORT_SHIM_LOG=warn "$PYTHON" -c \
+	    "$PY_SHADOW_OLD" forged "$PY_SHADOW_NEW" "$envp" \
+	    2>"$TDIR/shadow-forged.err")
+	fresh=$(echo "$out" | sed -n 's/^fresh //p')
+	want="listener $fresh
+dup $fresh
+accepted $fresh
+after $fresh
+env 0
+closed"
+	[ -n "$fresh" ] && [ "$(echo "$out" | sed 1d)" = "$want" ] ||
+	    fail "forged: want '$(echo $want)', got '$(echo $out)'" \
+	    "$(xe_err shadow-forged)"
+	grep -q "warn: REUSEPORT_SHIM_SHADOWS names fd [0-9]* as the shadow of \
+shared listener [0-9]*, but it is not one" "$TDIR/shadow-forged.err" ||
+	    fail "forged: no warning naming the variable:" \
+	    "$(xe_err shadow-forged)"
+}
+
+t_execenv_shadow() {
+	need_python
+	xe_shadow native env
+	failed && return
+	xe_shadow "under the shim" "${SHIM[@]}"
+	xe_shadow_forged
+}

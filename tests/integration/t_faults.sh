@@ -1,8 +1,9 @@
 # Faults the owner must survive without losing or doubling a connection
 # (issue 12): each case failed before its fix.
 
-# A member that breaks the protocol (a stray write on its listener) with
-# connections queued: they stay its own; the next goes to another member.
+# A member that breaks the protocol (stray bytes on its listener, written
+# where no wrapper sees them) with connections queued: they stay its own;
+# the next goes to another member.
 t_eject_once() {
 	local out want="second-member-first 8 first-member-took 0 1 2 3 4 5 6 7"
 	need_python

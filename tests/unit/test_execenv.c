@@ -1,6 +1,7 @@
 /*
  * test_execenv.c: the environment an exec with inherited endpoints gets
- * (shim/execenv.c): whether one names the shim, and what is added.
+ * (shim/execenv.c): whether one names the shim, and what is added; the
+ * shadows' pairs, written, read, and put in place of stale ones.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -179,6 +180,131 @@ build_no_room(void **state)
 	    -1);
 }
 
+#define	SHADOWS	"REUSEPORT_SHIM_SHADOWS="
+
+/* Pairs written as fd:shadow, comma-separated, and read back alike. */
+static void
+pairs_round_trip(void **state)
+{
+	int fds[] = { 3, 4, 65535 }, shs[] = { 1000, 1000, 0 };
+	int rf[4], rs[4];
+	char buf[64];
+
+	(void) state;
+	assert_int_equal(execenv_pairs_format(fds, shs, 3, buf, sizeof (buf)),
+	    strlen(SHADOWS "3:1000,4:1000,65535:0"));
+	assert_string_equal(buf, SHADOWS "3:1000,4:1000,65535:0");
+	assert_int_equal(execenv_pairs_parse(buf + strlen(SHADOWS), rf, rs,
+	    4), 3);
+	assert_memory_equal(rf, fds, sizeof (fds));
+	assert_memory_equal(rs, shs, sizeof (shs));
+	assert_int_equal(execenv_pairs_format(fds, shs, 0, buf, sizeof (buf)),
+	    strlen(SHADOWS));
+	assert_string_equal(buf, SHADOWS);
+	assert_int_equal(execenv_pairs_parse("", rf, rs, 4), 0);
+	assert_int_equal(execenv_pairs_parse("2147483647:0", rf, rs, 4), 1);
+	assert_int_equal(rf[0], 2147483647);
+}
+
+/* The worst case the room is sized for fits; one byte less does not. */
+static void
+pairs_format_room(void **state)
+{
+	int fds[EXECENV_PAIRS_MAX], shs[EXECENV_PAIRS_MAX], neg[] = { -1 };
+	char buf[EXECENV_PAIRS_BYTES];
+	int len;
+
+	(void) state;
+	for (size_t i = 0; i < EXECENV_PAIRS_MAX; i++) {
+		fds[i] = 65535 - (int)i;
+		shs[i] = 65535;
+	}
+	len = execenv_pairs_format(fds, shs, EXECENV_PAIRS_MAX, buf,
+	    sizeof (buf));
+	assert_true(len > 0);
+	assert_int_equal(strlen(buf), len);
+	assert_int_equal(execenv_pairs_format(fds, shs, 2, buf,
+	    strlen(SHADOWS "65535:65535,65534:65535") + 1),
+	    strlen(SHADOWS "65535:65535,65534:65535"));
+	assert_int_equal(execenv_pairs_format(fds, shs, 2, buf,
+	    strlen(SHADOWS "65535:65535,65534:65535")), -1);
+	assert_int_equal(execenv_pairs_format(fds, shs, 1, buf, 8), -1);
+	assert_int_equal(execenv_pairs_format(neg, shs, 1, buf,
+	    sizeof (buf)), -1);
+}
+
+/* A forged or broken value is refused whole. */
+static void
+pairs_parse_refuses(void **state)
+{
+	static const char *const bad[] = {
+		"3", "3:", ":4", "3:4,", ",3:4", "3:4,,5:6", "3:4:5", "-3:4",
+		"+3:4", "3: 4", " 3:4", "3:4 ", "3;4", "2147483648:1",
+		"99999999999999999999:1", "3:4,5", "0x3:4", "3:4,5:6,7:8",
+	};
+	int rf[2], rs[2];
+
+	(void) state;
+	for (size_t i = 0; i < sizeof (bad) / sizeof (bad[0]); i++) {
+		if (execenv_pairs_parse(bad[i], rf, rs, 2) != -1)
+			fail_msg("\"%s\" was accepted", bad[i]);
+	}
+	assert_int_equal(execenv_pairs_parse("3:4,5:6", rf, rs, 2), 2);
+	assert_int_equal(rf[1], 5);
+	assert_int_equal(rs[1], 6);
+}
+
+/* Every stale entry goes, the new one is last; in place too. */
+static void
+replace_stale(void **state)
+{
+	char *env[] = { SHADOWS "9:9", "A=1", "REUSEPORT_SHIM_SHADOWSX=1",
+	    SHADOWS "8:8", "B=2", NULL };
+	char *out[8], entry[] = SHADOWS "3:1000";
+	char *inplace[8] = { "A=1", SHADOWS "1:2", NULL };
+
+	(void) state;
+	assert_int_equal(execenv_replace(env, "REUSEPORT_SHIM_SHADOWS", entry,
+	    out, 8), 4);
+	assert_string_equal(out[0], "A=1");
+	assert_string_equal(out[1], "REUSEPORT_SHIM_SHADOWSX=1");
+	assert_string_equal(out[2], "B=2");
+	assert_ptr_equal(out[3], entry);
+	assert_null(out[4]);
+	/* The caller's array is not written. */
+	assert_string_equal(env[0], SHADOWS "9:9");
+	/* No new entry: the stale ones dropped only. */
+	assert_int_equal(execenv_replace(env, "REUSEPORT_SHIM_SHADOWS", NULL,
+	    out, 8), 3);
+	assert_null(out[3]);
+	assert_int_equal(execenv_replace(NULL, "REUSEPORT_SHIM_SHADOWS",
+	    entry, out, 2), 1);
+	assert_ptr_equal(out[0], entry);
+	assert_null(out[1]);
+	assert_int_equal(execenv_replace(inplace, "REUSEPORT_SHIM_SHADOWS",
+	    entry, inplace, 8), 2);
+	assert_string_equal(inplace[0], "A=1");
+	assert_ptr_equal(inplace[1], entry);
+	assert_null(inplace[2]);
+}
+
+/* No room: -1, and the array (the caller's own, in place) untouched. */
+static void
+replace_no_room(void **state)
+{
+	char *env[5] = { "A=1", SHADOWS "1:2", "B=2", NULL };
+	char entry[] = SHADOWS "3:4";
+
+	(void) state;
+	assert_int_equal(execenv_replace(env, "REUSEPORT_SHIM_SHADOWS", entry,
+	    env, 4), -1);
+	assert_string_equal(env[1], SHADOWS "1:2");
+	assert_string_equal(env[2], "B=2");
+	assert_int_equal(execenv_replace(env, "REUSEPORT_SHIM_SHADOWS", entry,
+	    env, 5), 3);
+	assert_ptr_equal(env[2], entry);
+}
+
 int
 main(void)
 {
@@ -189,6 +315,11 @@ main(void)
 		cmocka_unit_test(build_keeps_theirs),
 		cmocka_unit_test(build_dir_from_endpoint),
 		cmocka_unit_test(build_no_room),
+		cmocka_unit_test(pairs_round_trip),
+		cmocka_unit_test(pairs_format_room),
+		cmocka_unit_test(pairs_parse_refuses),
+		cmocka_unit_test(replace_stale),
+		cmocka_unit_test(replace_no_room),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

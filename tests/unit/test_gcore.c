@@ -37,6 +37,7 @@ enum phase {
 	P_ACK,		/* a record acks seq for mid */
 	P_BOARD,	/* mid's board reads v: up to v, in order */
 	P_EJECT,	/* mid is ejected: what it holds */
+	P_RESET,	/* mid is gone: what was reset for it */
 	P_FINISH	/* no member is left: what waits */
 };
 
@@ -48,6 +49,7 @@ struct mconn {
 	int		owner;	/* the endpoint life that may take it, or -1 */
 	uint32_t	seq;	/* of its last successful send */
 	int		by;	/* acked by, or closed for, this life */
+	int		reset;	/* reset: its client saw the end */
 };
 
 /* One endpoint's life (a slot is reused by later lives). */
@@ -123,6 +125,7 @@ static struct fake {
 	size_t		nnoroom;
 	size_t		nreturned;
 	size_t		nrefused;
+	size_t		nreset;
 } f;
 
 static struct gcore g;
@@ -234,6 +237,11 @@ fk_close_conn(void *ctx, int connfd)
 		assert_int_equal(c->owner, f.pmid);
 		c->st = C_CLOSED;
 		break;
+	case P_RESET:
+		assert_int_equal(c->owner, f.pmid);
+		assert_true(c->reset);
+		c->st = C_CLOSED;
+		break;
 	case P_FINISH:
 		assert_int_equal(c->owner, -1);
 		assert_int_equal(g.live, 0);
@@ -250,6 +258,22 @@ fk_close_conn(void *ctx, int connfd)
 	c->by = f.pmid;
 	f.held--;
 	f.nphase[f.phase]++;
+}
+
+/* Only what waits in an endpoint when no endpoint listens any more. */
+static void
+fk_reset_conn(void *ctx, int connfd)
+{
+	struct mconn *c = mc(connfd);
+
+	assert_ptr_equal(ctx, &f);
+	assert_int_equal(c->st, C_HELD);
+	assert_true(c->owner >= 0 && f.mep[c->owner].alive);
+	assert_false(c->reset);
+	for (size_t j = 0; j < g.n; j++)
+		assert_true(g.eps[j].state != GCORE_LISTENING);
+	c->reset = 1;
+	f.nreset++;
 }
 
 static void
@@ -286,16 +310,21 @@ fk_ep_closed(void *ctx, size_t ep)
 	}
 	f.mep[m].alive = 0;
 	f.slot_mid[ep] = -1;
-	/* Gone: what it held, nobody holds.  Ejected: it still does. */
+	/*
+	 * Gone: what it held, nobody holds, but what was reset is closed.
+	 * Ejected: it still holds all.
+	 */
 	if (how == GCORE_GONE) {
 		for (int k = 0; k < f.nconn; k++) {
-			if (f.conn[k].st == C_HELD && f.conn[k].owner == m) {
+			if (f.conn[k].st == C_HELD && f.conn[k].owner == m &&
+			    !f.conn[k].reset) {
 				f.conn[k].owner = -1;
 				f.nhanded++;
 			}
 		}
 	}
-	f.phase = how == GCORE_EJECT ? P_EJECT : P_NONE;
+	f.phase = how == GCORE_EJECT ? P_EJECT : how == GCORE_GONE ?
+	    P_RESET : P_NONE;
 	f.pmid = m;
 }
 
@@ -354,6 +383,7 @@ fk_board_retire(void *ctx, size_t ep, uint32_t seq)
 static const struct gcore_ops fake_ops = {
 	.send_conn = fk_send_conn,
 	.close_conn = fk_close_conn,
+	.reset_conn = fk_reset_conn,
 	.ep_closed = fk_ep_closed,
 	.board_reset = fk_board_reset,
 	.board_repair = fk_board_repair,
@@ -804,6 +834,44 @@ test_eject_keeps_its_own(void **state)
 }
 
 /*
+ * shutdown(SHUT_RD) of the last listener: what is queued to it is reset,
+ * as the kernel resets its last listener's queue, and closed, not handed
+ * on, when it goes.  With another listening, nothing is reset.
+ */
+static void
+test_unlisten_last_resets(void **state)
+{
+	size_t a, b;
+	int c1, c2, c3;
+
+	(void) state;
+	reset(SHIM_POLICY_ROUNDROBIN, 8);
+	a = member(0);
+	b = member(0);
+	c1 = conn();
+	c2 = conn();
+	c3 = conn();
+	assert_int_equal(holder(c1, NULL), a);
+	assert_int_equal(holder(c2, NULL), b);
+	gcore_unlisten(&g, b);
+	assert_int_equal(f.nreset, 0);
+	gcore_unlisten(&g, a);
+	assert_int_equal(f.nreset, 2);
+	assert_true(mc(c1)->reset && mc(c3)->reset && !mc(c2)->reset);
+	end(a, GCORE_GONE);
+	assert_int_equal(f.nclosed, 2);
+	assert_int_equal(mc(c1)->st, C_CLOSED);
+	assert_int_equal(mc(c3)->st, C_CLOSED);
+	assert_int_equal(gcore_waiting(&g), 0);
+	/* b's, not reset, is handed on when b goes. */
+	end(b, GCORE_GONE);
+	assert_int_equal(f.nclosed, 2);
+	assert_int_equal(gcore_waiting(&g), 1);
+	check_all();
+	done();
+}
+
+/*
  * Processes sharing one endpoint (after fork) ack by record in any
  * order: each takes exactly its own.
  */
@@ -1245,6 +1313,7 @@ history(uint32_t seed, enum shim_policy pol, int nsteps)
 	assert_true(f.nhanded > 0 && f.nnoroom > 0 && f.nreturned > 0);
 	assert_true(f.nrepair > 0);
 	assert_true(f.nrefused > 0);
+	assert_true(f.nreset > 0);
 	done();
 }
 
@@ -1267,6 +1336,7 @@ main(void)
 		cmocka_unit_test(test_no_room_etoomanyrefs),
 #endif
 		cmocka_unit_test(test_no_room_eagain),
+		cmocka_unit_test(test_unlisten_last_resets),
 		cmocka_unit_test(test_no_room_enobufs),
 		cmocka_unit_test(test_no_room_enomem),
 		cmocka_unit_test(test_gone_epipe),

@@ -1,0 +1,351 @@
+/*
+ * io.c: the calls that move data (send, recv, sendto, recvfrom, sendmsg,
+ * recvmsg, read, write, readv, writev, and glibc's fortified __read_chk,
+ * __recv_chk and __recvfrom_chk) and connect.
+ *
+ * A member's fd is its endpoint, a Unix socket whose other end is the
+ * group's owner: bytes the application sent there would reach the
+ * owner's record parser, which ends the endpoint (a sole member's group
+ * with it), and a read would take a record from under accept().  To the
+ * application the fd is a TCP socket with no connection, a listener or
+ * a socket bound and not listening yet, and it gets the kernel's answer
+ * for one (platform.c): nothing moves, and SIGPIPE comes where the
+ * kernel raises it.  connect() on a member gets a listener's answer, or
+ * EADDRINUSE on one bound only: the port is the group's listener's.
+ *
+ * Every other fd goes straight to the C library.  read and write are the
+ * hottest calls a program makes: an fd the shim does not track costs one
+ * atomic load (fdtab_maybe), no lock.  The shim's own records never come
+ * through here: proto.c calls real.sendmsg and real.recvmsg.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "fdtab.h"
+#include "platform.h"
+#include "real.h"
+#include "shim.h"
+
+/* What an fd the table may hold is to the application. */
+enum io_kind {
+	IO_PASS = 0,	/* not a member: the C library's call */
+	IO_BOUND,	/* a member that does not listen (or shut it down) */
+	IO_LISTENING	/* a member that listens */
+};
+
+/*
+ * The slow path, for an fd fdtab_maybe() did not rule out.  *family: the
+ * member's, where wanted.  A process that must not touch the table (a
+ * vfork child, the owner forked from the application) and the shim's own
+ * hidden fds get the C library's call.
+ */
+static enum io_kind
+kind_of(int fd, int *family)
+{
+	struct shim_sock *sk;
+	enum io_kind k = IO_PASS;
+	sigset_t saved;
+	int e = errno;
+
+	if (!fdtab_ours())
+		return (IO_PASS);
+	fdtab_lock(&saved);
+	if (!fdtab_hidden(fd) && (sk = fdtab_get(fd)) != NULL &&
+	    sk->state != SK_OPT) {
+		/* Shut down for reading, a listener no longer listens. */
+		k = sk->state == SK_ENDPOINT && !sk->shut ? IO_LISTENING :
+		    IO_BOUND;
+		if (family != NULL)
+			*family = sk->family;
+	}
+	fdtab_unlock(&saved);
+	errno = e;	/* the real call's errno is the caller's */
+	return (k);
+}
+
+/*
+ * The kernel's answer to c on a member of kind k.  SIGPIPE goes to this
+ * thread, as the kernel's does, and before errno is set: a handler that
+ * clobbers errno cannot change the caller's.
+ */
+static ssize_t
+answer(enum io_kind k, struct plat_io *c)
+{
+	ssize_t rc;
+	int sigpipe, e;
+
+	c->listening = k == IO_LISTENING;
+	rc = plat_unconnected_io(c, &sigpipe);
+	if (sigpipe) {
+		e = errno;
+		(void) pthread_kill(pthread_self(), SIGPIPE);
+		errno = e;
+	}
+	return (rc);
+}
+
+/*
+ * A msg call's vector.  The count is a size_t (Linux) or an int
+ * (illumos); a size_t past LONG_MAX turns negative, which platform.c
+ * refuses as the kernel refuses a count past its limit.
+ */
+static long
+msg_iovcnt(const struct msghdr *m)
+{
+	return ((long)m->msg_iovlen);
+}
+
+ssize_t
+shim_send(int fd, const void *buf, size_t len, int flags)
+{
+	enum io_kind k;
+
+	shim_init();
+	if (!fdtab_maybe(fd) || (k = kind_of(fd, NULL)) == IO_PASS)
+		return (real.send(fd, buf, len, flags));
+	return (answer(k, &(struct plat_io){ .op = PLAT_IO_SEND,
+	    .flags = flags, .len = len }));
+}
+
+ssize_t
+shim_recv(int fd, void *buf, size_t len, int flags)
+{
+	enum io_kind k;
+
+	shim_init();
+	if (!fdtab_maybe(fd) || (k = kind_of(fd, NULL)) == IO_PASS)
+		return (real.recv(fd, buf, len, flags));
+	return (answer(k, &(struct plat_io){ .op = PLAT_IO_RECV,
+	    .flags = flags, .len = len }));
+}
+
+/* A connection-mode socket ignores the address (both kernels). */
+ssize_t
+shim_sendto(int fd, const void *buf, size_t len, int flags,
+    const struct sockaddr *to, socklen_t tolen, enum shim_variant v)
+{
+	enum io_kind k;
+
+	shim_init();
+	if (!fdtab_maybe(fd) || (k = kind_of(fd, NULL)) == IO_PASS) {
+		if (v == SHIM_XNET && real.xnet_sendto != NULL)
+			return (real.xnet_sendto(fd, buf, len, flags, to,
+			    tolen));
+		return (real.sendto(fd, buf, len, flags, to, tolen));
+	}
+	return (answer(k, &(struct plat_io){ .op = PLAT_IO_SEND,
+	    .flags = flags, .len = len }));
+}
+
+ssize_t
+shim_recvfrom(int fd, void *buf, size_t len, int flags,
+    struct sockaddr *from, socklen_t *fromlen)
+{
+	enum io_kind k;
+
+	shim_init();
+	if (!fdtab_maybe(fd) || (k = kind_of(fd, NULL)) == IO_PASS)
+		return (real.recvfrom(fd, buf, len, flags, from, fromlen));
+	return (answer(k, &(struct plat_io){ .op = PLAT_IO_RECV,
+	    .flags = flags, .len = len }));
+}
+
+ssize_t
+shim_sendmsg(int fd, const void *msg, int flags, enum shim_variant v)
+{
+	const struct msghdr *m = msg;
+	enum io_kind k;
+
+	shim_init();
+	if (!fdtab_maybe(fd) || (k = kind_of(fd, NULL)) == IO_PASS) {
+		if (v == SHIM_XNET && real.xnet_sendmsg != NULL)
+			return (real.xnet_sendmsg(fd, m, flags));
+		return (real.sendmsg(fd, m, flags));
+	}
+	if (m == NULL) {
+		errno = EFAULT;		/* the header is read first */
+		return (-1);
+	}
+	return (answer(k, &(struct plat_io){ .op = PLAT_IO_SENDMSG,
+	    .flags = flags, .iov = m->msg_iov, .iovcnt = msg_iovcnt(m),
+	    .control = m->msg_controllen != 0 }));
+}
+
+ssize_t
+shim_recvmsg(int fd, void *msg, int flags, enum shim_variant v)
+{
+	struct msghdr *m = msg;
+	enum io_kind k;
+
+	shim_init();
+	if (!fdtab_maybe(fd) || (k = kind_of(fd, NULL)) == IO_PASS) {
+		if (v == SHIM_XNET && real.xnet_recvmsg != NULL)
+			return (real.xnet_recvmsg(fd, m, flags));
+		return (real.recvmsg(fd, m, flags));
+	}
+	if (m == NULL) {
+		errno = EFAULT;
+		return (-1);
+	}
+	return (answer(k, &(struct plat_io){ .op = PLAT_IO_RECVMSG,
+	    .flags = flags, .iov = m->msg_iov, .iovcnt = msg_iovcnt(m) }));
+}
+
+ssize_t
+shim_read(int fd, void *buf, size_t len)
+{
+	enum io_kind k;
+
+	shim_init();
+	if (!fdtab_maybe(fd) || (k = kind_of(fd, NULL)) == IO_PASS)
+		return (real.read(fd, buf, len));
+	return (answer(k, &(struct plat_io){ .op = PLAT_IO_READ,
+	    .len = len }));
+}
+
+ssize_t
+shim_write(int fd, const void *buf, size_t len)
+{
+	enum io_kind k;
+
+	shim_init();
+	if (!fdtab_maybe(fd) || (k = kind_of(fd, NULL)) == IO_PASS)
+		return (real.write(fd, buf, len));
+	return (answer(k, &(struct plat_io){ .op = PLAT_IO_WRITE,
+	    .len = len }));
+}
+
+ssize_t
+shim_readv(int fd, const struct iovec *iov, int iovcnt)
+{
+	enum io_kind k;
+
+	shim_init();
+	if (!fdtab_maybe(fd) || (k = kind_of(fd, NULL)) == IO_PASS)
+		return (real.readv(fd, iov, iovcnt));
+	return (answer(k, &(struct plat_io){ .op = PLAT_IO_READV,
+	    .iov = iov, .iovcnt = iovcnt }));
+}
+
+ssize_t
+shim_writev(int fd, const struct iovec *iov, int iovcnt)
+{
+	enum io_kind k;
+
+	shim_init();
+	if (!fdtab_maybe(fd) || (k = kind_of(fd, NULL)) == IO_PASS)
+		return (real.writev(fd, iov, iovcnt));
+	return (answer(k, &(struct plat_io){ .op = PLAT_IO_WRITEV,
+	    .iov = iov, .iovcnt = iovcnt }));
+}
+
+/*
+ * Where Linux takes the address as "disconnect" (AF_UNSPEC), a listener
+ * stops listening: here as after shutdown(SHUT_RD), the owner stops
+ * choosing this endpoint and accept() fails with EINVAL.
+ */
+int
+shim_connect(int fd, const struct sockaddr *sa, socklen_t len,
+    enum shim_variant v)
+{
+	enum io_kind k;
+	int family = AF_INET, e;
+
+	shim_init();
+	if (!fdtab_maybe(fd) || (k = kind_of(fd, &family)) == IO_PASS) {
+		if (v == SHIM_XNET && real.xnet_connect != NULL)
+			return (real.xnet_connect(fd, sa, len));
+		return (real.connect(fd, sa, len));
+	}
+	if ((e = plat_member_connect(family, sa, len,
+	    k == IO_LISTENING)) != 0) {
+		errno = e;
+		return (-1);
+	}
+	if (k == IO_LISTENING)
+		return (shim_shutdown(fd, SHUT_RD));
+	return (0);
+}
+
+/*
+ * The fortified calls check the length against the buffer first, with
+ * the C library's own report and abort: so for a member too.  A C
+ * library without them (illumos) has no program that calls them; there
+ * the check is made here and the call is the plain one.
+ */
+static ssize_t
+real_read_chk(int fd, void *buf, size_t len, size_t buflen)
+{
+	if (real.read_chk != NULL)
+		return (real.read_chk(fd, buf, len, buflen));
+	if (len > buflen)
+		abort();
+	return (real.read(fd, buf, len));
+}
+
+static ssize_t
+real_recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags)
+{
+	if (real.recv_chk != NULL)
+		return (real.recv_chk(fd, buf, len, buflen, flags));
+	if (len > buflen)
+		abort();
+	return (real.recv(fd, buf, len, flags));
+}
+
+static ssize_t
+real_recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
+    struct sockaddr *from, socklen_t *fromlen)
+{
+	if (real.recvfrom_chk != NULL)
+		return (real.recvfrom_chk(fd, buf, len, buflen, flags, from,
+		    fromlen));
+	if (len > buflen)
+		abort();
+	return (real.recvfrom(fd, buf, len, flags, from, fromlen));
+}
+
+ssize_t
+shim_read_chk(int fd, void *buf, size_t len, size_t buflen)
+{
+	enum io_kind k;
+
+	shim_init();
+	if (len > buflen || !fdtab_maybe(fd) ||
+	    (k = kind_of(fd, NULL)) == IO_PASS)
+		return (real_read_chk(fd, buf, len, buflen));
+	return (answer(k, &(struct plat_io){ .op = PLAT_IO_READ,
+	    .len = len }));
+}
+
+ssize_t
+shim_recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags)
+{
+	enum io_kind k;
+
+	shim_init();
+	if (len > buflen || !fdtab_maybe(fd) ||
+	    (k = kind_of(fd, NULL)) == IO_PASS)
+		return (real_recv_chk(fd, buf, len, buflen, flags));
+	return (answer(k, &(struct plat_io){ .op = PLAT_IO_RECV,
+	    .flags = flags, .len = len }));
+}
+
+ssize_t
+shim_recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
+    struct sockaddr *from, socklen_t *fromlen)
+{
+	enum io_kind k;
+
+	shim_init();
+	if (len > buflen || !fdtab_maybe(fd) ||
+	    (k = kind_of(fd, NULL)) == IO_PASS)
+		return (real_recvfrom_chk(fd, buf, len, buflen, flags, from,
+		    fromlen));
+	return (answer(k, &(struct plat_io){ .op = PLAT_IO_RECV,
+	    .flags = flags, .len = len }));
+}
