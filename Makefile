@@ -63,12 +63,12 @@ UNITS	:= $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(filter-out tests/unit/fak
 	test-valgrind
 all: deps $(LIB) $(B)/rpshim-owner $(EXAMPLES) $(TOOLS) $(B)/reuseport-shim
 
-# uthash (the fd table) comes from the system, and cmocka for the unit
-# tests only: building the library needs no test framework.
+# The library needs nothing beyond the C library; cmocka is for the unit
+# tests only.
 deps:
-	@CC="$(CC)" sh tests/deps.sh uthash
+	@:
 deps-test:
-	@CC="$(CC)" sh tests/deps.sh uthash cmocka
+	@CC="$(CC)" sh tests/deps.sh cmocka
 
 # Strict C11 + POSIX for every file of the library but two: platform.c
 # (the operating system's extensions) and interpose.c (see IFLAGS).

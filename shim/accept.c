@@ -4,14 +4,17 @@
  * One record and its fd come from the owner; the acknowledgement goes
  * back (on the ack board, or as a record) before the fd is returned, so
  * the application never reads a byte of a connection the owner could
- * still hand to someone else.
+ * still hand to someone else.  One whose acknowledgement can no longer
+ * reach the owner is not returned at all (settle()).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include "ackmem.h"
 #include "fdflags.h"
@@ -48,6 +51,7 @@ static _Thread_local TLS_IE struct {
 
 /* What accept needs of the endpoint, copied under the lock. */
 struct accept_view {
+	uint64_t	serial;		/* which sock: see held() */
 	int		shut;
 	int		tell_idle;
 	int		mark_reuseport;
@@ -59,6 +63,7 @@ struct accept_view {
 static void
 view(const struct shim_sock *sk, struct accept_view *v)
 {
+	v->serial = sk->serial;
 	v->shut = sk->shut;
 	/*
 	 * Emulating where the kernel has the option (Linux, in tests): an
@@ -72,6 +77,21 @@ view(const struct shim_sock *sk, struct accept_view *v)
 		ackmem_hold(v->ack);
 	v->ncopy = sk->ncopy;
 	memcpy(v->copy, sk->copy, sk->ncopy * sizeof (sk->copy[0]));
+}
+
+/*
+ * fd is still the endpoint this accept() read from: the same sock (by
+ * serial: sock records are reused), which fdtab_get found still referring
+ * to what it did.  With the lock held.  Another thread may have closed it
+ * meanwhile, and the number may even be another file's now.
+ */
+static struct shim_sock *
+held(int fd, const struct accept_view *v)
+{
+	struct shim_sock *sk = fdtab_get(fd);
+
+	return (sk != NULL && sk->serial == v->serial &&
+	    sk->state == SK_ENDPOINT ? sk : NULL);
 }
 
 /*
@@ -120,6 +140,27 @@ quiet_socket(void)
 	quiet = fdtab_hide_away(sv[0]);
 	quiet_pid = me;
 	return (quiet);
+}
+
+/*
+ * GONE: the owner ends the group, and sent us its end of this endpoint.
+ * Kept, hidden, for as long as this process lives: an endpoint whose
+ * other end closes reads end of stream for ever, and an epoll or event
+ * port registration of it (on the open file, which other processes, such
+ * as nginx's master, hold as well) would wake the application forever,
+ * each accept() failing: it spun and filled its log.  Now the record
+ * read, nothing is left to read.
+ */
+static void
+keep_peer(int peer)
+{
+	sigset_t saved;
+
+	if (peer < 0)
+		return;
+	fdtab_lock(&saved);
+	(void) fdtab_hide_away(peer);
+	fdtab_unlock(&saved);
 }
 
 /* The endpoint ended under us: shut down by us, or the owner is gone. */
@@ -177,13 +218,14 @@ say_idle(int fd)
 }
 
 static void
-took(int fd, uint32_t seq)
+took(int fd, const struct accept_view *v, uint32_t seq)
 {
 	struct shim_sock *sk;
 	sigset_t saved;
 
 	fdtab_lock(&saved);
-	if ((sk = fdtab_get(fd)) != NULL) {
+	/* Not another socket that took the number meanwhile. */
+	if ((sk = held(fd, v)) != NULL) {
 		sk->last_seq = seq;
 		sk->idle_told = 0;
 	}
@@ -206,29 +248,137 @@ next_record(int fd, const struct accept_view *v, int rflags,
 	return (proto_recv(fd, rec, cfd, rflags));
 }
 
-/*
- * Say that connection seq is ours: on the board, with an ACK record only
- * if the owner sleeps (it must let go of its copy for the application's
- * close() to end the connection); without a board, always a record.
- */
-static void
-acknowledge(int fd, struct ackmem *am, uint32_t prev, uint32_t seq)
-{
-	struct proto_rec ack;
+enum sent {
+	SEND_OK,		/* read by the owner before the stream ends */
+	SEND_NOT_HELD,		/* fd is no longer this endpoint: not sent */
+	SEND_PEER_CLOSED,	/* the owner's end is closed */
+	SEND_FAILED		/* another error */
+};
 
-	if (am != NULL && ackmem_ack(am, prev, seq) == 0)
-		return;
+/*
+ * An ACK record for seq on fd, only while fd is this endpoint: the check
+ * and the send both under the table lock, so that no close() in another
+ * thread comes in between (shim_close forgets the entry under the lock
+ * before it closes the fd) and no record reaches a file that took the
+ * number.  Under the lock the send must not wait: while the owner's end
+ * is full, room is waited for outside it (or, wait 0, not at all).
+ * Where there is no MSG_DONTWAIT (no system the shim is built for) the
+ * send may wait under the lock.  *shut: the endpoint was shut down.
+ */
+static enum sent
+send_ack(int fd, const struct accept_view *v, uint32_t seq, int wait,
+    int *shut)
+{
+	uint8_t buf[PROTO_REC_SIZE];
+	struct proto_rec ack;
+	struct shim_sock *sk;
+	struct pollfd pfd;
+	struct msghdr mh;
+	struct iovec iov;
+	sigset_t saved;
+	ssize_t n;
+	int err;
+
 	memset(&ack, 0, sizeof (ack));
 	ack.type = REC_ACK;
 	ack.seq = seq;
 	ack.arg = ackmem_self();	/* who accepts, for stat */
-	/*
-	 * If the owner is gone the connection is still ours: keep it.  If
-	 * the record was to wake it and could not go (another thread closed
-	 * this fd), the next member to ack must wake it instead.
-	 */
-	if (proto_send(fd, &ack, -1) != 0 && am != NULL)
-		ackmem_rewake(am);
+	proto_encode(&ack, buf);
+	for (;;) {
+		iov.iov_base = buf;
+		iov.iov_len = sizeof (buf);
+		memset(&mh, 0, sizeof (mh));
+		mh.msg_iov = &iov;
+		mh.msg_iovlen = 1;
+		fdtab_lock(&saved);
+		if ((sk = held(fd, v)) == NULL) {
+			fdtab_unlock(&saved);
+			return (SEND_NOT_HELD);
+		}
+		*shut = sk->shut;
+		n = real.sendmsg(fd, &mh, plat_send_nosignal_flag() |
+		    plat_recv_dontwait_flag());
+		err = errno;
+		fdtab_unlock(&saved);
+		if (n == (ssize_t)sizeof (buf))
+			return (SEND_OK);
+		if (n >= 0)
+			return (SEND_PEER_CLOSED);	/* cut short: see settle() */
+		if (err == EINTR)
+			continue;
+		if ((err == EAGAIN || err == EWOULDBLOCK) && wait) {
+			/* A closed or reused fd is found out above. */
+			pfd.fd = fd;
+			pfd.events = POLLOUT;
+			pfd.revents = 0;
+			(void) poll(&pfd, 1, 100);
+			continue;
+		}
+		return (err == EPIPE || err == ECONNRESET || err == ENOTCONN ?
+		    SEND_PEER_CLOSED : SEND_FAILED);
+	}
+}
+
+/*
+ * Connection seq came on fd (prev: CONN's arg): acknowledge it, and say
+ * whether it is ours to return (0) or what accept() fails with instead
+ * (the caller closes it).
+ *
+ * Another thread may close the endpoint while this one waits in recvmsg.
+ * Linux lets an accept() on a listener closed under it go on (the socket
+ * lives until the call returns) and return a connection that comes; so
+ * does the shim, as long as the owner learns that this connection is
+ * taken.  Once it cannot (the slot was retired first, or there is no
+ * board and the fd is gone), the owner hands the connection on: it saw
+ * the endpoint end and took back what had not been acknowledged.
+ * Returned here as well, it would be served twice.  Instead it is closed,
+ * and accept() fails as a call on that fd now would: EBADF; or EINVAL
+ * (a listener shut down) where the application shut the endpoint down
+ * for reading, after which the owner's next send fails and it hands on
+ * what had not been acknowledged.
+ *
+ * An endpoint still held and not shut down was not ended by this
+ * process: if its slot reads retired, the owner ejected it (what was
+ * queued to it stays its own), or something wrote the slot; a record
+ * then settles it either way.  Left open: a member whose endpoint a
+ * forked process shares and shuts down (this one does not know it is
+ * shut), and one without a board that shut it down itself and acks the
+ * moment the owner gives up on it (a record it sent may go unread).
+ */
+static int
+settle(int fd, const struct accept_view *v, uint32_t prev, uint32_t seq)
+{
+	int said, shut = 0;
+
+	said = v->ack != NULL ? ackmem_ack(v->ack, prev, seq) : ACKMEM_RECORD;
+	if (said == ACKMEM_ACKED)
+		return (0);
+	if (said == ACKMEM_WAKE) {
+		/*
+		 * Only to wake the owner, which must let go of its copy for
+		 * the application's close() to end the connection: the
+		 * board has it.  If the record cannot go, the next member
+		 * to ack must wake it instead.
+		 */
+		if (send_ack(fd, v, seq, 0, &shut) != SEND_OK)
+			ackmem_rewake(v->ack);
+		return (0);
+	}
+	switch (send_ack(fd, v, seq, 1, &shut)) {
+	case SEND_NOT_HELD:
+		return (EBADF);
+	case SEND_PEER_CLOSED:
+		/*
+		 * The owner is gone or ejected this endpoint (a record cut
+		 * short, which breaks the stream, has it do so): either way
+		 * the connection is ours to keep.  Unless the endpoint was
+		 * shut down: then the owner's send failed and it handed on.
+		 */
+		return (shut ? EINVAL : 0);
+	default:
+		/* SEND_OK: read before the end of the stream, which we hold. */
+		return (said == ACKMEM_RETIRED && shut ? EINVAL : 0);
+	}
 }
 
 /*
@@ -398,15 +548,27 @@ shim_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags,
 		}
 		if (rec.type == REC_CONN)
 			break;
+		if (rec.type == REC_GONE) {
+			keep_peer(cfd);
+			n = 0;
+			goto out;
+		}
 	}
-	acknowledge(fd, v.ack, (uint32_t)rec.arg, rec.seq);
+	err = settle(fd, &v, (uint32_t)rec.arg, rec.seq);
 	if (v.ack != NULL) {
-		last_take.gen = ackmem_gen(v.ack);
-		last_take.us = util_now_us();
+		if (err == 0) {
+			last_take.gen = ackmem_gen(v.ack);
+			last_take.us = util_now_us();
+		}
 		ackmem_release(v.ack);
 	}
+	if (err != 0) {
+		(void) real.close(cfd);	/* handed on: not ours to return */
+		errno = err;
+		return (-1);
+	}
 	if (v.tell_idle)
-		took(fd, rec.seq);
+		took(fd, &v, rec.seq);
 
 	/*
 	 * FD_CLOFORK again even if MSG_CMSG_CLOFORK was passed: a kernel

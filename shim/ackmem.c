@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
@@ -28,11 +27,32 @@ _Static_assert(ATOMIC_INT_LOCK_FREE == 2,
 #define	BOARD_MAGIC	0x72706b31U	/* "rpk1" */
 #define	WORD_BITS	32
 
-/* A slot per cache line: members writing their own never contend. */
+/*
+ * A slot's life: twice the number of endpoints it has had (ackmem_reset
+ * counts one more), plus LIFE_RETIRED once the last of them was retired.
+ * A member remembers the value it found when it attached; any other value
+ * means its endpoint's slot was retired.  It is a word of its own, not
+ * bits of seq: sequence numbers take all 32 bits, and a 64-bit word would
+ * need 64-bit atomics shared between processes.  That is enough because
+ * a member looks at it only after its compare-and-swap on seq failed, and
+ * the owner marks it before it reads seq for the last time (ackmem_retire):
+ * a CAS that failed on that last read sees the mark.
+ */
+#define	LIFE_RETIRED	1U
+
+/*
+ * A slot per cache line: members writing their own never contend.  life
+ * comes last, where a build without it has nothing: such an owner never
+ * changes it, so a member of this build on its board reads 0 on and on
+ * and acks as before (RECORD, never RETIRED); such a member never reads
+ * it.  So the magic stays, and a group's members and owner of the two
+ * builds (an upgrade under way) keep working together.
+ */
 struct slot {
 	_Alignas(64) atomic_uint seq;
 	atomic_uint	busy;	/* 8 x us its application keeps away, averaged */
 	atomic_int	pid;	/* the process that acked last (stat) */
+	atomic_uint	life;	/* see LIFE_RETIRED */
 };
 
 struct ackmem_board {
@@ -45,6 +65,7 @@ struct ackmem_board {
 
 struct ackmem {
 	uint32_t	gen;		/* which attach in this process, not 0 */
+	unsigned	life;		/* the slot's life when we attached */
 	atomic_uint	refs;
 	atomic_int	off;		/* a record went missing: records only */
 	struct ackmem_board *b;
@@ -71,11 +92,21 @@ ackmem_create(int *fd)
 	return (b);
 }
 
+/*
+ * A new endpoint: a new life, which its member reads when it attaches
+ * (after the WELCOME that follows this).  A member of an endpoint the slot
+ * had before finds a life not its own, whichever store it sees first.
+ */
 void
 ackmem_reset(struct ackmem_board *b, size_t i, uint32_t seq)
 {
-	if (i < ACKMEM_SLOTS)
-		atomic_store(&b->slot[i].seq, seq);
+	unsigned life;
+
+	if (i >= ACKMEM_SLOTS)
+		return;
+	life = atomic_load(&b->slot[i].life);
+	atomic_store(&b->slot[i].seq, seq);
+	atomic_store(&b->slot[i].life, (life | LIFE_RETIRED) + 1);
 }
 
 /*
@@ -98,9 +129,15 @@ ackmem_clear_busy(struct ackmem_board *b, size_t i)
 		atomic_store(&b->slot[i].busy, 0);
 }
 
+/*
+ * Marked before the last read, both sequentially consistent: a member's
+ * CAS that fails because of this exchange then reads the mark (see
+ * LIFE_RETIRED), and one that succeeded before it is in the value read.
+ */
 uint32_t
 ackmem_retire(struct ackmem_board *b, size_t i, uint32_t seq)
 {
+	(void) atomic_fetch_or(&b->slot[i].life, LIFE_RETIRED);
 	return (atomic_exchange(&b->slot[i].seq, seq));
 }
 
@@ -205,8 +242,14 @@ ackmem_attach(int fd, uint32_t i)
 	if (b == MAP_FAILED)
 		goto fail;
 	(void) pthread_once(&self_once, self_init);
+	/*
+	 * Not malloc: bind (which attaches) and close (which releases) are
+	 * async-signal-safe, and a handler may call them while the code it
+	 * interrupted is inside malloc.  A page per endpoint, beside the
+	 * board's own mapping.
+	 */
 	if (b->magic != BOARD_MAGIC || b->nslots != ACKMEM_SLOTS ||
-	    (m = malloc(sizeof (*m))) == NULL) {
+	    (m = plat_alloc(sizeof (*m))) == NULL) {
 		(void) munmap(b, sizeof (*b));
 		goto fail;
 	}
@@ -218,6 +261,8 @@ ackmem_attach(int fd, uint32_t i)
 	atomic_init(&m->off, 0);
 	m->b = b;
 	m->i = i;
+	/* Set by the owner before it sent WELCOME (ackmem_reset). */
+	m->life = atomic_load(&b->slot[i].life);
 	errno = saved;
 	return (m);
 fail:
@@ -248,13 +293,26 @@ ackmem_release(struct ackmem *m)
 	if (atomic_fetch_sub(&m->refs, 1) != 1)
 		return;
 	(void) munmap(m->b, sizeof (*m->b));
-	free(m);
+	plat_free(m, sizeof (*m));
 }
 
 void
 ackmem_off(struct ackmem *m)
 {
 	atomic_store(&m->off, 1);
+}
+
+/*
+ * Our ack is not on the board: was the slot retired meanwhile?  Read
+ * only after a failed CAS (LIFE_RETIRED says why that suffices).
+ */
+static int
+not_on_board(const struct ackmem *m)
+{
+	unsigned life = atomic_load(&m->b->slot[m->i].life);
+
+	return (life != m->life || (life & LIFE_RETIRED) ? ACKMEM_RETIRED :
+	    ACKMEM_RECORD);
 }
 
 int
@@ -265,7 +323,7 @@ ackmem_ack(struct ackmem *m, uint32_t prev, uint32_t seq)
 	unsigned cur = prev;
 
 	if (atomic_load(&m->off))
-		return (1);
+		return (not_on_board(m));
 	/*
 	 * Only from the connection sent just before this one: the slot
 	 * says "everything up to seq", which is true only then.  Processes
@@ -274,10 +332,12 @@ ackmem_ack(struct ackmem *m, uint32_t prev, uint32_t seq)
 	 * process's hands, the slot would let the owner close its copy, and
 	 * that process killed before its own ack would lose the connection.
 	 * Out of turn, an exact record instead (the owner then moves the
-	 * slot on, so the next in turn can use it again).
+	 * slot on, so the next in turn can use it again).  Retired (the
+	 * endpoint ended before we got here): the owner no longer holds
+	 * the connection for us, and the caller must find out why.
 	 */
 	if (!atomic_compare_exchange_strong(s, &cur, seq))
-		return (1);
+		return (not_on_board(m));
 	if (atomic_load_explicit(&b->slot[m->i].pid, memory_order_relaxed) !=
 	    ackmem_self())
 		atomic_store_explicit(&b->slot[m->i].pid, ackmem_self(),
@@ -286,7 +346,8 @@ ackmem_ack(struct ackmem *m, uint32_t prev, uint32_t seq)
 	    1U << (m->i % WORD_BITS));
 	/* Seen after our mark, or our mark seen by the owner's last look. */
 	return (atomic_load(&b->sleeping) != 0 &&
-	    atomic_exchange(&b->sleeping, 0) != 0);
+	    atomic_exchange(&b->sleeping, 0) != 0 ? ACKMEM_WAKE :
+	    ACKMEM_ACKED);
 }
 
 /*
@@ -315,4 +376,29 @@ void
 ackmem_rewake(struct ackmem *m)
 {
 	atomic_store(&m->b->sleeping, 1);
+}
+
+/*
+ * A standby taking over (standby.c) maps the board the dead owner made;
+ * the members never noticed, and write on.
+ */
+struct ackmem_board *
+ackmem_adopt(int fd)
+{
+	struct ackmem_board *b;
+
+	b = mmap(NULL, sizeof (*b), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (b == MAP_FAILED)
+		return (NULL);
+	if (b->magic != BOARD_MAGIC || b->nslots != ACKMEM_SLOTS) {
+		(void) munmap(b, sizeof (*b));
+		return (NULL);
+	}
+	return (b);
+}
+
+uint32_t
+ackmem_read(const struct ackmem_board *b, size_t i)
+{
+	return (i < ACKMEM_SLOTS ? atomic_load(&b->slot[i].seq) : 0);
 }

@@ -40,7 +40,12 @@ int ackmem_repair(struct ackmem_board *b, size_t i, uint32_t bad,
     uint32_t seq);
 /* Slot i's handler time starts over (a new endpoint). */
 void ackmem_clear_busy(struct ackmem_board *b, size_t i);
-/* Slot i's endpoint is gone: its last word, and the slot set to seq. */
+/*
+ * Slot i's endpoint is gone: its last word, and the slot set to seq.  The
+ * slot is marked retired first, so that a member whose ack comes too late
+ * to be in that last word learns so (ACKMEM_RETIRED) instead of taking
+ * the connection for its own: the owner hands such connections on.
+ */
 uint32_t ackmem_retire(struct ackmem_board *b, size_t i, uint32_t seq);
 /*
  * Slots below n marked since the last call: fn(arg, i, seq, busy) for
@@ -67,12 +72,37 @@ uint32_t ackmem_gen(const struct ackmem *m);
 /* References: one per shim_sock, one per accept() in progress. */
 void ackmem_hold(struct ackmem *m);
 void ackmem_release(struct ackmem *m);
+/* What ackmem_ack did, and what is left to do. */
+enum ackmem_said {
+	/* On the board: nothing more. */
+	ACKMEM_ACKED = 0,
+	/*
+	 * On the board, and the owner sleeps: send an ACK record to wake
+	 * it.  The connection is ours whatever becomes of that record.
+	 */
+	ACKMEM_WAKE,
+	/*
+	 * Not on the board (the board is off for this endpoint, or an
+	 * earlier connection is still another process's to acknowledge):
+	 * the ACK record is the acknowledgement.
+	 */
+	ACKMEM_RECORD,
+	/*
+	 * Not on the board, and the owner retired the slot before it
+	 * could be: it has let go of the connection.  If the endpoint is
+	 * gone from this process (closed under the accept), it handed the
+	 * connection on: not ours.  If this process still holds it, the
+	 * owner ejected it (its queue stays its own) or the slot was
+	 * written by someone else: an ACK record, and the connection is
+	 * ours (accept.c).
+	 */
+	ACKMEM_RETIRED
+};
+
 /*
  * Connection seq was taken; prev is the CONN the owner sent this endpoint
  * just before it (CONN's arg), which the slot reads if every earlier one
- * was taken.  1: send an ACK record (the owner sleeps, the board is off
- * for this endpoint, or an earlier connection is still another process's
- * to acknowledge).
+ * was taken.  An enum ackmem_said.
  */
 int ackmem_ack(struct ackmem *m, uint32_t prev, uint32_t seq);
 /*
@@ -87,5 +117,12 @@ void ackmem_rewake(struct ackmem *m);
  * "everything up to" would hide the gap, so exact ACK records from now on.
  */
 void ackmem_off(struct ackmem *m);
+
+/*
+ * The board fd's board, made by an owner that died, for the standby that
+ * takes over; NULL if it is not one.  And what slot i reads now.
+ */
+struct ackmem_board *ackmem_adopt(int fd);
+uint32_t ackmem_read(const struct ackmem_board *b, size_t i);
 
 #endif /* SHIM_ACKMEM_H */

@@ -9,12 +9,14 @@
  * without the shim, saw a bare Unix socket, bound the port for real,
  * failed with EADDRINUSE and exited, and no log said why.  So when the
  * caller holds such an endpoint and the environment given lacks the
- * shim, the program gets that environment plus the preload variable and
- * the REUSEPORT_SHIM_* variables as this process had them at startup,
- * and REUSEPORT_SHIM_DIR naming the endpoint's directory when neither
- * has it (XDG_RUNTIME_DIR, which picks the default, is usually dropped
- * as well).  Where that cannot be done (no room), one error line says
- * so and how to fix it, and the exec goes ahead unchanged.
+ * shim, the program gets that environment plus the preload variable
+ * (each class's on illumos, LD_PRELOAD_64 and LD_PRELOAD_32, with that
+ * class's library: execenv.h) and the REUSEPORT_SHIM_* variables as this
+ * process had them at startup, and REUSEPORT_SHIM_DIR naming the
+ * endpoint's directory when neither has it (XDG_RUNTIME_DIR, which picks
+ * the default, is usually dropped as well).  Where that cannot be done
+ * (no room), one error line says so and how to fix it, and the exec goes
+ * ahead unchanged.
  *
  * glibc's execv, execvp, execl and the others call an internal execve,
  * not ours, so each is wrapped, and so is posix_spawn.  exec may run in
@@ -39,12 +41,13 @@
  * the table's own process only (fdtab_ours): a child forked without the
  * atfork handlers may have a copy of it held by a thread it does not
  * have, and would wait forever, and a vfork child, which shares its
- * parent's memory, cannot be told from one.  Their exec passes no
- * shadows (the new program's listeners start with fresh options, as
- * before) and only drops a stale variable.  In a signal handler the
- * lock is safe (it blocks signals while held); fdtab_get() under it
- * frees an entry whose fd was replaced behind the shim's back: rare, and
- * what close() in a handler does as well.
+ * parent's memory, cannot be told from one.  Their exec reads the table
+ * without the lock where fdtab.h offers that (shadow_of); else it passes
+ * no shadows (the new program's listeners start with fresh options) and
+ * only drops a stale variable.  In a signal handler the lock is safe (it
+ * blocks signals while held); fdtab_get() under it frees an entry whose
+ * fd was replaced behind the shim's back: rare, and what close() in a
+ * handler does as well.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -68,6 +71,7 @@
 #define	EXEC_ENV_MAX	1024	/* entries of a new environment */
 #define	EXEC_BUF_MAX	4096	/* strings made for it */
 #define	EXEC_CAP_MAX	8192	/* the startup values kept */
+#define	EXEC_PATH_MAX	4096	/* a candidate of execvp's search */
 
 extern char **environ;
 
@@ -89,53 +93,56 @@ static char cap[EXEC_CAP_MAX];
 static size_t cap_used;
 static int cap_short;		/* a startup value did not fit in cap */
 static const char *pre_name = "LD_PRELOAD";	/* for log lines */
+static char pre_name_buf[32];
 
-/* pre, and len bytes of s, as one string in cap; NULL (cap_short set). */
+/* len bytes of s as a string in cap; NULL (cap_short set) if no room. */
 static const char *
-keep(const char *pre, const char *s, size_t len)
+keep(const char *s, size_t len)
 {
-	size_t pl = strlen(pre);
 	char *p = cap + cap_used;
 
-	if (pl + len >= sizeof (cap) - cap_used) {
+	if (len >= sizeof (cap) - cap_used) {
 		cap_short = 1;
 		return (NULL);
 	}
-	memcpy(p, pre, pl);
-	memcpy(p + pl, s, len);
-	p[pl + len] = '\0';
-	cap_used += pl + len + 1;
+	memcpy(p, s, len);
+	p[len] = '\0';
+	cap_used += len + 1;
 	return (p);
+}
+
+/* The name of a kept "NAME=value" entry, for log lines. */
+static const char *
+entry_name(const char *entry)
+{
+	size_t nl = strcspn(entry, "=");
+
+	if (nl >= sizeof (pre_name_buf))
+		return (pre_name);
+	memcpy(pre_name_buf, entry, nl);
+	pre_name_buf[nl] = '\0';
+	return (pre_name_buf);
 }
 
 void
 exec_init(void)
 {
 	const char *slash, *e;
-	size_t len;
 
-	self.names = plat_preload_vars();
 	if (plat_self_path(self_path, sizeof (self_path)) != 0)
 		return;		/* an exec that needs the shim says so */
 	slash = strrchr(self_path, '/');
 	self.base = slash != NULL ? slash + 1 : self_path;
-	for (size_t i = 0; self.names[i] != NULL; i++) {
-		const char *name = self.names[i], *v = getenv(name);
-		char eq[64];
-
-		if (v == NULL || (e = execenv_find(v, self.base, &len)) ==
-		    NULL || self.npreload == EXECENV_PRELOAD_MAX ||
-		    strlen(name) + 2 > sizeof (eq))
-			continue;
-		if (self.elem == NULL) {
-			self.elem = keep("", e, len);
-			pre_name = name;
-		}
-		(void) strcpy(eq, name);
-		(void) strcat(eq, "=");
-		if ((e = keep(eq, v, strlen(v))) != NULL)
-			self.preload[self.npreload++] = e;
-	}
+	/*
+	 * Each class's variable in effect, and our element of it: on
+	 * illumos LD_PRELOAD_32 names the 32-bit library and LD_PRELOAD_64
+	 * the 64-bit one, so each class gets its own back.
+	 */
+	if (execenv_self_pre(&self, plat_preload_vars(), environ, cap,
+	    sizeof (cap), &cap_used) != 0)
+		cap_short = 1;
+	if (self.npre > 0)
+		pre_name = entry_name(self.pre[0].entry);
 	for (char **ep = environ; ep != NULL && *ep != NULL; ep++) {
 		/* Shadows are this process's to pass on (see shadow_env). */
 		if (strncmp(*ep, "REUSEPORT_SHIM_", 15) != 0 ||
@@ -146,7 +153,7 @@ exec_init(void)
 			cap_short = 1;
 			break;
 		}
-		if ((e = keep("", *ep, strlen(*ep))) != NULL)
+		if ((e = keep(*ep, strlen(*ep))) != NULL)
 			self.vars[self.nvars++] = e;
 	}
 }
@@ -212,6 +219,7 @@ shim_env(const char *what, char *const envp[], struct exec_room *r)
 {
 	char dir[sizeof (((struct sockaddr_un *)0)->sun_path)], nb[12], ab[12];
 	const char *why;
+	size_t npre;
 	int fd, n;
 
 	/*
@@ -220,12 +228,12 @@ shim_env(const char *what, char *const envp[], struct exec_room *r)
 	 * new program may choose another directory (XDG_RUNTIME_DIR gone)
 	 * and not recognise its listeners: the directory goes along.
 	 */
-	if (self.base != NULL && execenv_has_shim(envp, self.names,
-	    self.base) && execenv_get(envp, REUSEPORT_SHIM_ENV_DIR) != NULL)
+	if (self.base != NULL && execenv_has_shim(envp, &self) &&
+	    execenv_get(envp, REUSEPORT_SHIM_ENV_DIR) != NULL)
 		return (envp);
 	if ((fd = survivor(dir, sizeof (dir))) < 0)
 		return (envp);
-	if (self.base != NULL && self.npreload == 0 && !cap_short) {
+	if (self.base != NULL && self.npre == 0 && !cap_short) {
 		/*
 		 * Not loaded through the environment (ld.so.preload, linked
 		 * in): the new program gets the shim the same way.
@@ -238,19 +246,20 @@ shim_env(const char *what, char *const envp[], struct exec_room *r)
 	if (self.base == NULL)
 		why = "the shim does not know its own path";
 	else if (cap_short)
-		why = "this process's REUSEPORT_SHIM_* variables did not fit "
-		    "the shim's buffer";
+		why = "this process's preload and REUSEPORT_SHIM_* variables "
+		    "did not fit the shim's buffer";
 	else if ((n = execenv_build(envp, &self, dir, r->env, EXEC_ENV_MAX,
-	    r->buf, sizeof (r->buf))) < 0)
+	    r->buf, sizeof (r->buf), &npre)) < 0)
 		why = "the environment has more entries or longer values "
 		    "than the shim has room for";
 	else {
 		shim_log_strs(LOG_LVL_INFO, "exec of ", what, ": the shared "
 		    "listener on fd ", num(nb, fd), " survives it but the new "
-		    "environment lacks the shim: added ", pre_name, " and ",
-		    num(ab, n - (int)self.npreload), " REUSEPORT_SHIM_* "
-		    "variable(s) "
-		    "(as at this process's start)", NULL);
+		    "environment lacks the shim", npre > 0 ? "" : "'s settings",
+		    ": added ", npre > 0 ? pre_name : "",
+		    npre > 0 ? " and " : "", num(ab, n - (int)npre),
+		    " REUSEPORT_SHIM_* variable(s) (as at this process's "
+		    "start)", NULL);
 		return (r->env);
 	}
 	shim_log_strs(LOG_LVL_ERROR, "exec of ", what, ": the shared "
@@ -264,30 +273,59 @@ shim_env(const char *what, char *const envp[], struct exec_room *r)
 }
 
 /*
- * The shadows of the endpoints that survive the exec, into r (the
+ * The shadow of tracked fd if it is a member's, or -1.  ours: the
+ * table's lock is held, and the table answers.  Else (a vfork child, a
+ * child forked without the atfork handlers) the lock must not be taken,
+ * and only a lock-free, read-only look at the table may answer, where
+ * fdtab.h offers one (fdtab_peek_shadow): the table is then never freed
+ * or moved, so reading it while the parent's threads change it reads a
+ * number at worst stale, which the new program checks (inherit.c takes
+ * only an unbound TCP socket for a shadow).  Without it, no shadow: the
+ * new program's listeners start with fresh options.
+ */
+static int
+shadow_of(int fd, int ours)
+{
+	struct shim_sock *sk;
+
+	if (ours)
+		return ((sk = fdtab_get(fd)) == NULL || sk->state == SK_OPT ?
+		    -1 : sk->shadow);
+#if defined(FDTAB_HAVE_PEEK_SHADOW)
+	return (fdtab_peek_shadow(fd));
+#else
+	return (-1);
+#endif
+}
+
+/*
+ * The shadows of the endpoints that survive the exec, into r (ours: the
  * table's lock held): endpoints as survivor() tells them, from the
  * table, which knows each one's shadow.  How many did not fit.
  */
 static size_t
-pairs_find(struct exec_room *r)
+pairs_find(struct exec_room *r, int ours)
 {
 	size_t lost = 0;
 
 	r->npairs = 0;
 	for (int fd = fdtab_next(0); fd >= 0; fd = fdtab_next(fd + 1)) {
-		struct shim_sock *sk;
-		int fl;
+		int fl, sh;
 
+		/*
+		 * The shadow open here too: a child's closefrom before exec
+		 * (Python's close_fds) closes it where the table is not ours.
+		 */
 		if (fdtab_hidden(fd) || (fl = real.fcntl(fd, F_GETFD)) < 0 ||
-		    (fl & FD_CLOEXEC) != 0 || (sk = fdtab_get(fd)) == NULL ||
-		    sk->state == SK_OPT || sk->shadow < 0)
+		    (fl & FD_CLOEXEC) != 0 || (sh = shadow_of(fd, ours)) < 0 ||
+		    !fdtab_hidden(sh) || real.fcntl(sh, F_GETFD) < 0)
 			continue;
 		if (r->npairs == EXECENV_PAIRS_MAX) {
 			lost++;
 			continue;
 		}
 		r->fd[r->npairs] = fd;
-		r->shadow[r->npairs++] = sk->shadow;
+		r->shadow[r->npairs++] = sh;
 	}
 	return (lost);
 }
@@ -320,13 +358,12 @@ shadow_env(const char *what, char *const env[], struct exec_room *r)
 	char nb[12], mb[12];
 	char *entry = NULL;
 	sigset_t saved;
-	size_t lost = 0;
+	size_t lost;
 	int ours = fdtab_ours(), n;
 
-	if (ours) {
+	if (ours)
 		fdtab_lock(&saved);
-		lost = pairs_find(r);
-	}
+	lost = pairs_find(r, ours);
 	if (r->npairs > 0 && execenv_pairs_format(r->fd, r->shadow,
 	    r->npairs, r->pairs, sizeof (r->pairs)) >= 0)
 		entry = r->pairs;
@@ -399,33 +436,6 @@ exec_done(struct exec_room *r, int rc)
 }
 
 /*
- * execvpe where the C library has none (illumos before ILLUMOS_0.44):
- * its execvp with environ pointing at envp for the call.  A failed
- * exec puts environ back.
- */
-static int
-execvpe_next(const char *file, char *const argv[], char *const envp[])
-{
-	char **saved = environ;
-	int rc;
-
-	if (real.execvpe != NULL)
-		return (real.execvpe(file, argv, envp));
-	environ = (char **)envp;
-	rc = real.execvp(file, argv);
-	environ = saved;
-	return (rc);
-}
-
-/* Resolved before main(); a call from an earlier constructor resolves. */
-static void
-ready(void)
-{
-	if (real.execve == NULL)
-		shim_init();
-}
-
-/*
  * The room for a new environment (about 15 KB) is taken only on the slow
  * paths, in functions of their own: a crash handler on a small signal
  * stack that execs must not pay for it in a process that tracks nothing.
@@ -435,6 +445,43 @@ ready(void)
 #else
 #define	SLOW
 #endif
+
+/*
+ * execvpe where the C library has none (illumos before ILLUMOS_0.44):
+ * execvp's search, made here (execenv_search), each candidate run by
+ * execve with envp.  Not execvp with environ pointing at envp for the
+ * call: in a vfork child that writes the parent's environ, which another
+ * of its threads may be reading, and a signal handler's exec would race
+ * with the interrupted code's own use of it.  PATH is the caller's, as
+ * execvpe's is; where it is unset, the C library's execvp default.
+ */
+static SLOW int
+execvpe_search(const char *file, char *const argv[], char *const envp[])
+{
+	char buf[EXEC_PATH_MAX];
+	const char *path = execenv_get(environ, "PATH");
+
+	if (path == NULL)
+		path = plat_exec_path();
+	return (execenv_search(file, argv, envp, path, "/bin/sh",
+	    real.execve, buf, sizeof (buf)));
+}
+
+static int
+execvpe_next(const char *file, char *const argv[], char *const envp[])
+{
+	if (real.execvpe != NULL)
+		return (real.execvpe(file, argv, envp));
+	return (execvpe_search(file, argv, envp));
+}
+
+/* Resolved before main(); a call from an earlier constructor resolves. */
+static void
+ready(void)
+{
+	if (real.execve == NULL)
+		shim_init();
+}
 
 static SLOW int
 execve_slow(const char *path, char *const argv[], char *const envp[])

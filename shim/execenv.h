@@ -12,17 +12,31 @@
 #define	EXECENV_PRELOAD_MAX	4	/* preload variables a system reads */
 #define	EXECENV_VARS_MAX	16	/* REUSEPORT_SHIM_* variables kept */
 
+/*
+ * A preload variable that named us at startup.  ld.so.1 reads
+ * LD_PRELOAD_64 for a 64-bit program and LD_PRELOAD_32 for a 32-bit
+ * one, and LD_PRELOAD only where that one is unset (a suffixed variable
+ * overrides the generic one, even empty: the Linker and Libraries
+ * Guide, "Environment Variables").  name is the variable read for one
+ * class of programs, fallback the one read in its place (NULL where
+ * there is none: glibc's LD_PRELOAD).  entry is whichever of the two
+ * was in effect, "NAME=value" whole, and elem our own element of its
+ * value (one path of a list: the library of that class).
+ */
+struct execenv_pre {
+	const char	*name;
+	const char	*fallback;
+	const char	*entry;
+	const char	*elem;
+};
+
 /* What this process had at startup. */
 struct execenv_self {
 	/* Our library's file name ("libreuseport_shim.so"); NULL: unknown. */
 	const char	*base;
-	/* Our entry in a startup preload value ("/x/libreuseport_shim.so"). */
-	const char	*elem;
-	/* "LD_PRELOAD=..." entries that named us, whole, as at startup. */
-	const char	*preload[EXECENV_PRELOAD_MAX];
-	size_t		npreload;
-	/* The preload variable names this system reads, NULL-terminated. */
-	const char *const *names;
+	/* Each class's preload variable whose value named us. */
+	struct execenv_pre pre[EXECENV_PRELOAD_MAX];
+	size_t		npre;
 	/* "REUSEPORT_SHIM_X=v" entries as at startup. */
 	const char	*vars[EXECENV_VARS_MAX];
 	size_t		nvars;
@@ -36,24 +50,81 @@ const char *execenv_find(const char *value, const char *base, size_t *len);
 /* Non-zero if the preload value names base. */
 int execenv_names(const char *value, const char *base);
 
-/* Non-zero if envp (NULL: empty) has a preload variable naming base. */
-int execenv_has_shim(char *const envp[], const char *const *names,
-    const char *base);
-
-/* envp's value of name, or NULL. */
+/* envp's value of name (envp NULL: empty), or NULL. */
 const char *execenv_get(char *const envp[], const char *name);
 
 /*
- * envp with what it lacks of self: each preload variable of self's
- * (the startup value when envp has none, else envp's value with
- * self->elem appended where it does not name us already), the
- * REUSEPORT_SHIM_* variables envp has not, and REUSEPORT_SHIM_DIR=dir when neither has that one (dir NULL: not
- * added).  Into out (outmax pointers, NULL-terminated) and buf for the
- * strings made.  The number of entries added, or -1 if out or buf is
- * too small (nothing is usable then).
+ * Of the preload variables names (NULL-terminated): the one name falls
+ * back on (name less a "_32" or "_64" suffix, if names has it), or NULL.
+ */
+const char *execenv_fallback(const char *const *names, const char *name);
+
+/*
+ * The preload value the run-time linker takes for name in envp: name's,
+ * else fallback's (NULL: none), else NULL; *entry (if not NULL) is the
+ * whole "NAME=value" it came from.
+ */
+const char *execenv_effective(char *const envp[], const char *name,
+    const char *fallback, const char **entry);
+
+/*
+ * self->pre from envp, a startup environment: for each class of
+ * program (names, the preload variables the run-time linker reads,
+ * NULL-terminated; one that others fall back on is no class of its own),
+ * the variable in effect if its value names self->base, and our element
+ * of it, copied into buf (len bytes), *used the bytes of it taken.  0,
+ * or -1 if some did not fit (self->pre then has those that did).
+ */
+int execenv_self_pre(struct execenv_self *self, const char *const *names,
+    char *const envp[], char *buf, size_t len, size_t *used);
+
+/*
+ * Non-zero if envp (NULL: empty) still names base in every class's
+ * preload variable that named it at startup (self->pre).
+ */
+int execenv_has_shim(char *const envp[], const struct execenv_self *self);
+
+/*
+ * envp with what it lacks of self, into out (outmax pointers,
+ * NULL-terminated) and buf for the strings made.  For each class of
+ * self->pre whose preload value in effect in envp does not name us: our
+ * element appended to the variable in effect (theirs first: a
+ * sanitizer's runtime must stay ahead) if that is the class's own or the
+ * one in effect at startup; if only the fallback is set and the class
+ * had its own, the fallback's value and our element under the class's
+ * name (which overrides it, and leaves the other class alone); if
+ * neither is set, the startup entry whole (a sanitizer's runtime ahead
+ * of us comes back with it).  Then the REUSEPORT_SHIM_*
+ * variables envp has not, and REUSEPORT_SHIM_DIR=dir when neither has
+ * that one (dir NULL: not added).  The number of entries added or
+ * changed, of which *npre (if not NULL) preload variables, or -1 if out
+ * or buf is too small (nothing is usable then).
  */
 int execenv_build(char *const envp[], const struct execenv_self *self,
-    const char *dir, char **out, size_t outmax, char *buf, size_t buflen);
+    const char *dir, char **out, size_t outmax, char *buf, size_t buflen,
+    size_t *npre);
+
+/*
+ * execvp's search (POSIX exec), for a C library without execvpe: file
+ * with a slash is run as it is; else each element of path (':'-separated,
+ * an empty one the current directory, as "./file") with "/file", in
+ * order.  A candidate that fails with ENOENT, ENOTDIR, EACCES, or does
+ * not fit buf (buflen bytes) is passed over, any other error ends the
+ * search with it; at the end, EACCES if one was seen, else the last
+ * such error.  One that fails with ENOEXEC (a script without "#!") is run
+ * by the shell sh as "sh candidate args...", argv[0] left out, and its
+ * answer is final (more than EXECENV_SH_ARGS - 2 entries in argv: E2BIG,
+ * as illumos's execvp, whose room this is).
+ * exec is execve (a test's fake in the unit tests): each call returns
+ * only on failure, with errno set.  Returns -1, errno set.
+ * Async-signal-safe: the caller gives buf, the shell's argv is on the
+ * stack.
+ */
+#define	EXECENV_SH_ARGS	256
+typedef int execenv_exec_fn(const char *, char *const [], char *const []);
+int execenv_search(const char *file, char *const argv[], char *const envp[],
+    const char *path, const char *sh, execenv_exec_fn *exec, char *buf,
+    size_t buflen);
 
 /*
  * A member's options live on its shadow (fdtab.h), a hidden socket that

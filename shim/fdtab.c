@@ -1,33 +1,77 @@
 /*
- * fdtab.c: a uthash table of tracked fds behind one mutex, and a bitmap
- * that lets untracked fds (nearly all of them) skip the mutex.
+ * fdtab.c: the tracked fds, in memory the shim maps itself: a table
+ * indexed by fd number, a pool of sock records, and a bitmap that lets
+ * untracked fds (nearly all of them) skip the lock.
+ *
+ * No malloc, no free.  close, dup, dup2, fcntl, accept, bind, listen,
+ * setsockopt... are async-signal-safe, and a signal handler may call one
+ * on a tracked fd while the code it interrupted is inside malloc: a
+ * malloc or free of ours there would deadlock on the allocator's lock or
+ * corrupt its heap.  So everything here comes from plat_alloc (mmap: not
+ * on POSIX's list, but a bare system call that takes no lock of the C
+ * library's wherever the shim runs), in chunks mapped on first need and
+ * never unmapped.  The wrappers are where the first need arises (the
+ * first setsockopt of SO_REUSEPORT, a dup onto a new number), so the
+ * memory cannot be set up outside them; reserving for every possible fd
+ * up front would cost megabytes in every process.  Mapped lazily, a
+ * process that tracks nothing pays for the directory below (2 KB, beside
+ * the bitmaps); one with a few members, a chunk of the table or two (16
+ * KB each) and a chunk of socks (20 KB).  What a process once needed it
+ * keeps: records are reused, chunks are not given back.
  *
  * The bitmap may say "maybe" for an fd that is no longer tracked (a bit
  * is cleared under the lock, read without it); it never says "no" for an
  * fd that is, because bits are set before the entry is visible and only
  * the thread that changes an fd (bind, close, dup2...) changes its bit.
  *
- * Hidden fds have a record each (what they refer to, who made them) in a
- * small hash of fixed buckets: moving one to another number relinks it,
- * so that a dup2 onto it allocates nothing.
+ * Fds beyond the bitmap (BITMAP_FDS and up: only a program that raised
+ * its fd limit that far and uses such numbers) have entries on a list of
+ * blocks, searched in order: slower, still without malloc.  Hidden fds
+ * are always below BITMAP_FDS (dup_away), and their records (what they
+ * refer to, who made them) sit in the table's entry for their number, so
+ * moving one to another number (a dup2 onto it) allocates nothing either
+ * once the table has that number's chunk.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <uthash.h>
 
 #include "ackmem.h"
 #include "fdtab.h"
+#include "platform.h"
 #include "real.h"
+
+/*
+ * The pool's records are not malloc's, so AddressSanitizer (make
+ * test-asan) would not see a freed sock used: it is told.
+ */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define	FDTAB_ASAN	1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(FDTAB_ASAN)
+#include <sanitizer/asan_interface.h>
+#define	POISON(p, n)	ASAN_POISON_MEMORY_REGION((p), (n))
+#define	UNPOISON(p, n)	ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define	POISON(p, n)	((void)(p), (void)(n))
+#define	UNPOISON(p, n)	((void)(p), (void)(n))
+#endif
 
 #define	BITMAP_FDS	65536
 #define	WORD_BITS	64
-#define	HID_BUCKETS	64
+/* Table entries mapped at a time: 256 x 64 bytes, whole pages. */
+#define	CHUNK_FDS	256
+#define	NCHUNKS		(BITMAP_FDS / CHUNK_FDS)
+/* Entries for fds beyond the bitmap, per block. */
+#define	HIGH_PER_BLOCK	64
+/* Sock records mapped at a time. */
+#define	SOCKS_PER_CHUNK	16
 /* Hidden fds go this far below the fd limit, out of the low numbers. */
 #define	HIDDEN_ROOM	64
 
@@ -39,18 +83,35 @@ struct fdtab_id {
 	int	known;		/* 0: the fd was not open then; not checked */
 };
 
-struct fd_entry {
-	int		fd;
-	struct shim_sock *sk;
+/* A tracked fd: the sock it is, and what it referred to then. */
+struct ent {
+	struct shim_sock *sk;	/* NULL: the entry is free */
 	struct fdtab_id	id;
-	UT_hash_handle	hh;
 };
 
-struct hid {
-	int		fd;
-	pid_t		pid;		/* the process that made it */
-	struct fdtab_id	id;
-	struct hid	*next;
+/* The table's entry for one fd number below BITMAP_FDS. */
+struct slot {
+	struct ent	e;
+	pid_t		hid_pid;	/* hidden, with a record: who made it */
+	struct fdtab_id	hid_id;		/* and what it referred to */
+};
+
+struct high_block {
+	struct high_block *next;
+	struct {
+		int		fd;
+		struct ent	e;
+	} h[HIGH_PER_BLOCK];
+};
+
+/*
+ * A sock and its place in the pool; the sock comes first, so that a
+ * struct shim_sock * is its record's address.
+ */
+struct sock_rec {
+	struct shim_sock sk;
+	struct sock_rec	*next;		/* on the free list */
+	int		used;
 };
 
 static _Atomic uint64_t bitmap[BITMAP_FDS / WORD_BITS];
@@ -62,9 +123,18 @@ static atomic_uint marked;
 /* The process the table describes; 0 until it tracks something. */
 static atomic_long table_pid;
 
-static struct fd_entry *table;
-static struct hid *hids[HID_BUCKETS];
+/* These with table_lock held. */
+static struct slot *chunks[NCHUNKS];
+static struct high_block *highs;
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/*
+ * The pool has a lock of its own: inherit.c makes a sock before it takes
+ * the table's.  Taken after the table's, never before it.
+ */
+static struct sock_rec *free_socks;
+static uint64_t last_serial;
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* What fd refers to now; known is 0 if it is not open. */
 static void
@@ -153,23 +223,32 @@ fdtab_none(void)
 	return (atomic_load_explicit(&marked, memory_order_acquire) == 0);
 }
 
-int
-fdtab_next(int from)
+/* The lowest number in from..to (to < BITMAP_FDS) set in map, or -1. */
+static int
+next_set(_Atomic uint64_t *map, int from, int to)
 {
 	if (from < 0)
 		from = 0;
-	for (int w = from / WORD_BITS; w < BITMAP_FDS / WORD_BITS; w++) {
-		uint64_t v = atomic_load_explicit(&bitmap[w],
+	for (int w = from / WORD_BITS; from <= to && w <= to / WORD_BITS;
+	    w++) {
+		uint64_t v = atomic_load_explicit(&map[w],
 		    memory_order_acquire);
 
 		if (w == from / WORD_BITS)
 			v &= ~(uint64_t)0 << (from % WORD_BITS);
 		for (int b = 0; v != 0; b++, v >>= 1) {
 			if (v & 1)
-				return (w * WORD_BITS + b);
+				return (w * WORD_BITS + b <= to ?
+				    w * WORD_BITS + b : -1);
 		}
 	}
 	return (-1);
+}
+
+int
+fdtab_next(int from)
+{
+	return (next_set(bitmap, from, BITMAP_FDS - 1));
 }
 
 int
@@ -196,24 +275,128 @@ fdtab_any(int lo, int hi)
 	return (0);
 }
 
-static struct hid **
-hid_slot(int fd)
-{
-	struct hid **pp = &hids[(unsigned)fd % HID_BUCKETS];
+/* --- the table: entries by number ------------------------------------ */
 
-	while (*pp != NULL && (*pp)->fd != fd)
-		pp = &(*pp)->next;
-	return (pp);
+/*
+ * fd's entry below BITMAP_FDS; its chunk mapped first if make (NULL if
+ * that fails).  A new chunk reads as zeros: no sock, no record.
+ */
+static struct slot *
+slot_at(int fd, int make)
+{
+	struct slot **c = &chunks[fd / CHUNK_FDS];
+
+	if (*c == NULL && make) {
+		int e = errno;
+
+		*c = plat_alloc(CHUNK_FDS * sizeof (struct slot));
+		errno = e;
+	}
+	return (*c != NULL ? &(*c)[fd % CHUNK_FDS] : NULL);
 }
+
+/* fd's entry if it is tracked, else NULL. */
+static struct ent *
+ent_find(int fd)
+{
+	if (fd < 0)
+		return (NULL);
+	if (fd < BITMAP_FDS) {
+		struct slot *s = slot_at(fd, 0);
+
+		return (s != NULL && s->e.sk != NULL ? &s->e : NULL);
+	}
+	for (struct high_block *b = highs; b != NULL; b = b->next) {
+		for (size_t k = 0; k < HIGH_PER_BLOCK; k++) {
+			if (b->h[k].e.sk != NULL && b->h[k].fd == fd)
+				return (&b->h[k].e);
+		}
+	}
+	return (NULL);
+}
+
+/* A free entry for fd, which has none; NULL with errno ENOMEM. */
+static struct ent *
+ent_make(int fd)
+{
+	struct high_block *b;
+	struct slot *s;
+
+	if (fd < BITMAP_FDS) {
+		if ((s = slot_at(fd, 1)) == NULL) {
+			errno = ENOMEM;
+			return (NULL);
+		}
+		return (&s->e);
+	}
+	for (b = highs; b != NULL; b = b->next) {
+		for (size_t k = 0; k < HIGH_PER_BLOCK; k++) {
+			if (b->h[k].e.sk == NULL) {
+				b->h[k].fd = fd;
+				return (&b->h[k].e);
+			}
+		}
+	}
+	if ((b = plat_alloc(sizeof (*b))) == NULL) {
+		errno = ENOMEM;
+		return (NULL);
+	}
+	b->next = highs;
+	highs = b;
+	b->h[0].fd = fd;
+	return (&b->h[0].e);
+}
+
+/*
+ * A walk over every tracked fd, in the bitmap's order, then beyond it.
+ * An entry may be dropped during the walk: nothing is ever unmapped.
+ */
+struct walk {
+	int		next;		/* the number to look at next */
+	struct high_block *b;
+	size_t		k;
+};
 
 static void
-hid_link(struct hid *h)
+walk_start(struct walk *w)
 {
-	struct hid **head = &hids[(unsigned)h->fd % HID_BUCKETS];
-
-	h->next = *head;
-	*head = h;
+	w->next = 0;
+	w->b = highs;
+	w->k = 0;
 }
+
+static struct ent *
+walk_next(struct walk *w, int *fd)
+{
+	while (w->next < BITMAP_FDS) {
+		int n = next_set(bitmap, w->next, BITMAP_FDS - 1);
+		struct slot *s;
+
+		if (n < 0) {
+			w->next = BITMAP_FDS;
+			break;
+		}
+		w->next = n + 1;
+		/* A bit may be a hidden fd's, with no entry. */
+		if ((s = slot_at(n, 0)) != NULL && s->e.sk != NULL) {
+			*fd = n;
+			return (&s->e);
+		}
+	}
+	for (; w->b != NULL; w->b = w->b->next, w->k = 0) {
+		while (w->k < HIGH_PER_BLOCK) {
+			size_t k = w->k++;
+
+			if (w->b->h[k].e.sk != NULL) {
+				*fd = w->b->h[k].fd;
+				return (&w->b->h[k].e);
+			}
+		}
+	}
+	return (NULL);
+}
+
+/* --- hidden fds ------------------------------------------------------- */
 
 static void
 hide_bits(int fd, int on)
@@ -233,9 +416,12 @@ hide_bits(int fd, int on)
 static struct shim_sock *
 sock_of_ctl(int fd)
 {
-	struct fd_entry *e, *tmp;
+	struct walk w;
+	struct ent *e;
+	int n;
 
-	HASH_ITER(hh, table, e, tmp) {
+	walk_start(&w);
+	while ((e = walk_next(&w, &n)) != NULL) {
 		if (e->sk->shadow == fd)
 			return (e->sk);
 	}
@@ -246,34 +432,28 @@ sock_of_ctl(int fd)
 static void
 unhide(int fd)
 {
-	struct hid **pp, *h;
+	struct slot *s;
 
 	if (fd < 0 || fd >= BITMAP_FDS)
 		return;
-	pp = hid_slot(fd);
-	if ((h = *pp) != NULL) {
-		*pp = h->next;
-		free(h);
-	}
+	if ((s = slot_at(fd, 0)) != NULL)
+		s->hid_pid = 0;
 	hide_bits(fd, 0);
 }
 
 void
 fdtab_hide(int fd, int on)
 {
-	struct hid *h;
+	struct slot *s;
 
 	if (fd < 0 || fd >= BITMAP_FDS)
 		return;		/* beyond the bitmap: not protected */
 	if (on) {
 		claim_table();
 		/* No record (no memory): hidden all the same, not checked. */
-		if (*hid_slot(fd) == NULL &&
-		    (h = calloc(1, sizeof (*h))) != NULL) {
-			h->fd = fd;
-			h->pid = getpid();
-			ident(fd, &h->id);
-			hid_link(h);
+		if ((s = slot_at(fd, 1)) != NULL && s->hid_pid == 0) {
+			s->hid_pid = getpid();
+			ident(fd, &s->hid_id);
 		}
 		hide_bits(fd, 1);
 		return;
@@ -284,11 +464,14 @@ fdtab_hide(int fd, int on)
 void
 fdtab_reident(const struct shim_sock *sk)
 {
-	struct fd_entry *e, *tmp;
+	struct walk w;
+	struct ent *e;
+	int fd;
 
-	HASH_ITER(hh, table, e, tmp) {
+	walk_start(&w);
+	while ((e = walk_next(&w, &fd)) != NULL) {
 		if (e->sk == sk)
-			ident(e->fd, &e->id);
+			ident(fd, &e->id);
 	}
 }
 
@@ -348,16 +531,26 @@ int
 fdtab_hidden_move(int fd)
 {
 	struct shim_sock *sk;
-	struct hid **pp, *h;
-	int nfd = dup_away(fd);
+	struct slot *s, *ns;
+	int nfd = dup_away(fd), e = errno;
 
 	if (nfd < 0)
 		return (-1);
-	pp = hid_slot(fd);
-	if ((h = *pp) != NULL) {
-		*pp = h->next;
-		h->fd = nfd;
-		hid_link(h);
+	s = slot_at(fd, 0);
+	if (s != NULL && s->hid_pid != 0) {
+		/*
+		 * The record moves with it; with nowhere to put it (no
+		 * memory), nothing moves: an unrecorded hidden fd would be
+		 * closed by the next closefrom.
+		 */
+		if ((ns = slot_at(nfd, 1)) == NULL) {
+			(void) real.close(nfd);
+			errno = e;
+			return (-1);
+		}
+		ns->hid_pid = s->hid_pid;
+		ns->hid_id = s->hid_id;
+		s->hid_pid = 0;
 	}
 	hide_bits(fd, 0);
 	hide_bits(nfd, 1);
@@ -380,47 +573,63 @@ int
 fdtab_hidden_next(int lo, int hi)
 {
 	pid_t me = getpid();
-	int best = -1;
+	int fd = lo < 0 ? 0 : lo, top = hi < BITMAP_FDS ? hi : BITMAP_FDS - 1;
 
-	for (size_t b = 0; b < HID_BUCKETS; b++) {
-		for (struct hid *h = hids[b]; h != NULL; h = h->next) {
-			if (h->fd >= lo && h->fd <= hi && h->pid == me &&
-			    (best < 0 || h->fd < best))
-				best = h->fd;
-		}
+	while (fd <= top && (fd = next_set(hidden, fd, top)) >= 0) {
+		struct slot *s = slot_at(fd, 0);
+
+		if (s != NULL && s->hid_pid == me)
+			return (fd);
+		fd++;
 	}
-	return (best);
+	return (-1);
 }
 
 /* The hidden fd still refers to what was recorded when it was hidden. */
 static int
 hidden_still(int fd)
 {
-	struct hid *h = *hid_slot(fd);
+	struct slot *s = fd >= 0 && fd < BITMAP_FDS ? slot_at(fd, 0) : NULL;
 
-	return (h == NULL || still(fd, &h->id));
+	return (s == NULL || s->hid_pid == 0 || still(fd, &s->hid_id));
+}
+
+/* --- the lock --------------------------------------------------------- */
+
+/*
+ * A signal handler that closes or binds a tracked fd would deadlock on a
+ * lock its own thread holds: signals are held off while one is.
+ */
+static void
+lock_blocking(pthread_mutex_t *m, sigset_t *saved)
+{
+	sigset_t all;
+
+	(void) sigfillset(&all);
+	(void) pthread_sigmask(SIG_BLOCK, &all, saved);
+	(void) pthread_mutex_lock(m);
+}
+
+static void
+unlock_restoring(pthread_mutex_t *m, const sigset_t *saved)
+{
+	(void) pthread_mutex_unlock(m);
+	(void) pthread_sigmask(SIG_SETMASK, saved, NULL);
 }
 
 void
 fdtab_lock(sigset_t *saved)
 {
-	sigset_t all;
-
-	/*
-	 * A signal handler that closes or binds a tracked fd would deadlock
-	 * on a lock its own thread holds.
-	 */
-	(void) sigfillset(&all);
-	(void) pthread_sigmask(SIG_BLOCK, &all, saved);
-	(void) pthread_mutex_lock(&table_lock);
+	lock_blocking(&table_lock, saved);
 }
 
 void
 fdtab_unlock(const sigset_t *saved)
 {
-	(void) pthread_mutex_unlock(&table_lock);
-	(void) pthread_sigmask(SIG_SETMASK, saved, NULL);
+	unlock_restoring(&table_lock, saved);
 }
+
+/* --- entries ---------------------------------------------------------- */
 
 /*
  * sk has no fd left: close its shadow, unless that number was
@@ -442,13 +651,12 @@ release(struct shim_sock *sk)
 }
 
 static void
-drop(struct fd_entry *e)
+drop(int fd, struct ent *e)
 {
 	struct shim_sock *sk = e->sk;
 
-	HASH_DEL(table, e);
-	mark(e->fd, 0);
-	free(e);
+	e->sk = NULL;
+	mark(fd, 0);
 	if (--sk->refs == 0)
 		release(sk);
 }
@@ -456,15 +664,14 @@ drop(struct fd_entry *e)
 struct shim_sock *
 fdtab_get(int fd)
 {
-	struct fd_entry *e;
+	struct ent *e = ent_find(fd);
 	struct shim_sock *sk;
 
-	HASH_FIND_INT(table, &fd, e);
 	if (e == NULL)
 		return (NULL);
 	sk = e->sk;
 	if (!still(fd, &e->id)) {
-		drop(e);
+		drop(fd, e);
 		return (NULL);
 	}
 	if (sk->shadow >= 0 && !hidden_still(sk->shadow)) {
@@ -478,10 +685,9 @@ fdtab_get(int fd)
 int
 fdtab_put(int fd, struct shim_sock *sk)
 {
-	struct fd_entry *e;
+	struct ent *e = ent_find(fd);
 	struct shim_sock *old;
 
-	HASH_FIND_INT(table, &fd, e);
 	if (e != NULL) {
 		if (e->sk == sk)
 			return (0);
@@ -493,118 +699,166 @@ fdtab_put(int fd, struct shim_sock *sk)
 		sk->refs++;
 		return (0);
 	}
-	if ((e = malloc(sizeof (*e))) == NULL)
+	if (fd < 0) {
+		errno = EBADF;
+		return (-1);
+	}
+	if ((e = ent_make(fd)) == NULL)
 		return (-1);
 	claim_table();
 	ident(fd, &e->id);
-	e->fd = fd;
-	e->sk = sk;
 	sk->refs++;
 	mark(fd, 1);
-	HASH_ADD_INT(table, fd, e);
+	e->sk = sk;
 	return (0);
 }
 
 struct shim_sock *
 fdtab_del(int fd)
 {
-	struct fd_entry *e;
+	struct ent *e = ent_find(fd);
 	struct shim_sock *sk;
 
-	HASH_FIND_INT(table, &fd, e);
 	if (e == NULL)
 		return (NULL);
-	HASH_DEL(table, e);
-	mark(fd, 0);
 	sk = e->sk;
-	free(e);
+	e->sk = NULL;
+	mark(fd, 0);
 	return (--sk->refs == 0 ? sk : NULL);
 }
 
 void
 fdtab_forget(int fd)
 {
-	struct fd_entry *e;
+	struct ent *e = ent_find(fd);
 
-	HASH_FIND_INT(table, &fd, e);
 	if (e != NULL)
-		drop(e);
+		drop(fd, e);
 }
 
 void
 fdtab_forget_range(int lo, int hi)
 {
-	struct fd_entry *e, *tmp;
+	struct walk w;
+	struct ent *e;
 	pid_t me = getpid();
+	int fd, top = hi < BITMAP_FDS ? hi : BITMAP_FDS - 1;
 
-	HASH_ITER(hh, table, e, tmp) {
-		if (e->fd >= lo && e->fd <= hi)
-			drop(e);
+	walk_start(&w);
+	while ((e = walk_next(&w, &fd)) != NULL) {
+		if (fd >= lo && fd <= hi)
+			drop(fd, e);
 	}
-	for (size_t b = 0; b < HID_BUCKETS; b++) {
-		struct hid *h = hids[b], *next;
+	for (fd = lo < 0 ? 0 : lo;
+	    fd <= top && (fd = next_set(hidden, fd, top)) >= 0; fd++) {
+		struct slot *s = slot_at(fd, 0);
 
-		for (; h != NULL; h = next) {
-			next = h->next;
-			if (h->fd >= lo && h->fd <= hi && h->pid != me)
-				fdtab_hidden_drop(h->fd);
-		}
+		if (s != NULL && s->hid_pid != 0 && s->hid_pid != me)
+			fdtab_hidden_drop(fd);
 	}
 }
 
 size_t
 fdtab_fds_of(const struct shim_sock *sk, int *fds, size_t max)
 {
-	struct fd_entry *e, *tmp;
+	struct walk w;
+	struct ent *e;
 	size_t n = 0;
+	int fd;
 
-	HASH_ITER(hh, table, e, tmp) {
+	walk_start(&w);
+	while ((e = walk_next(&w, &fd)) != NULL) {
 		if (e->sk != sk)
 			continue;
 		if (n < max)
-			fds[n] = e->fd;
+			fds[n] = fd;
 		n++;
 	}
 	return (n);
 }
 
+/* --- the socks' pool -------------------------------------------------- */
+
 struct shim_sock *
 sock_new(int family)
 {
-	struct shim_sock *sk = calloc(1, sizeof (*sk));
+	struct sock_rec *r;
+	sigset_t saved;
+	uint64_t serial = 0;
+	int e = errno;
 
-	if (sk == NULL)
+	lock_blocking(&pool_lock, &saved);
+	if (free_socks == NULL) {
+		struct sock_rec *c = plat_alloc(SOCKS_PER_CHUNK * sizeof (*c));
+
+		for (size_t i = 0; c != NULL && i < SOCKS_PER_CHUNK; i++) {
+			c[i].next = free_socks;
+			free_socks = &c[i];
+			POISON(&c[i].sk, sizeof (c[i].sk));
+		}
+	}
+	if ((r = free_socks) != NULL) {
+		free_socks = r->next;
+		r->used = 1;
+		serial = ++last_serial;
+	}
+	unlock_restoring(&pool_lock, &saved);
+	if (r == NULL) {
+		errno = ENOMEM;
 		return (NULL);
-	sk->family = family;
-	sk->shadow = -1;
-	return (sk);
+	}
+	errno = e;
+	UNPOISON(&r->sk, sizeof (r->sk));
+	memset(&r->sk, 0, sizeof (r->sk));
+	r->sk.family = family;
+	r->sk.shadow = -1;
+	r->sk.serial = serial;
+	return (&r->sk);
 }
 
 void
 sock_free(struct shim_sock *sk)
 {
-	if (sk->ack != NULL)
-		ackmem_release(sk->ack);
-	free(sk);
+	struct sock_rec *r = (struct sock_rec *)sk;
+	sigset_t saved;
+
+	if (sk == NULL)
+		return;
+	lock_blocking(&pool_lock, &saved);
+	/* Freed twice, the free list would hand one record out twice. */
+	if (r->used) {
+		if (sk->ack != NULL)
+			ackmem_release(sk->ack);
+		r->used = 0;
+		r->next = free_socks;
+		free_socks = r;
+		POISON(&r->sk, sizeof (r->sk));
+	}
+	unlock_restoring(&pool_lock, &saved);
 }
+
+/* --- fork ------------------------------------------------------------- */
 
 void
 fdtab_atfork_prepare(void)
 {
 	(void) pthread_mutex_lock(&table_lock);
+	(void) pthread_mutex_lock(&pool_lock);
 }
 
 void
 fdtab_atfork_parent(void)
 {
+	(void) pthread_mutex_unlock(&pool_lock);
 	(void) pthread_mutex_unlock(&table_lock);
 }
 
 void
 fdtab_atfork_child(void)
 {
-	/* Only the forking thread exists now; it holds the lock. */
+	/* Only the forking thread exists now; it holds the locks. */
 	if (atomic_load(&table_pid) != 0)
 		atomic_store(&table_pid, (long)getpid());
+	(void) pthread_mutex_unlock(&pool_lock);
 	(void) pthread_mutex_unlock(&table_lock);
 }

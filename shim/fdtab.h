@@ -4,6 +4,9 @@
  *
  * Every wrapped call asks fdtab_maybe() first: one atomic load, no lock,
  * no allocation.  Only fds it answers yes for take the table's lock.
+ * Nothing here calls malloc or free, with the lock or without: the
+ * wrapped calls are async-signal-safe, and so must the table be (fdtab.c
+ * says how its memory comes).
  *
  * The table checks itself, as socket_wrapper's swrap_remove_stale does:
  * an fd can be closed or replaced where no wrapper sees it (a raw system
@@ -56,6 +59,7 @@ struct sk_copy {
  * and answers for it where a listener's answer is the socket's own.
  */
 struct shim_sock {
+	uint64_t	serial;		/* which sock: records are reused */
 	unsigned	refs;		/* fds in the table pointing here */
 	enum sk_state	state;
 	int		family;
@@ -137,7 +141,8 @@ void fdtab_unlock(const sigset_t *saved);
  */
 struct shim_sock *fdtab_get(int fd);
 /*
- * Point fd at sk (refs + 1); an entry fd had is dropped first.  0 or -1.
+ * Point fd at sk (refs + 1); an entry fd had is dropped first.  0, or -1
+ * with errno ENOMEM (no memory for the entry) or EBADF (fd < 0).
  * The entry takes what fd refers to now; a number that is not open (the
  * unit tests' fakes) is not checked later.
  */
@@ -160,6 +165,13 @@ size_t fdtab_fds_of(const struct shim_sock *sk, int *fds, size_t max);
 /* sk's fds were made to refer to another file: their entries follow. */
 void fdtab_reident(const struct shim_sock *sk);
 
+/*
+ * A sock from the pool (no malloc: see fdtab.c), zeroed but for family,
+ * shadow -1 and a serial no other sock of this process has had; NULL with
+ * errno ENOMEM.  sock_free puts it back (its board released); the next
+ * sock_new may hand out the same address, never the same serial.  Either
+ * with or without the table lock.
+ */
 struct shim_sock *sock_new(int family);
 void sock_free(struct shim_sock *sk);
 

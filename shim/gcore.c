@@ -311,6 +311,58 @@ gcore_join(struct gcore *g, size_t i, long pid, int board)
 	return (GCORE_WELCOMED_BOARD);
 }
 
+int
+gcore_resume(struct gcore *g, uint32_t seq)
+{
+	if (g->live > 0)
+		return (-1);
+	g->seq = seq;
+	return (0);
+}
+
+int
+gcore_adopt(struct gcore *g, size_t i, long pid, int listening, int board,
+    uint32_t slot, uint32_t sent)
+{
+	struct gcore_ep *e;
+
+	while (i >= g->cap) {
+		if (grow_eps(g) != 0)
+			return (-1);
+	}
+	for (; g->n <= i; g->n++) {
+		memset(&g->eps[g->n], 0, sizeof (g->eps[0]));
+		memset(&g->peps[g->n], 0, sizeof (g->peps[0]));
+		g->eps[g->n].state = GCORE_FREE;
+		g->eps[g->n].head = g->eps[g->n].tail = NONE;
+	}
+	e = &g->eps[i];
+	if (e->state != GCORE_FREE)
+		return (-1);
+	memset(e, 0, sizeof (*e));
+	memset(&g->peps[i], 0, sizeof (g->peps[i]));
+	e->head = e->tail = NONE;
+	e->state = listening ? GCORE_LISTENING : GCORE_JOINED;
+	e->listened = listening;
+	e->pid = pid;
+	e->adopted = 1;
+	e->legacy = g->seq;
+	/*
+	 * Its board ack for the next CONN is made from the last it was
+	 * sent: the chain goes on from there, and the slot may move along
+	 * the old one meanwhile (board_seen takes values up to last_sent).
+	 */
+	if (board) {
+		e->board = 1;
+		e->slot = slot;
+		e->last_sent = e->chain = sent;
+	}
+	g->peps[i].id = g->next_id++;
+	g->live++;
+	update_policy_view(g, i);
+	return (0);
+}
+
 void
 gcore_listen(struct gcore *g, size_t i, int ok)
 {
@@ -549,14 +601,16 @@ find(const struct gcore *g, size_t i, uint32_t seq, int32_t *prev)
 /*
  * A record for seq, not in i's list.  With a board, one already taken is
  * no error (an ACK only woke us, and the board may have said so first),
- * as long as it was sent to this endpoint; without one, a record about
- * nothing is a broken member.
+ * as long as it was sent to this endpoint; nor is one the owner we took
+ * over from sent; else a record about nothing is a broken member.
  */
 static int
 not_listed(const struct gcore *g, size_t i, uint32_t seq)
 {
 	const struct gcore_ep *e = &g->eps[i];
 
+	if (e->adopted && (int32_t)(seq - e->legacy) <= 0)
+		return (0);	/* sent by the owner we took over from */
 	return (e->board && e->last_sent != 0 &&
 	    (int32_t)(seq - e->last_sent) <= 0 ? 0 : -1);
 }

@@ -82,6 +82,9 @@ struct gcore_ep {
 	uint32_t	busy;		/* us per connection, from its board */
 	uint32_t	unboarded;	/* acks by record since it moved */
 	unsigned	runlog;		/* log2 of policy_run_for(busy) */
+	int		adopted;	/* from an owner that died */
+	uint32_t	legacy;		/* its last CONN: acks up to it are
+					   no error (gcore_adopt) */
 };
 
 /*
@@ -171,6 +174,23 @@ void gcore_ep_cancel(struct gcore *g, size_t i);
  * NEW: the shell ends it (GCORE_DONE) once it has said so.
  */
 enum gcore_welcome gcore_join(struct gcore *g, size_t i, long pid, int board);
+/*
+ * A standby takes over (standby.c) from an owner that died: CONNs go on
+ * from seq, the last that owner sent.  0, or -1 if endpoints exist.
+ */
+int gcore_resume(struct gcore *g, uint32_t seq);
+/*
+ * Then each member the dead owner had, at its slot i (its board slot):
+ * pid, listening or not, acking on the board (slot: what it reads now,
+ * sent: the last CONN it was sent) or by record.  What it was sent and
+ * has not acknowledged is not known one by one, so not handed on if it
+ * goes (only the dead owner had copies); its acks, on the board or by
+ * record, up to the last CONN sent, are no error.  0, or -1 out of
+ * memory or a slot in use.
+ */
+int gcore_adopt(struct gcore *g, size_t i, long pid, int listening,
+    int board, uint32_t slot, uint32_t sent);
+
 /* LISTEN on i: ok if the listener took its backlog. */
 void gcore_listen(struct gcore *g, size_t i, int ok);
 /*

@@ -31,7 +31,7 @@
  * bind must not wait for it as long as it stays so.
  */
 #define	JOIN_WAIT_MS		2500
-#define	MAX_DUPS		64	/* fds sharing one member, replaced at listen */
+#define	MAX_DUPS		64	/* fds of one member, replaced at bind */
 
 static void
 backoff(int attempt, uint64_t deadline)

@@ -34,6 +34,7 @@
 #include "platform.h"
 #include "proto.h"
 #include "real.h"
+#include "standby.h"
 #include "util.h"
 
 #define	ACCEPT_BATCH	64	/* connections taken per wakeup */
@@ -41,6 +42,10 @@
 #define	RV_CHECK_MS	2000	/* is our rendezvous name still there? */
 #define	FD_RESERVE	64	/* fds kept from members: listener, spare... */
 #define	STAT_BATCH	64	/* status records per write */
+/* Poller tokens: 0 the rendezvous, 1 the listener, 2 the standby. */
+#define	SB_TOKEN	2
+#define	EP_TOKEN(i)	((uint32_t)(3 + (i)))	/* endpoint slot i */
+#define	SB_RETRY_MS	1000	/* a standby that died, again */
 
 /* The shell's side of an endpoint slot of the core. */
 struct sep {
@@ -69,7 +74,17 @@ static struct {
 	enum shim_policy policy;
 	struct gcore	g;
 
-	/* Poller token 2 + i is g.eps[i], whose fd is seps[i].fd. */
+	/* The standby (standby.h): -1 while there is none. */
+	const struct owner_args *args;
+	struct standby_mem *sbmem;
+	int		sbmemfd;
+	int		sbfd;
+	pid_t		sbpid;		/* our child */
+	uint64_t	sb_tried_us;	/* when we last started one */
+	char		service[256];	/* ours (plat_service_of), or "" */
+	char		sb_service[256];	/* the standby's; "": ours */
+
+	/* Poller token EP_TOKEN(i) is g.eps[i], whose fd is seps[i].fd. */
 	struct plat_poller *poller;
 	int		lwatched;	/* the listener is in the poller */
 	struct sep	*seps;
@@ -99,6 +114,125 @@ sep_room(size_t i)
 
 _Noreturn static void finish(void);
 
+/*
+ * The standby is gone or cannot keep up (its socket full): the group
+ * keeps one owner only, until the next is started.  A live one is ended
+ * first: two processes must never both take over.
+ */
+static void
+standby_drop(const char *why)
+{
+	if (o.sbfd < 0)
+		return;
+	plat_poller_del(o.poller, o.sbfd, SB_TOKEN);
+	standby_kill(o.sbpid, o.sbfd);
+	o.sbfd = -1;
+	o.sbpid = 0;
+	shim_log(LOG_LVL_WARN, "standby %s; starting another", why);
+}
+
+/* Tell the standby, before the member hears from us. */
+static void
+mirror(enum standby_event ev, size_t i, int flags, int epfd)
+{
+	if (o.sbfd >= 0 && standby_tell(o.sbfd, ev, i, o.g.eps[i].pid, flags,
+	    epfd) != 0)
+		standby_drop(errno == EAGAIN ? "cannot keep up" : "is gone");
+}
+
+static int
+join_flags(size_t i)
+{
+	return ((o.g.eps[i].state == GCORE_LISTENING ? SB_F_LISTENING : 0) |
+	    (o.g.eps[i].board ? SB_F_BOARD : 0));
+}
+
+/* Member i runs in another service than ours: its name into out. */
+static int
+other_service(size_t i, char *out, size_t n)
+{
+	long pids[1 + STAT_PIDS];
+
+	pids[0] = o.g.eps[i].pid;
+	for (size_t k = 0; k < STAT_PIDS; k++)
+		pids[k + 1] = o.seps[i].pids[k];
+	for (size_t k = 0; k <= STAT_PIDS; k++) {
+		if (pids[k] > 0 && plat_service_of((pid_t)pids[k], out,
+		    n) == 0 && strcmp(out, o.service) != 0)
+			return (1);
+	}
+	return (0);
+}
+
+/* A service of a member's, not ours, into out; "" if there is none. */
+static void
+pick_service(char *out, size_t n)
+{
+	out[0] = '\0';
+	if (o.service[0] == '\0')
+		return;
+	for (size_t i = 0; i < o.g.n; i++) {
+		if ((o.g.eps[i].state == GCORE_JOINED ||
+		    o.g.eps[i].state == GCORE_LISTENING) &&
+		    other_service(i, out, n))
+			return;
+	}
+	out[0] = '\0';
+}
+
+/*
+ * Member i joined: if it comes from another service than ours and our
+ * standby lives in ours, the standby moves to i's (a new one starts
+ * there): then no one service's restart ends the group.
+ */
+static void
+standby_place(size_t i)
+{
+	char svc[sizeof (o.service)];
+
+	if (o.sbfd < 0 || o.sb_service[0] != '\0' || o.service[0] == '\0' ||
+	    !other_service(i, svc, sizeof (svc)))
+		return;
+	standby_drop("moves to another service");
+	o.sb_tried_us = 0;
+}
+
+/*
+ * Start a standby, at most once per SB_RETRY_MS, and tell it of every
+ * member.  Only OWNER_PROG can: a forked owner has no program to run.
+ */
+static void
+standby_up(void)
+{
+	uint64_t now = util_now_us();
+	struct owner_args a;
+
+	if (o.sbfd >= 0 || o.sbmem == NULL || !o.args->prog ||
+	    now - o.sb_tried_us < SB_RETRY_MS * 1000)
+		return;
+	o.sb_tried_us = now;
+	a = *o.args;
+	a.listenfd = o.lfd;
+	a.rvfd = o.rvfd;	/* moved since, or made again (rv_heal) */
+	pick_service(a.service, sizeof (a.service));
+	(void) strcpy(o.sb_service, a.service);
+	if (standby_start(&a, o.boardfd, o.sbmemfd, &o.sbfd, &o.sbpid) != 0) {
+		o.sbfd = -1;
+		shim_log(LOG_LVL_WARN, "cannot start a standby: %s",
+		    strerror(errno));
+		return;
+	}
+	if (plat_poller_set(o.poller, o.sbfd, SB_TOKEN, 1) != 0) {
+		standby_drop("cannot be watched");
+		return;
+	}
+	for (size_t i = 0; i < o.g.n && o.sbfd >= 0; i++) {
+		if (o.g.eps[i].state == GCORE_JOINED ||
+		    o.g.eps[i].state == GCORE_LISTENING)
+			mirror(SB_JOIN, i, join_flags(i), o.seps[i].fd);
+	}
+}
+
 /* --- what the core asks of us ------------------------------------------ */
 
 static int
@@ -113,8 +247,11 @@ op_send_conn(void *ctx, size_t i, uint32_t seq, uint32_t prev,
 	r.seq = seq;
 	r.arg = (int32_t)prev;	/* the member's board ack is made from it */
 	r.addr = *peer;
+	/* Before it goes: a standby taking over chains acks from it. */
+	standby_mem_sent(o.sbmem, i, seq);
 	if (proto_send(o.seps[i].fd, &r, connfd) == 0)
 		return (0);
+	standby_mem_sent(o.sbmem, i, o.g.eps[i].last_sent);
 	return (errno != 0 ? errno : EIO);
 }
 
@@ -137,7 +274,9 @@ static void
 op_ep_closed(void *ctx, size_t i)
 {
 	(void) ctx;
-	plat_poller_del(o.poller, o.seps[i].fd, (uint32_t)(2 + i));
+	if (o.g.eps[i].state != GCORE_NEW)
+		mirror(SB_END, i, 0, -1);
+	plat_poller_del(o.poller, o.seps[i].fd, EP_TOKEN(i));
 	(void) real.close(o.seps[i].fd);
 	o.seps[i].fd = -1;
 	o.seps[i].rxlen = 0;
@@ -203,6 +342,22 @@ dispatch_orphans(void)
 		gcore_dispatch_orphans(&o.g, util_now_us());
 }
 
+/*
+ * What a standby would say we held unsent if we died now: the waiting
+ * connections, and extra in hand.  A kill lands most often as a system
+ * call returns: one accept() that returned a connection and never came
+ * back to us.  So the one in hand counts from before the call.  A store
+ * or two per connection, in memory only we write.
+ */
+static void
+holding(uint32_t extra)
+{
+	if (o.sbmem != NULL)
+		standby_mem_inhand(o.sbmem, extra +
+		    (uint32_t)(o.g.orphan_head == GCORE_NONE ? 0 :
+		    gcore_waiting(&o.g)));
+}
+
 static void
 accept_conns(void)
 {
@@ -214,8 +369,10 @@ accept_conns(void)
 
 		if (!any_eligible())
 			return;
+		holding(1);
 		fd = plat_accept_cloexec(o.lfd, (struct sockaddr *)&ss, &len);
 		if (fd < 0) {
+			holding(0);
 			if (errno == EINTR || errno == ECONNABORTED ||
 			    errno == EPROTO)
 				continue;
@@ -231,10 +388,9 @@ accept_conns(void)
 		}
 		if (proto_addr_from_sockaddr(&peer, (struct sockaddr *)&ss,
 		    len) != 0 || gcore_conn(&o.g, fd, &peer,
-		    util_now_us()) != 0) {
+		    util_now_us()) != 0)
 			(void) real.close(fd);
-			continue;
-		}
+		holding(0);
 	}
 }
 
@@ -383,6 +539,8 @@ send_stat(size_t i)
 	g.opts[STAT_G_DELIVERED_HI] = (int32_t)(o.g.delivered >> 32);
 	g.opts[STAT_G_WAITING] = (int32_t)gcore_waiting(&o.g);
 	g.opts[STAT_G_LINGER] = (int32_t)o.linger_ms;
+	g.opts[STAT_G_STANDBY] = o.sbfd >= 0 ? (int32_t)o.sbpid : 0;
+	g.opts[STAT_G_TAKEOVERS] = (int32_t)standby_mem_takeovers(o.sbmem);
 	g.opts[STAT_G_RUN] = o.policy != SHIM_POLICY_ROUNDROBIN ? 0 :
 	    (int32_t)gcore_run(&o.g);
 	if (stat_put(fd, &g, buf, &n, 0) != 0)
@@ -440,6 +598,8 @@ welcome(size_t i, const struct proto_rec *r)
 		return (1);
 	}
 	out.arg = (int32_t)o.policy;
+	mirror(SB_JOIN, i, join_flags(i), o.seps[i].fd);
+	standby_place(i);
 	if (w == GCORE_WELCOMED)
 		return (ep_send(i, &out, -1));
 	ackmem_clear_busy(o.board, i);
@@ -480,6 +640,8 @@ handle(size_t i, const struct proto_rec *r)
 	case REC_LISTEN: {
 		int err = do_listen(r->arg);
 
+		if (err == 0 && e->state != GCORE_LISTENING)
+			mirror(SB_LISTEN, i, 0, -1);
 		if (!e->listened) {
 			struct proto_rec out;
 
@@ -503,6 +665,7 @@ handle(size_t i, const struct proto_rec *r)
 		gcore_idle(&o.g, i, r->seq);
 		return (0);
 	case REC_UNLISTEN:
+		mirror(SB_UNLISTEN, i, 0, -1);
 		gcore_unlisten(&o.g, i);
 		return (0);
 
@@ -613,7 +776,7 @@ accept_members(void)
 		o.seps[i].fd = fd;
 		o.seps[i].rxlen = 0;
 		memset(o.seps[i].pids, 0, sizeof (o.seps[i].pids));
-		if (plat_poller_set(o.poller, fd, (uint32_t)(2 + i), 1) != 0) {
+		if (plat_poller_set(o.poller, fd, EP_TOKEN(i), 1) != 0) {
 			shim_log(LOG_LVL_ERROR, "cannot watch a member: %s",
 			    strerror(errno));
 			(void) real.close(fd);
@@ -633,7 +796,23 @@ accept_members(void)
 _Noreturn static void
 finish(void)
 {
+	struct proto_rec r;
+
 	(void) unlink(o.path);
+	/*
+	 * Members left (reuseport-shim stop): each gets its endpoint's other
+	 * end, which so never closes: see accept.c's keep_peer().
+	 */
+	memset(&r, 0, sizeof (r));
+	r.type = REC_GONE;
+	for (size_t i = 0; i < o.g.n; i++) {
+		if (o.g.eps[i].state == GCORE_JOINED ||
+		    o.g.eps[i].state == GCORE_LISTENING)
+			(void) proto_send(o.seps[i].fd, &r, o.seps[i].fd);
+	}
+	if (o.sbfd >= 0)
+		standby_finish(o.sbfd);
+	o.sbfd = -1;
 	(void) real.close(o.rvfd);
 	(void) real.close(o.lfd);
 	gcore_finish(&o.g);
@@ -648,8 +827,8 @@ static const int deaf[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1,
 #endif
 };
 
-static void
-reset_signals(void)
+void
+owner_signals(void)
 {
 	struct sigaction sa;
 	sigset_t none;
@@ -816,40 +995,13 @@ min_timeout(int a, int b)
 	return (a < b ? a : b);
 }
 
-/* The owner's loop; it never returns. */
-_Noreturn void
-owner_run(const struct owner_args *a)
+/* What an owner and a standby taking over set up alike. */
+static void
+setup(const struct owner_args *a, int lfd, int rvfd)
 {
-	struct timespec empty_since = { -1, 0 };
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof (ss);
-	int lfd, rvfd, nul;
 
-	shim_log_set_role("owner ");
-	reset_signals();
-	plat_set_procname("rpshim-owner");
-	plat_owner_sched();
-
-	/* Our two fds at 3 and 4; 0 and 1 to /dev/null; 2 kept for logs. */
-	lfd = a->listenfd;
-	rvfd = a->rvfd;
-	if (rvfd == 3) {
-		int t = real.fcntl(rvfd, F_DUPFD, 5);
-
-		if (t < 0)
-			_exit(1);
-		(void) real.close(rvfd);
-		rvfd = t;
-	}
-	if ((lfd = move_fd(lfd, 3)) < 0 || (rvfd = move_fd(rvfd, 4)) < 0)
-		_exit(1);
-	plat_closefrom(5);
-	if ((nul = open("/dev/null", O_RDWR)) >= 0) {
-		(void) real.dup2(nul, 0);
-		(void) real.dup2(nul, 1);
-		if (nul > 2)
-			(void) real.close(nul);
-	}
 	(void) real.fcntl(lfd, F_SETFD, FD_CLOEXEC);
 	(void) real.fcntl(rvfd, F_SETFD, FD_CLOEXEC);
 	(void) real.fcntl(rvfd, F_SETFL, O_NONBLOCK);
@@ -857,9 +1009,12 @@ owner_run(const struct owner_args *a)
 	(void) real.fcntl(lfd, F_SETFL, real.fcntl(lfd, F_GETFL) | O_NONBLOCK);
 
 	memset(&o, 0, sizeof (o));
+	o.sbfd = -1;
+	o.args = a;
+	if (plat_service_of(getpid(), o.service, sizeof (o.service)) != 0)
+		o.service[0] = '\0';
 	fd_budget();
 	o.rv_checked_us = util_now_us();
-	o.board = ackmem_create(&o.boardfd);
 	o.lfd = lfd;
 	o.rvfd = rvfd;
 	o.path = a->path;
@@ -882,8 +1037,13 @@ owner_run(const struct owner_args *a)
 		    strerror(errno));
 		finish();
 	}
-	shim_log(LOG_LVL_INFO, "group started at %s (policy %s)", a->path,
-	    config_policy_name(a->policy));
+}
+
+/* The owner's loop; it never returns. */
+_Noreturn static void
+run(void)
+{
+	struct timespec empty_since = { -1, 0 };
 
 	for (;;) {
 		uint32_t tok[64];
@@ -892,11 +1052,13 @@ owner_run(const struct owner_args *a)
 		(void) collect_acks();
 		later = timers();
 		dispatch_orphans();
+		standby_up();
+		holding(0);
 		want = !o.paused && any_eligible();
 
 		/* The listener is watched only while someone can take more. */
 		if (want != o.lwatched &&
-		    plat_poller_set(o.poller, lfd, 1, want) == 0)
+		    plat_poller_set(o.poller, o.lfd, 1, want) == 0)
 			o.lwatched = want;
 		/* Out of fds, joiners wait in the rendezvous backlog too. */
 		if (o.paused != o.rvpaused &&
@@ -908,6 +1070,8 @@ owner_run(const struct owner_args *a)
 		 * between our last look and the flag.
 		 */
 		timeout = min_timeout(linger_left(&empty_since), later);
+		if (o.sbfd < 0 && o.sbmem != NULL && o.args->prog)
+			timeout = min_timeout(timeout, SB_RETRY_MS);
 		if (o.board != NULL && o.g.unacked > 0) {
 			ackmem_sleeping(o.board, 1);
 			if (collect_acks() > 0)
@@ -927,9 +1091,11 @@ owner_run(const struct owner_args *a)
 				rv_ready = 1;
 			else if (tok[k] == 1)
 				l_ready = 1;
-			else if (tok[k] - 2 < o.g.n &&
-			    o.g.eps[tok[k] - 2].state != GCORE_FREE)
-				ep_read(tok[k] - 2);
+			else if (tok[k] == SB_TOKEN)
+				standby_drop("is gone");
+			else if (tok[k] - EP_TOKEN(0) < o.g.n &&
+			    o.g.eps[tok[k] - EP_TOKEN(0)].state != GCORE_FREE)
+				ep_read(tok[k] - EP_TOKEN(0));
 		}
 		if (rv_ready)
 			accept_members();
@@ -943,159 +1109,92 @@ owner_run(const struct owner_args *a)
 	}
 }
 
-/* Reap the intermediate process; 0 if it reported the owner started. */
-static int
-reap(pid_t pid)
+_Noreturn void
+owner_run(const struct owner_args *a)
 {
-	int st;
+	int lfd, rvfd, nul;
 
-	while (waitpid(pid, &st, 0) < 0) {
-		if (errno != EINTR)
-			return (0);	/* reaped by the application: fine */
+	shim_log_set_role("owner ");
+	owner_signals();
+	plat_set_procname(OWNER_PROG);
+	plat_owner_sched();
+
+	/* Our two fds at 3 and 4; 0 and 1 to /dev/null; 2 kept for logs. */
+	lfd = a->listenfd;
+	rvfd = a->rvfd;
+	if (rvfd == 3) {
+		int t = real.fcntl(rvfd, F_DUPFD, 5);
+
+		if (t < 0)
+			_exit(1);
+		(void) real.close(rvfd);
+		rvfd = t;
 	}
-	return (WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1);
+	if ((lfd = move_fd(lfd, 3)) < 0 || (rvfd = move_fd(rvfd, 4)) < 0)
+		_exit(1);
+	plat_closefrom(5);
+	if ((nul = open("/dev/null", O_RDWR)) >= 0) {
+		(void) real.dup2(nul, 0);
+		(void) real.dup2(nul, 1);
+		if (nul > 2)
+			(void) real.close(nul);
+	}
+	setup(a, lfd, rvfd);
+	o.board = ackmem_create(&o.boardfd);
+	/* The standby needs the board; without one, no standby either. */
+	if (o.board != NULL)
+		o.sbmem = standby_mem_create(&o.sbmemfd);
+	shim_log(LOG_LVL_INFO, "group started at %s (policy %s)", a->path,
+	    config_policy_name(a->policy));
+	run();
 }
 
-/*
- * The owner as a program of its own, OWNER_PROG beside the library:
- * nothing of the application's image is copied (illumos reserves swap
- * for all of a forked image, so a large program's fork can fail), and ps,
- * pidof and pkill see rpshim-owner, not the daemon.  -1 with errno
- * ENOENT if there is no such program, so the caller can fork instead.
- */
-/* "127.0.0.1:8080", "[::]:443": the address fd is bound to. */
-static void
-group_name(int fd, char *buf, size_t n)
+_Noreturn void
+owner_takeover(const struct owner_args *a, const struct standby_member *m,
+    size_t n, struct standby_mem *mem)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof (ss);
-	char host[INET6_ADDRSTRLEN];
-	const void *addr;
-	unsigned port;
+	uint32_t held = standby_mem_held(mem), seq = standby_mem_seq(mem);
+	uint32_t nth = standby_mem_took_over(mem);
+	size_t k, adopted = 0;
 
-	(void) snprintf(buf, n, "?");
-	if (real.getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
-		return;
-	if (ss.ss_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+	shim_log_set_role("owner ");
+	plat_owner_sched();
+	/* What ps and pgrep -f show: "rpshim-owner tcp ADDRESS..." now. */
+	if (a->role != NULL && strlen(a->role) >= 3) {
+		size_t len = strlen(a->role);
 
-		addr = &s6->sin6_addr;
-		port = ntohs(s6->sin6_port);
-	} else {
-		const struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-
-		addr = &s4->sin_addr;
-		port = ntohs(s4->sin_port);
+		memset(a->role, 0, len);
+		memcpy(a->role, "tcp", 3);
 	}
-	if (inet_ntop(ss.ss_family, addr, host, sizeof (host)) == NULL)
-		return;
-	(void) snprintf(buf, n, ss.ss_family == AF_INET6 ? "[%s]:%u" :
-	    "%s:%u", host, port);
-}
+	setup(a, a->listenfd, a->rvfd);
+	o.boardfd = a->boardfd;
+	o.board = ackmem_adopt(a->boardfd);
+	o.sbmem = mem;
+	o.sbmemfd = a->memfd;
+	(void) real.close(a->mirrorfd);
+	(void) gcore_resume(&o.g, seq);
+	for (k = 0; k < n; k++) {
+		size_t i = m[k].slot;
+		int board = m[k].board && o.board != NULL;
 
-static int
-spawn_prog(const struct owner_args *a)
-{
-	char prog[RV_PATH_MAX + 32], nums[5][24], where[INET6_ADDRSTRLEN + 16];
-	char *argv[10];
-	pid_t pid;
-	int lfd, rvfd, rc;
-
-	if (plat_self_dir(prog, sizeof (prog)) != 0 ||
-	    strlen(prog) + sizeof ("/" OWNER_PROG) > sizeof (prog)) {
-		errno = ENOENT;
-		return (-1);
+		if (sep_room(i) != 0 || gcore_adopt(&o.g, i, m[k].pid,
+		    m[k].listening, board, board ? ackmem_read(o.board, i) : 0,
+		    standby_mem_slot_sent(mem, i)) != 0) {
+			(void) real.close(m[k].fd);
+			continue;
+		}
+		memset(&o.seps[i], 0, sizeof (o.seps[i]));
+		o.seps[i].fd = m[k].fd;
+		(void) real.fcntl(m[k].fd, F_SETFL, O_NONBLOCK);
+		if (plat_poller_set(o.poller, m[k].fd, EP_TOKEN(i),
+		    1) != 0) {
+			gcore_end(&o.g, i, GCORE_EJECT, "cannot be watched");
+			continue;
+		}
+		adopted++;
 	}
-	(void) strcat(prog, "/" OWNER_PROG);
-	if (access(prog, X_OK) != 0) {
-		errno = ENOENT;
-		return (-1);
-	}
-	/* Copies that survive exec (ours are close-on-exec), away from 0-2. */
-	if ((lfd = real.fcntl(a->listenfd, F_DUPFD, 10)) < 0)
-		return (-1);
-	if ((rvfd = real.fcntl(a->rvfd, F_DUPFD, 10)) < 0) {
-		(void) real.close(lfd);
-		return (-1);
-	}
-	(void) snprintf(nums[0], sizeof (nums[0]), "%d", lfd);
-	(void) snprintf(nums[1], sizeof (nums[1]), "%d", rvfd);
-	(void) snprintf(nums[2], sizeof (nums[2]), "%d", (int)a->policy);
-	(void) snprintf(nums[3], sizeof (nums[3]), "%ld", (long)a->uid);
-	(void) snprintf(nums[4], sizeof (nums[4]), "%ld", a->linger_ms);
-	/* What ps and pgrep -f show: whose group this is, first. */
-	group_name(a->listenfd, where, sizeof (where));
-	argv[0] = OWNER_PROG;
-	argv[1] = "tcp";
-	argv[2] = where;
-	for (int i = 0; i < 5; i++)
-		argv[i + 3] = nums[i];
-	argv[8] = (char *)a->path;
-	argv[9] = NULL;
-	rc = plat_spawn(prog, argv, &pid);
-	(void) real.close(lfd);
-	(void) real.close(rvfd);
-	if (rc != 0)
-		return (-1);
-	return (reap(pid));
-}
-
-int
-owner_args_parse(struct owner_args *a, int argc, char **argv)
-{
-	long v[5];
-
-	/* argv[1], argv[2]: the protocol and address, for people only. */
-	if (argc != 9)
-		return (-1);
-	memset(a, 0, sizeof (*a));
-	for (int i = 0; i < 5; i++) {
-		char *end;
-
-		errno = 0;
-		v[i] = strtol(argv[i + 3], &end, 10);
-		if (errno != 0 || end == argv[i + 3] || *end != '\0' ||
-		    v[i] < 0)
-			return (-1);
-	}
-	if (v[0] > INT_MAX || v[1] > INT_MAX ||
-	    v[2] > SHIM_POLICY_LEASTLOADED || strlen(argv[8]) >= sizeof (a->path))
-		return (-1);
-	a->listenfd = (int)v[0];
-	a->rvfd = (int)v[1];
-	a->policy = (enum shim_policy)v[2];
-	a->uid = (uid_t)v[3];
-	a->linger_ms = v[4];
-	(void) strcpy(a->path, argv[8]);
-	return (0);
-}
-
-int
-owner_spawn(const struct owner_args *a)
-{
-	pid_t pid, mid;
-	int saved = errno;
-
-	if (spawn_prog(a) == 0)
-		return (0);
-	if (errno != ENOENT)
-		shim_log(LOG_LVL_WARN, "cannot start %s: %s; forking the "
-		    "owner instead", OWNER_PROG, strerror(errno));
-	errno = saved;
-	/*
-	 * Double fork: the owner is not our child (nothing of ours to reap,
-	 * no zombie if the application never waits), and setsid detaches it
-	 * from the terminal, so ^C to the application spares the group.
-	 */
-	pid = plat_fork(1);
-	if (pid < 0)
-		return (-1);
-	if (pid == 0) {
-		(void) setsid();
-		mid = plat_fork(0);
-		if (mid != 0)
-			_exit(mid < 0 ? 1 : 0);
-		owner_run(a);
-	}
-	return (reap(pid));
+	shim_log(LOG_LVL_WARN, "the owner of %s died; took over its %zu "
+	    "member(s) (takeover %u); %u connection(s) it had accepted and "
+	    "not yet sent are lost", a->path, adopted, nth, held);
+	run();
 }

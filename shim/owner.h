@@ -23,6 +23,14 @@ struct owner_args {
 	enum shim_policy policy;
 	uid_t		uid;		/* the only uid that may join */
 	long		linger_ms;	/* kept this long after the last member */
+	/* A standby's (standby.h); -1 for an owner. */
+	int		boardfd;	/* the ack board */
+	int		memfd;		/* what the owner shares with it */
+	int		mirrorfd;	/* its end of the owner's mirror */
+	int		prog;		/* running as OWNER_PROG, not a fork */
+	char		*role;		/* its argv[1], or NULL */
+	/* The service a standby runs in (plat_service_of); "" the owner's. */
+	char		service[256];
 };
 
 /* The owner's program, installed beside the library. */
@@ -36,11 +44,34 @@ struct owner_args {
 int owner_spawn(const struct owner_args *a);
 
 /*
- * OWNER_PROG's arguments (tcp ADDRESS LISTENFD RVFD POLICY UID LINGER_MS
- * PATH, as owner_spawn writes them) into a; -1 if any is malformed.
+ * Start a's standby (a->mirrorfd set): OWNER_PROG, the program this
+ * process runs, as our child (*pid); 0, or -1 (ENOENT: a forked owner
+ * has none).
+ */
+int standby_spawn(const struct owner_args *a, pid_t *pid);
+
+/*
+ * OWNER_PROG's arguments into a; -1 if any is malformed.  An owner:
+ *   tcp ADDRESS LISTENFD RVFD POLICY UID LINGER_MS PATH
+ * a standby: the same after "standby", then BOARDFD MEMFD MIRRORFD
+ * SERVICE ("-": the owner's).
  */
 int owner_args_parse(struct owner_args *a, int argc, char **argv);
 /* Be the owner; never returns. */
 _Noreturn void owner_run(const struct owner_args *a);
+/*
+ * Deaf to what operators send a daemon's processes, the application's
+ * handlers gone: an owner's and a standby's signals.
+ */
+void owner_signals(void);
+
+struct standby_member;
+struct standby_mem;
+/*
+ * Be the owner in place of one that died (standby.c): its n members,
+ * mem and board as it left them.  Never returns.
+ */
+_Noreturn void owner_takeover(const struct owner_args *a,
+    const struct standby_member *m, size_t n, struct standby_mem *mem);
 
 #endif /* SHIM_OWNER_H */

@@ -1156,6 +1156,110 @@ plat_set_procname(const char *name)
 #endif
 }
 
+#if defined(__linux__)
+/* The line of f (a /proc or mount table file) that starts with key. */
+static int
+file_line(const char *f, int (*match)(const char *, void *), void *arg,
+    char *out, size_t n)
+{
+	char buf[8192];
+	ssize_t len;
+	int fd, found = -1;
+
+	if ((fd = open(f, O_RDONLY | O_CLOEXEC)) < 0)
+		return (-1);
+	len = real.read(fd, buf, sizeof (buf) - 1);
+	(void) real.close(fd);
+	if (len <= 0)
+		return (-1);
+	buf[len] = '\0';
+	for (char *l = buf, *e; l != NULL && *l != '\0'; l = e) {
+		if ((e = strchr(l, '\n')) != NULL)
+			*e++ = '\0';
+		if (match(l, arg) && strlen(l) < n) {
+			(void) strcpy(out, l);
+			found = 0;
+			break;
+		}
+	}
+	return (found);
+}
+
+static int
+is_v2(const char *l, void *arg)
+{
+	(void) arg;
+	return (strncmp(l, "0::", 3) == 0);
+}
+
+/* mountinfo: "... - cgroup2 ..." */
+static int
+is_cgroup2(const char *l, void *arg)
+{
+	(void) arg;
+	return (strstr(l, " - cgroup2 ") != NULL);
+}
+#endif
+
+int
+plat_service_of(pid_t pid, char *buf, size_t n)
+{
+#if defined(__linux__)
+	char f[64], l[512];
+
+	(void) snprintf(f, sizeof (f), "/proc/%ld/cgroup", (long)pid);
+	if (file_line(f, is_v2, NULL, l, sizeof (l)) != 0 ||
+	    strlen(l + 3) >= n || l[3] != '/')
+		return (-1);
+	(void) strcpy(buf, l + 3);
+	return (0);
+#else
+	(void) pid;
+	(void) buf;
+	(void) n;
+	return (-1);
+#endif
+}
+
+int
+plat_service_enter(const char *service)
+{
+#if defined(__linux__)
+	char l[1024], path[1024 + 256], num[24], *mnt, *end;
+	int fd, k, rc = -1, e;
+
+	/* mountinfo's fifth field is where the cgroup2 tree is mounted. */
+	if (file_line("/proc/self/mountinfo", is_cgroup2, NULL, l,
+	    sizeof (l)) != 0)
+		return (-1);
+	for (mnt = l, k = 0; k < 4 && mnt != NULL; k++) {
+		if ((mnt = strchr(mnt, ' ')) != NULL)
+			mnt++;
+	}
+	if (mnt == NULL || (end = strchr(mnt, ' ')) == NULL)
+		return (-1);
+	*end = '\0';
+	if (snprintf(path, sizeof (path), "%s%s/cgroup.procs", mnt,
+	    service) >= (int)sizeof (path)) {
+		errno = ENAMETOOLONG;
+		return (-1);
+	}
+	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
+		return (-1);
+	k = snprintf(num, sizeof (num), "%ld\n", (long)getpid());
+	if (real.write(fd, num, (size_t)k) == k)
+		rc = 0;
+	e = errno;
+	(void) real.close(fd);
+	errno = e;
+	return (rc);
+#else
+	(void) service;
+	errno = ENOTSUP;
+	return (-1);
+#endif
+}
+
 /*
  * A shared memory object of size bytes that no other process can open by
  * name, close-on-exec: Linux's memfd, else an unlinked POSIX one.  On
@@ -1218,6 +1322,30 @@ plat_self_dir(char *buf, size_t n)
 	memcpy(buf, self.dli_fname, len);
 	buf[len] = '\0';
 	return (0);
+}
+
+int
+plat_self_exe(char *buf, size_t n)
+{
+#if defined(__linux__)
+	ssize_t len = readlink("/proc/self/exe", buf, n - 1);
+
+	if (len <= 0 || (size_t)len >= n - 1)
+		return (-1);
+	buf[len] = '\0';
+	return (0);
+#elif defined(__sun)
+	const char *p = getexecname();
+
+	if (p == NULL || p[0] != '/' || strlen(p) >= n)
+		return (-1);
+	(void) strcpy(buf, p);
+	return (0);
+#else
+	(void) buf;
+	(void) n;
+	return (-1);
+#endif
 }
 
 /*
@@ -1407,4 +1535,23 @@ plat_opt_unread(int level, int name, int v)
 			return (plat_opt_setval(o, v));
 	}
 	return (v);
+}
+
+/*
+ * The search path of execvp when PATH is unset, for exec.c's own search
+ * where the C library has no execvpe: the C library's own default, so
+ * that the search finds what its execvp would.  illumos libc's (not
+ * XPG4): root's has /usr/sbin, and other users' ends in an empty element
+ * (the current directory).  glibc's: /bin:/usr/bin.
+ */
+const char *
+plat_exec_path(void)
+{
+#if defined(__sun)
+	if (geteuid() == 0 || getuid() == 0)
+		return ("/usr/sbin:/usr/ccs/bin:/usr/bin");
+	return ("/usr/ccs/bin:/usr/bin:");
+#else
+	return ("/bin:/usr/bin");
+#endif
 }

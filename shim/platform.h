@@ -197,6 +197,16 @@ int plat_poller_wait(struct plat_poller *p, uint32_t *tokens, int max,
 pid_t plat_fork(int waited);
 /* The directory of this library (or program) into buf; -1 if unknown. */
 int plat_self_dir(char *buf, size_t n);
+/*
+ * The service a process runs in, as its service manager knows it: on
+ * Linux its cgroup (v2), whose restart (cgroup.kill, systemd's stop)
+ * ends every process in it.  -1 where it cannot be told.
+ */
+int plat_service_of(pid_t pid, char *buf, size_t n);
+/* Move this process into service (plat_service_of's name).  0 or -1. */
+int plat_service_enter(const char *service);
+/* The running program's own file, absolute; -1 if it cannot be told. */
+int plat_self_exe(char *buf, size_t n);
 /* The path of this library (or program) into buf; -1 if unknown. */
 int plat_self_path(char *buf, size_t n);
 /* The preload variables the run-time linker reads, NULL-terminated. */
@@ -238,5 +248,8 @@ int plat_opt_inherited_nth(size_t i, int *level, int *name);
  * from one socket and set on another (Linux: half a buffer size).
  */
 int plat_opt_unread(int level, int name, int v);
+
+/* execvp's search path where PATH is unset (the C library's default). */
+const char *plat_exec_path(void);
 
 #endif /* SHIM_PLATFORM_H */

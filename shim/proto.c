@@ -75,7 +75,8 @@ proto_type_has_fd(int type)
 int
 proto_type_may_fd(int type)
 {
-	return (type == REC_CONN || type == REC_WELCOME);
+	return (type == REC_CONN || type == REC_WELCOME ||
+	    type == REC_MIRROR || type == REC_GONE);
 }
 
 static int
@@ -89,7 +90,7 @@ static int
 type_has_opts(int type)
 {
 	return (type == REC_LISTEN_OK || type == REC_STAT_GROUP ||
-	    type == REC_STAT_EP || type == REC_SETOPT);
+	    type == REC_STAT_EP || type == REC_SETOPT || type == REC_MIRROR);
 }
 
 void

@@ -27,6 +27,9 @@
  * SETOPT (opts = level, name, int value), also on a connection of its
  * own, sets an option of the listener itself (plat_opt_on_listener) for
  * a member; the owner answers SETOPT (arg = errno) once it is set.
+ * MIRROR records go from an owner to its standby only (standby.h).
+ * GONE (owner -> member, with the owner's own end of that endpoint as its
+ * fd) ends a group on purpose (reuseport-shim stop): see accept.c.
  */
 #ifndef SHIM_PROTO_H
 #define SHIM_PROTO_H
@@ -62,6 +65,8 @@ enum proto_type {
 	REC_RETURN,		/* member: could not take CONN seq; hand it on */
 	REC_STOP,		/* status client: end the group now */
 	REC_SETOPT,		/* set an option on the listener; its answer */
+	REC_MIRROR,		/* owner -> its standby (standby.h) */
+	REC_GONE,		/* owner: the group ends; fd = our end */
 	REC_TYPE_END		/* one past the last valid type */
 };
 
@@ -74,6 +79,8 @@ enum {
 	STAT_G_WAITING,		/* connections waiting for an endpoint */
 	STAT_G_LINGER,		/* REUSEPORT_SHIM_LINGER_MS */
 	STAT_G_RUN,		/* roundrobin's run now; 0: not told */
+	STAT_G_STANDBY,		/* the standby's pid; 0: none now */
+	STAT_G_TAKEOVERS,	/* standbys that took over from an owner */
 	STAT_G_COUNT
 };
 
@@ -95,8 +102,9 @@ enum {
 #define	STAT_PIDS	(STAT_E_COUNT - STAT_E_PID0)
 
 /*
- * Options a status client must get; the ones after (RUN, BUSY_US) are
- * newer, and an owner of an older build leaves them out.
+ * Options a status client must get; the ones after (RUN, STANDBY,
+ * TAKEOVERS, BUSY_US) are newer, and an owner of an older build leaves
+ * them out.
  */
 #define	STAT_G_REQUIRED	STAT_G_RUN
 #define	STAT_E_REQUIRED	STAT_E_BUSY_US

@@ -198,8 +198,8 @@ listener_opt(const struct proto_rec *rec, const struct sockaddr_storage *ga)
 	const char *dir;
 	int ctl;
 
-	if ((dir = rv_dir_get()) == NULL ||
-	    rv_path(path, sizeof (path), dir, (const struct sockaddr *)ga) != 0 ||
+	if ((dir = rv_dir_get()) == NULL || rv_path(path, sizeof (path), dir,
+	    (const struct sockaddr *)ga) != 0 ||
 	    (ctl = rv_connect(path)) < 0)
 		return;
 	if (util_request(ctl, rec, REC_SETOPT, &rep) != 0 || rep.arg != 0)

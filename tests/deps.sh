@@ -1,11 +1,9 @@
 #!/bin/sh
-# The system packages a build needs, named as arguments: uthash (the fd
-# table), cmocka (unit tests).  Installed with apt-get where we may, else
-# named exactly.
+# The system packages a build needs, named as arguments: cmocka (unit
+# tests).  Installed with apt-get where we may, else named exactly.
 missing=""
 for want in "$@"; do
 	case $want in
-	uthash)	hdr=uthash.h pkg=uthash-dev ;;
 	cmocka)	hdr=cmocka.h pkg=libcmocka-dev ;;
 	*)	echo "deps: unknown dependency $want"; exit 2 ;;
 	esac
@@ -27,6 +25,6 @@ echo "deps: missing headers; install them with:"
 if command -v apt-get >/dev/null 2>&1; then
 	echo "    sudo apt-get install$missing"
 else
-	echo "    your package manager's uthash and cmocka development packages"
+	echo "    your package manager's cmocka development package"
 fi
 exit 1

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # tool_test.sh: the reuseport-shim command (run, stat), make install and
-# uninstall, and the man pages.  Loopback only; everything it starts and
-# every temporary directory is removed on exit, failure included.
+# uninstall, the man pages, and the README's examples (tool_readme.sh).
+# Loopback only (but the README's http.server example, which binds every
+# address); everything it starts and every temporary directory is
+# removed on exit, failure included.
 #
 #   bash tests/tool_test.sh      (or: make tool-test)
 #
@@ -326,7 +328,7 @@ EOF
 	rc=$?
 	why=
 	[ $rc -eq 0 ] || why="exit $rc"
-	grep -qE "^tcp 127\.0\.0\.1:$PORT  policy roundrobin  owner pid [0-9]+  up [0-9]+s  delivered [0-9]+  waiting 0  run [0-9]+$" <<<"$out" ||
+	grep -qE "^tcp 127\.0\.0\.1:$PORT  policy roundrobin  owner pid [0-9]+  up [0-9]+s  delivered [0-9]+  waiting 0  run [0-9]+  standby pid [0-9]+$" <<<"$out" ||
 	    why="${why:+$why; }no group line"
 	[ "$(grep -cE '^  pid [0-9]+  listening  delivered [0-9]+  unacked 0' <<<"$out")" -eq 4 ] ||
 	    why="${why:+$why; }not 4 listening member lines"
@@ -410,6 +412,22 @@ for sec in 1 7; do
 		ok $t
 	fi
 done
+
+# --- the README's examples -------------------------------------------
+
+# tests/tool_readme.sh runs each command block of README.md as written
+# and checks what the README says of it; its cases count here.  Into a
+# file, not a pipe: an owner keeps the stderr it was started with.
+bash "$HERE/tool_readme.sh" >"$TMP/readme.out" 2>&1
+grep -v '^readme examples: ' "$TMP/readme.out"
+sum=$(sed -n 's/^readme examples: \([0-9]*\) passed, \([0-9]*\) failed, \([0-9]*\) skipped$/\1 \2 \3/p' \
+    "$TMP/readme.out")
+if [ -n "$sum" ]; then
+	read -r p f s <<<"$sum"
+	npass=$((npass + p)) nfail=$((nfail + f)) nskip=$((nskip + s))
+else
+	fail readme_examples "tests/tool_readme.sh gave no summary line"
+fi
 
 echo "tool: $npass passed, $nfail failed, $nskip skipped"
 [ $nfail -eq 0 ]

@@ -480,6 +480,8 @@ struct group {
 	long		waiting;
 	long		linger;
 	long		run;		/* roundrobin's run; 0: not told */
+	long		standby;	/* its pid; 0: none (or not told) */
+	long		takeovers;
 	struct member	*m;
 	size_t		nm;
 };
@@ -594,6 +596,9 @@ read_answer(int fd, struct group *g, char *why, size_t wl)
 	g->waiting = r.opts[STAT_G_WAITING];
 	g->linger = r.opts[STAT_G_LINGER];
 	g->run = r.opts[STAT_G_RUN];	/* 0 if the owner left it out */
+	g->standby = r.nopts > STAT_G_STANDBY ? r.opts[STAT_G_STANDBY] : 0;
+	g->takeovers = r.nopts > STAT_G_TAKEOVERS ?
+	    r.opts[STAT_G_TAKEOVERS] : 0;
 	want = r.arg;
 	while ((long)g->nm < want) {
 		struct member *m;
@@ -777,6 +782,12 @@ print_text(const struct group *g)
 		(void) printf("  linger %ldms", g->linger);
 	if (g->policy == SHIM_POLICY_ROUNDROBIN && g->run > 0)
 		(void) printf("  run %ld", g->run);
+	if (g->standby > 0)
+		(void) printf("  standby pid %ld", g->standby);
+	else
+		(void) fputs("  no standby", stdout);
+	if (g->takeovers > 0)
+		(void) printf("  takeovers %ld", g->takeovers);
 	(void) putchar('\n');
 	for (size_t i = 0; i < g->nm; i++) {
 		const struct member *m = &g->m[i];
@@ -879,9 +890,11 @@ print_json(const struct group *g, int comma)
 	}
 	(void) printf(",\n   \"policy\": \"%s\", \"owner_pid\": %ld, "
 	    "\"uptime_s\": %ld, \"delivered\": %llu, \"waiting\": %ld, "
-	    "\"linger_ms\": %ld, \"run\": ",
+	    "\"linger_ms\": %ld, \"standby_pid\": %ld, \"takeovers\": %ld, "
+	    "\"run\": ",
 	    config_policy_name(g->policy), g->owner, g->uptime,
-	    (unsigned long long)g->delivered, g->waiting, g->linger);
+	    (unsigned long long)g->delivered, g->waiting, g->linger,
+	    g->standby, g->takeovers);
 	json_count(g->run);
 	(void) fputs(",\n   \"members\": [", stdout);
 	for (size_t i = 0; i < g->nm; i++) {

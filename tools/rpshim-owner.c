@@ -7,11 +7,17 @@
  * that fork happened.
  *
  *   rpshim-owner tcp ADDRESS LISTENFD RVFD POLICY UID LINGER_MS PATH
+ *
+ * An owner starts its standby (shim/standby.h) the same way:
+ *
+ *   rpshim-owner standby ADDRESS LISTENFD RVFD POLICY UID LINGER_MS PATH
+ *       BOARDFD MEMFD MIRRORFD SERVICE
  */
 #include <stdio.h>
 #include <unistd.h>
 
 #include "owner.h"
+#include "standby.h"
 
 int
 main(int argc, char **argv)
@@ -26,6 +32,9 @@ main(int argc, char **argv)
 		return (2);
 	}
 	(void) setsid();
+	/* A standby stays its owner's child: the owner knows its pid. */
+	if (a.mirrorfd >= 0)
+		standby_run(&a);
 	if ((pid = fork()) < 0)
 		return (1);
 	if (pid > 0)

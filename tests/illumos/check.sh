@@ -39,12 +39,7 @@ exports=$(cd "$(dirname "$exports")" && pwd)/exports.txt
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/illumos-check.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT INT TERM
-# uthash is not part of illumos (pkgsrc and OOCE ship it): the host's
-# copy, alone in a folder searched last.
 mkdir "$tmp/extra"
-uthash=$(printf '#include <uthash.h>\n' | cc -M -x c - 2>/dev/null |
-    tr ' \\' '\n\n' | grep '/uthash\.h$' | head -1)
-[ -n "$uthash" ] && cp "$uthash" "$tmp/extra/"
 
 # What the build needs must be in illumos's headers (or ILLUMOS_EXTRA),
 # never installed into this host to make it pass.

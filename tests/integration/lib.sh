@@ -99,6 +99,22 @@ new_owners() {
 
 no_new_owners() { [ -z "$(new_owners)" ]; }
 
+# Of those, the groups' owners, and their standbys (standby.h): a standby
+# runs as "rpshim-owner standby ..." until it takes over.
+owner_role() { ps -o args= -p "$1" 2>/dev/null | awk '{ print $2 }'; }
+the_owners() {
+	local p
+	for p in $(new_owners); do
+		[ "$(owner_role "$p")" = standby ] || echo "$p"
+	done
+}
+the_standbys() {
+	local p
+	for p in $(new_owners); do
+		[ "$(owner_role "$p")" = standby ] && echo "$p"
+	done
+}
+
 dir_sockets() { find "$SHIMDIR" -type s 2>/dev/null; }
 
 no_dir_sockets() { [ -z "$(dir_sockets)" ]; }

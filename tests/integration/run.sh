@@ -120,6 +120,11 @@ run_test execenv-shadow		t_execenv_shadow
 run_test io-answers		t_io_answers
 run_test io-stray		t_io_stray
 run_test io-connect		t_io_connect
+run_test standby-kill		t_standby_kill
+run_test standby-stop		t_standby_stop
+run_test standby-stat		t_standby_stat
+run_test standby-service	t_standby_service
+run_test close-race		t_close_race
 run_test no-leftovers		t_no_leftovers
 
 suite_finish

@@ -297,7 +297,7 @@ dm_ngx_upgrade() {
 	note "during upgrade: $(grep -E '^(answered|ran)' "$TDIR/upgrade.http" | tr '\n' ' ')"
 	failed && return 1
 	dm_ngx_serves upgraded "$new" || return 1
-	owner2=$(new_owners)
+	owner2=$(the_owners)
 	[ "$owner2" = "$owner" ] && return 0
 	fail "upgrade: the group's owner changed ($owner -> $(echo $owner2)): the new master did not take over the endpoints"
 	return 1
@@ -344,7 +344,7 @@ t_nginx() {
 	poll_until 5000 dm_nchildren "$m" 4 ||
 	    { fail "nginx: 4 workers not up within 5 s (children: $(dm_children "$m"))$(dm_ngx_ctx)"; return; }
 	dm_ngx_serves start "$m" || return
-	owner=$(new_owners)
+	owner=$(the_owners)
 	[ "$(echo $owner | wc -w)" = 1 ] ||
 	    { fail "want exactly one owner for nginx's port, have: $(describe_owners $owner)"; return; }
 

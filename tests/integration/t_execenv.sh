@@ -171,7 +171,7 @@ t_execenv_nginx() {
 	poll_until 5000 dm_nchildren "$old" 4 ||
 	    { fail "nginx: 4 workers not up within 5 s$(dm_ngx_ctx)"; return; }
 	dm_ngx_serves start "$old" || return
-	owner=$(new_owners)
+	owner=$(the_owners)
 
 	dm_ngx_upgrade "$old" "$owner" || return
 	new=$DM_NEW

@@ -48,7 +48,7 @@ t_join_stopped() {
 	need_python
 	start_server a "${SHIM[@]}" "$BUILD/examples/evloop" -p 0 || return
 	server_up a 1 || return
-	owner=$(new_owners)
+	owner=$(the_owners)
 	[ "$(echo "$owner" | wc -w)" = 1 ] || { fail "want one owner, have '$owner'"; return; }
 	sock=$(dir_sockets)
 	kill -STOP "$owner"

@@ -16,7 +16,7 @@ leftover_round() {
 	    { fail "$tag: not clean before: $(describe_owners $(new_owners)) $(dir_sockets)"; return; }
 	start_server "$tag" "${SHIM[@]}" "$@" || return
 	server_up "$tag" 2 || return
-	owner=$(new_owners)
+	owner=$(the_owners)
 	sock=$(dir_sockets)
 	[ "$(echo $owner | wc -w)" = 1 ] && [ "$(echo $sock | wc -w)" = 1 ] ||
 	    { fail "$tag: want one owner and one socket while it runs, have '$owner' and '$sock'"; return; }

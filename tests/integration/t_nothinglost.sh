@@ -194,7 +194,7 @@ t_join_leave() {
 	[ -d /proc/self/fd ] || skip "no /proc to count the owner's fds"
 	start_server a "${SHIM[@]}" "$BUILD/examples/evloop" -p 0 || return
 	server_up a 1 || return
-	owner=$(new_owners)
+	owner=$(the_owners)
 	[ "$(echo "$owner" | wc -w)" = 1 ] || { fail "want one owner, have '$owner'"; return; }
 	before=$(owner_fds "$owner")
 	out=$(timeout 50 "${SHIM[@]}" "$PYTHON" -c "$PY_CHURN" "$PORT" 1000 2>"$TDIR/churn.err")
@@ -259,12 +259,16 @@ t_shutdown() {
 # Members' accept fails with one log line (no hang), the port is released,
 # and a new bind starts a new group.
 t_owner_killed() {
-	local owner p
+	local owner sb p
 	start_server a "${SHIM[@]}" "$BUILD/examples/prefork" -n 1 || return
 	server_up a 1 || return
 	p=$PORT
-	owner=$(new_owners)
-	kill -KILL $owner
+	owner=$(the_owners)
+	sb=$(the_standbys)
+	[ -n "$sb" ] || fail "no standby beside owner $owner"
+	# Owner and standby together (the standby first: it must not take
+	# over in between): the group ends as it did without a standby.
+	kill -KILL $sb $owner
 	poll_until "$GONE_MS" proc_gone "$owner" || fail "owner did not die"
 	# The member blocked in accept wakes up with an error (prefork then
 	# exits): no hang.  An event loop sees the listener readable and in

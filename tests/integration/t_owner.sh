@@ -9,7 +9,7 @@ t_owner_prog() {
 	[ -d /proc/self ] || skip "no /proc to read the owner's program from"
 	start_server op "${SHIM[@]}" "$BUILD/examples/prefork" -n 2 || return
 	server_up op 2 || return
-	o=$(new_owners)
+	o=$(the_owners)
 	[ -n "$o" ] || { fail "no rpshim-owner while the group listens"; return; }
 	[ "$(owner_exe $o)" = rpshim-owner ] ||
 	    fail "owner $o runs $(owner_exe $o), not rpshim-owner"
@@ -34,18 +34,22 @@ t_owner_prog() {
 # logs) reaches the owner too: it must change nothing.  (It closed the
 # port and left the workers spinning.)
 t_owner_deaf() {
-	local o s
+	local o s p
 	start_server od "${SHIM[@]}" "$BUILD/examples/prefork" -n 2 || return
 	server_up od 2 || return
+	# The owner and its standby alike.
 	o=$(new_owners)
-	[ -n "$o" ] || { fail "no rpshim-owner while the group listens"; return; }
+	[ "$(echo $o | wc -w)" = 2 ] ||
+	    { fail "want an owner and a standby, have '$(echo $o)'"; return; }
 	for s in HUP INT QUIT TERM USR1 USR2 WINCH ALRM; do
-		kill -s "$s" "$o" || fail "kill -$s $o"
+		kill -s "$s" $o || fail "kill -$s $o"
 	done
 	# Signals arrive before the next connection is taken; all served.
 	run_load od 127.0.0.1 "$PORT" 200 4
 	check_balance od 2 200
-	proc_alive "$o" || fail "owner $o died of a signal"
+	for p in $o; do
+		proc_alive "$p" || fail "$(owner_role "$p") $p died of a signal"
+	done
 	stop_server od 0
 }
 
@@ -74,7 +78,7 @@ t_owner_stop() {
 	local o out
 	start_server os "${SHIM[@]}" "$BUILD/examples/prefork" -n 2 || return
 	server_up os 2 || return
-	o=$(new_owners)
+	o=$(the_owners)
 	[ -n "$o" ] || { fail "no rpshim-owner while the group listens"; return; }
 	out=$("$BUILD/reuseport-shim" stop --dir "$SHIMDIR" 1 2>&1) &&
 	    fail "stop of a port with no group: '$out', exit 0"
@@ -82,6 +86,8 @@ t_owner_stop() {
 	    fail "stop $PORT: '$out'"
 	[ "$out" = "stopped tcp 127.0.0.1:$PORT" ] || fail "stop said '$out'"
 	poll_until "$GONE_MS" proc_gone "$o" || fail "owner $o still there"
+	poll_until "$GONE_MS" no_new_owners ||
+	    fail "left running: $(describe_owners $(new_owners))"
 	poll_until "$GONE_MS" no_dir_sockets ||
 	    fail "socket left: $(dir_sockets)"
 	stop_server os

@@ -8,6 +8,9 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -36,14 +39,11 @@ record(void *arg, size_t i, uint32_t seq, uint32_t busy)
 	s->n++;
 }
 
-/* What slot i holds (the owner only ever retires; tests look). */
+/* What slot i holds. */
 static uint32_t
 slot_of(struct ackmem_board *b, size_t i)
 {
-	uint32_t v = ackmem_retire(b, i, 0);
-
-	ackmem_reset(b, i, v);
-	return (v);
+	return (ackmem_read(b, i));
 }
 
 static struct ackmem_board *
@@ -68,7 +68,7 @@ test_ack_is_collected_once(void **state)
 	ackmem_reset(b, 3, 100);
 	assert_non_null(m = ackmem_attach(fd, 3));
 	assert_int_equal(close(fd), 0);	/* the mapping outlives the fd */
-	assert_int_equal(ackmem_ack(m, 100, 101), 0);
+	assert_int_equal(ackmem_ack(m, 100, 101), ACKMEM_ACKED);
 	assert_int_equal(ackmem_collect(b, 16, record, &s), 1);
 	assert_int_equal(s.slot[0], 3);
 	assert_int_equal(s.seq[0], 101);
@@ -94,15 +94,17 @@ test_slot_moves_in_turn_only(void **state)
 	(void) state;
 	ackmem_reset(b, 0, 10);
 	assert_non_null(m = ackmem_attach(fd, 0));
-	assert_int_equal(ackmem_ack(m, 11, 12), 1);	/* 11 not yet taken */
+	/* 11 not yet taken */
+	assert_int_equal(ackmem_ack(m, 11, 12), ACKMEM_RECORD);
 	assert_int_equal(slot_of(b, 0), 10);
-	assert_int_equal(ackmem_ack(m, 10, 11), 0);
+	assert_int_equal(ackmem_ack(m, 10, 11), ACKMEM_ACKED);
 	assert_int_equal(slot_of(b, 0), 11);
 	/* Sequence numbers wrap: only equality counts. */
-	ackmem_reset(b, 0, 0xfffffff0U);
-	assert_int_equal(ackmem_ack(m, 0xfffffff0U, 5), 0);
+	assert_true(ackmem_repair(b, 0, 11, 0xfffffff0U) == 0);
+	assert_int_equal(ackmem_ack(m, 0xfffffff0U, 5), ACKMEM_ACKED);
 	assert_int_equal(slot_of(b, 0), 5);
-	assert_int_equal(ackmem_ack(m, 0xfffffff0U, 0xfffffff8U), 1);
+	assert_int_equal(ackmem_ack(m, 0xfffffff0U, 0xfffffff8U),
+	    ACKMEM_RECORD);
 	assert_int_equal(slot_of(b, 0), 5);
 	ackmem_release(m);
 	(void) close(fd);
@@ -119,14 +121,15 @@ test_sleeping_owner_woken_once(void **state)
 	(void) state;
 	assert_non_null(m1 = ackmem_attach(fd, 1));
 	assert_non_null(m2 = ackmem_attach(fd, 2));
-	assert_int_equal(ackmem_ack(m1, 0, 1), 0);	/* awake: nobody to wake */
+	/* Awake: nobody to wake. */
+	assert_int_equal(ackmem_ack(m1, 0, 1), ACKMEM_ACKED);
 	ackmem_sleeping(b, 1);
-	assert_int_equal(ackmem_ack(m2, 0, 2), 1);
-	assert_int_equal(ackmem_ack(m1, 1, 3), 0);
+	assert_int_equal(ackmem_ack(m2, 0, 2), ACKMEM_WAKE);
+	assert_int_equal(ackmem_ack(m1, 1, 3), ACKMEM_ACKED);
 	ackmem_sleeping(b, 1);
-	assert_int_equal(ackmem_ack(m1, 3, 4), 1);
+	assert_int_equal(ackmem_ack(m1, 3, 4), ACKMEM_WAKE);
 	ackmem_sleeping(b, 0);
-	assert_int_equal(ackmem_ack(m2, 2, 5), 0);
+	assert_int_equal(ackmem_ack(m2, 2, 5), ACKMEM_ACKED);
 	ackmem_release(m1);
 	ackmem_release(m2);
 	(void) close(fd);
@@ -134,8 +137,8 @@ test_sleeping_owner_woken_once(void **state)
 
 /*
  * An ack that moves nothing (a late one from an endpoint the owner
- * retired) goes by record, and must not take the wake flag from the
- * member whose ack is real.
+ * retired) says so, and must not take the wake flag from the member
+ * whose ack is real.
  */
 static void
 test_stale_ack_leaves_flag(void **state)
@@ -145,19 +148,171 @@ test_stale_ack_leaves_flag(void **state)
 	struct ackmem_board *b = board(&fd);
 
 	(void) state;
+	ackmem_reset(b, 3, 100);
 	assert_non_null(gone = ackmem_attach(fd, 3));
 	assert_non_null(live = ackmem_attach(fd, 4));
-	ackmem_reset(b, 3, 100);
 	assert_int_equal(ackmem_retire(b, 3, 200), 100);
 	ackmem_sleeping(b, 1);
-	assert_int_equal(ackmem_ack(gone, 100, 150), 1);
+	assert_int_equal(ackmem_ack(gone, 100, 150), ACKMEM_RETIRED);
 	assert_int_equal(slot_of(b, 3), 200);
-	assert_int_equal(ackmem_ack(live, 0, 201), 1);
+	assert_int_equal(ackmem_ack(live, 0, 201), ACKMEM_WAKE);
 	/* A wake that could not be sent is owed by the next one. */
 	ackmem_rewake(live);
-	assert_int_equal(ackmem_ack(live, 201, 202), 1);
+	assert_int_equal(ackmem_ack(live, 201, 202), ACKMEM_WAKE);
 	ackmem_release(gone);
 	ackmem_release(live);
+	(void) close(fd);
+}
+
+/*
+ * The close race (issue 12): an ack that comes after the owner retired
+ * the slot (it saw the endpoint end and handed on what had not been
+ * acknowledged) says RETIRED, not RECORD: the member must not take the
+ * connection for its own.  So it does whatever the slot reads by then:
+ * retired, or reset for the endpoint that took the slot next.  While the
+ * endpoint lives, an ack out of turn is a record, as before.
+ */
+static void
+test_retired_marker(void **state)
+{
+	struct ackmem *a, *c, *d;
+	int fd;
+	struct ackmem_board *b = board(&fd);
+
+	(void) state;
+	ackmem_reset(b, 6, 100);
+	assert_non_null(a = ackmem_attach(fd, 6));
+	assert_int_equal(ackmem_ack(a, 101, 102), ACKMEM_RECORD);
+	assert_int_equal(ackmem_ack(a, 100, 101), ACKMEM_ACKED);
+	/* The owner's last look has the ack made before it. */
+	assert_int_equal(ackmem_retire(b, 6, 300), 101);
+	assert_int_equal(ackmem_ack(a, 101, 102), ACKMEM_RETIRED);
+	assert_int_equal(slot_of(b, 6), 300);
+	/* The next endpoint in the slot: the old one's acks stay retired. */
+	ackmem_reset(b, 6, 400);
+	assert_non_null(c = ackmem_attach(fd, 6));
+	assert_int_equal(ackmem_ack(a, 102, 103), ACKMEM_RETIRED);
+	assert_int_equal(slot_of(b, 6), 400);
+	assert_int_equal(ackmem_ack(c, 400, 401), ACKMEM_ACKED);
+	assert_int_equal(ackmem_ack(c, 402, 403), ACKMEM_RECORD);
+	/* Mapped after its endpoint was retired: retired from the start. */
+	assert_int_equal(ackmem_retire(b, 6, 500), 401);
+	assert_non_null(d = ackmem_attach(fd, 6));
+	assert_int_equal(ackmem_ack(d, 401, 402), ACKMEM_RETIRED);
+	/* Other slots live on. */
+	ackmem_reset(b, 7, 10);
+	ackmem_release(d);
+	assert_non_null(d = ackmem_attach(fd, 7));
+	assert_int_equal(ackmem_ack(d, 10, 11), ACKMEM_ACKED);
+	ackmem_release(a);
+	ackmem_release(c);
+	ackmem_release(d);
+	(void) close(fd);
+}
+
+/*
+ * The ack and the owner's retirement at the same moment, many times (the
+ * owner waits a random moment after the start, so that both orders
+ * come): the connection is in the owner's last look at the slot or the
+ * member hears RETIRED, exactly one of the two.
+ */
+#define	RACE_ROUNDS	2000
+
+static struct {
+	atomic_int	round;		/* the round the ack may go in */
+	atomic_int	done;		/* the last round it went in */
+	struct ackmem	*m;
+	uint32_t	base;
+	int		said;
+} race;
+
+static void *
+race_acker(void *arg)
+{
+	(void) arg;
+	for (int r = 1; r <= RACE_ROUNDS; r++) {
+		while (atomic_load(&race.round) != r)
+			(void) sched_yield();
+		race.said = ackmem_ack(race.m, race.base, race.base + 1);
+		atomic_store(&race.done, r);
+	}
+	return (NULL);
+}
+
+static void
+test_retire_race(void **state)
+{
+	pthread_t t;
+	size_t seen = 0, retired = 0, bad = 0;
+	uint32_t rnd = 12345;
+	int fd;
+	struct ackmem_board *b = board(&fd);
+
+	(void) state;
+	atomic_store(&race.round, 0);
+	atomic_store(&race.done, 0);
+	assert_int_equal(pthread_create(&t, NULL, race_acker, NULL), 0);
+	for (int r = 1; r <= RACE_ROUNDS; r++) {
+		uint32_t base = (uint32_t)r * 16, last;
+
+		ackmem_reset(b, 9, base);
+		assert_non_null(race.m = ackmem_attach(fd, 9));
+		race.base = base;
+		atomic_store(&race.round, r);
+		for (volatile uint32_t k = fake_rand(&rnd) % 2000; k > 0; k--)
+			continue;
+		last = ackmem_retire(b, 9, base + 2);
+		while (atomic_load(&race.done) != r)
+			(void) sched_yield();
+		if (last == base + 1 && (race.said == ACKMEM_ACKED ||
+		    race.said == ACKMEM_WAKE))
+			seen++;
+		else if (last == base && race.said == ACKMEM_RETIRED)
+			retired++;
+		else
+			bad++;
+		ackmem_release(race.m);
+	}
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(bad, 0);
+	assert_int_equal(seen + retired, RACE_ROUNDS);
+	(void) close(fd);
+}
+
+/* The same across processes: a member mapped in a child hears it. */
+static void
+test_retired_across_fork(void **state)
+{
+	int fd, st, p1[2], p2[2];
+	char c = 0;
+	pid_t pid;
+	struct ackmem_board *b = board(&fd);
+
+	(void) state;
+	ackmem_reset(b, 11, 50);
+	assert_int_equal(pipe(p1), 0);
+	assert_int_equal(pipe(p2), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct ackmem *m = ackmem_attach(fd, 11);
+
+		if (m == NULL || write(p1[1], &c, 1) != 1 ||
+		    read(p2[0], &c, 1) != 1)
+			_exit(2);
+		_exit(ackmem_ack(m, 50, 51) == ACKMEM_RETIRED ? 0 : 1);
+	}
+	assert_int_equal(read(p1[0], &c, 1), 1);
+	assert_int_equal(ackmem_retire(b, 11, 60), 50);
+	assert_int_equal(write(p2[1], &c, 1), 1);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_int_equal(slot_of(b, 11), 60);
+	(void) close(p1[0]);
+	(void) close(p1[1]);
+	(void) close(p2[0]);
+	(void) close(p2[1]);
 	(void) close(fd);
 }
 
@@ -170,11 +325,15 @@ test_off_means_records(void **state)
 	struct ackmem_board *b = board(&fd);
 
 	(void) state;
-	assert_non_null(m = ackmem_attach(fd, 2));
 	ackmem_reset(b, 2, 10);
+	assert_non_null(m = ackmem_attach(fd, 2));
 	ackmem_off(m);
-	assert_int_equal(ackmem_ack(m, 10, 12), 1);
+	assert_int_equal(ackmem_ack(m, 10, 12), ACKMEM_RECORD);
 	assert_int_equal(slot_of(b, 2), 10);
+	/* Off and retired: retired still (the owner let go of it). */
+	(void) ackmem_retire(b, 2, 20);
+	assert_int_equal(ackmem_ack(m, 20, 21), ACKMEM_RETIRED);
+	assert_int_equal(slot_of(b, 2), 20);
 	ackmem_release(m);
 	(void) close(fd);
 }
@@ -238,7 +397,8 @@ test_hold_outlives_release(void **state)
 	assert_non_null(m = ackmem_attach(fd, 5));
 	ackmem_hold(m);
 	ackmem_release(m);		/* the socket's reference */
-	assert_int_equal(ackmem_ack(m, 0, 9), 0);	/* still mapped */
+	/* Still mapped. */
+	assert_int_equal(ackmem_ack(m, 0, 9), ACKMEM_ACKED);
 	assert_int_equal(slot_of(b, 5), 9);
 	ackmem_release(m);
 	(void) close(fd);
@@ -251,7 +411,7 @@ busy_now(struct ackmem_board *b, struct ackmem *m, uint32_t seq)
 {
 	struct seen s = { 0 };
 
-	assert_int_equal(ackmem_ack(m, seq - 1, seq), 0);
+	assert_int_equal(ackmem_ack(m, seq - 1, seq), ACKMEM_ACKED);
 	assert_int_equal(ackmem_collect(b, 8, record, &s), 1);
 	return (s.busy[0]);
 }
@@ -311,7 +471,7 @@ test_across_fork(void **state)
 	if (pid == 0) {
 		struct ackmem *m = ackmem_attach(fd, 7);
 
-		_exit(m != NULL && ackmem_ack(m, 0, 77) == 1 ? 0 : 1);
+		_exit(m != NULL && ackmem_ack(m, 0, 77) == ACKMEM_WAKE ? 0 : 1);
 	}
 	assert_int_equal(waitpid(pid, &st, 0), pid);
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
@@ -329,6 +489,9 @@ main(void)
 		cmocka_unit_test(test_slot_moves_in_turn_only),
 		cmocka_unit_test(test_sleeping_owner_woken_once),
 		cmocka_unit_test(test_stale_ack_leaves_flag),
+		cmocka_unit_test(test_retired_marker),
+		cmocka_unit_test(test_retire_race),
+		cmocka_unit_test(test_retired_across_fork),
 		cmocka_unit_test(test_off_means_records),
 		cmocka_unit_test(test_collect_bounded),
 		cmocka_unit_test(test_attach_refuses),

@@ -19,6 +19,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -787,6 +788,225 @@ test_none_next(void **state)
 	sock_free(sk);
 }
 
+/* --- the table's own memory (no malloc: issue 12) --------------------- */
+
+/*
+ * A freed sock's record is the next one handed out: the same address,
+ * zeroed again, with a serial of its own (accept.c tells socks apart by
+ * it).  Freed twice, it is still handed out once.
+ */
+static void
+test_sock_records_reused(void **state)
+{
+	struct shim_sock *a = sock_new(AF_INET), *b, *c;
+	uint64_t serial;
+
+	(void) state;
+	assert_non_null(a);
+	serial = a->serial;
+	assert_true(serial != 0);
+	a->refs = 3;
+	a->state = SK_ENDPOINT;
+	a->shadow = 7;
+	a->ncopy = SK_COPY_MAX;
+	memset(a->copy, 0x5a, sizeof (a->copy));
+	sock_free(a);
+	b = sock_new(AF_INET6);
+	assert_ptr_equal(b, a);
+	assert_true(b->serial != serial);
+	assert_int_equal(b->family, AF_INET6);
+	assert_int_equal(b->refs, 0);
+	assert_int_equal(b->state, SK_OPT);
+	assert_int_equal(b->shadow, -1);
+	assert_int_equal(b->ncopy, 0);
+	assert_int_equal(b->copy[SK_COPY_MAX - 1].val[SK_COPY_BYTES - 1], 0);
+	assert_null(b->ack);
+	sock_free(b);
+	sock_free(b);
+	b = sock_new(AF_INET);
+	c = sock_new(AF_INET);
+	assert_non_null(b);
+	assert_non_null(c);
+	assert_true(b != c);
+	sock_free(b);
+	sock_free(c);
+}
+
+/*
+ * Many socks at once (several of the pool's chunks): each its own memory
+ * (written whole, none overlaps another), each serial distinct; given
+ * back, the same records serve again, no new memory.
+ */
+#define	MANY_SOCKS	100
+
+static void
+test_many_socks(void **state)
+{
+	static struct shim_sock *sk[MANY_SOCKS], *again[MANY_SOCKS];
+
+	(void) state;
+	for (size_t i = 0; i < MANY_SOCKS; i++) {
+		assert_non_null(sk[i] = sock_new(AF_INET));
+		memset(sk[i]->copy, (int)i, sizeof (sk[i]->copy));
+		sk[i]->ncopy = i;
+	}
+	for (size_t i = 0; i < MANY_SOCKS; i++) {
+		assert_int_equal(sk[i]->ncopy, i);
+		assert_int_equal(sk[i]->copy[0].val[0], (unsigned char)i);
+		assert_int_equal(sk[i]->copy[SK_COPY_MAX - 1].level,
+		    (int)(0x01010101U * (unsigned char)i));
+		for (size_t j = 0; j < i; j++) {
+			assert_true(sk[i] != sk[j]);
+			assert_true(sk[i]->serial != sk[j]->serial);
+		}
+	}
+	for (size_t i = 0; i < MANY_SOCKS; i++)
+		sock_free(sk[i]);
+	for (size_t i = 0; i < MANY_SOCKS; i++) {
+		int found = 0;
+
+		assert_non_null(again[i] = sock_new(AF_INET));
+		for (size_t j = 0; j < MANY_SOCKS; j++)
+			found |= again[i] == sk[j];
+		assert_true(found);
+	}
+	for (size_t i = 0; i < MANY_SOCKS; i++)
+		sock_free(again[i]);
+}
+
+/*
+ * Many fds, in every chunk of the table and beyond the bitmap (several
+ * blocks there): each finds its own sock, each sock its own fds; entries
+ * freed are taken again; the table ends empty.  The numbers need not be
+ * open (entries for those are not checked).
+ */
+#define	MANY_FDS	2000
+#define	FD_OF(k)	((k) * 37 + 1000)	/* to 74963: 258 beyond */
+
+static void
+test_many_fds(void **state)
+{
+	struct shim_sock *sk[4];
+	static int fds[MANY_FDS];
+	size_t per[4] = { 0 };
+
+	(void) state;
+	for (size_t i = 0; i < 4; i++)
+		assert_non_null(sk[i] = sock_new(AF_INET));
+	for (int k = 0; k < MANY_FDS; k++)
+		assert_int_equal(put(FD_OF(k), sk[k % 4]), 0);
+	for (int k = 0; k < MANY_FDS; k++) {
+		assert_int_equal(fdtab_maybe(FD_OF(k)), 1);
+		assert_ptr_equal(get(FD_OF(k)), sk[k % 4]);
+		if (FD_OF(k) + 1 < 65536)
+			assert_null(get(FD_OF(k) + 1));
+	}
+	/* Each sock's fds, in no particular order, each once. */
+	for (size_t i = 0; i < 4; i++) {
+		static char seen[MANY_FDS];
+
+		memset(seen, 0, sizeof (seen));
+		assert_int_equal(sk[i]->refs, MANY_FDS / 4);
+		assert_int_equal(fds_of(sk[i], fds, MANY_FDS), MANY_FDS / 4);
+		for (int j = 0; j < MANY_FDS / 4; j++) {
+			int k = (fds[j] - 1000) / 37;
+
+			assert_int_equal(FD_OF(k), fds[j]);
+			assert_int_equal(k % 4, (int)i);
+			assert_int_equal(seen[k], 0);
+			seen[k] = 1;
+		}
+	}
+	/* Half go; their entries (beyond the bitmap too) are taken again. */
+	for (int k = 1; k < MANY_FDS; k += 2) {
+		struct shim_sock *last = del(FD_OF(k));
+
+		/* sk[1] and sk[3] had odd ones only: the last says so. */
+		assert_true(last == NULL || (last == sk[k % 4] &&
+		    k >= MANY_FDS - 4));
+	}
+	assert_int_equal(sk[1]->refs, 0);
+	assert_int_equal(sk[3]->refs, 0);
+	for (int k = 1; k < MANY_FDS; k += 2) {
+		assert_null(get(FD_OF(k)));
+		assert_int_equal(put(FD_OF(k) + 1, sk[0]), 0);
+	}
+	for (int k = 0; k < MANY_FDS; k++) {
+		if (k % 2 == 0)
+			assert_ptr_equal(get(FD_OF(k)), sk[k % 4]);
+		else
+			assert_ptr_equal(get(FD_OF(k) + 1), sk[0]);
+	}
+	for (size_t i = 0; i < 4; i++)
+		per[i] = fds_of(sk[i], fds, MANY_FDS);
+	assert_int_equal(per[0], MANY_FDS / 4 + MANY_FDS / 2);
+	assert_int_equal(per[1], 0);
+	assert_int_equal(per[2], MANY_FDS / 4);
+	assert_int_equal(per[3], 0);
+	for (int k = 0; k < MANY_FDS; k++)
+		(void) del(k % 2 == 0 ? FD_OF(k) : FD_OF(k) + 1);
+	assert_int_equal(fdtab_none(), 1);
+	assert_int_equal(fdtab_any(0, INT_MAX), 0);
+	for (size_t i = 0; i < 4; i++) {
+		assert_int_equal(sk[i]->refs, 0);
+		sock_free(sk[i]);
+	}
+}
+
+/*
+ * closefrom's range over fds beyond the bitmap: those in it go (their
+ * socks freed with their last fd), the others stay.
+ */
+static void
+test_forget_range_high(void **state)
+{
+	struct shim_sock *a = sock_new(AF_INET), *b = sock_new(AF_INET);
+	sigset_t saved;
+
+	(void) state;
+	assert_non_null(a);
+	assert_non_null(b);
+	for (int fd = 70000; fd < 70200; fd++)
+		assert_int_equal(put(fd, fd < 70100 ? a : b), 0);
+	assert_int_equal(put(90000, b), 0);
+	fdtab_lock(&saved);
+	fdtab_forget_range(70000, 80000);	/* a is freed here */
+	fdtab_unlock(&saved);
+	for (int fd = 70000; fd < 70200; fd++)
+		assert_null(get(fd));
+	assert_ptr_equal(get(90000), b);
+	assert_int_equal(b->refs, 1);
+	assert_ptr_equal(del(90000), b);
+	assert_int_equal(fdtab_none(), 1);
+	sock_free(b);
+}
+
+/* Hidden records in several chunks: closefrom's question finds them. */
+static void
+test_hidden_records_spread(void **state)
+{
+	static const int h[] = { 3, 255, 256, 4000, 65535 };
+	sigset_t saved;
+
+	(void) state;
+	fdtab_lock(&saved);
+	for (size_t i = 0; i < 5; i++)
+		fdtab_hide(h[i], 1);
+	for (size_t i = 0; i < 5; i++) {
+		assert_int_equal(fdtab_hidden(h[i]), 1);
+		assert_int_equal(fdtab_hidden_next(h[i], INT_MAX), h[i]);
+		assert_int_equal(fdtab_hidden_next(i == 0 ? 0 : h[i - 1] + 1,
+		    h[i]), h[i]);
+	}
+	assert_int_equal(fdtab_hidden_next(65536, INT_MAX), -1);
+	assert_int_equal(fdtab_hidden_next(4001, 65534), -1);
+	for (size_t i = 0; i < 5; i++)
+		fdtab_hide(h[i], 0);
+	assert_int_equal(fdtab_hidden_next(0, INT_MAX), -1);
+	fdtab_unlock(&saved);
+	assert_int_equal(fdtab_none(), 1);
+}
+
 int
 main(void)
 {
@@ -813,6 +1033,11 @@ main(void)
 		cmocka_unit_test(test_closefrom_in_child),
 		cmocka_unit_test(test_any),
 		cmocka_unit_test(test_none_next),
+		cmocka_unit_test(test_sock_records_reused),
+		cmocka_unit_test(test_many_socks),
+		cmocka_unit_test(test_many_fds),
+		cmocka_unit_test(test_forget_range_high),
+		cmocka_unit_test(test_hidden_records_spread),
 	};
 
 	/* The real functions, as the wrappers and the table's closes use. */

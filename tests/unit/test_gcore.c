@@ -871,6 +871,72 @@ test_unlisten_last_resets(void **state)
 	done();
 }
 
+/* An endpoint taken over from a dead owner, at slot i, as the model's. */
+static void
+adopt(size_t i, int listening, int board, uint32_t slot, uint32_t sent)
+{
+	assert_int_equal(gcore_adopt(&g, i, 100 + (long)i, listening, board,
+	    slot, sent), 0);
+	assert_int_equal(f.slot_mid[i], -1);
+	f.slot_mid[i] = f.nmid;
+	memset(&f.mep[f.nmid], 0, sizeof (f.mep[0]));
+	f.mep[f.nmid].slot = i;
+	f.mep[f.nmid].alive = 1;
+	f.mep[f.nmid].board = board;
+	f.mep[f.nmid].slot_val = slot;
+	f.mep[f.nmid].last_sent = sent;
+	f.nmid++;
+}
+
+/*
+ * A standby takes over: CONNs go on after the dead owner's last; the
+ * members' acks of what it sent (on the board, along the old chain, or
+ * by record) are no error and move nothing of ours; a board member's
+ * next CONN is chained to the last the dead owner sent it.
+ */
+static void
+test_takeover(void **state)
+{
+	size_t a = 3, b = 5, c;
+	uint32_t seq;
+	int c1, c2;
+
+	(void) state;
+	reset(SHIM_POLICY_ROUNDROBIN, 8);
+	assert_int_equal(gcore_resume(&g, 1000), 0);
+	adopt(a, 1, 1, 990, 998);
+	adopt(b, 1, 0, 0, 0);
+	assert_int_equal(g.live, 2);
+	assert_int_equal(g.n, 6);
+	/* Old acks: on the board along the old chain, and by record. */
+	board(a, 995);
+	assert_int_equal(f.nrepair, 0);
+	assert_int_equal(ack(b, 999), 0);
+	assert_int_equal(ack(a, 997), 0);
+	/* A record about what nobody sent is still an error. */
+	assert_int_equal(ack(b, 1500), -1);
+	/* Round-robin in adoption order: a first, chained to 998. */
+	c1 = conn();
+	assert_int_equal(holder(c1, &seq), a);
+	assert_true((int32_t)(seq - 1000) > 0);
+	assert_int_equal(f.last_prev, 998);
+	c2 = conn();
+	/* The old chain's end, then the new CONN: taken in order. */
+	board(a, 998);
+	assert_int_equal(mc(c1)->st, C_HELD);
+	board(a, seq);
+	assert_int_equal(mc(c1)->st, C_ACKED);
+	assert_int_equal(holder(c2, &seq), b);
+	assert_int_equal(ack(b, seq), 0);
+	assert_int_equal(mc(c2)->st, C_ACKED);
+	assert_int_equal(f.nrepair, 0);
+	/* A new member takes a free slot below the adopted ones. */
+	c = member(1);
+	assert_true(c < a);
+	check_all();
+	done();
+}
+
 /*
  * Processes sharing one endpoint (after fork) ack by record in any
  * order: each takes exactly its own.
@@ -1337,6 +1403,7 @@ main(void)
 #endif
 		cmocka_unit_test(test_no_room_eagain),
 		cmocka_unit_test(test_unlisten_last_resets),
+		cmocka_unit_test(test_takeover),
 		cmocka_unit_test(test_no_room_enobufs),
 		cmocka_unit_test(test_no_room_enomem),
 		cmocka_unit_test(test_gone_epipe),

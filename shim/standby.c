@@ -1,0 +1,323 @@
+/*
+ * standby.c: an owner's standby (see standby.h): the memory the owner
+ * shares with it, the mirror records, and the standby's own wait.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <unistd.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include "ackmem.h"
+#include "log.h"
+#include "owner.h"
+#include "platform.h"
+#include "proto.h"
+#include "real.h"
+#include "standby.h"
+#include "util.h"
+
+#define	MEM_MAGIC	0x42535052u	/* "RPSB" read as bytes */
+#define	SB_SLOTS	8192	/* endpoint slots a standby follows */
+#define	FINISH_MS	1000	/* for the standby to let go of the port */
+#define	UP_MS		2000	/* for a new standby to say it is up */
+#define	UP_BYTE		'u'	/* what it says */
+
+struct standby_mem {
+	uint32_t	magic;
+	uint32_t	nslots;
+	atomic_uint	seq;		/* the last CONN, stored before sent */
+	atomic_uint	inhand;		/* accepted, not yet sent */
+	atomic_uint	takeovers;
+	atomic_uint	sent[ACKMEM_SLOTS];	/* each endpoint's last CONN */
+};
+
+static struct standby_mem *
+mem_map(int fd)
+{
+	struct standby_mem *m = mmap(NULL, sizeof (*m),
+	    PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+	return (m == MAP_FAILED ? NULL : m);
+}
+
+struct standby_mem *
+standby_mem_create(int *fd)
+{
+	struct standby_mem *m;
+	int f = plat_shm_fd(sizeof (*m));
+
+	if (f < 0)
+		return (NULL);
+	if ((m = mem_map(f)) == NULL) {
+		(void) real.close(f);
+		return (NULL);
+	}
+	/* A new shared object reads as zeros: only the header to write. */
+	m->magic = MEM_MAGIC;
+	m->nslots = ACKMEM_SLOTS;
+	*fd = f;
+	return (m);
+}
+
+struct standby_mem *
+standby_mem_attach(int fd)
+{
+	struct standby_mem *m = mem_map(fd);
+
+	if (m != NULL && (m->magic != MEM_MAGIC ||
+	    m->nslots != ACKMEM_SLOTS)) {
+		(void) munmap(m, sizeof (*m));
+		m = NULL;
+	}
+	return (m);
+}
+
+void
+standby_mem_sent(struct standby_mem *m, size_t slot, uint32_t seq)
+{
+	if (m == NULL)
+		return;
+	if (slot < ACKMEM_SLOTS)
+		atomic_store_explicit(&m->sent[slot], seq,
+		    memory_order_relaxed);
+	atomic_store_explicit(&m->seq, seq, memory_order_release);
+}
+
+void
+standby_mem_inhand(struct standby_mem *m, uint32_t n)
+{
+	if (m != NULL)
+		atomic_store_explicit(&m->inhand, n, memory_order_relaxed);
+}
+
+uint32_t
+standby_mem_seq(const struct standby_mem *m)
+{
+	return (atomic_load(&m->seq));
+}
+
+uint32_t
+standby_mem_slot_sent(const struct standby_mem *m, size_t slot)
+{
+	return (slot < ACKMEM_SLOTS ? atomic_load(&m->sent[slot]) : 0);
+}
+
+uint32_t
+standby_mem_held(const struct standby_mem *m)
+{
+	return (atomic_load(&m->inhand));
+}
+
+uint32_t
+standby_mem_takeovers(const struct standby_mem *m)
+{
+	return (m != NULL ? atomic_load(&m->takeovers) : 0);
+}
+
+uint32_t
+standby_mem_took_over(struct standby_mem *m)
+{
+	return (atomic_fetch_add(&m->takeovers, 1) + 1);
+}
+
+void
+standby_kill(pid_t pid, int fd)
+{
+	int e = errno;
+
+	/* Killed before its end of the mirror sees ours close. */
+	if (pid > 0) {
+		(void) kill(pid, SIGKILL);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			continue;
+	}
+	if (fd >= 0)
+		(void) real.close(fd);
+	errno = e;
+}
+
+int
+standby_start(const struct owner_args *a, int boardfd, int memfd, int *fd,
+    pid_t *pid)
+{
+	struct owner_args b = *a;
+	int sv[2], e;
+	char c = 0;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | plat_sock_cloexec, 0, sv) != 0)
+		return (-1);
+	b.boardfd = boardfd;
+	b.memfd = memfd;
+	b.mirrorfd = sv[1];
+	if (standby_spawn(&b, pid) != 0) {
+		e = errno;
+		(void) real.close(sv[0]);
+		(void) real.close(sv[1]);
+		errno = e;
+		return (-1);
+	}
+	(void) real.close(sv[1]);
+	/* Up when it says so: it holds its copies and reads the mirror. */
+	if (util_wait_fd(sv[0], POLLIN, util_deadline(UP_MS)) != 0 ||
+	    real.read(sv[0], &c, 1) != 1 || c != UP_BYTE) {
+		e = errno != 0 ? errno : EPROTO;
+		standby_kill(*pid, sv[0]);
+		errno = e;
+		return (-1);
+	}
+	(void) real.fcntl(sv[0], F_SETFL, O_NONBLOCK);
+	*fd = sv[0];
+	return (0);
+}
+
+int
+standby_tell(int fd, enum standby_event ev, size_t slot, long pid,
+    int flags, int epfd)
+{
+	struct proto_rec r;
+
+	memset(&r, 0, sizeof (r));
+	r.type = REC_MIRROR;
+	r.arg = (int32_t)ev;
+	r.seq = (uint32_t)slot;
+	r.nopts = 2;
+	r.opts[0] = (int32_t)pid;
+	r.opts[1] = flags;
+	return (proto_send(fd, &r, epfd));
+}
+
+void
+standby_finish(int fd)
+{
+	uint64_t deadline = util_deadline(FINISH_MS);
+	char c;
+
+	if (standby_tell(fd, SB_FINISH, 0, 0, 0, -1) == 0) {
+		/* Its end of the pair closes as it exits. */
+		while (util_wait_fd(fd, POLLIN, deadline) == 0) {
+			ssize_t n = real.read(fd, &c, 1);
+
+			if (n == 0 || (n < 0 && errno != EINTR &&
+			    errno != EAGAIN))
+				break;
+		}
+	}
+	(void) real.close(fd);
+}
+
+/* SB_FINISH: the owner ends the group; we hold nothing of it any more. */
+_Noreturn static void
+let_go(const struct owner_args *a, struct standby_member *tab, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (tab[i].fd >= 0)
+			(void) real.close(tab[i].fd);
+	}
+	(void) real.close(a->listenfd);
+	(void) real.close(a->rvfd);
+	_exit(0);
+}
+
+_Noreturn void
+standby_run(const struct owner_args *a)
+{
+	struct standby_member *tab;
+	struct standby_mem *mem;
+	struct proto_rec r;
+	size_t n, k;
+	int fd, rc;
+	char c;
+
+	shim_log_set_role("standby ");
+	owner_signals();
+	plat_set_procname(OWNER_PROG);
+	(void) real.fcntl(a->listenfd, F_SETFD, FD_CLOEXEC);
+	(void) real.fcntl(a->rvfd, F_SETFD, FD_CLOEXEC);
+	(void) real.fcntl(a->boardfd, F_SETFD, FD_CLOEXEC);
+	(void) real.fcntl(a->memfd, F_SETFD, FD_CLOEXEC);
+	(void) real.fcntl(a->mirrorfd, F_SETFD, FD_CLOEXEC);
+	if ((mem = standby_mem_attach(a->memfd)) == NULL ||
+	    (tab = plat_alloc(SB_SLOTS * sizeof (*tab))) == NULL) {
+		shim_log(LOG_LVL_ERROR, "standby cannot start: %s",
+		    strerror(errno));
+		_exit(1);
+	}
+	for (size_t i = 0; i < SB_SLOTS; i++)
+		tab[i].fd = -1;
+	/*
+	 * Into another service than the owner's, where members come from
+	 * more than one: restarting the owner's service (which ends every
+	 * process in it) then leaves us to carry on for the others.
+	 */
+	if (a->service[0] != '\0' && plat_service_enter(a->service) != 0)
+		shim_log(LOG_LVL_WARN, "standby cannot move into %s: %s",
+		    a->service, strerror(errno));
+	c = UP_BYTE;
+	if (real.write(a->mirrorfd, &c, 1) != 1)
+		_exit(1);
+	for (;;) {
+		rc = proto_recv(a->mirrorfd, &r, &fd,
+		    plat_recv_cloexec_flag());
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc <= 0)
+			break;
+		if (fd >= 0 && plat_recv_cloexec_flag() == 0)
+			(void) real.fcntl(fd, F_SETFD, FD_CLOEXEC);
+		k = r.seq;
+		if (r.type != REC_MIRROR || r.nopts < 2 || k >= SB_SLOTS) {
+			if (fd >= 0)
+				(void) real.close(fd);
+			continue;
+		}
+		switch (r.arg) {
+		case SB_JOIN:
+			if (tab[k].fd >= 0)
+				(void) real.close(tab[k].fd);
+			tab[k].slot = k;
+			tab[k].fd = fd;
+			tab[k].pid = r.opts[0];
+			tab[k].listening = (r.opts[1] & SB_F_LISTENING) != 0;
+			tab[k].board = (r.opts[1] & SB_F_BOARD) != 0;
+			fd = -1;
+			break;
+		case SB_LISTEN:
+		case SB_UNLISTEN:
+			tab[k].listening = r.arg == SB_LISTEN;
+			break;
+		case SB_END:
+			if (tab[k].fd >= 0)
+				(void) real.close(tab[k].fd);
+			tab[k].fd = -1;
+			break;
+		case SB_FINISH:
+			let_go(a, tab, SB_SLOTS);
+		default:
+			break;
+		}
+		if (fd >= 0)
+			(void) real.close(fd);
+	}
+	/*
+	 * End of stream with no FINISH: the owner is gone (its end closes
+	 * only as it exits).  A record we could not read is not that: the
+	 * owner lives, and two owners must never be; we leave, and it starts
+	 * another standby.
+	 */
+	if (rc < 0 && errno != ECONNRESET) {
+		shim_log(LOG_LVL_ERROR, "standby: bad record from the owner "
+		    "(%s); leaving", strerror(errno));
+		let_go(a, tab, SB_SLOTS);
+	}
+	for (size_t i = n = 0; i < SB_SLOTS; i++) {
+		if (tab[i].fd >= 0)
+			tab[n++] = tab[i];
+	}
+	owner_takeover(a, tab, n, mem);
+}

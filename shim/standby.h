@@ -1,0 +1,102 @@
+/*
+ * standby.h: an owner's standby, so that killing the owner (kill -9, the
+ * OOM killer) does not end its group.
+ *
+ * What keeps a group alive is open files, not the owner process: the
+ * listener (and the connections in its queue), the rendezvous socket
+ * (joiners in its backlog), the ack board, and the owner's side of each
+ * member's endpoint.  The standby, the same program, started by the
+ * owner, holds copies of them all, passed as members join, and sleeps on
+ * a socket pair to the owner.  The owner tells it of each join, listen
+ * and end (MIRROR records) before it answers the member, and writes the
+ * last CONN it sent each endpoint into memory they share (one store per
+ * connection).  When the owner dies, the pair reads end of stream with no
+ * FINISH before it: the standby becomes the owner (owner_takeover) with
+ * everything as the dead one left it, and starts a standby of its own.
+ * Members notice nothing; the listener never closes.
+ *
+ * Lost: the connections the dead owner had accepted and not yet sent (it
+ * publishes how many; the new owner logs it), and, later, those it had
+ * sent a member that then dies without taking them (only the dead owner
+ * had copies to hand on).  A stopped owner is not dead: nothing happens.
+ *
+ * No record is cut in half by the death: each is one send of its own,
+ * queued whole or not at all, and the owner reads whole records (its
+ * buffer holds a whole number of them).  A member's stream the new owner
+ * cannot parse is closed as any broken member's is (GCORE_EJECT).
+ */
+#ifndef SHIM_STANDBY_H
+#define SHIM_STANDBY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "owner.h"
+
+/* MIRROR records: arg is one of these, seq the endpoint's slot. */
+enum standby_event {
+	SB_JOIN = 1,	/* with the owner's side of the endpoint */
+	SB_LISTEN,
+	SB_UNLISTEN,
+	SB_END,
+	SB_FINISH	/* the group ends: let go of everything and exit */
+};
+
+/* SB_JOIN's flags (opts[1]; opts[0] is the member's pid). */
+#define	SB_F_LISTENING	0x1
+#define	SB_F_BOARD	0x2
+
+/* A member as the standby takes it over. */
+struct standby_member {
+	size_t		slot;
+	int		fd;
+	long		pid;
+	int		listening;
+	int		board;
+};
+
+struct standby_mem;
+
+/* The owner's: made once, shared with every standby it starts. */
+struct standby_mem *standby_mem_create(int *fd);
+struct standby_mem *standby_mem_attach(int fd);
+/* CONN seq goes to endpoint slot now: stored before it is sent. */
+void standby_mem_sent(struct standby_mem *m, size_t slot, uint32_t seq);
+/* Connections the owner accepted and holds unsent. */
+void standby_mem_inhand(struct standby_mem *m, uint32_t n);
+
+uint32_t standby_mem_seq(const struct standby_mem *m);
+uint32_t standby_mem_slot_sent(const struct standby_mem *m, size_t slot);
+uint32_t standby_mem_held(const struct standby_mem *m);
+uint32_t standby_mem_takeovers(const struct standby_mem *m);
+/* One more takeover, by this process; how many so far. */
+uint32_t standby_mem_took_over(struct standby_mem *m);
+
+/*
+ * Owner: start a standby for a (its listener, rendezvous, path...), with
+ * the board and memory fds, and wait until it is up; *fd is the owner's
+ * end of the mirror (non-blocking), *pid the standby, our child.  0, or
+ * -1 (no standby is left running).
+ */
+int standby_start(const struct owner_args *a, int boardfd, int memfd,
+    int *fd, pid_t *pid);
+/*
+ * Owner: end standby pid (SIGKILL; it must never take over from a live
+ * owner) and reap it; fd, the mirror, is closed after.
+ */
+void standby_kill(pid_t pid, int fd);
+/* Owner: one MIRROR record (epfd: the endpoint, for SB_JOIN).  0 or -1. */
+int standby_tell(int fd, enum standby_event ev, size_t slot, long pid,
+    int flags, int epfd);
+/*
+ * Owner, ending the group: FINISH, and wait (up to a second) until the
+ * standby let go of the listener, so that the port is free when we are
+ * gone.  fd is closed.
+ */
+void standby_finish(int fd);
+
+/* rpshim-owner standby ...: wait on the owner; never returns. */
+_Noreturn void standby_run(const struct owner_args *a);
+
+#endif /* SHIM_STANDBY_H */
