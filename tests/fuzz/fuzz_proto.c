@@ -147,8 +147,10 @@ decode_checked(const uint8_t *chunk, struct proto_rec *r)
 	if (r->type == REC_LISTEN || r->type == REC_LISTEN_OK)
 		CHECK(r->arg >= 0);
 	CHECK(proto_type_has_fd(r->type) == (r->type == REC_CONN));
+	/* The owner's to its standby, and GONE: an fd of the owner's own. */
 	CHECK(proto_type_may_fd(r->type) ==
-	    (r->type == REC_CONN || r->type == REC_WELCOME));
+	    (r->type == REC_CONN || r->type == REC_WELCOME ||
+	    r->type == REC_MIRROR || r->type == REC_GONE));
 	for (uint32_t i = r->nopts; i < PROTO_MAX_OPTS; i++)
 		CHECK(r->opts[i] == 0);
 
