@@ -69,6 +69,7 @@ struct shim_sock {
 	int		tell_idle;	/* leastloaded: say when we wait */
 	int		idle_told;	/* and we said so since the last CONN */
 	uint32_t	last_seq;	/* the last CONN taken by this process */
+	uint32_t	slot1;		/* its board slot + 1; 0: none */
 	struct ackmem	*ack;		/* the group's ack board, or NULL */
 	struct sockaddr_storage addr;	/* the group's address */
 	socklen_t	addrlen;

@@ -14,6 +14,7 @@
 #include "ackmem.h"
 #include "config.h"
 #include "fdtab.h"
+#include "inherit.h"
 #include "log.h"
 #include "owner.h"
 #include "platform.h"
@@ -145,9 +146,13 @@ install(int fd, int ctl, const struct sockaddr_storage *ss, socklen_t len,
 	plat_shadow_bound(shadow, (const struct sockaddr *)ss);
 	/* Hidden, and away from the numbers programs dup2 onto. */
 	sk->shadow = fdtab_hide_away(shadow);
+	/* Options set before bind went to it: accepted sockets get them. */
+	inherit_copies(sk);
 	sk->state = SK_MEMBER;
 	sk->family = ss->ss_family;
 	sk->tell_idle = welcome->arg == SHIM_POLICY_LEASTLOADED;
+	/* The owner knows this member by it (SETOPT). */
+	sk->slot1 = board >= 0 ? welcome->seq + 1 : 0;
 	sk->ack = am;
 	memcpy(&sk->addr, ss, len);
 	sk->addrlen = len;
@@ -245,6 +250,8 @@ start_group(int fd, int lfd, int rvfd)
 		/* Our fd the listener: the owner must not hold it as well. */
 		(void) unlink(a.path);
 		alone(fd, lfd);
+	} else {
+		sockopt_listener_sync(fd);
 	}
 	errno = saved;
 	return (0);
@@ -416,6 +423,7 @@ join_group(int fd, int lfd, const struct sockaddr *sa, socklen_t salen,
 		return (-1);
 	}
 	shim_log(LOG_LVL_DEBUG, "joined the group at %s", path);
+	sockopt_listener_sync(fd);
 	return (0);
 inuse:
 	errno = EADDRINUSE;

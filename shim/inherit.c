@@ -147,10 +147,11 @@ same_file(int a, int b)
 /*
  * sk->copy from its shadow: each inherited option whose value there is
  * not a fresh socket's, as setsockopt must pass it to give that value.
- * With the lock held.
+ * With the lock held.  After exec, and at bind (options set before it
+ * went straight to the socket that is now the shadow).
  */
-static void
-copies_from(struct shim_sock *sk)
+void
+inherit_copies(struct shim_sock *sk)
 {
 	int fresh, level, name;
 
@@ -220,7 +221,7 @@ adopt(struct pairs *p, size_t i)
 			p->sk[i] = p->sk[j];
 	} else if (sk->shadow < 0 && is_shadow(sh, sk->family)) {
 		sk->shadow = fdtab_hide_away(sh);
-		copies_from(sk);
+		inherit_copies(sk);
 		p->sk[i] = sk;
 	}
 	fdtab_unlock(&saved);

@@ -46,13 +46,18 @@
 #define	SB_TOKEN	2
 #define	EP_TOKEN(i)	((uint32_t)(3 + (i)))	/* endpoint slot i */
 #define	SB_RETRY_MS	1000	/* a standby that died, again */
+#define	SB_RETRY_MAX_MS	60000	/* after failures, doubling up to this */
 
 /* The shell's side of an endpoint slot of the core. */
+#define	LOPT_MAX	4	/* the listener's own options we keep */
+
 struct sep {
 	int		fd;
 	uint32_t	rxlen;
 	uint8_t		rx[PROTO_REC_SIZE];
 	int		pids[STAT_PIDS];	/* who accepts, latest first */
+	int32_t		lopt[LOPT_MAX];	/* its listener options, */
+	unsigned	lopt_set;	/* where asked for (bit k) */
 };
 
 static struct {
@@ -73,6 +78,8 @@ static struct {
 	struct timespec	started;
 	enum shim_policy policy;
 	struct gcore	g;
+	int32_t		lopt_now[LOPT_MAX];	/* on the listener now */
+	int		lopt_dirty;	/* members came or went */
 
 	/* The standby (standby.h): -1 while there is none. */
 	const struct owner_args *args;
@@ -81,6 +88,7 @@ static struct {
 	int		sbfd;
 	pid_t		sbpid;		/* our child */
 	uint64_t	sb_tried_us;	/* when we last started one */
+	long		sb_wait_ms;	/* until the next start may be tried */
 	char		service[256];	/* ours (plat_service_of), or "" */
 	char		sb_service[256];	/* the standby's; "": ours */
 
@@ -198,8 +206,10 @@ standby_place(size_t i)
 }
 
 /*
- * Start a standby, at most once per SB_RETRY_MS, and tell it of every
- * member.  Only OWNER_PROG can: a forked owner has no program to run.
+ * Start a standby, at most once per sb_wait_ms (SB_RETRY_MS, doubled
+ * after each start that failed: one that cannot start holds up our loop
+ * for up to 2 s each time), and tell it of every member.  Only
+ * OWNER_PROG can: a forked owner has no program to run.
  */
 static void
 standby_up(void)
@@ -207,8 +217,11 @@ standby_up(void)
 	uint64_t now = util_now_us();
 	struct owner_args a;
 
+	if (o.sb_wait_ms == 0)
+		o.sb_wait_ms = SB_RETRY_MS;
 	if (o.sbfd >= 0 || o.sbmem == NULL || !o.args->prog ||
-	    now - o.sb_tried_us < SB_RETRY_MS * 1000)
+	    (o.sb_tried_us != 0 &&
+	    now - o.sb_tried_us < (uint64_t)o.sb_wait_ms * 1000))
 		return;
 	o.sb_tried_us = now;
 	a = *o.args;
@@ -218,10 +231,13 @@ standby_up(void)
 	(void) strcpy(o.sb_service, a.service);
 	if (standby_start(&a, o.boardfd, o.sbmemfd, &o.sbfd, &o.sbpid) != 0) {
 		o.sbfd = -1;
-		shim_log(LOG_LVL_WARN, "cannot start a standby: %s",
-		    strerror(errno));
+		shim_log(LOG_LVL_WARN, "cannot start a standby: %s; trying "
+		    "again in %ld s", strerror(errno), o.sb_wait_ms / 1000);
+		if ((o.sb_wait_ms *= 2) > SB_RETRY_MAX_MS)
+			o.sb_wait_ms = SB_RETRY_MAX_MS;
 		return;
 	}
+	o.sb_wait_ms = SB_RETRY_MS;
 	if (plat_poller_set(o.poller, o.sbfd, SB_TOKEN, 1) != 0) {
 		standby_drop("cannot be watched");
 		return;
@@ -251,7 +267,7 @@ op_send_conn(void *ctx, size_t i, uint32_t seq, uint32_t prev,
 	standby_mem_sent(o.sbmem, i, seq);
 	if (proto_send(o.seps[i].fd, &r, connfd) == 0)
 		return (0);
-	standby_mem_sent(o.sbmem, i, o.g.eps[i].last_sent);
+	standby_mem_unsent(o.sbmem, i, o.g.eps[i].last_sent);
 	return (errno != 0 ? errno : EIO);
 }
 
@@ -280,6 +296,8 @@ op_ep_closed(void *ctx, size_t i)
 	(void) real.close(o.seps[i].fd);
 	o.seps[i].fd = -1;
 	o.seps[i].rxlen = 0;
+	o.seps[i].lopt_set = 0;
+	o.lopt_dirty = 1;
 	o.paused = 0;	/* an fd came free */
 }
 
@@ -406,26 +424,89 @@ do_listen(int backlog)
 	return (0);
 }
 
+/* Which of the listener's own options (level, name) is, or -1. */
+static int
+lopt_index(int level, int name)
+{
+	int l, n;
+
+	for (int k = 0; k < LOPT_MAX &&
+	    plat_opt_on_listener_nth((size_t)k, &l, &n) == 0; k++) {
+		if (l == level && n == name)
+			return (k);
+	}
+	return (-1);
+}
+
+static int
+live_member(size_t i)
+{
+	return (i < o.g.n && (o.g.eps[i].state == GCORE_JOINED ||
+	    o.g.eps[i].state == GCORE_LISTENING));
+}
+
 /*
- * SETOPT from client i: an option of the listener itself that a member
- * set on its own (its shadow took it: the value is valid).  The group
- * has one listener, so the last value set holds for all its members.
- * The answer says it is set: the member's setsockopt returns only then,
- * and a connection made after it finds the listener so.
+ * The group has one listener where the kernel gives each member its own:
+ * an option of the listener itself holds for the group when every member
+ * asked for it, with the smallest value asked.  A member that never did
+ * (it accepts at once, where another defers) leaves it at its default:
+ * what the kernel's listener of that member would do, and what it does
+ * again once the member that asked has gone.
+ */
+static void
+lopts_apply(void)
+{
+	int level, name;
+
+	o.lopt_dirty = 0;
+	for (int k = 0; k < LOPT_MAX &&
+	    plat_opt_on_listener_nth((size_t)k, &level, &name) == 0; k++) {
+		int32_t v = 0;
+		int any = 0, all = 1;
+
+		for (size_t i = 0; i < o.g.n && all; i++) {
+			if (!live_member(i))
+				continue;
+			if (!(o.seps[i].lopt_set & (1U << k)))
+				all = 0;
+			else if (!any++ || o.seps[i].lopt[k] < v)
+				v = o.seps[i].lopt[k];
+		}
+		if (!all)
+			v = 0;
+		if (v != o.lopt_now[k] && real.setsockopt(o.lfd, level, name,
+		    &v, sizeof (v)) == 0)
+			o.lopt_now[k] = v;
+	}
+}
+
+/*
+ * SETOPT from client i, for member slot seq - 1: an option of the
+ * listener itself that the member set on its own (its shadow took it:
+ * the value is valid).  The answer says it is set: the member's
+ * setsockopt returns only then, and a connection made after it finds the
+ * listener so.  From a member that cannot say which it is (seq 0, no
+ * board slot), the value is set as it comes.
  */
 static void
 set_listener_opt(size_t i, const struct proto_rec *r)
 {
 	struct proto_rec out;
-	int v = r->opts[2];
+	size_t m = (size_t)r->seq - 1;
+	int k, v = r->opts[2];
 
 	memset(&out, 0, sizeof (out));
 	out.type = REC_SETOPT;
-	if (r->nopts != 3 || !plat_opt_on_listener(r->opts[0], r->opts[1]))
+	if (r->nopts != 3 || (k = lopt_index(r->opts[0], r->opts[1])) < 0) {
 		out.arg = EINVAL;
-	else if (real.setsockopt(o.lfd, r->opts[0], r->opts[1], &v,
-	    sizeof (v)) != 0)
+	} else if (r->seq != 0 && live_member(m)) {
+		o.seps[m].lopt[k] = v;
+		o.seps[m].lopt_set |= 1U << k;
+		lopts_apply();
+	} else if (real.setsockopt(o.lfd, r->opts[0], r->opts[1], &v,
+	    sizeof (v)) != 0) {
 		out.arg = errno;
+	}
 	(void) ep_send(i, &out, -1);
 }
 
@@ -600,6 +681,8 @@ welcome(size_t i, const struct proto_rec *r)
 	out.arg = (int32_t)o.policy;
 	mirror(SB_JOIN, i, join_flags(i), o.seps[i].fd);
 	standby_place(i);
+	o.seps[i].lopt_set = 0;
+	o.lopt_dirty = 1;
 	if (w == GCORE_WELCOMED)
 		return (ep_send(i, &out, -1));
 	ackmem_clear_busy(o.board, i);
@@ -811,7 +894,7 @@ finish(void)
 			(void) proto_send(o.seps[i].fd, &r, o.seps[i].fd);
 	}
 	if (o.sbfd >= 0)
-		standby_finish(o.sbfd);
+		standby_finish(o.sbfd, o.sbpid);
 	o.sbfd = -1;
 	(void) real.close(o.rvfd);
 	(void) real.close(o.lfd);
@@ -928,6 +1011,9 @@ rv_heal(void)
 	o.rvpaused = o.paused;
 	(void) plat_poller_set(o.poller, fd, 0, !o.paused);
 	shim_log(LOG_LVL_WARN, "%s was removed; made it again", o.path);
+	/* Its copy is of the old socket: a takeover would be unreachable. */
+	standby_drop("holds the old rendezvous socket");
+	o.sb_tried_us = 0;
 }
 
 /*
@@ -1054,6 +1140,8 @@ run(void)
 		dispatch_orphans();
 		standby_up();
 		holding(0);
+		if (o.lopt_dirty)
+			lopts_apply();
 		want = !o.paused && any_eligible();
 
 		/* The listener is watched only while someone can take more. */
@@ -1071,7 +1159,7 @@ run(void)
 		 */
 		timeout = min_timeout(linger_left(&empty_since), later);
 		if (o.sbfd < 0 && o.sbmem != NULL && o.args->prog)
-			timeout = min_timeout(timeout, SB_RETRY_MS);
+			timeout = min_timeout(timeout, (int)o.sb_wait_ms);
 		if (o.board != NULL && o.g.unacked > 0) {
 			ackmem_sleeping(o.board, 1);
 			if (collect_acks() > 0)
@@ -1158,6 +1246,7 @@ owner_takeover(const struct owner_args *a, const struct standby_member *m,
 	size_t k, adopted = 0;
 
 	shim_log_set_role("owner ");
+	owner_signals();
 	plat_owner_sched();
 	/* What ps and pgrep -f show: "rpshim-owner tcp ADDRESS..." now. */
 	if (a->role != NULL && strlen(a->role) >= 3) {

@@ -341,7 +341,8 @@ plat_async_resume(int fd)
 	if (fl < 0 || real.fcntl(fd, F_SETFL, fl | O_ASYNC) != 0)
 		return;
 	/* What came meanwhile raised no signal: raise the kernel's one. */
-	if (poll(&p, 1, 0) == 1 && (own = real.fcntl(fd, F_GETOWN)) != 0)
+	if (poll(&p, 1, 0) == 1 && !(p.revents & POLLNVAL) &&
+	    (own = real.fcntl(fd, F_GETOWN)) != 0 && own != -1)
 		(void) kill(own, SIGIO);
 	errno = saved;
 #else
@@ -1328,11 +1329,10 @@ int
 plat_self_exe(char *buf, size_t n)
 {
 #if defined(__linux__)
-	ssize_t len = readlink("/proc/self/exe", buf, n - 1);
-
-	if (len <= 0 || (size_t)len >= n - 1)
+	/* Not its name: the file may be replaced since (an upgrade). */
+	if (n < sizeof ("/proc/self/exe"))
 		return (-1);
-	buf[len] = '\0';
+	(void) strcpy(buf, "/proc/self/exe");
 	return (0);
 #elif defined(__sun)
 	const char *p = getexecname();
@@ -1514,6 +1514,16 @@ plat_constructor(void)
  * An endpoint's options come back after exec from its shadow
  * (inherit.c): it walks the list plat_opt_inherited() answers from.
  */
+int
+plat_opt_on_listener_nth(size_t i, int *level, int *name)
+{
+	if (i >= sizeof (on_listener) / sizeof (on_listener[0]))
+		return (-1);
+	*level = on_listener[i][0];
+	*name = on_listener[i][1];
+	return (0);
+}
+
 int
 plat_opt_inherited_nth(size_t i, int *level, int *name)
 {

@@ -243,6 +243,8 @@ const char *plat_progname(void);
  * *name; -1 past the last.
  */
 int plat_opt_inherited_nth(size_t i, int *level, int *name);
+/* The same for plat_opt_on_listener's. */
+int plat_opt_on_listener_nth(size_t i, int *level, int *name);
 /*
  * The int to set so that getsockopt reads back v, for an option read
  * from one socket and set on another (Linux: half a buffer size).

@@ -35,6 +35,8 @@ int shim_setsockopt(int fd, int level, int name, const void *val,
     socklen_t len, enum shim_variant v);
 int shim_getsockopt(int fd, int level, int name, void *val, socklen_t *len,
     enum shim_variant v);
+/* bind (group.c): listener options set before it go to the group's. */
+void sockopt_listener_sync(int fd);
 int shim_getsockname(int fd, struct sockaddr *sa, socklen_t *len);
 int shim_getpeername(int fd, struct sockaddr *sa, socklen_t *len);
 int shim_shutdown(int fd, int how);

@@ -176,6 +176,7 @@ set_on_member(int fd, struct shim_sock *sk, int level, int name,
 	if (plat_opt_on_listener(level, name) && len >= sizeof (int)) {
 		memcpy(&v, val, sizeof (v));
 		rec->type = REC_SETOPT;
+		rec->seq = sk->slot1;
 		rec->nopts = 3;
 		rec->opts[0] = level;
 		rec->opts[1] = name;
@@ -206,6 +207,56 @@ listener_opt(const struct proto_rec *rec, const struct sockaddr_storage *ga)
 		shim_log(LOG_LVL_WARN, "the group's listener did not take "
 		    "option (%d, %d)", rec->opts[0], rec->opts[1]);
 	(void) real.close(ctl);
+}
+
+/*
+ * After bind: what the application set before it on its socket (now the
+ * shadow) of the listener's own options goes to the group's listener,
+ * as setsockopt would have sent it (TCP_MAXSEG set before bind shapes
+ * the SYN-ACK, as on the kernel's listener).
+ */
+void
+sockopt_listener_sync(int fd)
+{
+	struct sockaddr_storage addr;
+	struct shim_sock *sk;
+	struct proto_rec rec;
+	sigset_t saved;
+	int level, name, fresh, sh, a, b, family = -1, saved_errno = errno;
+
+	fdtab_lock(&saved);
+	if ((sk = fdtab_get(fd)) != NULL)
+		family = sk->family;
+	fdtab_unlock(&saved);
+	if (family < 0 ||
+	    (fresh = socket(family, SOCK_STREAM | plat_sock_cloexec, 0)) < 0)
+		return;
+	for (size_t i = 0; plat_opt_on_listener_nth(i, &level, &name) == 0;
+	    i++) {
+		socklen_t al = sizeof (a), bl = sizeof (b);
+
+		fdtab_lock(&saved);
+		sk = fdtab_get(fd);
+		sh = sk != NULL && sk->state != SK_OPT ? sk->shadow : -1;
+		if (sh < 0 || real.getsockopt(sh, level, name, &a, &al) != 0 ||
+		    real.getsockopt(fresh, level, name, &b, &bl) != 0 ||
+		    al != sizeof (int) || (bl == al && a == b)) {
+			fdtab_unlock(&saved);
+			continue;
+		}
+		addr = sk->addr;
+		memset(&rec, 0, sizeof (rec));
+		rec.seq = sk->slot1;
+		fdtab_unlock(&saved);
+		rec.type = REC_SETOPT;
+		rec.nopts = 3;
+		rec.opts[0] = level;
+		rec.opts[1] = name;
+		rec.opts[2] = a;
+		listener_opt(&rec, &addr);
+	}
+	(void) real.close(fresh);
+	errno = saved_errno;
 }
 
 int

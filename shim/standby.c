@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 
 #include "ackmem.h"
@@ -27,6 +28,7 @@
 #define	FINISH_MS	1000	/* for the standby to let go of the port */
 #define	UP_MS		2000	/* for a new standby to say it is up */
 #define	UP_BYTE		'u'	/* what it says */
+#define	TELL_MS		1000	/* a mirror record may wait this long */
 
 struct standby_mem {
 	uint32_t	magic;
@@ -90,6 +92,14 @@ standby_mem_sent(struct standby_mem *m, size_t slot, uint32_t seq)
 }
 
 void
+standby_mem_unsent(struct standby_mem *m, size_t slot, uint32_t was)
+{
+	if (m != NULL && slot < ACKMEM_SLOTS)
+		atomic_store_explicit(&m->sent[slot], was,
+		    memory_order_relaxed);
+}
+
+void
 standby_mem_inhand(struct standby_mem *m, uint32_t n)
 {
 	if (m != NULL)
@@ -147,6 +157,7 @@ standby_start(const struct owner_args *a, int boardfd, int memfd, int *fd,
     pid_t *pid)
 {
 	struct owner_args b = *a;
+	struct timeval tv;
 	int sv[2], e;
 	char c = 0;
 
@@ -171,7 +182,15 @@ standby_start(const struct owner_args *a, int boardfd, int memfd, int *fd,
 		errno = e;
 		return (-1);
 	}
-	(void) real.fcntl(sv[0], F_SETFL, O_NONBLOCK);
+	/*
+	 * Blocking, with a bound: a large group's joins fill any buffer, and
+	 * the standby reads as fast as we write; only one stuck (stopped)
+	 * for TELL_MS is given up (EAGAIN).
+	 */
+	tv.tv_sec = TELL_MS / 1000;
+	tv.tv_usec = (TELL_MS % 1000) * 1000;
+	(void) real.setsockopt(sv[0], SOL_SOCKET, SO_SNDTIMEO, &tv,
+	    sizeof (tv));
 	*fd = sv[0];
 	return (0);
 }
@@ -193,7 +212,7 @@ standby_tell(int fd, enum standby_event ev, size_t slot, long pid,
 }
 
 void
-standby_finish(int fd)
+standby_finish(int fd, pid_t pid)
 {
 	uint64_t deadline = util_deadline(FINISH_MS);
 	char c;
@@ -208,7 +227,7 @@ standby_finish(int fd)
 				break;
 		}
 	}
-	(void) real.close(fd);
+	standby_kill(pid, fd);
 }
 
 /* SB_FINISH: the owner ends the group; we hold nothing of it any more. */
@@ -236,6 +255,12 @@ standby_run(const struct owner_args *a)
 
 	shim_log_set_role("standby ");
 	owner_signals();
+	/*
+	 * Unlike the owner, a standby goes when its service is stopped (it
+	 * may live in another member's): nothing is lost, the owner starts
+	 * another.  It is deaf again once it takes over.
+	 */
+	(void) signal(SIGTERM, SIG_DFL);
 	plat_set_procname(OWNER_PROG);
 	(void) real.fcntl(a->listenfd, F_SETFD, FD_CLOEXEC);
 	(void) real.fcntl(a->rvfd, F_SETFD, FD_CLOEXEC);

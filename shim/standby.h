@@ -63,6 +63,8 @@ struct standby_mem *standby_mem_create(int *fd);
 struct standby_mem *standby_mem_attach(int fd);
 /* CONN seq goes to endpoint slot now: stored before it is sent. */
 void standby_mem_sent(struct standby_mem *m, size_t slot, uint32_t seq);
+/* It did not go: slot's last CONN is back to was (seq stays). */
+void standby_mem_unsent(struct standby_mem *m, size_t slot, uint32_t was);
 /* Connections the owner accepted and holds unsent. */
 void standby_mem_inhand(struct standby_mem *m, uint32_t n);
 
@@ -92,9 +94,10 @@ int standby_tell(int fd, enum standby_event ev, size_t slot, long pid,
 /*
  * Owner, ending the group: FINISH, and wait (up to a second) until the
  * standby let go of the listener, so that the port is free when we are
- * gone.  fd is closed.
+ * gone; then it is killed and reaped all the same (one that missed the
+ * FINISH would take the ended group over).  fd is closed.
  */
-void standby_finish(int fd);
+void standby_finish(int fd, pid_t pid);
 
 /* rpshim-owner standby ...: wait on the owner; never returns. */
 _Noreturn void standby_run(const struct owner_args *a);

@@ -101,6 +101,7 @@ run_test execenv-untouched	t_execenv_untouched
 run_test execenv-noroom		t_execenv_noroom
 run_test execenv-nginx		t_execenv_nginx
 run_test listener-opts-after	t_listener_opts_after
+run_test listener-opts-prebind	t_listener_opts_prebind
 run_test listener-opts-joiner	t_listener_opts_joiner
 run_test listener-first-leak	t_listener_first_leak
 run_test listener-rcvtimeo	t_listener_rcvtimeo

@@ -24,6 +24,7 @@ listener_oracle46() {
 }
 
 t_listener_opts_after() { listener_oracle46 opts-after; }
+t_listener_opts_prebind() { listener_oracle46 opts-prebind; }
 t_listener_opts_joiner() { listener_oracle46 opts-joiner; }
 t_listener_first_leak() { listener_oracle46 first-leak; }
 t_listener_rcvtimeo() { listener_oracle46 rcvtimeo; }
