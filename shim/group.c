@@ -544,6 +544,7 @@ shim_bind(int fd, const struct sockaddr *sa, socklen_t len,
 		if (real.setsockopt(fd, SOL_SOCKET, plat_so_reuseport, &one,
 		    sizeof (one)) == 0)
 			return (rf(fd, sa, len));
+		errno = saved_errno;	/* ours, not the caller's */
 	}
 	if (!c->valid) {
 		errno = EINVAL;
