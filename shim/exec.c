@@ -273,35 +273,27 @@ shim_env(const char *what, char *const envp[], struct exec_room *r)
 }
 
 /*
- * The shadow of tracked fd if it is a member's, or -1.  ours: the
- * table's lock is held, and the table answers.  Else (a vfork child, a
- * child forked without the atfork handlers) the lock must not be taken,
- * and only a lock-free, read-only look at the table may answer, where
- * fdtab.h offers one (fdtab_peek_shadow): the table is then never freed
- * or moved, so reading it while the parent's threads change it reads a
- * number at worst stale, which the new program checks (inherit.c takes
- * only an unbound TCP socket for a shadow).  Without it, no shadow: the
- * new program's listeners start with fresh options.
+ * The shadow of tracked fd if it is a member's, or -1; the table's lock
+ * held.  Where the table is not ours (a vfork child, a child forked
+ * without the atfork handlers) its lock must not be taken and nothing
+ * answers: no shadow, and the new program's listeners start with fresh
+ * options (a lock-free read of the table would do, were its fields
+ * atomic).
  */
 static int
-shadow_of(int fd, int ours)
+shadow_of(int fd)
 {
 	struct shim_sock *sk;
 
-	if (ours)
-		return ((sk = fdtab_get(fd)) == NULL || sk->state == SK_OPT ?
-		    -1 : sk->shadow);
-#if defined(FDTAB_HAVE_PEEK_SHADOW)
-	return (fdtab_peek_shadow(fd));
-#else
-	return (-1);
-#endif
+	return ((sk = fdtab_get(fd)) == NULL || sk->state == SK_OPT ? -1 :
+	    sk->shadow);
 }
 
 /*
  * The shadows of the endpoints that survive the exec, into r (ours: the
- * table's lock held): endpoints as survivor() tells them, from the
- * table, which knows each one's shadow.  How many did not fit.
+ * table's lock held; else none, see shadow_of): endpoints as survivor()
+ * tells them, from the table, which knows each one's shadow.  How many
+ * did not fit.
  */
 static size_t
 pairs_find(struct exec_room *r, int ours)
@@ -309,6 +301,8 @@ pairs_find(struct exec_room *r, int ours)
 	size_t lost = 0;
 
 	r->npairs = 0;
+	if (!ours)
+		return (0);
 	for (int fd = fdtab_next(0); fd >= 0; fd = fdtab_next(fd + 1)) {
 		int fl, sh;
 
@@ -317,7 +311,7 @@ pairs_find(struct exec_room *r, int ours)
 		 * (Python's close_fds) closes it where the table is not ours.
 		 */
 		if (fdtab_hidden(fd) || (fl = real.fcntl(fd, F_GETFD)) < 0 ||
-		    (fl & FD_CLOEXEC) != 0 || (sh = shadow_of(fd, ours)) < 0 ||
+		    (fl & FD_CLOEXEC) != 0 || (sh = shadow_of(fd)) < 0 ||
 		    !fdtab_hidden(sh) || real.fcntl(sh, F_GETFD) < 0)
 			continue;
 		if (r->npairs == EXECENV_PAIRS_MAX) {

@@ -78,8 +78,8 @@ uint32_t standby_mem_took_over(struct standby_mem *m);
 /*
  * Owner: start a standby for a (its listener, rendezvous, path...), with
  * the board and memory fds, and wait until it is up; *fd is the owner's
- * end of the mirror (non-blocking), *pid the standby, our child.  0, or
- * -1 (no standby is left running).
+ * end of the mirror (sends wait up to a second), *pid the standby, our
+ * child.  0, or -1 (no standby is left running).
  */
 int standby_start(const struct owner_args *a, int boardfd, int memfd,
     int *fd, pid_t *pid);

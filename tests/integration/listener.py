@@ -271,32 +271,17 @@ def show_all(prefix, s, table):
 
 # ---- scenarios ----
 
-def sc_opts_after():
-    """Options set on a listening member reach it and its connections."""
+def opts_sole(before_bind):
+    """Options set on a sole member, before bind() or once it listens,
+    reach it and its connections."""
     t = opt_table()
     lst = mksock(True)
+    if before_bind:
+        set_all("l.set", lst, t)
     port = first_bind("l.bind", lst)
     res("l.listen", lst.listen, 16)
-    set_all("l.set", lst, t)
-    show_all("l", lst, t)
-    c = probe.client("c.connect", port)
-    if c is None:
-        return
-    a = accept_one("l.accept", lst)
-    if a is not None:
-        show_all("accepted", a, t)
-        drop(a)
-    drop(c)
-    drop(lst)
-
-
-def sc_opts_prebind():
-    """Options set before bind() reach the listener's connections."""
-    t = opt_table()
-    lst = mksock(True)
-    set_all("l.set", lst, t)
-    port = first_bind("l.bind", lst)
-    res("l.listen", lst.listen, 16)
+    if not before_bind:
+        set_all("l.set", lst, t)
     show_all("l", lst, t)
     c = probe.client("c.connect", port)
     if c is None:
@@ -795,19 +780,7 @@ def sc_timewait():
     res("l.close", drop, lst)
 
     n = mksock(True)                    # SO_REUSEPORT only
-    # An emulation may release the port a little after the last close:
-    # bounded, and retried only on EADDRINUSE (probe.py's sc_free).
-    err = None
-    for _ in range(probe.FREE_TRIES):
-        try:
-            n.bind(probe.addr(port))
-            err = None
-            break
-        except OSError as e:
-            err = e
-            if e.errno != errno.EADDRINUSE:
-                break
-            time.sleep(0.01)
+    err = probe.bind_freed(n, port)
     out("n.bind", "ok" if err is None else errname(err.errno))
     if err is not None:
         return
@@ -920,8 +893,8 @@ def sc_dualstack_4f():
 
 
 SCENARIOS = {
-    "opts-after": sc_opts_after,
-    "opts-prebind": sc_opts_prebind,
+    "opts-after": lambda: opts_sole(False),
+    "opts-prebind": lambda: opts_sole(True),
     "opts-joiner": sc_opts_joiner,
     "first-leak": sc_first_leak,
     "rcvtimeo": sc_rcvtimeo,

@@ -497,6 +497,23 @@ def sc_dup():
         drop(s)
 
 
+def bind_freed(s, port):
+    """Bind s to a port just let go of; the OSError, or None.  The one
+    permitted wait: an emulation may release the port a little after the
+    last close.  Bounded, and retried only on EADDRINUSE."""
+    err = None
+    for _ in range(FREE_TRIES):
+        try:
+            s.bind(addr(port))
+            return None
+        except OSError as e:
+            err = e
+            if e.errno != errno.EADDRINUSE:
+                break
+            time.sleep(0.01)
+    return err
+
+
 def sc_free():
     a = mksock(True)
     port = first_bind("a.bind", a)
@@ -507,20 +524,8 @@ def sc_free():
     res("a.close", drop, a)
     res("b.close", drop, b)
 
-    # The one permitted wait: an emulation may release the port a little
-    # after the last close.  Bounded, and retried only on EADDRINUSE.
     c = mksock(False)
-    err = None
-    for _ in range(FREE_TRIES):
-        try:
-            c.bind(addr(port))
-            err = None
-            break
-        except OSError as e:
-            err = e
-            if e.errno != errno.EADDRINUSE:
-                break
-            time.sleep(0.01)
+    err = bind_freed(c, port)
     out("plain_binds_freed_port", "ok" if err is None else errname(err.errno))
     if err is None:
         res("plain.listen", c.listen, 16)

@@ -11,6 +11,7 @@
 
 #include "fakes.h"
 #include "platform.h"
+#include "proto.h"
 
 static const struct fake_env *env_tab;
 static size_t env_n;
@@ -189,4 +190,26 @@ fake_rand(uint32_t *state)
 	x ^= x << 5;
 	*state = x;
 	return (x);
+}
+
+int
+fake_conn(int own, uint32_t prev, uint32_t seq)
+{
+	struct proto_rec r;
+	int c[2], rc;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, c) != 0)
+		return (-1);
+	memset(&r, 0, sizeof (r));
+	r.type = REC_CONN;
+	r.seq = seq;
+	r.arg = (int32_t)prev;
+	r.addr.family = AF_INET;
+	rc = proto_send(own, &r, c[0]);
+	(void) close(c[0]);
+	if (rc != 0) {
+		(void) close(c[1]);
+		return (-1);
+	}
+	return (c[1]);
 }

@@ -79,6 +79,13 @@ int fake_mkdtemp(char *out, size_t len);
 /* Remove dir and everything under it (without following symlinks). */
 void fake_rmtree(const char *dir);
 
+/*
+ * An owner's CONN on own (seq, after prev), carrying one end of a new
+ * socket pair for the connection: the other end (its "client"), or -1.
+ * Ours is closed: only the copy in flight is left.
+ */
+int fake_conn(int own, uint32_t prev, uint32_t seq);
+
 /* A small deterministic PRNG (xorshift32), so failures are reproducible. */
 uint32_t fake_rand(uint32_t *state);
 

@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 
 #include "ackmem.h"
+#include "fakes.h"
 #include "fdtab.h"
 #include "proto.h"
 #include "real.h"
@@ -65,9 +66,8 @@ hooked_recvmsg(int fd, struct msghdr *mh, int flags)
 static void
 endpoint(int board, uint32_t prev, uint32_t seq)
 {
-	struct proto_rec r;
 	sigset_t saved;
-	int sv[2], c[2];
+	int sv[2];
 
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	t.ep = sv[0];
@@ -84,15 +84,7 @@ endpoint(int board, uint32_t prev, uint32_t seq)
 	fdtab_lock(&saved);
 	assert_int_equal(fdtab_put(t.ep, t.sk), 0);
 	fdtab_unlock(&saved);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, c), 0);
-	memset(&r, 0, sizeof (r));
-	r.type = REC_CONN;
-	r.seq = seq;
-	r.arg = (int32_t)prev;
-	r.addr.family = AF_INET;
-	assert_int_equal(proto_send(t.own, &r, c[0]), 0);
-	(void) close(c[0]);
-	t.peer = c[1];
+	assert_true((t.peer = fake_conn(t.own, prev, seq)) >= 0);
 }
 
 /* The connection's only other copy is closed: its client end reads EOF. */

@@ -29,6 +29,7 @@
 #include <sys/socket.h>
 
 #include "ackmem.h"
+#include "fakes.h"
 #include "fdtab.h"
 #include "proto.h"
 #include "real.h"
@@ -136,18 +137,7 @@ static int boardfd;
 static void
 conn(int own, uint32_t prev, uint32_t seq, int *client)
 {
-	struct proto_rec r;
-	int c[2];
-
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, c), 0);
-	memset(&r, 0, sizeof (r));
-	r.type = REC_CONN;
-	r.seq = seq;
-	r.arg = (int32_t)prev;
-	r.addr.family = AF_INET;
-	assert_int_equal(proto_send(own, &r, c[0]), 0);
-	(void) close(c[0]);
-	*client = c[1];
+	assert_true((*client = fake_conn(own, prev, seq)) >= 0);
 }
 
 /*
