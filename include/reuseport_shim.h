@@ -27,6 +27,7 @@
 #define	REUSEPORT_SHIM_ENV_DIR		"REUSEPORT_SHIM_DIR"
 #define	REUSEPORT_SHIM_ENV_LOG		"REUSEPORT_SHIM_LOG"
 #define	REUSEPORT_SHIM_ENV_LINGER	"REUSEPORT_SHIM_LINGER_MS"
+#define	REUSEPORT_SHIM_ENV_UDP		"REUSEPORT_SHIM_UDP"
 /*
  * Set by the shim itself for a program it execs (not for users): which
  * inherited fd's options live on which other fd, "fd:shadow[,...]".

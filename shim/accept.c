@@ -296,7 +296,7 @@ send_ack(int fd, const struct accept_view *v, uint32_t seq, int wait,
 			return (SEND_NOT_HELD);
 		}
 		*shut = sk->shut;
-		n = real.sendmsg(fd, &mh, plat_send_nosignal_flag() |
+		n = real_sendmsg_xpg(fd, &mh, plat_send_nosignal_flag() |
 		    plat_recv_dontwait_flag());
 		err = errno;
 		fdtab_unlock(&saved);
@@ -499,7 +499,8 @@ shim_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags,
 		goto real_call;
 	fdtab_lock(&saved);
 	sk = fdtab_get(fd);
-	if (sk == NULL || sk->state == SK_OPT) {
+	/* A UDP member: the kernel's EOPNOTSUPP, from its fd. */
+	if (sk == NULL || sk->state == SK_OPT || sk->state == SK_UDP) {
 		fdtab_unlock(&saved);
 		goto real_call;
 	}

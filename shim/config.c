@@ -56,6 +56,15 @@ lookup(const struct name_val *t, const char *s, int *v)
 	return (-1);
 }
 
+/* UDP's ways: leastloaded has no meaning without connections to count. */
+static const struct name_val udp_ways[] = {
+	{ "hash", SHIM_POLICY_HASH },
+	{ "srcip", SHIM_POLICY_SRCIP },
+	{ "roundrobin", SHIM_POLICY_ROUNDROBIN },
+	{ "shared", SHIM_POLICY_SHARED },
+	{ NULL, 0 }
+};
+
 int
 config_parse_mode(const char *s, enum shim_mode *m)
 {
@@ -73,6 +82,17 @@ config_parse_policy(const char *s, enum shim_policy *p)
 	int v;
 
 	if (lookup(policies, s, &v) != 0)
+		return (-1);
+	*p = (enum shim_policy)v;
+	return (0);
+}
+
+int
+config_parse_udp(const char *s, enum shim_policy *p)
+{
+	int v;
+
+	if (lookup(udp_ways, s, &v) != 0)
 		return (-1);
 	*p = (enum shim_policy)v;
 	return (0);
@@ -110,7 +130,7 @@ config_policy_name(enum shim_policy p)
 		if (t->val == (int)p)
 			return (t->name);
 	}
-	return ("?");
+	return (p == SHIM_POLICY_SHARED ? "shared" : "?");
 }
 
 /* A decimal port 1..65535, the whole of [s, e). */
@@ -132,7 +152,10 @@ parse_port(const char *s, const char *e, uint16_t *port)
 	return (0);
 }
 
-/* PORT | tcp:PORT | tcp:IPV4:PORT | tcp:[IPV6]:PORT, in [s, e). */
+/*
+ * PORT | tcp:PORT | tcp:IPV4:PORT | tcp:[IPV6]:PORT, in [s, e), and the
+ * same with udp: (a bare PORT is TCP's).
+ */
 static int
 parse_rule(const char *s, const char *e, struct port_rule *r)
 {
@@ -141,8 +164,12 @@ parse_rule(const char *s, const char *e, struct port_rule *r)
 	size_t hl;
 
 	memset(r, 0, sizeof (*r));
-	if (e - s > 4 && memcmp(s, "tcp:", 4) == 0)
+	if (e - s > 4 && memcmp(s, "tcp:", 4) == 0) {
 		s += 4;
+	} else if (e - s > 4 && memcmp(s, "udp:", 4) == 0) {
+		r->udp = 1;
+		s += 4;
+	}
 	colon = NULL;
 	for (const char *p = s; p < e; p++) {
 		if (*p == ':')
@@ -198,10 +225,17 @@ int
 config_rule_match(const struct shim_config *c, int family, const void *addr,
     uint16_t port)
 {
+	return (config_rule_match_proto(c, 0, family, addr, port));
+}
+
+int
+config_rule_match_proto(const struct shim_config *c, int udp, int family,
+    const void *addr, uint16_t port)
+{
 	for (size_t i = 0; i < c->nrules; i++) {
 		const struct port_rule *r = &c->rules[i];
 
-		if (r->port != port)
+		if (r->port != port || r->udp != (udp != 0))
 			continue;
 		if (r->family == 0)
 			return (1);
@@ -231,6 +265,7 @@ config_parse(struct shim_config *c, config_getenv_fn get)
 	c->valid = 1;
 	c->mode = SHIM_MODE_AUTO;
 	c->policy = SHIM_POLICY_ROUNDROBIN;
+	c->udp = SHIM_POLICY_HASH;	/* the kernel's flow affinity */
 	c->log_level = LOG_LVL_ERROR;
 
 	if ((v = get(REUSEPORT_SHIM_ENV_LOG)) != NULL &&
@@ -248,8 +283,12 @@ config_parse(struct shim_config *c, config_getenv_fn get)
 	if ((v = get(REUSEPORT_SHIM_ENV_PORTS)) != NULL &&
 	    config_parse_ports(v, c->rules, CONFIG_MAX_RULES, &c->nrules) != 0)
 		return (bad(c, REUSEPORT_SHIM_ENV_PORTS, v,
-		    "a comma-separated list of PORT, tcp:PORT, tcp:IPV4:PORT "
-		    "or tcp:[IPV6]:PORT (at most 32)"));
+		    "a comma-separated list of PORT, tcp:PORT, tcp:IPV4:PORT, "
+		    "tcp:[IPV6]:PORT or the same with udp: (at most 32)"));
+	if ((v = get(REUSEPORT_SHIM_ENV_UDP)) != NULL &&
+	    config_parse_udp(v, &c->udp) != 0)
+		return (bad(c, REUSEPORT_SHIM_ENV_UDP, v,
+		    "hash, srcip, roundrobin or shared"));
 	if ((v = get(REUSEPORT_SHIM_ENV_LINGER)) != NULL &&
 	    config_parse_ms(v, &c->linger_ms) != 0)
 		return (bad(c, REUSEPORT_SHIM_ENV_LINGER, v,

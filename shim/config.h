@@ -18,11 +18,13 @@ enum shim_policy {
 	SHIM_POLICY_ROUNDROBIN = 0,
 	SHIM_POLICY_HASH,
 	SHIM_POLICY_SRCIP,
-	SHIM_POLICY_LEASTLOADED
+	SHIM_POLICY_LEASTLOADED,
+	SHIM_POLICY_SHARED	/* UDP: every member reads the one socket */
 };
 
 /* One REUSEPORT_SHIM_PORTS rule: "8080", "tcp:127.0.0.1:8080", ... */
 struct port_rule {
+	int		udp;		/* "udp:..."; else TCP */
 	int		family;		/* 0: any address */
 	uint8_t		addr[16];	/* network order, 4 bytes for IPv4 */
 	uint16_t	port;		/* host order, never 0 */
@@ -36,6 +38,7 @@ struct port_rule {
 struct shim_config {
 	enum shim_mode	mode;
 	enum shim_policy policy;
+	enum shim_policy udp;	/* hash, srcip, roundrobin or shared */
 	int		log_level;
 	char		dir[CONFIG_PATH_MAX];	/* "" when not set */
 	long		linger_ms;	/* listener kept after the last member */
@@ -57,14 +60,19 @@ int config_parse(struct shim_config *c, config_getenv_fn get);
 
 int config_parse_mode(const char *s, enum shim_mode *m);
 int config_parse_policy(const char *s, enum shim_policy *p);
+/* REUSEPORT_SHIM_UDP: hash, srcip, roundrobin or shared. */
+int config_parse_udp(const char *s, enum shim_policy *p);
 int config_parse_log(const char *s, int *level);
 int config_parse_ms(const char *s, long *ms);
 int config_parse_ports(const char *s, struct port_rule *rules, size_t max,
     size_t *n);
 
-/* Non-zero if a rule covers (family, addr, port). */
+/* Non-zero if a rule covers (family, addr, port) of TCP. */
 int config_rule_match(const struct shim_config *c, int family,
     const void *addr, uint16_t port);
+/* The same for UDP (udp non-zero) or TCP. */
+int config_rule_match_proto(const struct shim_config *c, int udp,
+    int family, const void *addr, uint16_t port);
 
 const char *config_policy_name(enum shim_policy p);
 

@@ -285,8 +285,9 @@ shadow_of(int fd)
 {
 	struct shim_sock *sk;
 
-	return ((sk = fdtab_get(fd)) == NULL || sk->state == SK_OPT ? -1 :
-	    sk->shadow);
+	/* Not a UDP member's: the shim after exec knows only TCP ones. */
+	return ((sk = fdtab_get(fd)) == NULL || sk->state == SK_OPT ||
+	    sk->state == SK_UDP ? -1 : sk->shadow);
 }
 
 /*

@@ -362,7 +362,8 @@ shim_shutdown(int fd, int how)
 		return (real.shutdown(fd, how));
 	fdtab_lock(&saved);
 	sk = fdtab_get(fd);
-	if (sk != NULL && sk->state == SK_MEMBER) {
+	if (sk != NULL && (sk->state == SK_MEMBER ||
+	    (sk->state == SK_UDP && sk->out >= 0))) {
 		/* Bound, not listening: the kernel's answer is its shadow's. */
 		rc = sk->shadow >= 0 ? real.shutdown(sk->shadow, how) : -1;
 		if (sk->shadow < 0)

@@ -412,18 +412,31 @@ hide_bits(int fd, int on)
 	}
 }
 
-/* The sock whose shadow fd is, or NULL. */
-static struct shim_sock *
-sock_of_ctl(int fd)
+/* Where a sock keeps hidden fd (shadow, ctl or out), or NULL. */
+static int *
+hid_field(struct shim_sock *sk, int fd)
+{
+	if (sk->shadow == fd)
+		return (&sk->shadow);
+	if (sk->ctl == fd)
+		return (&sk->ctl);
+	if (sk->out == fd)
+		return (&sk->out);
+	return (NULL);
+}
+
+/* The field of the sock that keeps hidden fd, or NULL. */
+static int *
+hid_of(int fd)
 {
 	struct walk w;
 	struct ent *e;
-	int n;
+	int n, *f;
 
 	walk_start(&w);
 	while ((e = walk_next(&w, &n)) != NULL) {
-		if (e->sk->shadow == fd)
-			return (e->sk);
+		if ((f = hid_field(e->sk, fd)) != NULL)
+			return (f);
 	}
 	return (NULL);
 }
@@ -530,8 +543,8 @@ fdtab_hide_away(int fd)
 int
 fdtab_hidden_move(int fd)
 {
-	struct shim_sock *sk;
 	struct slot *s, *ns;
+	int *f;
 	int nfd = dup_away(fd), e = errno;
 
 	if (nfd < 0)
@@ -554,18 +567,18 @@ fdtab_hidden_move(int fd)
 	}
 	hide_bits(fd, 0);
 	hide_bits(nfd, 1);
-	if ((sk = sock_of_ctl(fd)) != NULL)
-		sk->shadow = nfd;
+	if ((f = hid_of(fd)) != NULL)
+		*f = nfd;
 	return (nfd);
 }
 
 void
 fdtab_hidden_drop(int fd)
 {
-	struct shim_sock *sk = sock_of_ctl(fd);
+	int *f = hid_of(fd);
 
-	if (sk != NULL)
-		sk->shadow = -1;
+	if (f != NULL)
+		*f = -1;
 	unhide(fd);
 }
 
@@ -637,17 +650,37 @@ fdtab_unlock(const sigset_t *saved)
  * file), and free it.
  */
 static void
+release_hidden(int *fd)
+{
+	if (*fd >= 0) {
+		int ok = hidden_still(*fd), e = errno;
+
+		unhide(*fd);
+		if (ok)
+			(void) real.close(*fd);
+		errno = e;
+		*fd = -1;
+	}
+}
+
+static void
 release(struct shim_sock *sk)
 {
-	if (sk->shadow >= 0) {
-		int ok = hidden_still(sk->shadow), e = errno;
-
-		unhide(sk->shadow);
-		if (ok)
-			(void) real.close(sk->shadow);
-		errno = e;
-	}
+	release_hidden(&sk->shadow);
+	/* A UDP member's owner sees it leave when ctl closes. */
+	release_hidden(&sk->ctl);
+	release_hidden(&sk->out);
 	sock_free(sk);
+}
+
+/* A hidden fd of a sock replaced behind our back: never touch it. */
+static void
+forget_stale(int *fd)
+{
+	if (*fd >= 0 && !hidden_still(*fd)) {
+		unhide(*fd);
+		*fd = -1;
+	}
 }
 
 static void
@@ -674,11 +707,10 @@ fdtab_get(int fd)
 		drop(fd, e);
 		return (NULL);
 	}
-	if (sk->shadow >= 0 && !hidden_still(sk->shadow)) {
-		/* Not ours any more: never write to it, never close it. */
-		unhide(sk->shadow);
-		sk->shadow = -1;
-	}
+	/* Not ours any more: never write to them, never close them. */
+	forget_stale(&sk->shadow);
+	forget_stale(&sk->ctl);
+	forget_stale(&sk->out);
 	return (sk);
 }
 
@@ -812,6 +844,8 @@ sock_new(int family)
 	memset(&r->sk, 0, sizeof (r->sk));
 	r->sk.family = family;
 	r->sk.shadow = -1;
+	r->sk.ctl = -1;
+	r->sk.out = -1;
 	r->sk.serial = serial;
 	return (&r->sk);
 }

@@ -32,7 +32,8 @@ struct ackmem;
 enum sk_state {
 	SK_OPT = 0,	/* SO_REUSEPORT recorded, not bound by the shim */
 	SK_MEMBER,	/* bound into a group: the fd is its endpoint */
-	SK_ENDPOINT	/* the same, listening */
+	SK_ENDPOINT,	/* the same, listening */
+	SK_UDP		/* a member of a UDP group (udp.h) */
 };
 
 /*
@@ -65,6 +66,11 @@ struct shim_sock {
 	int		family;
 	int		reuseport;	/* the recorded SO_REUSEPORT value */
 	int		shadow;		/* hidden kernel socket, or -1 */
+	/* UDP (udp.h): hidden too, each -1 where not used. */
+	int		ctl;		/* the connection to the owner */
+	int		out;		/* the group's socket, for sends */
+	int		udp_way;	/* SK_UDP: enum shim_policy */
+	unsigned	pktinfo;	/* SK_UDP: the application asked */
 	int		shut;		/* shutdown() was called */
 	int		tell_idle;	/* leastloaded: say when we wait */
 	int		idle_told;	/* and we said so since the last CONN */
@@ -121,7 +127,7 @@ int fdtab_hide_away(int fd);
  * -1 (nothing changed).  The copy left at fd is no longer hidden.
  */
 int fdtab_hidden_move(int fd);
-/* The hidden fd is about to go: its sock no longer has a shadow. */
+/* The hidden fd is about to go: its sock no longer has it. */
 void fdtab_hidden_drop(int fd);
 /*
  * The lowest hidden fd in lo..hi that this process made, or -1: the ones
@@ -168,7 +174,7 @@ void fdtab_reident(const struct shim_sock *sk);
 
 /*
  * A sock from the pool (no malloc: see fdtab.c), zeroed but for family,
- * shadow -1 and a serial no other sock of this process has had; NULL with
+ * shadow, ctl and out -1 and a serial no other sock of this process has had; NULL with
  * errno ENOMEM.  sock_free puts it back (its board released); the next
  * sock_new may hand out the same address, never the same serial.  Either
  * with or without the table lock.

@@ -22,6 +22,7 @@
 #include "real.h"
 #include "rendezvous.h"
 #include "shim.h"
+#include "udp.h"
 #include "util.h"
 
 #define	JOIN_TRIES		50	/* an exiting owner is gone well before */
@@ -168,6 +169,29 @@ fail:
 }
 
 /*
+ * The owner answered: fd becomes a member of its group, TCP or UDP.  The
+ * WELCOME fd (fdw: a TCP group's board, a UDP group's socket) is taken.
+ */
+static int
+member_install(int udp, int fd, int ctl, const struct sockaddr_storage *ss,
+    socklen_t len, const struct proto_rec *welcome, int fdw)
+{
+	int rc, e;
+
+	if (!udp)
+		return (install(fd, ctl, ss, len, welcome, fdw));
+	if (fdw < 0) {
+		errno = EPROTO;
+		return (-1);
+	}
+	rc = udp_install(fd, ctl, ss, len, welcome, fdw);
+	e = errno;
+	(void) real.close(fdw);
+	errno = e;
+	return (rc);
+}
+
+/*
  * The group has no owner after all: fd itself becomes the listener,
  * bound as the kernel bound it, and the port is this process's alone.
  */
@@ -199,7 +223,7 @@ alone(int fd, int lfd)
  * rendezvous if it is made already, or -1, is taken over.
  */
 static int
-start_group(int fd, int lfd, int rvfd)
+start_group(int fd, int lfd, int rvfd, int udp)
 {
 	struct owner_args a;
 	struct sockaddr_storage ss;
@@ -213,8 +237,8 @@ start_group(int fd, int lfd, int rvfd)
 	if ((dir = rv_dir_get()) == NULL)
 		goto out;
 	if (real.getsockname(lfd, (struct sockaddr *)&ss, &len) != 0 ||
-	    rv_path(a.path, sizeof (a.path), dir,
-	    (struct sockaddr *)&ss) != 0) {
+	    rv_path_proto(a.path, sizeof (a.path), dir,
+	    (struct sockaddr *)&ss, udp ? RV_UDP : RV_TCP) != 0) {
 		shim_log(LOG_LVL_ERROR, "no rendezvous name fits under %s; "
 		    "this port cannot be shared", dir);
 		goto out;
@@ -230,7 +254,8 @@ start_group(int fd, int lfd, int rvfd)
 		goto out;
 	}
 	a.listenfd = lfd;
-	a.policy = config_get()->policy;
+	a.udp = udp;
+	a.policy = udp ? config_get()->udp : config_get()->policy;
 	a.linger_ms = config_get()->linger_ms;
 	a.uid = geteuid();
 	if (owner_spawn(&a) != 0) {
@@ -243,14 +268,14 @@ start_group(int fd, int lfd, int rvfd)
 	/* The owner has our connection queued; it exits if we give up. */
 	if (hello(ctl, &welcome, &board,
 	    util_deadline(UTIL_REPLY_TIMEOUT_MS)) != 0 ||
-	    install(fd, ctl, &ss, len, &welcome, board) != 0) {
+	    member_install(udp, fd, ctl, &ss, len, &welcome, board) != 0) {
 		shim_log(LOG_LVL_ERROR, "owner of %s did not answer: %s",
 		    a.path, strerror(errno));
 		(void) real.close(ctl);
 		/* Our fd the listener: the owner must not hold it as well. */
 		(void) unlink(a.path);
 		alone(fd, lfd);
-	} else {
+	} else if (!udp) {
 		sockopt_listener_sync(fd);
 	}
 	errno = saved;
@@ -277,14 +302,15 @@ out:
  */
 static int
 claim(int lfd, const struct sockaddr *sa, socklen_t salen, bind_fn rf,
-    int *bound)
+    int *bound, int udp)
 {
 	if (!*bound) {
 		if (rf(lfd, sa, salen) != 0)
 			return (errno == EADDRINUSE ? 0 : -1);
 		*bound = 1;
 	}
-	if (real.listen(lfd, 1) != 0)
+	/* UDP: the bind alone is exclusive (the socket has no SO_REUSEADDR). */
+	if (!udp && real.listen(lfd, 1) != 0)
 		return (errno == EADDRINUSE ? 0 : -1);
 	/*
 	 * Emulating where the kernel has the option (Linux): a group of ours
@@ -313,7 +339,7 @@ claim(int lfd, const struct sockaddr *sa, socklen_t salen, bind_fn rf,
  */
 static int
 beside(int fd, int lfd, const struct sockaddr *sa, socklen_t salen,
-    bind_fn rf, int *bound, const char *path)
+    bind_fn rf, int *bound, const char *path, int udp)
 {
 	int one = 1, rvfd, r, probe;
 
@@ -334,8 +360,8 @@ beside(int fd, int lfd, const struct sockaddr *sa, socklen_t salen,
 		return (errno == EEXIST ? 2 : 0);
 	(void) real.setsockopt(lfd, SOL_SOCKET, plat_so_reuseport, &one,
 	    sizeof (one));
-	if ((r = claim(lfd, sa, salen, rf, bound)) == 1)
-		return (start_group(fd, lfd, rvfd) == 0 ? 1 : -1);
+	if ((r = claim(lfd, sa, salen, rf, bound, udp)) == 1)
+		return (start_group(fd, lfd, rvfd, udp) == 0 ? 1 : -1);
 	(void) unlink(path);
 	(void) real.close(rvfd);
 	return (r);
@@ -350,7 +376,7 @@ beside(int fd, int lfd, const struct sockaddr *sa, socklen_t salen,
  */
 static int
 join_group(int fd, int lfd, const struct sockaddr *sa, socklen_t salen,
-    bind_fn rf, int bound)
+    bind_fn rf, int bound, int udp)
 {
 	struct sockaddr_storage ss;
 	char path[RV_PATH_MAX];
@@ -360,7 +386,8 @@ join_group(int fd, int lfd, const struct sockaddr *sa, socklen_t salen,
 	int attempt, no_name = 0, ctl = -1, board = -1, e;
 
 	if ((dir = rv_dir_get()) == NULL ||
-	    rv_path(path, sizeof (path), dir, sa) != 0)
+	    rv_path_proto(path, sizeof (path), dir, sa,
+	    udp ? RV_UDP : RV_TCP) != 0)
 		goto inuse;
 	for (attempt = 0; attempt < JOIN_TRIES; attempt++) {
 		stuck = NULL;
@@ -379,7 +406,7 @@ join_group(int fd, int lfd, const struct sockaddr *sa, socklen_t salen,
 			/* No group, or a dead one's name: see beside(). */
 			if (++no_name > JOIN_TRIES_NO_NAME) {
 				switch (beside(fd, lfd, sa, salen, rf, &bound,
-				    path)) {
+				    path, udp)) {
 				case 1:
 					return (0);
 				case 2:
@@ -398,9 +425,9 @@ join_group(int fd, int lfd, const struct sockaddr *sa, socklen_t salen,
 			goto inuse;
 		}
 		backoff(attempt, deadline);
-		switch (claim(lfd, sa, salen, rf, &bound)) {
+		switch (claim(lfd, sa, salen, rf, &bound, udp)) {
 		case 1:
-			return (start_group(fd, lfd, -1));
+			return (start_group(fd, lfd, -1, udp));
 		case -1:
 			return (-1);
 		}
@@ -417,13 +444,14 @@ join_group(int fd, int lfd, const struct sockaddr *sa, socklen_t salen,
 	}
 	memset(&ss, 0, sizeof (ss));
 	memcpy(&ss, sa, salen < sizeof (ss) ? salen : sizeof (ss));
-	if (install(fd, ctl, &ss, salen < sizeof (ss) ?
+	if (member_install(udp, fd, ctl, &ss, salen < sizeof (ss) ?
 	    salen : (socklen_t)sizeof (ss), &welcome, board) != 0) {
 		(void) real.close(ctl);
 		return (-1);
 	}
 	shim_log(LOG_LVL_DEBUG, "joined the group at %s", path);
-	sockopt_listener_sync(fd);
+	if (!udp)
+		sockopt_listener_sync(fd);
 	return (0);
 inuse:
 	errno = EADDRINUSE;
@@ -437,25 +465,46 @@ inuse:
  * (they carry the option); a listening socket still refuses it.
  */
 static int
-listener_socket(int fd, int family)
+listener_socket(int fd, int family, int udp)
 {
 	int lfd, one = 1;
 
-	if ((lfd = socket(family, SOCK_STREAM | plat_sock_cloexec, 0)) < 0)
+	if ((lfd = socket(family, (udp ? SOCK_DGRAM : SOCK_STREAM) |
+	    plat_sock_cloexec, 0)) < 0)
 		return (-1);
 	plat_bind_opts_copy(fd, lfd);
-	(void) real.setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one,
-	    sizeof (one));
+	/*
+	 * Not for UDP: there SO_REUSEADDR lets a second socket bind the
+	 * very address, and the group's claim would not be exclusive.
+	 */
+	if (!udp)
+		(void) real.setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one,
+		    sizeof (one));
 	return (lfd);
 }
 
+/* fd's type: SOCK_STREAM, SOCK_DGRAM..., or -1. */
+static int
+sock_type(int fd)
+{
+	socklen_t tlen;
+	int type, e = errno;
+
+	tlen = sizeof (type);
+	if (real.getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) != 0)
+		type = -1;
+	errno = e;
+	return (type);
+}
+
 /*
- * fd must be an unbound TCP socket for the shim to bind it for a group:
- * its family, or -1 with errno set as the kernel's bind would (EINVAL:
- * bound already, by a listen() without bind), or 0: not TCP, not ours.
+ * fd must be an unbound TCP or UDP socket for the shim to bind it for a
+ * group: its family (*udp set), or -1 with errno set as the kernel's
+ * bind would (EINVAL: bound already, by a listen() without bind), or 0:
+ * neither, not ours.
  */
 static int
-bindable(int fd)
+bindable(int fd, int *udp)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof (ss), tlen;
@@ -466,9 +515,10 @@ bindable(int fd)
 		return (-1);
 	if (real.getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
 		return (-1);
-	if (type != SOCK_STREAM ||
+	if ((type != SOCK_STREAM && type != SOCK_DGRAM) ||
 	    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
 		return (0);
+	*udp = type == SOCK_DGRAM;
 	if ((ss.ss_family == AF_INET &&
 	    ((struct sockaddr_in *)&ss)->sin_port != 0) ||
 	    (ss.ss_family == AF_INET6 &&
@@ -479,23 +529,29 @@ bindable(int fd)
 	return (ss.ss_family);
 }
 
+/* A REUSEPORT_SHIM_PORTS rule covers fd's bind of sa. */
 static int
-forced(const struct shim_config *c, const struct sockaddr *sa, socklen_t len)
+forced(const struct shim_config *c, int fd, const struct sockaddr *sa,
+    socklen_t len)
 {
+	int type;
+
 	if (c->nrules == 0)
+		return (0);
+	if ((type = sock_type(fd)) != SOCK_STREAM && type != SOCK_DGRAM)
 		return (0);
 	if (sa->sa_family == AF_INET && len >= sizeof (struct sockaddr_in)) {
 		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
 
-		return (config_rule_match(c, AF_INET, &in->sin_addr,
-		    ntohs(in->sin_port)));
+		return (config_rule_match_proto(c, type == SOCK_DGRAM,
+		    AF_INET, &in->sin_addr, ntohs(in->sin_port)));
 	}
 	if (sa->sa_family == AF_INET6 && len >= sizeof (struct sockaddr_in6)) {
 		const struct sockaddr_in6 *in6 =
 		    (const struct sockaddr_in6 *)sa;
 
-		return (config_rule_match(c, AF_INET6, &in6->sin6_addr,
-		    ntohs(in6->sin6_port)));
+		return (config_rule_match_proto(c, type == SOCK_DGRAM,
+		    AF_INET6, &in6->sin6_addr, ntohs(in6->sin6_port)));
 	}
 	return (0);
 }
@@ -509,7 +565,7 @@ shim_bind(int fd, const struct sockaddr *sa, socklen_t len,
 	struct shim_sock *sk;
 	sigset_t saved;
 	socklen_t clen;
-	int member = 0, already = 0, bound = 0, family, lfd, rc, e;
+	int member = 0, already = 0, bound = 0, udp = 0, family, lfd, rc, e;
 	int saved_errno = errno;
 	bind_fn rf;
 
@@ -535,7 +591,7 @@ shim_bind(int fd, const struct sockaddr *sa, socklen_t len,
 		errno = EINVAL;		/* as the kernel: already bound */
 		return (-1);
 	}
-	if (!member && !forced(c, sa, len))
+	if (!member && !forced(c, fd, sa, len))
 		return (rf(fd, sa, len));
 	if (!member && c->mode == SHIM_MODE_AUTO) {
 		int one = 1;
@@ -550,19 +606,19 @@ shim_bind(int fd, const struct sockaddr *sa, socklen_t len,
 		errno = EINVAL;
 		return (-1);
 	}
-	if ((family = bindable(fd)) <= 0) {
+	if ((family = bindable(fd, &udp)) <= 0) {
 		if (family == 0) {
 			errno = saved_errno;
 			return (rf(fd, sa, len));
 		}
 		return (-1);
 	}
-	if ((lfd = listener_socket(fd, family)) < 0)
+	if ((lfd = listener_socket(fd, family, udp)) < 0)
 		return (-1);
 	/* The kernel judges the caller's own bytes first. */
-	switch (claim(lfd, sa, len, rf, &bound)) {
+	switch (claim(lfd, sa, len, rf, &bound, udp)) {
 	case 1:
-		rc = start_group(fd, lfd, -1);
+		rc = start_group(fd, lfd, -1, udp);
 		(void) real.close(lfd);
 		return (rc);
 	case -1:
@@ -582,7 +638,8 @@ shim_bind(int fd, const struct sockaddr *sa, socklen_t len,
 		return (-1);
 	}
 	/* The refused claim set errno; a bind that works leaves it. */
-	rc = join_group(fd, lfd, (struct sockaddr *)&canon, clen, rf, bound);
+	rc = join_group(fd, lfd, (struct sockaddr *)&canon, clen, rf, bound,
+	    udp);
 	e = errno;
 	(void) real.close(lfd);
 	errno = rc == 0 ? saved_errno : e;
@@ -614,7 +671,8 @@ shim_listen(int fd, int backlog, enum shim_variant var)
 	sk = fdtab_get(fd);
 	st = sk != NULL ? sk->state : SK_OPT;
 	fdtab_unlock(&saved);
-	if (st == SK_OPT)
+	/* A UDP member's: the kernel's EOPNOTSUPP. */
+	if (st == SK_OPT || st == SK_UDP)
 		return (rf(fd, backlog));
 	if (st == SK_ENDPOINT && sk->shut) {
 		/* The endpoint no longer reads; see shim_shutdown(). */

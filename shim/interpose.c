@@ -67,6 +67,9 @@ ssize_t __xnet_sendto(int fd, const void *buf, size_t len, int flags,
 ssize_t __xnet_sendmsg(int fd, const struct msghdr *msg, int flags);
 ssize_t __xnet_recvmsg(int fd, struct msghdr *msg, int flags);
 ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen);
+/* Linux's (struct mmsghdr, struct timespec), which POSIX code cannot name. */
+int recvmmsg(int fd, void *vec, unsigned int n, int flags, void *timeout);
+int sendmmsg(int fd, void *vec, unsigned int n, int flags);
 ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags);
 ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen,
     int flags, struct sockaddr *from, socklen_t *fromlen);
@@ -325,6 +328,18 @@ ssize_t
 __xnet_recvmsg(int fd, struct msghdr *msg, int flags)
 {
 	return (shim_recvmsg(fd, msg, flags, SHIM_XNET));
+}
+
+int
+recvmmsg(int fd, void *vec, unsigned int n, int flags, void *timeout)
+{
+	return (shim_recvmmsg(fd, vec, n, flags, timeout));
+}
+
+int
+sendmmsg(int fd, void *vec, unsigned int n, int flags)
+{
+	return (shim_sendmmsg(fd, vec, n, flags));
 }
 
 ssize_t

@@ -13,6 +13,11 @@
  * kernel raises it.  connect() on a member gets a listener's answer, or
  * EADDRINUSE on one bound only: the port is the group's listener's.
  *
+ * A UDP group's member (udp.h) in the dispatched ways: recv and its kin
+ * take the next datagram the owner forwarded (udp.c), sends leave through
+ * the group's socket; in the shared way its fd is that socket, and only
+ * connect is ours.
+ *
  * Every other fd goes straight to the C library.  read and write are the
  * hottest calls a program makes: an fd the shim does not track costs one
  * atomic load (fdtab_maybe), no lock.  The shim's own records never come
@@ -28,14 +33,25 @@
 #include "fdtab.h"
 #include "platform.h"
 #include "real.h"
+#include "log.h"
 #include "shim.h"
+#include "udp.h"
 
 /* What an fd the table may hold is to the application. */
 enum io_kind {
 	IO_PASS = 0,	/* not a member: the C library's call */
 	IO_BOUND,	/* a member that does not listen (or shut it down) */
-	IO_LISTENING	/* a member that listens */
+	IO_LISTENING,	/* a member that listens */
+	IO_UDP,		/* a UDP member, dispatched */
+	IO_SHARED	/* a UDP member, shared: the C library's call */
 };
+
+/* The C library's call does for k. */
+static int
+passes(enum io_kind k)
+{
+	return (k == IO_PASS || k == IO_SHARED);
+}
 
 /*
  * The slow path, for an fd fdtab_maybe() did not rule out.  *family: the
@@ -44,7 +60,7 @@ enum io_kind {
  * hidden fds get the C library's call.
  */
 static enum io_kind
-kind_of(int fd, int *family)
+kind_of(int fd, int *family, struct udp_io *u)
 {
 	struct shim_sock *sk;
 	enum io_kind k = IO_PASS;
@@ -59,6 +75,11 @@ kind_of(int fd, int *family)
 		/* Shut down for reading, a listener no longer listens. */
 		k = sk->state == SK_ENDPOINT && !sk->shut ? IO_LISTENING :
 		    IO_BOUND;
+		if (sk->state == SK_UDP) {
+			k = sk->out >= 0 ? IO_UDP : IO_SHARED;
+			u->out = sk->out;
+			u->pktinfo = sk->pktinfo;
+		}
 		if (family != NULL)
 			*family = sk->family;
 	}
@@ -102,11 +123,14 @@ msg_iovcnt(const struct msghdr *m)
 ssize_t
 shim_send(int fd, const void *buf, size_t len, int flags)
 {
+	struct udp_io u;
 	enum io_kind k;
 
 	shim_init();
-	if (!fdtab_maybe(fd) || (k = kind_of(fd, NULL)) == IO_PASS)
+	if (!fdtab_maybe(fd) || passes(k = kind_of(fd, NULL, &u)))
 		return (real.send(fd, buf, len, flags));
+	if (k == IO_UDP)
+		return (real.send(u.out, buf, len, flags));
 	return (answer(k, &(struct plat_io){ .op = PLAT_IO_SEND,
 	    .flags = flags, .len = len }));
 }
@@ -114,11 +138,14 @@ shim_send(int fd, const void *buf, size_t len, int flags)
 ssize_t
 shim_recv(int fd, void *buf, size_t len, int flags)
 {
+	struct udp_io u;
 	enum io_kind k;
 
 	shim_init();
-	if (!fdtab_maybe(fd) || (k = kind_of(fd, NULL)) == IO_PASS)
+	if (!fdtab_maybe(fd) || passes(k = kind_of(fd, NULL, &u)))
 		return (real.recv(fd, buf, len, flags));
+	if (k == IO_UDP)
+		return (udp_recv(fd, buf, len, flags, NULL, NULL, &u));
 	return (answer(k, &(struct plat_io){ .op = PLAT_IO_RECV,
 	    .flags = flags, .len = len }));
 }
@@ -128,15 +155,20 @@ ssize_t
 shim_sendto(int fd, const void *buf, size_t len, int flags,
     const struct sockaddr *to, socklen_t tolen, enum shim_variant v)
 {
+	struct udp_io u;
 	enum io_kind k;
 
 	shim_init();
-	if (!fdtab_maybe(fd) || (k = kind_of(fd, NULL)) == IO_PASS) {
+	if (!fdtab_maybe(fd) || passes(k = kind_of(fd, NULL, &u))) {
 		if (v == SHIM_XNET && real.xnet_sendto != NULL)
 			return (real.xnet_sendto(fd, buf, len, flags, to,
 			    tolen));
 		return (real.sendto(fd, buf, len, flags, to, tolen));
 	}
+	if (k == IO_UDP)
+		return (v == SHIM_XNET && real.xnet_sendto != NULL ?
+		    real.xnet_sendto(u.out, buf, len, flags, to, tolen) :
+		    real.sendto(u.out, buf, len, flags, to, tolen));
 	return (answer(k, &(struct plat_io){ .op = PLAT_IO_SEND,
 	    .flags = flags, .len = len }));
 }
@@ -145,11 +177,14 @@ ssize_t
 shim_recvfrom(int fd, void *buf, size_t len, int flags,
     struct sockaddr *from, socklen_t *fromlen)
 {
+	struct udp_io u;
 	enum io_kind k;
 
 	shim_init();
-	if (!fdtab_maybe(fd) || (k = kind_of(fd, NULL)) == IO_PASS)
+	if (!fdtab_maybe(fd) || passes(k = kind_of(fd, NULL, &u)))
 		return (real.recvfrom(fd, buf, len, flags, from, fromlen));
+	if (k == IO_UDP)
+		return (udp_recv(fd, buf, len, flags, from, fromlen, &u));
 	return (answer(k, &(struct plat_io){ .op = PLAT_IO_RECV,
 	    .flags = flags, .len = len }));
 }
@@ -158,10 +193,11 @@ ssize_t
 shim_sendmsg(int fd, const void *msg, int flags, enum shim_variant v)
 {
 	const struct msghdr *m = msg;
+	struct udp_io u;
 	enum io_kind k;
 
 	shim_init();
-	if (!fdtab_maybe(fd) || (k = kind_of(fd, NULL)) == IO_PASS) {
+	if (!fdtab_maybe(fd) || passes(k = kind_of(fd, NULL, &u))) {
 		if (v == SHIM_XNET && real.xnet_sendmsg != NULL)
 			return (real.xnet_sendmsg(fd, m, flags));
 		return (real.sendmsg(fd, m, flags));
@@ -170,6 +206,10 @@ shim_sendmsg(int fd, const void *msg, int flags, enum shim_variant v)
 		errno = EFAULT;		/* the header is read first */
 		return (-1);
 	}
+	if (k == IO_UDP)
+		return (v == SHIM_XNET && real.xnet_sendmsg != NULL ?
+		    real.xnet_sendmsg(u.out, m, flags) :
+		    real.sendmsg(u.out, m, flags));
 	return (answer(k, &(struct plat_io){ .op = PLAT_IO_SENDMSG,
 	    .flags = flags, .iov = m->msg_iov, .iovcnt = msg_iovcnt(m),
 	    .control = m->msg_controllen != 0 }));
@@ -179,10 +219,11 @@ ssize_t
 shim_recvmsg(int fd, void *msg, int flags, enum shim_variant v)
 {
 	struct msghdr *m = msg;
+	struct udp_io u;
 	enum io_kind k;
 
 	shim_init();
-	if (!fdtab_maybe(fd) || (k = kind_of(fd, NULL)) == IO_PASS) {
+	if (!fdtab_maybe(fd) || passes(k = kind_of(fd, NULL, &u))) {
 		if (v == SHIM_XNET && real.xnet_recvmsg != NULL)
 			return (real.xnet_recvmsg(fd, m, flags));
 		return (real.recvmsg(fd, m, flags));
@@ -191,6 +232,9 @@ shim_recvmsg(int fd, void *msg, int flags, enum shim_variant v)
 		errno = EFAULT;
 		return (-1);
 	}
+	if (k == IO_UDP)
+		return (udp_recvmsg(fd, m, flags, &u, v == SHIM_XNET ||
+		    plat_plain_msg_xpg));
 	return (answer(k, &(struct plat_io){ .op = PLAT_IO_RECVMSG,
 	    .flags = flags, .iov = m->msg_iov, .iovcnt = msg_iovcnt(m) }));
 }
@@ -198,11 +242,14 @@ shim_recvmsg(int fd, void *msg, int flags, enum shim_variant v)
 ssize_t
 shim_read(int fd, void *buf, size_t len)
 {
+	struct udp_io u;
 	enum io_kind k;
 
 	shim_init();
-	if (!fdtab_maybe(fd) || (k = kind_of(fd, NULL)) == IO_PASS)
+	if (!fdtab_maybe(fd) || passes(k = kind_of(fd, NULL, &u)))
 		return (real.read(fd, buf, len));
+	if (k == IO_UDP)
+		return (udp_recv(fd, buf, len, 0, NULL, NULL, &u));
 	return (answer(k, &(struct plat_io){ .op = PLAT_IO_READ,
 	    .len = len }));
 }
@@ -210,11 +257,14 @@ shim_read(int fd, void *buf, size_t len)
 ssize_t
 shim_write(int fd, const void *buf, size_t len)
 {
+	struct udp_io u;
 	enum io_kind k;
 
 	shim_init();
-	if (!fdtab_maybe(fd) || (k = kind_of(fd, NULL)) == IO_PASS)
+	if (!fdtab_maybe(fd) || passes(k = kind_of(fd, NULL, &u)))
 		return (real.write(fd, buf, len));
+	if (k == IO_UDP)
+		return (real.write(u.out, buf, len));
 	return (answer(k, &(struct plat_io){ .op = PLAT_IO_WRITE,
 	    .len = len }));
 }
@@ -222,11 +272,14 @@ shim_write(int fd, const void *buf, size_t len)
 ssize_t
 shim_readv(int fd, const struct iovec *iov, int iovcnt)
 {
+	struct udp_io u;
 	enum io_kind k;
 
 	shim_init();
-	if (!fdtab_maybe(fd) || (k = kind_of(fd, NULL)) == IO_PASS)
+	if (!fdtab_maybe(fd) || passes(k = kind_of(fd, NULL, &u)))
 		return (real.readv(fd, iov, iovcnt));
+	if (k == IO_UDP)
+		return (udp_readv(fd, iov, iovcnt, &u));
 	return (answer(k, &(struct plat_io){ .op = PLAT_IO_READV,
 	    .iov = iov, .iovcnt = iovcnt }));
 }
@@ -234,11 +287,14 @@ shim_readv(int fd, const struct iovec *iov, int iovcnt)
 ssize_t
 shim_writev(int fd, const struct iovec *iov, int iovcnt)
 {
+	struct udp_io u;
 	enum io_kind k;
 
 	shim_init();
-	if (!fdtab_maybe(fd) || (k = kind_of(fd, NULL)) == IO_PASS)
+	if (!fdtab_maybe(fd) || passes(k = kind_of(fd, NULL, &u)))
 		return (real.writev(fd, iov, iovcnt));
+	if (k == IO_UDP)
+		return (real.writev(u.out, iov, iovcnt));
 	return (answer(k, &(struct plat_io){ .op = PLAT_IO_WRITEV,
 	    .iov = iov, .iovcnt = iovcnt }));
 }
@@ -252,14 +308,22 @@ int
 shim_connect(int fd, const struct sockaddr *sa, socklen_t len,
     enum shim_variant v)
 {
+	struct udp_io u;
 	enum io_kind k;
 	int family = AF_INET, e;
 
 	shim_init();
-	if (!fdtab_maybe(fd) || (k = kind_of(fd, &family)) == IO_PASS) {
+	if (!fdtab_maybe(fd) || (k = kind_of(fd, &family, &u)) == IO_PASS) {
 		if (v == SHIM_XNET && real.xnet_connect != NULL)
 			return (real.xnet_connect(fd, sa, len));
 		return (real.connect(fd, sa, len));
+	}
+	if (k == IO_UDP || k == IO_SHARED) {
+		/* Its datagrams come from the owner: a peer cannot choose. */
+		shim_log(LOG_LVL_WARN, "connect() on a member of a UDP group "
+		    "is not supported (EOPNOTSUPP); use a socket of its own");
+		errno = EOPNOTSUPP;
+		return (-1);
 	}
 	if ((e = plat_member_connect(family, sa, len,
 	    k == IO_LISTENING)) != 0) {
@@ -312,12 +376,15 @@ real_recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
 ssize_t
 shim_read_chk(int fd, void *buf, size_t len, size_t buflen)
 {
+	struct udp_io u;
 	enum io_kind k;
 
 	shim_init();
 	if (len > buflen || !fdtab_maybe(fd) ||
-	    (k = kind_of(fd, NULL)) == IO_PASS)
+	    passes(k = kind_of(fd, NULL, &u)))
 		return (real_read_chk(fd, buf, len, buflen));
+	if (k == IO_UDP)
+		return (udp_recv(fd, buf, len, 0, NULL, NULL, &u));
 	return (answer(k, &(struct plat_io){ .op = PLAT_IO_READ,
 	    .len = len }));
 }
@@ -325,12 +392,15 @@ shim_read_chk(int fd, void *buf, size_t len, size_t buflen)
 ssize_t
 shim_recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags)
 {
+	struct udp_io u;
 	enum io_kind k;
 
 	shim_init();
 	if (len > buflen || !fdtab_maybe(fd) ||
-	    (k = kind_of(fd, NULL)) == IO_PASS)
+	    passes(k = kind_of(fd, NULL, &u)))
 		return (real_recv_chk(fd, buf, len, buflen, flags));
+	if (k == IO_UDP)
+		return (udp_recv(fd, buf, len, flags, NULL, NULL, &u));
 	return (answer(k, &(struct plat_io){ .op = PLAT_IO_RECV,
 	    .flags = flags, .len = len }));
 }
@@ -339,13 +409,48 @@ ssize_t
 shim_recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
     struct sockaddr *from, socklen_t *fromlen)
 {
+	struct udp_io u;
 	enum io_kind k;
 
 	shim_init();
 	if (len > buflen || !fdtab_maybe(fd) ||
-	    (k = kind_of(fd, NULL)) == IO_PASS)
+	    passes(k = kind_of(fd, NULL, &u)))
 		return (real_recvfrom_chk(fd, buf, len, buflen, flags, from,
 		    fromlen));
+	if (k == IO_UDP)
+		return (udp_recv(fd, buf, len, flags, from, fromlen, &u));
 	return (answer(k, &(struct plat_io){ .op = PLAT_IO_RECV,
 	    .flags = flags, .len = len }));
+}
+
+int
+shim_recvmmsg(int fd, void *vec, unsigned n, int flags, void *timeout)
+{
+	struct udp_io u;
+	enum io_kind k;
+
+	shim_init();
+	if (real.recvmmsg == NULL) {
+		errno = ENOSYS;
+		return (-1);
+	}
+	if (!fdtab_maybe(fd) || (k = kind_of(fd, NULL, &u)) != IO_UDP)
+		return (real.recvmmsg(fd, vec, n, flags, timeout));
+	return (udp_recvmmsg(fd, vec, n, flags, &u));
+}
+
+int
+shim_sendmmsg(int fd, void *vec, unsigned n, int flags)
+{
+	struct udp_io u;
+	enum io_kind k;
+
+	shim_init();
+	if (real.sendmmsg == NULL) {
+		errno = ENOSYS;
+		return (-1);
+	}
+	if (!fdtab_maybe(fd) || (k = kind_of(fd, NULL, &u)) != IO_UDP)
+		return (real.sendmmsg(fd, vec, n, flags));
+	return (real.sendmmsg(u.out, vec, n, flags));
 }

@@ -781,7 +781,7 @@ ep_read(size_t i)
 	mh.msg_control = cm.buf;
 	mh.msg_controllen = sizeof (cm.buf);
 	do {
-		n = real.recvmsg(e->fd, &mh, 0);
+		n = real_recvmsg_xpg(e->fd, &mh, 0);
 	} while (n < 0 && errno == EINTR);
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		return;
@@ -1227,6 +1227,8 @@ owner_run(const struct owner_args *a)
 		if (nul > 2)
 			(void) real.close(nul);
 	}
+	if (a->udp)
+		udp_owner_run(a, lfd, rvfd);
 	setup(a, lfd, rvfd);
 	o.board = ackmem_create(&o.boardfd);
 	/* The standby needs the board; without one, no standby either. */

@@ -18,6 +18,7 @@
 
 struct owner_args {
 	int		listenfd;	/* the group's bound socket */
+	int		udp;		/* a UDP group's (udpowner.c) */
 	int		rvfd;		/* the rendezvous socket, listening */
 	char		path[RV_PATH_MAX];	/* where rvfd is named */
 	enum shim_policy policy;
@@ -53,12 +54,16 @@ int standby_spawn(const struct owner_args *a, pid_t *pid);
 /*
  * OWNER_PROG's arguments into a; -1 if any is malformed.  An owner:
  *   tcp ADDRESS LISTENFD RVFD POLICY UID LINGER_MS PATH
+ * a UDP group's (its socket for LISTENFD):
+ *   udp ADDRESS SOCKFD RVFD POLICY UID LINGER_MS PATH
  * a standby: the same after "standby", then BOARDFD MEMFD MIRRORFD
  * SERVICE ("-": the owner's).
  */
 int owner_args_parse(struct owner_args *a, int argc, char **argv);
 /* Be the owner; never returns. */
 _Noreturn void owner_run(const struct owner_args *a);
+/* owner_run's, for a UDP group, its fds in place (udpowner.c). */
+_Noreturn void udp_owner_run(const struct owner_args *a, int sfd, int rvfd);
 /*
  * Deaf to what operators send a daemon's processes, the application's
  * handlers gone: an owner's and a standby's signals.

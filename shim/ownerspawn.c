@@ -91,7 +91,7 @@ spawn_at(const char *prog, const struct owner_args *a, pid_t *sbpid)
 	/* What ps and pgrep -f show: whose group this is, first. */
 	group_name(a->listenfd, where, sizeof (where));
 	argv[argc++] = OWNER_PROG;
-	argv[argc++] = a->mirrorfd >= 0 ? "standby" : "tcp";
+	argv[argc++] = a->mirrorfd >= 0 ? "standby" : a->udp ? "udp" : "tcp";
 	argv[argc++] = where;
 	(void) snprintf(nums[0], sizeof (nums[0]), "%d", fds[0]);
 	(void) snprintf(nums[1], sizeof (nums[1]), "%d", fds[1]);
@@ -182,10 +182,11 @@ owner_args_parse(struct owner_args *a, int argc, char **argv)
 	if (argc < 2)
 		return (-1);
 	standby = strcmp(argv[1], "standby") == 0;
-	if (argc != (standby ? 13 : 9) ||
-	    (!standby && strcmp(argv[1], "tcp") != 0))
+	if (argc != (standby ? 13 : 9) || (!standby &&
+	    strcmp(argv[1], "tcp") != 0 && strcmp(argv[1], "udp") != 0))
 		return (-1);
 	memset(a, 0, sizeof (*a));
+	a->udp = strcmp(argv[1], "udp") == 0;
 	for (int i = 0; i < 5; i++) {
 		if (num(argv[i + 3], &v[i]) != 0)
 			return (-1);
@@ -196,7 +197,7 @@ owner_args_parse(struct owner_args *a, int argc, char **argv)
 			return (-1);
 	}
 	if (v[0] > INT_MAX || v[1] > INT_MAX ||
-	    v[2] > SHIM_POLICY_LEASTLOADED ||
+	    v[2] > (a->udp ? SHIM_POLICY_SHARED : SHIM_POLICY_LEASTLOADED) ||
 	    strlen(argv[8]) >= sizeof (a->path))
 		return (-1);
 	a->listenfd = (int)v[0];

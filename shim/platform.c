@@ -41,6 +41,7 @@
 #endif
 
 #include "platform.h"
+#include "proto.h"
 #include "real.h"
 #include "shim.h"
 
@@ -1563,5 +1564,186 @@ plat_exec_path(void)
 	return ("/usr/ccs/bin:/usr/bin:");
 #else
 	return ("/bin:/usr/bin");
+#endif
+}
+
+/* --- UDP groups ------------------------------------------------------- */
+
+unsigned
+plat_pktinfo_opt(int level, int name)
+{
+	if (level == IPPROTO_IP && name == IP_PKTINFO)
+		return (PLAT_PKT_V4);
+	if (level == IPPROTO_IPV6 && name == IPV6_RECVPKTINFO)
+		return (PLAT_PKT_V6);
+	return (0);
+}
+
+#if defined(__sun)
+const int plat_plain_msg_xpg = 0;
+#else
+const int plat_plain_msg_xpg = 1;
+#endif
+
+#if defined(MSG_ERRQUEUE)
+const int plat_msg_errqueue = MSG_ERRQUEUE;
+#else
+const int plat_msg_errqueue = 0;
+#endif
+
+#if defined(MSG_WAITFORONE)
+const int plat_msg_waitforone = MSG_WAITFORONE;
+#else
+const int plat_msg_waitforone = 0;
+#endif
+
+unsigned
+plat_pktinfo_asked(int fd)
+{
+	unsigned want = 0;
+	int v = 0, saved = errno;
+	socklen_t len = sizeof (v);
+
+	if (real.getsockopt(fd, IPPROTO_IP, IP_PKTINFO, &v, &len) == 0 &&
+	    v != 0)
+		want |= PLAT_PKT_V4;
+	v = 0;
+	len = sizeof (v);
+	if (real.getsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &v,
+	    &len) == 0 && v != 0)
+		want |= PLAT_PKT_V6;
+	errno = saved;
+	return (want);
+}
+
+void
+plat_pktinfo_enable(int fd, int family)
+{
+	int one = 1, saved = errno;
+
+	if (family == AF_INET)
+		(void) real.setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one,
+		    sizeof (one));
+	else
+		(void) real.setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO,
+		    &one, sizeof (one));
+	errno = saved;
+}
+
+int
+plat_pktinfo_parse(int level, int type, const void *data, size_t len,
+    struct proto_addr *dst, uint32_t *ifindex)
+{
+	if (level == IPPROTO_IP && type == IP_PKTINFO &&
+	    len >= sizeof (struct in_pktinfo)) {
+		struct in_pktinfo pi;
+
+		memcpy(&pi, data, sizeof (pi));
+		memset(dst, 0, sizeof (*dst));
+		dst->family = AF_INET;
+		memcpy(dst->addr, &pi.ipi_addr, 4);
+		*ifindex = (uint32_t)pi.ipi_ifindex;
+		return (1);
+	}
+	if (level == IPPROTO_IPV6 && type == IPV6_PKTINFO &&
+	    len >= sizeof (struct in6_pktinfo)) {
+		struct in6_pktinfo pi;
+
+		memcpy(&pi, data, sizeof (pi));
+		memset(dst, 0, sizeof (*dst));
+		dst->family = AF_INET6;
+		memcpy(dst->addr, &pi.ipi6_addr, 16);
+		*ifindex = pi.ipi6_ifindex;
+		return (1);
+	}
+	return (0);
+}
+
+size_t
+plat_pktinfo_make(unsigned want, const struct proto_addr *dst,
+    uint32_t ifindex, int *level, int *type, void *out)
+{
+	if ((want & PLAT_PKT_V4) && dst->family == AF_INET) {
+		struct in_pktinfo pi;
+
+		_Static_assert(sizeof (pi) <= PLAT_PKTINFO_MAX, "room");
+		memset(&pi, 0, sizeof (pi));
+		pi.ipi_ifindex = (int)ifindex;
+		memcpy(&pi.ipi_addr, dst->addr, 4);
+		memcpy(&pi.ipi_spec_dst, dst->addr, 4);
+		memcpy(out, &pi, sizeof (pi));
+		*level = IPPROTO_IP;
+		*type = IP_PKTINFO;
+		return (sizeof (pi));
+	}
+	if ((want & PLAT_PKT_V6) && dst->family == AF_INET6) {
+		struct in6_pktinfo pi;
+
+		_Static_assert(sizeof (pi) <= PLAT_PKTINFO_MAX, "room");
+		memset(&pi, 0, sizeof (pi));
+		pi.ipi6_ifindex = ifindex;
+		memcpy(&pi.ipi6_addr, dst->addr, 16);
+		memcpy(out, &pi, sizeof (pi));
+		*level = IPPROTO_IPV6;
+		*type = IPV6_PKTINFO;
+		return (sizeof (pi));
+	}
+	return (0);
+}
+
+void
+plat_udp_opts_copy(int from, int to)
+{
+	static const int t[][2] = {
+		{ IPPROTO_IP, IP_PKTINFO },
+		{ IPPROTO_IPV6, IPV6_RECVPKTINFO },
+		{ IPPROTO_IP, IP_TOS },
+		{ IPPROTO_IPV6, IPV6_TCLASS },
+		{ SOL_SOCKET, SO_TIMESTAMP },
+	};
+	int saved = errno;
+
+	for (size_t i = 0; i < sizeof (t) / sizeof (t[0]); i++) {
+		int v = 0;
+		socklen_t len = sizeof (v);
+
+		if (real.getsockopt(from, t[i][0], t[i][1], &v, &len) == 0 &&
+		    len == sizeof (v) && v != 0)
+			(void) real.setsockopt(to, t[i][0], t[i][1], &v, len);
+	}
+	errno = saved;
+}
+
+int
+plat_recv_batch(int fd, struct msghdr *hdrs, unsigned *lens, unsigned n)
+{
+#if defined(__linux__)
+	struct mmsghdr mm[PLAT_BATCH];
+	int got;
+
+	if (n > PLAT_BATCH)
+		n = PLAT_BATCH;
+	for (unsigned i = 0; i < n; i++) {
+		mm[i].msg_hdr = hdrs[i];
+		mm[i].msg_len = 0;
+	}
+	if ((got = recvmmsg(fd, mm, n, MSG_DONTWAIT, NULL)) <= 0)
+		return (got < 0 ? -1 : 0);
+	for (int i = 0; i < got; i++) {
+		hdrs[i] = mm[i].msg_hdr;
+		lens[i] = mm[i].msg_len;
+	}
+	return (got);
+#else
+	unsigned got = 0;
+	ssize_t r;
+
+	while (got < n && got < PLAT_BATCH) {
+		if ((r = real_recvmsg_xpg(fd, &hdrs[got],
+		    MSG_DONTWAIT)) < 0)
+			return (got > 0 ? (int)got : -1);
+		lens[got++] = (unsigned)r;
+	}
+	return ((int)got);
 #endif
 }

@@ -254,4 +254,51 @@ int plat_opt_unread(int level, int name, int v);
 /* execvp's search path where PATH is unset (the C library's default). */
 const char *plat_exec_path(void);
 
+/* --- UDP groups (udp.c, udpowner.c) ---------------------------------- */
+
+struct proto_addr;
+
+/* Which destination report (level, name) asks for, or 0. */
+#define	PLAT_PKT_V4	0x1U	/* IP_PKTINFO */
+#define	PLAT_PKT_V6	0x2U	/* IPV6_RECVPKTINFO */
+unsigned plat_pktinfo_opt(int level, int name);
+/* The reports fd's options ask for now. */
+unsigned plat_pktinfo_asked(int fd);
+/* The plain recvmsg's header is XPG's (Linux), not 4.3BSD's (illumos). */
+extern const int plat_plain_msg_xpg;
+/* Linux's MSG_ERRQUEUE; 0 where there is none. */
+extern const int plat_msg_errqueue;
+/* recvmmsg's MSG_WAITFORONE (Linux); 0 where there is none. */
+extern const int plat_msg_waitforone;
+/* The owner's socket: report each datagram's destination. */
+void plat_pktinfo_enable(int fd, int family);
+/*
+ * One control message of a received datagram (level, type, data of len):
+ * 1 if it reports the destination, then in dst and ifindex.
+ */
+int plat_pktinfo_parse(int level, int type, const void *data, size_t len,
+    struct proto_addr *dst, uint32_t *ifindex);
+/*
+ * The control message that reports dst as the kernel writes it for want
+ * (PLAT_PKT_*): its level, type and data (in out); its data's length, or
+ * 0 if want asks for none of dst's family.
+ */
+#define	PLAT_PKTINFO_MAX	32
+size_t plat_pktinfo_make(unsigned want, const struct proto_addr *dst,
+    uint32_t ifindex, int *level, int *type, void *out);
+/*
+ * Options a member of the shared way set before bind that the group's
+ * one socket takes too (the receive reports): from -> to.
+ */
+void plat_udp_opts_copy(int from, int to);
+
+/*
+ * Up to n (at most PLAT_BATCH) datagrams from fd without waiting, into
+ * hdrs: how many (lens[i] the length of each), or -1 with errno (EAGAIN:
+ * none).  One system call where the kernel has one (recvmmsg).
+ */
+#define	PLAT_BATCH	64
+int plat_recv_batch(int fd, struct msghdr *hdrs, unsigned *lens,
+    unsigned n);
+
 #endif /* SHIM_PLATFORM_H */

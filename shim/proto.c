@@ -76,7 +76,7 @@ int
 proto_type_may_fd(int type)
 {
 	return (type == REC_CONN || type == REC_WELCOME ||
-	    type == REC_MIRROR || type == REC_GONE);
+	    type == REC_MIRROR || type == REC_GONE || type == REC_DGRAM);
 }
 
 static int
@@ -266,7 +266,7 @@ proto_send(int fd, const struct proto_rec *r, int connfd)
 		memcpy(CMSG_DATA(c), &connfd, sizeof (int));
 	}
 	do {
-		n = real.sendmsg(fd, &mh, plat_send_nosignal_flag());
+		n = real_sendmsg_xpg(fd, &mh, plat_send_nosignal_flag());
 	} while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return (-1);
@@ -350,7 +350,7 @@ proto_recv(int fd, struct proto_rec *r, int *connfd, int flags)
 		mh.msg_iovlen = 1;
 		mh.msg_control = cm.buf;
 		mh.msg_controllen = sizeof (cm.buf);
-		n = real.recvmsg(fd, &mh, flags);
+		n = real_recvmsg_xpg(fd, &mh, flags);
 		if (n < 0) {
 			if (got > 0 && (errno == EINTR || (errno == EAGAIN &&
 			    wait_readable(fd) == 0)))

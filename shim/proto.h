@@ -30,6 +30,12 @@
  * MIRROR records go from an owner to its standby only (standby.h).
  * GONE (owner -> member, with the owner's own end of that endpoint as its
  * fd) ends a group on purpose (reuseport-shim stop): see accept.c.
+ *
+ * A UDP group's owner answers HELLO with WELCOME (arg = the way, see
+ * udp.h) carrying the group's real socket, then, unless the way is
+ * shared, DGRAM carrying the member's end of its datagram pair.  The
+ * connection stays open, quiet, for as long as the member is one.
+ * STAT_GROUP and STAT_EP say DELIVERED for datagrams forwarded.
  */
 #ifndef SHIM_PROTO_H
 #define SHIM_PROTO_H
@@ -67,6 +73,7 @@ enum proto_type {
 	REC_SETOPT,		/* set an option on the listener; its answer */
 	REC_MIRROR,		/* owner -> its standby (standby.h) */
 	REC_GONE,		/* owner: the group ends; fd = our end */
+	REC_DGRAM,		/* UDP owner: fd = the member's datagram end */
 	REC_TYPE_END		/* one past the last valid type */
 };
 
@@ -81,6 +88,9 @@ enum {
 	STAT_G_RUN,		/* roundrobin's run now; 0: not told */
 	STAT_G_STANDBY,		/* the standby's pid; 0: none now */
 	STAT_G_TAKEOVERS,	/* standbys that took over from an owner */
+	STAT_G_UDP,		/* 1: a UDP group (policy may be shared) */
+	STAT_G_DROPS_LO,	/* UDP: datagrams no member could take */
+	STAT_G_DROPS_HI,
 	STAT_G_COUNT
 };
 
@@ -97,9 +107,12 @@ enum {
 	STAT_E_PID1,		/* the latest first; 0: none (yet) */
 	STAT_E_PID2,
 	STAT_E_PID3,
+	STAT_E_DROPS,		/* UDP: datagrams dropped, its queue full */
 	STAT_E_COUNT
 };
-#define	STAT_PIDS	(STAT_E_COUNT - STAT_E_PID0)
+_Static_assert(STAT_G_COUNT <= PROTO_MAX_OPTS, "STAT_GROUP fits a record");
+_Static_assert(STAT_E_COUNT <= PROTO_MAX_OPTS, "STAT_EP fits a record");
+#define	STAT_PIDS	(STAT_E_PID3 + 1 - STAT_E_PID0)
 
 /*
  * Options a status client must get; the ones after (RUN, STANDBY,

@@ -103,6 +103,8 @@ resolve_all(void)
 	RESOLVE_AS(xnet_sendto, "__xnet_sendto", 0);
 	RESOLVE_AS(xnet_sendmsg, "__xnet_sendmsg", 0);
 	RESOLVE_AS(xnet_recvmsg, "__xnet_recvmsg", 0);
+	RESOLVE(recvmmsg, 0);
+	RESOLVE(sendmmsg, 0);
 	RESOLVE_AS(read_chk, "__read_chk", 0);
 	RESOLVE_AS(recv_chk, "__recv_chk", 0);
 	RESOLVE_AS(recvfrom_chk, "__recvfrom_chk", 0);
@@ -119,4 +121,18 @@ void
 real_init(void)
 {
 	(void) pthread_once(&real_once, resolve_all);
+}
+
+ssize_t
+real_sendmsg_xpg(int fd, const struct msghdr *m, int flags)
+{
+	return (real.xnet_sendmsg != NULL ? real.xnet_sendmsg(fd, m, flags) :
+	    real.sendmsg(fd, m, flags));
+}
+
+ssize_t
+real_recvmsg_xpg(int fd, struct msghdr *m, int flags)
+{
+	return (real.xnet_recvmsg != NULL ? real.xnet_recvmsg(fd, m, flags) :
+	    real.recvmsg(fd, m, flags));
 }

@@ -54,6 +54,9 @@ struct shim_real {
 	    const struct sockaddr *, socklen_t);
 	ssize_t	(*xnet_sendmsg)(int, const struct msghdr *, int);
 	ssize_t	(*xnet_recvmsg)(int, struct msghdr *, int);
+	/* Linux's batches (the vector: struct mmsghdr); NULL elsewhere. */
+	int	(*recvmmsg)(int, void *, unsigned, int, void *);
+	int	(*sendmmsg)(int, void *, unsigned, int);
 	ssize_t	(*read_chk)(int, void *, size_t, size_t);
 	ssize_t	(*recv_chk)(int, void *, size_t, size_t, int);
 	ssize_t	(*recvfrom_chk)(int, void *, size_t, size_t, int,
@@ -84,5 +87,13 @@ extern struct shim_real real;
  * table already filled (by a unit test's fakes) is left as it is.
  */
 void real_init(void);
+
+/*
+ * sendmsg and recvmsg for the shim's own messages, whose header is the
+ * XPG one (msg_control, cmsghdr, msg_flags): illumos's plain calls read
+ * it as 4.3BSD's (msg_accrights: bare fds), its __xnet_ ones as XPG.
+ */
+ssize_t real_sendmsg_xpg(int fd, const struct msghdr *m, int flags);
+ssize_t real_recvmsg_xpg(int fd, struct msghdr *m, int flags);
 
 #endif /* SHIM_REAL_H */

@@ -151,6 +151,14 @@ rv_dir_check(const char *dir, uid_t euid, char *why, size_t whylen)
 int
 rv_path(char *out, size_t len, const char *dir, const struct sockaddr *sa)
 {
+	return (rv_path_proto(out, len, dir, sa, RV_TCP));
+}
+
+int
+rv_path_proto(char *out, size_t len, const char *dir,
+    const struct sockaddr *sa, enum rv_proto proto)
+{
+	const char *pn = proto == RV_UDP ? "udp" : "tcp";
 	char host[INET6_ADDRSTRLEN];
 	unsigned port;
 	int n;
@@ -162,7 +170,8 @@ rv_path(char *out, size_t len, const char *dir, const struct sockaddr *sa)
 		    sizeof (host)) == NULL)
 			return (-1);
 		port = ntohs(in->sin_port);
-		n = snprintf(out, len, "%s/tcp4-%s-%u", dir, host, port);
+		n = snprintf(out, len, "%s/%s4-%s-%u", dir, pn, host,
+		    port);
 	} else if (sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *in6 =
 		    (const struct sockaddr_in6 *)sa;
@@ -172,10 +181,10 @@ rv_path(char *out, size_t len, const char *dir, const struct sockaddr *sa)
 			return (-1);
 		port = ntohs(in6->sin6_port);
 		if (in6->sin6_scope_id != 0)
-			n = snprintf(out, len, "%s/tcp6-%s%%%lu-%u", dir, host,
-			    (unsigned long)in6->sin6_scope_id, port);
+			n = snprintf(out, len, "%s/%s6-%s%%%lu-%u", dir, pn,
+			    host, (unsigned long)in6->sin6_scope_id, port);
 		else
-			n = snprintf(out, len, "%s/tcp6-%s-%u", dir, host,
+			n = snprintf(out, len, "%s/%s6-%s-%u", dir, pn, host,
 			    port);
 	} else {
 		return (-1);
@@ -281,6 +290,18 @@ int
 rv_parse_peer(const char *dir, const char *peer, struct sockaddr_storage *ss,
     socklen_t *len)
 {
+	enum rv_proto proto;
+
+	if (rv_parse_peer_proto(dir, peer, ss, len, &proto) != 0 ||
+	    proto != RV_TCP)
+		return (-1);
+	return (0);
+}
+
+int
+rv_parse_peer_proto(const char *dir, const char *peer,
+    struct sockaddr_storage *ss, socklen_t *len, enum rv_proto *proto)
+{
 	char host[INET6_ADDRSTRLEN + 16];
 	size_t dl = strlen(dir);
 	const char *name, *dash, *dot;
@@ -290,9 +311,15 @@ rv_parse_peer(const char *dir, const char *peer, struct sockaddr_storage *ss,
 	if (strncmp(peer, dir, dl) != 0 || peer[dl] != '/')
 		return (-1);
 	name = peer + dl + 1;
-	if (strncmp(name, "tcp4-", 5) == 0)
+	if (strncmp(name, "tcp", 3) == 0)
+		*proto = RV_TCP;
+	else if (strncmp(name, "udp", 3) == 0)
+		*proto = RV_UDP;
+	else
+		return (-1);
+	if (strncmp(name + 3, "4-", 2) == 0)
 		v6 = 0;
-	else if (strncmp(name, "tcp6-", 5) == 0)
+	else if (strncmp(name + 3, "6-", 2) == 0)
 		v6 = 1;
 	else
 		return (-1);

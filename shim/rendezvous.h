@@ -67,8 +67,17 @@ int rv_dir_stat_ok(const char *dir, const struct stat *st, uid_t euid,
  */
 int rv_dir_check(const char *dir, uid_t euid, char *why, size_t whylen);
 
+/* Which protocol a group is of: its names start tcp or udp. */
+enum rv_proto {
+	RV_TCP = 0,
+	RV_UDP
+};
+
 /* "<dir>/tcp4-127.0.0.1-8080" and the like.  Pure.  0, or -1 if too long. */
 int rv_path(char *out, size_t len, const char *dir, const struct sockaddr *sa);
+/* The same for a group of proto ("<dir>/udp6-::-53"). */
+int rv_path_proto(char *out, size_t len, const char *dir,
+    const struct sockaddr *sa, enum rv_proto proto);
 
 /*
  * A listening Unix socket at path, close-on-exec, replacing whatever is
@@ -90,6 +99,9 @@ int rv_listen_new(const char *path);
  */
 int rv_parse_peer(const char *dir, const char *peer,
     struct sockaddr_storage *ss, socklen_t *len);
+/* The same for a group of either protocol, which it says in *proto. */
+int rv_parse_peer_proto(const char *dir, const char *peer,
+    struct sockaddr_storage *ss, socklen_t *len, enum rv_proto *proto);
 
 /*
  * Connect to path, giving up at deadline (util_deadline); the fd is

@@ -90,6 +90,9 @@ ssize_t shim_readv(int fd, const struct iovec *iov, int iovcnt);
 ssize_t shim_writev(int fd, const struct iovec *iov, int iovcnt);
 int shim_connect(int fd, const struct sockaddr *sa, socklen_t len,
     enum shim_variant v);
+/* Linux's batches; vec: struct mmsghdr, timeout: struct timespec. */
+int shim_recvmmsg(int fd, void *vec, unsigned n, int flags, void *timeout);
+int shim_sendmmsg(int fd, void *vec, unsigned n, int flags);
 ssize_t shim_read_chk(int fd, void *buf, size_t len, size_t buflen);
 ssize_t shim_recv_chk(int fd, void *buf, size_t len, size_t buflen,
     int flags);

@@ -23,9 +23,12 @@
 #include "shim.h"
 #include "util.h"
 
-/* The family of a TCP socket; -1 for anything else, which we leave alone. */
+/*
+ * The family of a TCP or UDP socket; -1 for anything else, which we
+ * leave alone.
+ */
 static int
-tcp_family(int fd)
+inet_family(int fd)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof (ss);
@@ -35,7 +38,7 @@ tcp_family(int fd)
 	if (real.getsockname(fd, (struct sockaddr *)&ss, &len) != 0 ||
 	    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6) ||
 	    real.getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) != 0 ||
-	    type != SOCK_STREAM)
+	    (type != SOCK_STREAM && type != SOCK_DGRAM))
 		return (-1);
 	return (ss.ss_family);
 }
@@ -51,7 +54,7 @@ set_reuseport(int fd, const void *val, socklen_t len, setsockopt_fn rf)
 	if (c->mode == SHIM_MODE_OFF)
 		return (rf(fd, SOL_SOCKET, plat_so_reuseport, val, len));
 	/* A tracked fd may be an endpoint, a Unix socket: don't ask it. */
-	if (!fdtab_maybe(fd) && (family = tcp_family(fd)) < 0) {
+	if (!fdtab_maybe(fd) && (family = inet_family(fd)) < 0) {
 		errno = saved_errno;
 		return (rf(fd, SOL_SOCKET, plat_so_reuseport, val, len));
 	}
@@ -77,7 +80,7 @@ set_reuseport(int fd, const void *val, socklen_t len, setsockopt_fn rf)
 		return (0);
 	}
 	fdtab_unlock(&saved);
-	if (family < 0 && (family = tcp_family(fd)) < 0) {
+	if (family < 0 && (family = inet_family(fd)) < 0) {
 		errno = saved_errno;
 		return (rf(fd, SOL_SOCKET, plat_so_reuseport, val, len));
 	}
@@ -119,7 +122,8 @@ shadow_of(struct shim_sock *sk)
 
 	if (sk->shadow >= 0)
 		return (sk->shadow);
-	if ((fd = socket(sk->family, SOCK_STREAM | plat_sock_cloexec, 0)) < 0)
+	if ((fd = socket(sk->family, (sk->state == SK_UDP ? SOCK_DGRAM :
+	    SOCK_STREAM) | plat_sock_cloexec, 0)) < 0)
 		return (-1);
 	sk->shadow = fdtab_hide_away(fd);
 	return (sk->shadow);
@@ -181,6 +185,42 @@ set_on_member(int fd, struct shim_sock *sk, int level, int name,
 		rec->opts[0] = level;
 		rec->opts[1] = name;
 		rec->opts[2] = v;
+	}
+	return (0);
+}
+
+/* A UDP group's shared way: the member's fd is the group's socket. */
+static int
+udp_shared(const struct shim_sock *sk)
+{
+	return (sk->state == SK_UDP && sk->udp_way == SHIM_POLICY_SHARED);
+}
+
+/*
+ * setsockopt on a dispatched UDP member: on its shadow, as a TCP
+ * member's; what the shim itself acts on is noted (the reports its
+ * recv calls write, SO_RCVTIMEO on the fd it waits on).  The group's
+ * socket, which its sends leave by, is every member's: not changed.
+ */
+static int
+set_on_udp(int fd, struct shim_sock *sk, int level, int name,
+    const void *val, socklen_t len, setsockopt_fn rf)
+{
+	unsigned bit = plat_pktinfo_opt(level, name);
+	int sh, v = 0;
+
+	if (plat_opt_fixed_at_bind(level, name)) {
+		errno = EINVAL;
+		return (-1);
+	}
+	if ((sh = shadow_of(sk)) < 0 || rf(sh, level, name, val, len) != 0)
+		return (-1);
+	if (plat_opt_classify(level, name) == PLAT_OPT_RCVTIMEO)
+		(void) rf(fd, level, name, val, len);
+	if (bit != 0) {
+		if (len >= sizeof (int))
+			memcpy(&v, val, sizeof (v));
+		sk->pktinfo = v != 0 ? sk->pktinfo | bit : sk->pktinfo & ~bit;
 	}
 	return (0);
 }
@@ -281,9 +321,16 @@ shim_setsockopt(int fd, int level, int name, const void *val, socklen_t len,
 		return (rf(fd, level, name, val, len));
 	fdtab_lock(&saved);
 	sk = fdtab_get(fd);
-	if (sk == NULL || sk->state == SK_OPT) {
+	if (sk == NULL || sk->state == SK_OPT || udp_shared(sk)) {
 		fdtab_unlock(&saved);
 		return (rf(fd, level, name, val, len));
+	}
+	if (sk->state == SK_UDP) {
+		rc = set_on_udp(fd, sk, level, name, val, len, rf);
+		fdtab_unlock(&saved);
+		if (rc == 0)
+			errno = saved_errno;
+		return (rc);
 	}
 	memset(&rec, 0, sizeof (rec));
 	rc = set_on_member(fd, sk, level, name, val, len, rf, &rec);
@@ -345,7 +392,7 @@ shim_getsockopt(int fd, int level, int name, void *val, socklen_t *len,
 		return (rf(fd, level, name, val, len));
 	fdtab_lock(&saved);
 	sk = fdtab_get(fd);
-	if (sk == NULL || (sk->state == SK_OPT &&
+	if (sk == NULL || ((sk->state == SK_OPT || udp_shared(sk)) &&
 	    plat_opt_classify(level, name) != PLAT_OPT_REUSEPORT)) {
 		fdtab_unlock(&saved);
 		return (rf(fd, level, name, val, len));

@@ -180,6 +180,40 @@ test_policy_invalid(void **state)
 		expect_bad(REUSEPORT_SHIM_ENV_POLICY, bad[i], takes);
 }
 
+/* REUSEPORT_SHIM_UDP: the ways a UDP group serves; leastloaded is not one. */
+static void
+test_udp_values(void **state)
+{
+	static const struct {
+		const char	*s;
+		enum shim_policy p;
+	} t[] = {
+		{ "hash", SHIM_POLICY_HASH },
+		{ "srcip", SHIM_POLICY_SRCIP },
+		{ "roundrobin", SHIM_POLICY_ROUNDROBIN },
+		{ "shared", SHIM_POLICY_SHARED },
+	};
+	static const char *const takes[] = { "hash", "srcip", "roundrobin",
+	    "shared", NULL };
+	static const char *const bad[] = { "", "leastloaded", "dispatched",
+	    "SHARED", "hash " };
+	struct shim_config c;
+
+	(void) state;
+	dirty(&c);
+	assert_int_equal(parse1(&c, REUSEPORT_SHIM_ENV_LOG, "error"), 0);
+	assert_int_equal(c.udp, SHIM_POLICY_HASH);	/* the kernel's */
+	for (size_t i = 0; i < sizeof (t) / sizeof (t[0]); i++) {
+		dirty(&c);
+		assert_int_equal(parse1(&c, REUSEPORT_SHIM_ENV_UDP, t[i].s), 0);
+		assert_int_equal(c.valid, 1);
+		assert_int_equal(c.udp, t[i].p);
+		assert_string_equal(config_policy_name(t[i].p), t[i].s);
+	}
+	for (size_t i = 0; i < sizeof (bad) / sizeof (bad[0]); i++)
+		expect_bad(REUSEPORT_SHIM_ENV_UDP, bad[i], takes);
+}
+
 static void
 test_log_invalid(void **state)
 {
@@ -250,6 +284,15 @@ test_ports_valid(void **state)
 	parse_ports_ok(&c, "tcp:8080");
 	assert_int_equal(c.nrules, 1);
 	check_rule(&c.rules[0], 0, NULL, 8080);
+	assert_int_equal(c.rules[0].udp, 0);
+
+	parse_ports_ok(&c, "udp:53,udp:127.0.0.1:5353,udp:[::1]:853");
+	assert_int_equal(c.nrules, 3);
+	check_rule(&c.rules[0], 0, NULL, 53);
+	check_rule(&c.rules[1], AF_INET, "127.0.0.1", 5353);
+	check_rule(&c.rules[2], AF_INET6, "::1", 853);
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(c.rules[i].udp, 1);
 
 	parse_ports_ok(&c, "tcp:127.0.0.1:8080");
 	assert_int_equal(c.nrules, 1);
@@ -279,7 +322,8 @@ test_ports_invalid(void **state)
 		"0", "65536", "99999", "123456", "abc", "8080,", ",8080",
 		"8080,,9090", "tcp:", "tcp:1.2.3:80", "tcp:[::1:80",
 		"tcp:::1:80", "tcp:[]:80", "tcp:[::1]:", "tcp:127.0.0.1:",
-		"tcp::80", "udp:80", "tcp:8080x", "-1", "+80", " 80",
+		"tcp::80", "udp:", "udp:0", "tcp:udp:80", "sctp:80",
+		"tcp:8080x", "-1", "+80", " 80",
 	};
 
 	(void) state;
@@ -387,6 +431,16 @@ test_rule_match(void **state)
 	assert_true(config_rule_match(&c, AF_INET, lo4, 7000));
 	assert_false(config_rule_match(&c, AF_INET6, lo6, 80));
 
+	/* udp: rules force UDP groups only; the others, TCP ones only. */
+	parse_ports_ok(&c, "udp:53,udp:[::1]:443,8080");
+	assert_true(config_rule_match_proto(&c, 1, AF_INET, lo4, 53));
+	assert_false(config_rule_match_proto(&c, 0, AF_INET, lo4, 53));
+	assert_false(config_rule_match(&c, AF_INET, lo4, 53));
+	assert_true(config_rule_match_proto(&c, 1, AF_INET6, lo6, 443));
+	assert_false(config_rule_match_proto(&c, 1, AF_INET6, other6, 443));
+	assert_false(config_rule_match_proto(&c, 1, AF_INET, lo4, 8080));
+	assert_true(config_rule_match_proto(&c, 0, AF_INET, lo4, 8080));
+
 	/* No rules: nothing is forced. */
 	parse_ports_ok(&c, "1");
 	c.nrules = 0;
@@ -469,6 +523,7 @@ main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_mode_values),
 		cmocka_unit_test(test_policy_values),
+		cmocka_unit_test(test_udp_values),
 		cmocka_unit_test(test_log_values),
 		cmocka_unit_test(test_mode_invalid),
 		cmocka_unit_test(test_policy_invalid),

@@ -1,0 +1,82 @@
+/*
+ * dgram.c: the header in front of each datagram an owner forwards
+ * (dgram.h).
+ */
+#include <string.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include "dgram.h"
+
+/* Offsets, fixed: see dgram.h. */
+#define	OFF_MAGIC	0
+#define	OFF_LEN		4
+#define	OFF_IFINDEX	8
+#define	OFF_SRC		12	/* family 2, port 2, flow 4, scope 4, addr 16 */
+#define	OFF_DST		40
+#define	ADDR_SIZE	28
+
+_Static_assert(OFF_DST + ADDR_SIZE <= DGRAM_HDR_SIZE, "header fits");
+
+static void
+put32(uint8_t *p, uint32_t v)
+{
+	memcpy(p, &v, 4);
+}
+
+static uint32_t
+get32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return (v);
+}
+
+static void
+put_addr(uint8_t *p, const struct proto_addr *a)
+{
+	memcpy(p, &a->family, 2);
+	memcpy(p + 2, &a->port, 2);
+	put32(p + 4, a->flowinfo);
+	put32(p + 8, a->scope_id);
+	memcpy(p + 12, a->addr, 16);
+}
+
+static void
+get_addr(const uint8_t *p, struct proto_addr *a)
+{
+	memcpy(&a->family, p, 2);
+	memcpy(&a->port, p + 2, 2);
+	a->flowinfo = get32(p + 4);
+	a->scope_id = get32(p + 8);
+	memcpy(a->addr, p + 12, 16);
+}
+
+void
+dgram_encode(const struct dgram_hdr *h, uint8_t out[DGRAM_HDR_SIZE])
+{
+	memset(out, 0, DGRAM_HDR_SIZE);
+	put32(out + OFF_MAGIC, DGRAM_MAGIC);
+	put32(out + OFF_LEN, h->len);
+	put32(out + OFF_IFINDEX, h->ifindex);
+	put_addr(out + OFF_SRC, &h->src);
+	put_addr(out + OFF_DST, &h->dst);
+}
+
+int
+dgram_decode(const uint8_t in[DGRAM_HDR_SIZE], struct dgram_hdr *h)
+{
+	if (get32(in + OFF_MAGIC) != DGRAM_MAGIC)
+		return (-1);
+	h->len = get32(in + OFF_LEN);
+	h->ifindex = get32(in + OFF_IFINDEX);
+	get_addr(in + OFF_SRC, &h->src);
+	get_addr(in + OFF_DST, &h->dst);
+	if (h->len > DGRAM_MAX ||
+	    (h->src.family != AF_INET && h->src.family != AF_INET6) ||
+	    (h->dst.family != 0 && h->dst.family != AF_INET &&
+	    h->dst.family != AF_INET6))
+		return (-1);
+	return (0);
+}

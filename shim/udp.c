@@ -1,0 +1,298 @@
+/*
+ * udp.c: a UDP group's member: joining (udp_install) and, in the
+ * dispatched ways, receiving (udp.h says how the two ways differ).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "config.h"
+#include "dgram.h"
+#include "fdtab.h"
+#include "log.h"
+#include "platform.h"
+#include "proto.h"
+#include "real.h"
+#include "udp.h"
+#include "util.h"
+
+#define	MAX_DUPS	64	/* fds of one member, replaced at bind */
+#define	UDP_IOV_MAX	64	/* an application's vector, plus the header */
+
+/* The dispatched way's DGRAM record: the member's end of its pair. */
+static int
+dgram_end(int ctl)
+{
+	struct proto_rec r;
+	int fd = -1;
+
+	if (util_wait_fd(ctl, POLLIN,
+	    util_deadline(UTIL_REPLY_TIMEOUT_MS)) != 0 ||
+	    proto_recv(ctl, &r, &fd, 0) != 1)
+		return (-1);
+	if (r.type != REC_DGRAM || fd < 0) {
+		if (fd >= 0)
+			(void) real.close(fd);
+		errno = EPROTO;
+		return (-1);
+	}
+	return (fd);
+}
+
+int
+udp_install(int fd, int ctl, const struct sockaddr_storage *ss,
+    socklen_t len, const struct proto_rec *welcome, int sockfd)
+{
+	struct shim_sock *sk;
+	int fds[MAX_DUPS];
+	int shared = welcome->arg == SHIM_POLICY_SHARED;
+	int data = -1, out = -1, shadow = -1, fl, own, e;
+	sigset_t saved;
+	size_t n;
+
+	if (shared) {
+		data = sockfd;
+	} else if ((data = dgram_end(ctl)) < 0 ||
+	    (out = real.fcntl(sockfd, F_DUPFD_CLOEXEC, 3)) < 0) {
+		e = errno;
+		if (data >= 0)
+			(void) real.close(data);
+		errno = e;
+		return (-1);
+	}
+	fdtab_lock(&saved);
+	if ((sk = fdtab_get(fd)) == NULL) {
+		/* A forced port: the application never set the option. */
+		if ((sk = sock_new(ss->ss_family)) == NULL ||
+		    fdtab_put(fd, sk) != 0) {
+			if (sk != NULL)
+				sock_free(sk);
+			goto fail;
+		}
+	}
+	if (shared) {
+		/* The receive reports it asked for, on the group's socket. */
+		plat_udp_opts_copy(fd, sockfd);
+	} else if ((shadow = real.fcntl(fd, F_DUPFD_CLOEXEC, 3)) < 0) {
+		goto fail;
+	}
+	/*
+	 * File status flags: shared, they are the group's, one open file
+	 * for all members; the first member's stand.
+	 */
+	fl = real.fcntl(fd, F_GETFL);
+	if (fl >= 0 && (!shared || welcome->seq == 0))
+		(void) real.fcntl(data, F_SETFL, fl);
+	else if (fl >= 0 && (real.fcntl(data, F_GETFL) ^ fl) & O_NONBLOCK)
+		shim_log(LOG_LVL_WARN, "UDP shared way: this member's "
+		    "O_NONBLOCK differs from the group's socket, which all "
+		    "members share; the group's stands");
+	if ((own = real.fcntl(fd, F_GETOWN)) != 0 && own != -1)
+		(void) real.fcntl(data, F_SETOWN, own);
+	if ((n = fdtab_fds_of(sk, fds, MAX_DUPS)) > MAX_DUPS) {
+		shim_log(LOG_LVL_WARN, "%zu fds share one socket; only %d "
+		    "become members", n, MAX_DUPS);
+		n = MAX_DUPS;
+	}
+	for (size_t i = 0; i < n; i++) {
+		int fdfl = real.fcntl(fds[i], F_GETFD);
+
+		if (real.dup2(data, fds[i]) < 0)
+			continue;
+		if (fdfl > 0)
+			(void) real.fcntl(fds[i], F_SETFD, fdfl);
+	}
+	fdtab_reident(sk);
+	if (shadow >= 0) {
+		sk->shadow = fdtab_hide_away(shadow);
+		sk->pktinfo = plat_pktinfo_asked(sk->shadow);
+	}
+	if (out >= 0)
+		sk->out = fdtab_hide_away(out);
+	sk->ctl = fdtab_hide_away(ctl);
+	sk->state = SK_UDP;
+	sk->udp_way = welcome->arg;
+	sk->family = ss->ss_family;
+	memcpy(&sk->addr, ss, len);
+	sk->addrlen = len;
+	fdtab_unlock(&saved);
+	if (!shared)
+		(void) real.close(data);
+	return (0);
+fail:
+	fdtab_unlock(&saved);
+	if (!shared)
+		(void) real.close(data);
+	if (out >= 0)
+		(void) real.close(out);
+	errno = ENOMEM;
+	return (-1);
+}
+
+/* The source, as recvfrom writes it: truncated to the room, full length. */
+static void
+name_out(struct msghdr *m, const struct proto_addr *src)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+
+	if (m->msg_name == NULL)
+		return;
+	sl = proto_addr_to_sockaddr(src, &ss);
+	memcpy(m->msg_name, &ss, (size_t)m->msg_namelen < sl ?
+	    (size_t)m->msg_namelen : sl);
+	m->msg_namelen = sl;
+}
+
+/*
+ * Into m's control buffer, the reports the application asked for, as the
+ * kernel writes them: msg_controllen set, MSG_CTRUNC where short.
+ */
+static void
+pktinfo_out(struct msghdr *m, unsigned want, const struct dgram_hdr *h)
+{
+	unsigned char data[PLAT_PKTINFO_MAX];
+	struct cmsghdr c;
+	size_t n;
+	int level, type;
+
+	if (want == 0 || h->dst.family == 0 || (n = plat_pktinfo_make(want,
+	    &h->dst, h->ifindex, &level, &type, data)) == 0) {
+		m->msg_controllen = 0;
+		return;
+	}
+	if (m->msg_control == NULL ||
+	    (size_t)m->msg_controllen < CMSG_SPACE(n)) {
+		m->msg_flags |= MSG_CTRUNC;
+		m->msg_controllen = 0;
+		return;
+	}
+	memset(&c, 0, sizeof (c));
+	c.cmsg_level = level;
+	c.cmsg_type = type;
+	c.cmsg_len = CMSG_LEN(n);
+	memcpy(m->msg_control, &c, sizeof (c));
+	memcpy(CMSG_DATA((struct cmsghdr *)m->msg_control), data, n);
+	m->msg_controllen = CMSG_SPACE(n);
+}
+
+ssize_t
+udp_recvmsg(int fd, struct msghdr *m, int flags, const struct udp_io *u,
+    int xpg)
+{
+	uint8_t hb[DGRAM_HDR_SIZE];
+	struct iovec iov[UDP_IOV_MAX + 1];
+	struct dgram_hdr h;
+	struct msghdr dm;
+	ssize_t r;
+	size_t copied;
+	int e = errno;
+
+	/* Errors of sends are queued on the socket they left by. */
+	if (flags & plat_msg_errqueue)
+		return (xpg ? real_recvmsg_xpg(u->out, m, flags) :
+		    real.recvmsg(u->out, m, flags));
+	if (m->msg_iovlen > UDP_IOV_MAX) {
+		errno = EMSGSIZE;
+		return (-1);
+	}
+	iov[0].iov_base = hb;
+	iov[0].iov_len = sizeof (hb);
+	for (size_t i = 0; i < (size_t)m->msg_iovlen; i++)
+		iov[i + 1] = m->msg_iov[i];
+	memset(&dm, 0, sizeof (dm));
+	dm.msg_iov = iov;
+	dm.msg_iovlen = m->msg_iovlen + 1;
+	for (;;) {
+		r = real_recvmsg_xpg(fd, &dm, flags & ~MSG_TRUNC);
+		if (r < 0)
+			return (-1);
+		if ((size_t)r >= sizeof (hb) && dgram_decode(hb, &h) == 0)
+			break;
+		/* Not a datagram of ours (never, from our owner): skip it. */
+		if (r == 0)
+			return (0);
+		if ((flags & MSG_PEEK) && real.recv(fd, hb, sizeof (hb),
+		    MSG_DONTWAIT) < 0)
+			return (-1);
+	}
+	copied = (size_t)r - sizeof (hb);
+	name_out(m, &h.src);
+	if (!xpg) {
+		m->msg_controllen = 0;		/* msg_accrightslen */
+	} else {
+		m->msg_flags = h.len > copied ? MSG_TRUNC : 0;
+		pktinfo_out(m, u->pktinfo, &h);
+	}
+	errno = e;
+	/* MSG_TRUNC asked: the datagram's length, as Linux's UDP says. */
+	return ((flags & MSG_TRUNC) ? (ssize_t)h.len : (ssize_t)copied);
+}
+
+ssize_t
+udp_recv(int fd, void *buf, size_t len, int flags, struct sockaddr *from,
+    socklen_t *fromlen, const struct udp_io *u)
+{
+	struct iovec iov = { buf, len };
+	struct msghdr m;
+	ssize_t r;
+
+	memset(&m, 0, sizeof (m));
+	m.msg_iov = &iov;
+	m.msg_iovlen = 1;
+	if (from != NULL && fromlen != NULL) {
+		m.msg_name = from;
+		m.msg_namelen = *fromlen;
+	}
+	if ((r = udp_recvmsg(fd, &m, flags, u, 1)) >= 0 &&
+	    m.msg_name != NULL)
+		*fromlen = m.msg_namelen;
+	return (r);
+}
+
+ssize_t
+udp_readv(int fd, const struct iovec *iov, int iovcnt,
+    const struct udp_io *u)
+{
+	struct msghdr m;
+
+	if (iovcnt < 0) {
+		errno = EINVAL;
+		return (-1);
+	}
+	memset(&m, 0, sizeof (m));
+	m.msg_iov = (struct iovec *)(uintptr_t)iov;
+	m.msg_iovlen = iovcnt;
+	return (udp_recvmsg(fd, &m, 0, u, 1));
+}
+
+/* Linux's struct mmsghdr, which strict POSIX code may not name. */
+struct udp_mmsg {
+	struct msghdr	hdr;
+	unsigned int	len;
+};
+
+int
+udp_recvmmsg(int fd, void *vec, unsigned n, int flags,
+    const struct udp_io *u)
+{
+	struct udp_mmsg *v = vec;
+	unsigned got = 0;
+	int f = flags & ~plat_msg_waitforone;
+	ssize_t r;
+
+	while (got < n) {
+		if ((r = udp_recvmsg(fd, &v[got].hdr, f, u, 1)) < 0)
+			return (got > 0 ? (int)got : -1);
+		v[got++].len = (unsigned)r;
+		/* After the first, what is there (MSG_WAITFORONE). */
+		if (flags & plat_msg_waitforone)
+			f |= MSG_DONTWAIT;
+	}
+	return ((int)got);
+}

@@ -1,0 +1,65 @@
+/*
+ * udp.h: members of UDP groups.
+ *
+ * A UDP socket with SO_REUSEPORT (or on a udp: port of
+ * REUSEPORT_SHIM_PORTS) joins its group at bind, as a TCP one does; the
+ * group's owner holds the one real socket, bound to the address.  The
+ * group serves its members one of two ways (REUSEPORT_SHIM_UDP):
+ *
+ * - dispatched (hash, srcip, roundrobin): the owner reads the datagrams
+ *   and forwards each, with its source and destination (dgram.h), to the
+ *   member the policy chose, over a Unix datagram pair whose member end
+ *   becomes the application's fd.  recv and its kin here take the
+ *   header off and answer as the kernel's UDP socket would; sends leave
+ *   through a hidden copy of the real socket (sk->out), straight to the
+ *   kernel.  The application's own socket stays as the shadow, for its
+ *   options.
+ * - shared: the application's fd becomes the real socket itself; the
+ *   kernel hands each datagram to whichever member reads first, and the
+ *   shim is not in the way of any call but connect.
+ *
+ * Either way the member keeps its rendezvous connection (sk->ctl,
+ * hidden): the owner knows it gone when that closes.
+ */
+#ifndef SHIM_UDP_H
+#define SHIM_UDP_H
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include "proto.h"
+
+struct shim_sock;
+
+/*
+ * Make fd a member, the owner having answered on ctl with welcome and
+ * sockfd, the group's socket (the caller's to close); a dispatched
+ * member's DGRAM record follows on ctl.  ss: the group's address.  ctl
+ * is taken on success.  0, or -1 with errno.
+ */
+int udp_install(int fd, int ctl, const struct sockaddr_storage *ss,
+    socklen_t len, const struct proto_rec *welcome, int sockfd);
+
+/* What a dispatched member's data calls need, read under the lock. */
+struct udp_io {
+	int		out;		/* the group's socket, for sends */
+	unsigned	pktinfo;	/* PLAT_PKT_*: reports asked for */
+};
+
+/*
+ * recvmsg on a dispatched member's fd: the next datagram, as the kernel.
+ * xpg 0: m is illumos's 4.3BSD header (no msg_flags; no reports).
+ */
+ssize_t udp_recvmsg(int fd, struct msghdr *m, int flags,
+    const struct udp_io *u, int xpg);
+/* recv, recvfrom, read and their _chk kin: the same, on one buffer. */
+ssize_t udp_recv(int fd, void *buf, size_t len, int flags,
+    struct sockaddr *from, socklen_t *fromlen, const struct udp_io *u);
+/* readv. */
+ssize_t udp_readv(int fd, const struct iovec *iov, int iovcnt,
+    const struct udp_io *u);
+/* recvmmsg (Linux): vec is a struct mmsghdr array; timeout not kept. */
+int udp_recvmmsg(int fd, void *vec, unsigned n, int flags,
+    const struct udp_io *u);
+
+#endif /* SHIM_UDP_H */

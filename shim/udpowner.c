@@ -1,0 +1,494 @@
+/*
+ * udpowner.c: the owner of a UDP group (udp.h says what members see).
+ *
+ * It holds the group's one real socket and the rendezvous socket, takes
+ * members (each keeps its connection open while it is one), answers
+ * status clients, and in the dispatched ways reads the datagrams in
+ * batches and forwards each to the member the policy picks.  A forward
+ * never waits: a member whose queue is full loses that datagram, counted
+ * as its drop, as the kernel drops what a full socket cannot take.  With
+ * no member left the socket is not read: datagrams wait in the kernel's
+ * queue for the next member during the linger.  It exits when the last
+ * member is gone, which frees the port.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "config.h"
+#include "dgram.h"
+#include "log.h"
+#include "owner.h"
+#include "platform.h"
+#include "policy.h"
+#include "proto.h"
+#include "real.h"
+#include "rendezvous.h"
+#include "util.h"
+
+#define	UDP_MEMBERS	256	/* as the kernel's group (the illumos patch) */
+#define	TOK_RV		0
+#define	TOK_SOCK	1
+#define	TOK_M(i)	((uint32_t)(2 + (i)))
+/* A member's queue: what its pair holds before we drop (SO_SNDBUF). */
+#define	FWD_QUEUE	(4 << 20)
+#define	CTL_SIZE	128	/* a datagram's pktinfo control messages */
+#define	RV_CHECK_MS	2000	/* is our rendezvous name still there? */
+
+struct umember {
+	int		ctl;		/* its connection; -1: a free slot */
+	int		dfd;		/* our end of its pair, or -1 */
+	int		joined;		/* said HELLO */
+	int		first;		/* started the group */
+	int		pid;
+	uint64_t	delivered;
+	uint32_t	drops;
+};
+
+static struct {
+	int		sfd;
+	int		rvfd;
+	const char	*path;
+	uid_t		uid;
+	long		linger_ms;
+	enum shim_policy way;
+	struct proto_addr gaddr;
+	struct umember	m[UDP_MEMBERS];
+	struct policy_ep eps[UDP_MEMBERS];
+	struct policy_state pol;
+	size_t		n;		/* slots in use are below n */
+	size_t		live;		/* members that said HELLO */
+	int		had_first;
+	uint64_t	delivered;
+	uint64_t	drops;
+	uint32_t	next_id;
+	uint64_t	rv_checked_us;
+	struct timespec	started;
+	struct plat_poller *poller;
+	int		swatched;	/* the socket is in the poller */
+	uint8_t		(*bufs)[DGRAM_MAX];	/* PLAT_BATCH of them */
+} u;
+
+static int
+dispatched(void)
+{
+	return (u.way != SHIM_POLICY_SHARED);
+}
+
+_Noreturn static void
+finish(void)
+{
+	(void) unlink(u.path);
+	(void) real.close(u.rvfd);
+	(void) real.close(u.sfd);
+	shim_log(LOG_LVL_INFO, "last member left; group closed");
+	_exit(0);
+}
+
+static void
+drop_member(size_t i)
+{
+	struct umember *m = &u.m[i];
+
+	plat_poller_del(u.poller, m->ctl, TOK_M(i));
+	(void) real.close(m->ctl);
+	if (m->dfd >= 0)
+		(void) real.close(m->dfd);
+	if (m->joined)
+		u.live--;
+	memset(m, 0, sizeof (*m));
+	m->ctl = m->dfd = -1;
+	memset(&u.eps[i], 0, sizeof (u.eps[i]));
+	policy_update(&u.pol, u.eps, i);
+	while (u.n > 0 && u.m[u.n - 1].ctl < 0)
+		u.n--;
+}
+
+static void
+accept_members(void)
+{
+	for (;;) {
+		int fd = real.accept(u.rvfd, NULL, NULL);
+		uid_t uid;
+		size_t i;
+
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			return;
+		}
+		if (plat_peer_euid(fd, &uid) != 0 || uid != u.uid) {
+			shim_log(LOG_LVL_WARN, "refused a member: %s",
+			    uid != u.uid ? "another user" : "no credentials");
+			(void) real.close(fd);
+			continue;
+		}
+		for (i = 0; i < UDP_MEMBERS && u.m[i].ctl >= 0; i++)
+			continue;
+		(void) real.fcntl(fd, F_SETFD, FD_CLOEXEC);
+		(void) real.fcntl(fd, F_SETFL, O_NONBLOCK);
+		if (i == UDP_MEMBERS ||
+		    plat_poller_set(u.poller, fd, TOK_M(i), 1) != 0) {
+			/* Its HELLO finds the connection closed: refused. */
+			shim_log(LOG_LVL_ERROR, "the group is full (%d members)",
+			    UDP_MEMBERS);
+			(void) real.close(fd);
+			continue;
+		}
+		u.m[i].ctl = fd;
+		u.m[i].dfd = -1;
+		if (i >= u.n)
+			u.n = i + 1;
+	}
+}
+
+/* The member's end of a new datagram pair, ours in m->dfd; or -1. */
+static int
+new_pair(struct umember *m)
+{
+	int sv[2], q = FWD_QUEUE;
+
+	if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sv) != 0)
+		return (-1);
+	(void) real.fcntl(sv[0], F_SETFD, FD_CLOEXEC);
+	(void) real.fcntl(sv[0], F_SETFL, O_NONBLOCK);
+	(void) real.setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &q, sizeof (q));
+	(void) real.setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &q, sizeof (q));
+	/* The member never writes to it: nothing for us to read. */
+	(void) real.shutdown(sv[0], SHUT_RD);
+	m->dfd = sv[0];
+	return (sv[1]);
+}
+
+static int
+welcome(size_t i, const struct proto_rec *r)
+{
+	struct umember *m = &u.m[i];
+	struct proto_rec out;
+	int end;
+
+	memset(&out, 0, sizeof (out));
+	out.type = REC_WELCOME;
+	out.addr = u.gaddr;
+	out.arg = (int32_t)u.way;
+	out.seq = (uint32_t)u.live;	/* 0: the first member */
+	if (proto_send(m->ctl, &out, u.sfd) != 0)
+		return (-1);
+	if (dispatched()) {
+		memset(&out, 0, sizeof (out));
+		out.type = REC_DGRAM;
+		if ((end = new_pair(m)) < 0)
+			return (-1);
+		if (proto_send(m->ctl, &out, end) != 0) {
+			(void) real.close(end);
+			return (-1);
+		}
+		(void) real.close(end);
+	}
+	m->joined = 1;
+	m->pid = r->arg;
+	m->first = !u.had_first;
+	u.had_first = 1;
+	u.live++;
+	u.eps[i].eligible = u.eps[i].listening = (uint8_t)dispatched();
+	u.eps[i].id = ++u.next_id;
+	policy_update(&u.pol, u.eps, i);
+	return (0);
+}
+
+static void
+put_u64(struct proto_rec *r, int lo, uint64_t v)
+{
+	r->opts[lo] = (int32_t)(v & 0xffffffffU);
+	r->opts[lo + 1] = (int32_t)(v >> 32);
+}
+
+/* A status client: the group, its members, and the end of the stream. */
+static void
+send_stat(int fd)
+{
+	struct timespec now, limit = { 1, 0 };
+	struct proto_rec r;
+
+	(void) real.fcntl(fd, F_SETFL, 0);
+	(void) real.setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit,
+	    sizeof (limit));
+	(void) clock_gettime(CLOCK_MONOTONIC, &now);
+	memset(&r, 0, sizeof (r));
+	r.type = REC_STAT_GROUP;
+	r.seq = (uint32_t)getpid();
+	r.arg = (int32_t)u.live;
+	r.addr = u.gaddr;
+	r.nopts = STAT_G_COUNT;
+	r.opts[STAT_G_POLICY] = (int32_t)u.way;
+	r.opts[STAT_G_UPTIME] = (int32_t)(now.tv_sec - u.started.tv_sec);
+	put_u64(&r, STAT_G_DELIVERED_LO, u.delivered);
+	r.opts[STAT_G_LINGER] = (int32_t)u.linger_ms;
+	r.opts[STAT_G_UDP] = 1;
+	put_u64(&r, STAT_G_DROPS_LO, u.drops);
+	if (proto_send(fd, &r, -1) != 0)
+		return;
+	for (size_t j = 0; j < u.n; j++) {
+		const struct umember *m = &u.m[j];
+
+		if (m->ctl < 0 || !m->joined)
+			continue;
+		memset(&r, 0, sizeof (r));
+		r.type = REC_STAT_EP;
+		r.seq = u.eps[j].id;
+		r.arg = m->pid > 0 ? m->pid : 1;
+		r.nopts = STAT_E_COUNT;
+		r.opts[STAT_E_STATE] = 2;
+		put_u64(&r, STAT_E_DELIVERED_LO, m->delivered);
+		r.opts[STAT_E_FIRST] = m->first;
+		r.opts[STAT_E_PID0] = m->pid;
+		r.opts[STAT_E_DROPS] = (int32_t)(m->drops > INT32_MAX ?
+		    INT32_MAX : m->drops);
+		if (proto_send(fd, &r, -1) != 0)
+			return;
+	}
+}
+
+/* Member slot i's connection is readable. */
+static void
+ctl_read(size_t i)
+{
+	struct umember *m = &u.m[i];
+	struct proto_rec r;
+	int fd = -1, n;
+
+	n = proto_recv(m->ctl, &r, &fd, plat_recv_dontwait_flag());
+	if (fd >= 0)
+		(void) real.close(fd);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+	    errno == EINTR))
+		return;
+	if (n != 1) {
+		drop_member(i);		/* gone, or talking nonsense */
+		return;
+	}
+	if (!m->joined && r.type == REC_HELLO) {
+		if (welcome(i, &r) != 0) {
+			shim_log(LOG_LVL_WARN, "could not welcome a member: %s",
+			    strerror(errno));
+			drop_member(i);
+		}
+		return;
+	}
+	if (!m->joined && r.type == REC_STAT) {
+		send_stat(m->ctl);
+		drop_member(i);
+		return;
+	}
+	if (!m->joined && r.type == REC_STOP) {
+		shim_log(LOG_LVL_INFO, "stopped on request");
+		finish();
+	}
+	/* A member says nothing after HELLO; LISTEN and the like: no. */
+	shim_log(LOG_LVL_WARN, "unexpected record %d from a member", r.type);
+	drop_member(i);
+}
+
+/* Forward one datagram (hdr + payload) to the member the policy picks. */
+static void
+forward(const struct msghdr *mh, size_t len)
+{
+	struct dgram_hdr h;
+	struct proto_addr src;
+	uint8_t hb[DGRAM_HDR_SIZE];
+	struct iovec iov[2];
+	struct msghdr out;
+	size_t i;
+
+	if (proto_addr_from_sockaddr(&src, mh->msg_name,
+	    mh->msg_namelen) != 0)
+		return;
+	i = policy_pick(&u.pol, u.eps, u.n, &src);
+	if (i >= u.n) {
+		u.drops++;
+		return;
+	}
+	memset(&h, 0, sizeof (h));
+	h.len = (uint32_t)len;
+	h.src = src;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR((struct msghdr *)mh); c != NULL;
+	    c = CMSG_NXTHDR((struct msghdr *)mh, c)) {
+		if (plat_pktinfo_parse(c->cmsg_level, c->cmsg_type,
+		    CMSG_DATA(c), (size_t)c->cmsg_len - CMSG_LEN(0), &h.dst,
+		    &h.ifindex))
+			break;
+	}
+	dgram_encode(&h, hb);
+	iov[0].iov_base = hb;
+	iov[0].iov_len = sizeof (hb);
+	iov[1] = mh->msg_iov[0];
+	iov[1].iov_len = len;
+	memset(&out, 0, sizeof (out));
+	out.msg_iov = iov;
+	out.msg_iovlen = 2;
+	if (real_sendmsg_xpg(u.m[i].dfd, &out, plat_send_nosignal_flag()) < 0) {
+		u.m[i].drops++;
+		u.drops++;
+		return;
+	}
+	u.m[i].delivered++;
+	u.delivered++;
+}
+
+/* What the socket has now, in batches, forwarded. */
+static void
+read_socket(void)
+{
+	static struct sockaddr_storage names[PLAT_BATCH];
+	static _Alignas(struct cmsghdr) char ctls[PLAT_BATCH][CTL_SIZE];
+	struct iovec iov[PLAT_BATCH];
+	struct msghdr hdrs[PLAT_BATCH];
+	unsigned lens[PLAT_BATCH];
+	int got;
+
+	for (int round = 0; round < 4; round++) {
+		for (unsigned k = 0; k < PLAT_BATCH; k++) {
+			iov[k].iov_base = u.bufs[k];
+			iov[k].iov_len = DGRAM_MAX;
+			memset(&hdrs[k], 0, sizeof (hdrs[k]));
+			hdrs[k].msg_name = &names[k];
+			hdrs[k].msg_namelen = sizeof (names[k]);
+			hdrs[k].msg_iov = &iov[k];
+			hdrs[k].msg_iovlen = 1;
+			hdrs[k].msg_control = ctls[k];
+			hdrs[k].msg_controllen = CTL_SIZE;
+		}
+		if ((got = plat_recv_batch(u.sfd, hdrs, lens,
+		    PLAT_BATCH)) <= 0)
+			return;
+		for (int k = 0; k < got; k++)
+			forward(&hdrs[k], lens[k]);
+		if (got < PLAT_BATCH)
+			return;
+	}
+}
+
+static long
+elapsed_ms(const struct timespec *since)
+{
+	struct timespec now;
+
+	(void) clock_gettime(CLOCK_MONOTONIC, &now);
+	return ((now.tv_sec - since->tv_sec) * 1000L +
+	    (now.tv_nsec - since->tv_nsec) / 1000000L);
+}
+
+/* As the TCP owner's: once the last member is gone, the linger left. */
+static int
+linger_left(struct timespec *empty_since)
+{
+	long left;
+
+	if (u.n > 0)
+		return (-1);
+	if (empty_since->tv_sec < 0)
+		(void) clock_gettime(CLOCK_MONOTONIC, empty_since);
+	left = u.linger_ms - elapsed_ms(empty_since);
+	return (left > 0 ? (int)left : 0);
+}
+
+/* Our rendezvous name was removed (a cleaner of /tmp): make it again. */
+static void
+rv_heal(void)
+{
+	int fd;
+
+	if (access(u.path, F_OK) == 0 || errno != ENOENT)
+		return;
+	if ((fd = rv_listen(u.path)) < 0)
+		return;
+	accept_members();
+	(void) real.fcntl(fd, F_SETFL, O_NONBLOCK);
+	plat_poller_del(u.poller, u.rvfd, TOK_RV);
+	(void) real.close(u.rvfd);
+	u.rvfd = fd;
+	(void) plat_poller_set(u.poller, fd, TOK_RV, 1);
+	shim_log(LOG_LVL_WARN, "%s was removed; made it again", u.path);
+}
+
+_Noreturn void
+udp_owner_run(const struct owner_args *a, int sfd, int rvfd)
+{
+	struct timespec empty_since = { -1, 0 };
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof (ss);
+
+	memset(&u, 0, sizeof (u));
+	for (size_t i = 0; i < UDP_MEMBERS; i++)
+		u.m[i].ctl = u.m[i].dfd = -1;
+	u.sfd = sfd;
+	u.rvfd = rvfd;
+	u.path = a->path;
+	u.uid = a->uid;
+	u.linger_ms = a->linger_ms;
+	u.way = a->policy;
+	u.rv_checked_us = util_now_us();
+	(void) clock_gettime(CLOCK_MONOTONIC, &u.started);
+	(void) real.fcntl(sfd, F_SETFD, FD_CLOEXEC);
+	(void) real.fcntl(rvfd, F_SETFD, FD_CLOEXEC);
+	(void) real.fcntl(rvfd, F_SETFL, O_NONBLOCK);
+	policy_init(&u.pol, u.way == SHIM_POLICY_SHARED ?
+	    SHIM_POLICY_HASH : u.way);
+	if (real.getsockname(sfd, (struct sockaddr *)&ss, &len) != 0 ||
+	    proto_addr_from_sockaddr(&u.gaddr, (struct sockaddr *)&ss,
+	    len) != 0 || policy_reserve(&u.pol, UDP_MEMBERS) != 0 ||
+	    (u.bufs = malloc(PLAT_BATCH * sizeof (*u.bufs))) == NULL ||
+	    (u.poller = plat_poller_new()) == NULL ||
+	    plat_poller_set(u.poller, rvfd, TOK_RV, 1) != 0) {
+		shim_log(LOG_LVL_ERROR, "owner cannot start: %s",
+		    strerror(errno));
+		finish();
+	}
+	if (dispatched()) {
+		/* Ours alone to read: non-blocking, with each destination. */
+		(void) real.fcntl(sfd, F_SETFL,
+		    real.fcntl(sfd, F_GETFL) | O_NONBLOCK);
+		plat_pktinfo_enable(sfd, ss.ss_family);
+	}
+	shim_log(LOG_LVL_INFO, "UDP group started at %s (%s)", a->path,
+	    config_policy_name(u.way));
+	for (;;) {
+		uint32_t tok[64];
+		int n, timeout, want = dispatched() && u.live > 0;
+
+		if (want != u.swatched &&
+		    plat_poller_set(u.poller, sfd, TOK_SOCK, want) == 0)
+			u.swatched = want;
+		timeout = linger_left(&empty_since);
+		if (timeout < 0 || timeout > RV_CHECK_MS)
+			timeout = RV_CHECK_MS;
+		n = plat_poller_wait(u.poller, tok, 64, timeout);
+		if (n < 0 && errno != EINTR) {
+			shim_log(LOG_LVL_ERROR, "poll: %s", strerror(errno));
+			finish();
+		}
+		for (int k = 0; k < n; k++) {
+			if (tok[k] == TOK_RV)
+				accept_members();
+			else if (tok[k] == TOK_SOCK && u.swatched)
+				read_socket();
+			else if (tok[k] >= TOK_M(0) &&
+			    tok[k] - TOK_M(0) < u.n &&
+			    u.m[tok[k] - TOK_M(0)].ctl >= 0)
+				ctl_read(tok[k] - TOK_M(0));
+		}
+		if (util_now_us() - u.rv_checked_us >= RV_CHECK_MS * 1000) {
+			rv_heal();
+			u.rv_checked_us = util_now_us();
+		}
+		if (u.n == 0 && linger_left(&empty_since) == 0)
+			finish();
+		if (u.n > 0)
+			empty_since.tv_sec = -1;
+	}
+}

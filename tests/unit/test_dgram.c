@@ -1,0 +1,111 @@
+/*
+ * test_dgram.c: the header an owner puts in front of each datagram it
+ * forwards (shim/dgram.c): what goes in comes out, and nothing that is
+ * not a header of ours passes for one.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <cmocka.h>
+
+#include "dgram.h"
+
+static void
+sample(struct dgram_hdr *h, int family)
+{
+	memset(h, 0, sizeof (*h));
+	h->len = 1234;
+	h->ifindex = 7;
+	h->src.family = (uint16_t)family;
+	h->src.port = htons(53000);
+	h->src.flowinfo = 0x12345;
+	h->src.scope_id = 3;
+	for (size_t i = 0; i < 16; i++)
+		h->src.addr[i] = (uint8_t)(i + 1);
+	h->dst.family = (uint16_t)family;
+	h->dst.port = htons(53);
+	for (size_t i = 0; i < 16; i++)
+		h->dst.addr[i] = (uint8_t)(0xf0 + i);
+}
+
+static void
+test_roundtrip(void **state)
+{
+	const int fams[] = { AF_INET, AF_INET6 };
+	uint8_t b[DGRAM_HDR_SIZE];
+	struct dgram_hdr in, out;
+
+	(void) state;
+	for (size_t f = 0; f < 2; f++) {
+		sample(&in, fams[f]);
+		dgram_encode(&in, b);
+		memset(&out, 0xa5, sizeof (out));
+		assert_int_equal(dgram_decode(b, &out), 0);
+		assert_int_equal(out.len, in.len);
+		assert_int_equal(out.ifindex, in.ifindex);
+		assert_memory_equal(&out.src, &in.src, sizeof (in.src));
+		assert_memory_equal(&out.dst, &in.dst, sizeof (in.dst));
+	}
+	/* No destination known (no pktinfo): family 0 passes. */
+	sample(&in, AF_INET);
+	in.dst.family = 0;
+	in.len = 0;		/* an empty datagram is a datagram */
+	dgram_encode(&in, b);
+	assert_int_equal(dgram_decode(b, &out), 0);
+	assert_int_equal(out.dst.family, 0);
+	assert_int_equal(out.len, 0);
+	in.len = DGRAM_MAX;
+	dgram_encode(&in, b);
+	assert_int_equal(dgram_decode(b, &out), 0);
+	assert_int_equal(out.len, DGRAM_MAX);
+}
+
+static void
+test_rejects(void **state)
+{
+	uint8_t b[DGRAM_HDR_SIZE], good[DGRAM_HDR_SIZE];
+	struct dgram_hdr in, out;
+
+	(void) state;
+	sample(&in, AF_INET6);
+	dgram_encode(&in, good);
+
+	/* Every single byte of the magic matters. */
+	for (size_t i = 0; i < 4; i++) {
+		memcpy(b, good, sizeof (b));
+		b[i] ^= 0x40;
+		assert_int_equal(dgram_decode(b, &out), -1);
+	}
+	/* Too long for UDP. */
+	in.len = DGRAM_MAX + 1;
+	dgram_encode(&in, b);
+	assert_int_equal(dgram_decode(b, &out), -1);
+	/* A source of no family we know; a destination of a strange one. */
+	sample(&in, AF_INET);
+	in.src.family = AF_UNIX;
+	dgram_encode(&in, b);
+	assert_int_equal(dgram_decode(b, &out), -1);
+	sample(&in, AF_INET);
+	in.dst.family = AF_UNIX;
+	dgram_encode(&in, b);
+	assert_int_equal(dgram_decode(b, &out), -1);
+	/* All zeroes: what an empty message would look like. */
+	memset(b, 0, sizeof (b));
+	assert_int_equal(dgram_decode(b, &out), -1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_rejects),
+	};
+
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}
