@@ -64,9 +64,20 @@ dgram_encode(const struct dgram_hdr *h, uint8_t out[DGRAM_HDR_SIZE])
 	put_addr(out + OFF_DST, &h->dst);
 }
 
+void
+dgram_encode_end(uint8_t out[DGRAM_HDR_SIZE])
+{
+	memset(out, 0, DGRAM_HDR_SIZE);
+	put32(out + OFF_MAGIC, DGRAM_MAGIC_END);
+}
+
 int
 dgram_decode(const uint8_t in[DGRAM_HDR_SIZE], struct dgram_hdr *h)
 {
+	if (get32(in + OFF_MAGIC) == DGRAM_MAGIC_END) {
+		memset(h, 0, sizeof (*h));
+		return (1);
+	}
 	if (get32(in + OFF_MAGIC) != DGRAM_MAGIC)
 		return (-1);
 	h->len = get32(in + OFF_LEN);

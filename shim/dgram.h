@@ -20,6 +20,8 @@
 #include "proto.h"
 
 #define	DGRAM_MAGIC	0x55505352u	/* "RSPU" read as bytes */
+/* A header alone with this magic: the group ended (reuseport-shim stop). */
+#define	DGRAM_MAGIC_END	0x444e4552u	/* "REND" */
 #define	DGRAM_HDR_SIZE	72
 /* The largest payload a UDP datagram can carry (IPv6 without jumbo). */
 #define	DGRAM_MAX	65535
@@ -33,7 +35,12 @@ struct dgram_hdr {
 };
 
 void dgram_encode(const struct dgram_hdr *h, uint8_t out[DGRAM_HDR_SIZE]);
-/* 0, or -1 if in is not a header of ours (magic, families, length). */
+/* The group's end, to each member's queue. */
+void dgram_encode_end(uint8_t out[DGRAM_HDR_SIZE]);
+/*
+ * 0, 1 for the group's end, or -1 if in is not a header of ours (magic,
+ * families, length).
+ */
 int dgram_decode(const uint8_t in[DGRAM_HDR_SIZE], struct dgram_hdr *h);
 
 #endif /* SHIM_DGRAM_H */

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 
 #include "fdflags.h"
+#include "config.h"
 #include "fdtab.h"
 #include "platform.h"
 #include "proto.h"
@@ -363,7 +364,7 @@ shim_shutdown(int fd, int how)
 	fdtab_lock(&saved);
 	sk = fdtab_get(fd);
 	if (sk != NULL && (sk->state == SK_MEMBER ||
-	    (sk->state == SK_UDP && sk->out >= 0))) {
+	    (sk->state == SK_UDP && sk->udp_way != SHIM_POLICY_SHARED))) {
 		/* Bound, not listening: the kernel's answer is its shadow's. */
 		rc = sk->shadow >= 0 ? real.shutdown(sk->shadow, how) : -1;
 		if (sk->shadow < 0)

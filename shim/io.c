@@ -30,6 +30,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include "config.h"
 #include "fdtab.h"
 #include "platform.h"
 #include "real.h"
@@ -76,7 +77,8 @@ kind_of(int fd, int *family, struct udp_io *u)
 		k = sk->state == SK_ENDPOINT && !sk->shut ? IO_LISTENING :
 		    IO_BOUND;
 		if (sk->state == SK_UDP) {
-			k = sk->out >= 0 ? IO_UDP : IO_SHARED;
+			k = sk->udp_way == SHIM_POLICY_SHARED ? IO_SHARED :
+			    IO_UDP;
 			u->out = sk->out;
 			u->pktinfo = sk->pktinfo;
 		}
@@ -86,6 +88,14 @@ kind_of(int fd, int *family, struct udp_io *u)
 	fdtab_unlock(&saved);
 	errno = e;	/* the real call's errno is the caller's */
 	return (k);
+}
+
+/* A UDP member whose group ended (udp.c): its sends fail. */
+static ssize_t
+ended(void)
+{
+	errno = ENOTCONN;
+	return (-1);
 }
 
 /*
@@ -129,6 +139,8 @@ shim_send(int fd, const void *buf, size_t len, int flags)
 	shim_init();
 	if (!fdtab_maybe(fd) || passes(k = kind_of(fd, NULL, &u)))
 		return (real.send(fd, buf, len, flags));
+	if (k == IO_UDP && u.out < 0)
+		return (ended());
 	if (k == IO_UDP)
 		return (real.send(u.out, buf, len, flags));
 	return (answer(k, &(struct plat_io){ .op = PLAT_IO_SEND,
@@ -165,6 +177,8 @@ shim_sendto(int fd, const void *buf, size_t len, int flags,
 			    tolen));
 		return (real.sendto(fd, buf, len, flags, to, tolen));
 	}
+	if (k == IO_UDP && u.out < 0)
+		return (ended());
 	if (k == IO_UDP)
 		return (v == SHIM_XNET && real.xnet_sendto != NULL ?
 		    real.xnet_sendto(u.out, buf, len, flags, to, tolen) :
@@ -206,6 +220,8 @@ shim_sendmsg(int fd, const void *msg, int flags, enum shim_variant v)
 		errno = EFAULT;		/* the header is read first */
 		return (-1);
 	}
+	if (k == IO_UDP && u.out < 0)
+		return (ended());
 	if (k == IO_UDP)
 		return (v == SHIM_XNET && real.xnet_sendmsg != NULL ?
 		    real.xnet_sendmsg(u.out, m, flags) :
@@ -263,6 +279,8 @@ shim_write(int fd, const void *buf, size_t len)
 	shim_init();
 	if (!fdtab_maybe(fd) || passes(k = kind_of(fd, NULL, &u)))
 		return (real.write(fd, buf, len));
+	if (k == IO_UDP && u.out < 0)
+		return (ended());
 	if (k == IO_UDP)
 		return (real.write(u.out, buf, len));
 	return (answer(k, &(struct plat_io){ .op = PLAT_IO_WRITE,
@@ -293,6 +311,8 @@ shim_writev(int fd, const struct iovec *iov, int iovcnt)
 	shim_init();
 	if (!fdtab_maybe(fd) || passes(k = kind_of(fd, NULL, &u)))
 		return (real.writev(fd, iov, iovcnt));
+	if (k == IO_UDP && u.out < 0)
+		return (ended());
 	if (k == IO_UDP)
 		return (real.writev(u.out, iov, iovcnt));
 	return (answer(k, &(struct plat_io){ .op = PLAT_IO_WRITEV,
@@ -452,5 +472,7 @@ shim_sendmmsg(int fd, void *vec, unsigned n, int flags)
 	}
 	if (!fdtab_maybe(fd) || (k = kind_of(fd, NULL, &u)) != IO_UDP)
 		return (real.sendmmsg(fd, vec, n, flags));
+	if (u.out < 0)
+		return ((int)ended());
 	return (real.sendmmsg(u.out, vec, n, flags));
 }

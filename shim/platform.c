@@ -1747,3 +1747,29 @@ plat_recv_batch(int fd, struct msghdr *hdrs, unsigned *lens, unsigned n)
 	return ((int)got);
 #endif
 }
+
+int
+plat_send_batch(int fd, struct msghdr *const *v, unsigned n)
+{
+	int flags = MSG_DONTWAIT | plat_send_nosignal_flag();
+#if defined(__linux__)
+	struct mmsghdr mm[PLAT_BATCH];
+
+	if (n > PLAT_BATCH)
+		n = PLAT_BATCH;
+	for (unsigned i = 0; i < n; i++) {
+		mm[i].msg_hdr = *v[i];
+		mm[i].msg_len = 0;
+	}
+	return (sendmmsg(fd, mm, n, flags));
+#else
+	unsigned sent = 0;
+
+	while (sent < n && sent < PLAT_BATCH) {
+		if (real_sendmsg_xpg(fd, v[sent], flags) < 0)
+			return (sent > 0 ? (int)sent : -1);
+		sent++;
+	}
+	return ((int)sent);
+#endif
+}

@@ -300,5 +300,11 @@ void plat_udp_opts_copy(int from, int to);
 #define	PLAT_BATCH	64
 int plat_recv_batch(int fd, struct msghdr *hdrs, unsigned *lens,
     unsigned n);
+/*
+ * v[0..n) (n at most PLAT_BATCH) to fd in order without waiting, in one
+ * system call where the kernel has one (sendmmsg): how many went, or -1
+ * with errno if not even the first did.
+ */
+int plat_send_batch(int fd, struct msghdr *const *v, unsigned n);
 
 #endif /* SHIM_PLATFORM_H */

@@ -150,6 +150,31 @@ name_out(struct msghdr *m, const struct proto_addr *src)
 }
 
 /*
+ * The group fd belongs to ended (reuseport-shim stop): the group's
+ * socket, which kept the port, goes; sends fail from now on.
+ */
+static void
+udp_ended(int fd)
+{
+	struct shim_sock *sk;
+	sigset_t saved;
+	int out = -1;
+
+	fdtab_lock(&saved);
+	if ((sk = fdtab_get(fd)) != NULL && sk->state == SK_UDP &&
+	    sk->out >= 0) {
+		out = sk->out;
+		fdtab_hidden_drop(out);
+	}
+	fdtab_unlock(&saved);
+	if (out >= 0) {
+		(void) real.close(out);
+		shim_log(LOG_LVL_WARN, "the UDP group ended (reuseport-shim "
+		    "stop): no more datagrams, sends fail with ENOTCONN");
+	}
+}
+
+/*
  * Into m's control buffer, the reports the application asked for, as the
  * kernel writes them: msg_controllen set, MSG_CTRUNC where short.
  */
@@ -191,7 +216,7 @@ udp_recvmsg(int fd, struct msghdr *m, int flags, const struct udp_io *u,
 	struct msghdr dm;
 	ssize_t r;
 	size_t copied;
-	int e = errno;
+	int e, saved = errno;
 
 	/* Errors of sends are queued on the socket they left by. */
 	if (flags & plat_msg_errqueue)
@@ -212,8 +237,16 @@ udp_recvmsg(int fd, struct msghdr *m, int flags, const struct udp_io *u,
 		r = real_recvmsg_xpg(fd, &dm, flags & ~MSG_TRUNC);
 		if (r < 0)
 			return (-1);
-		if ((size_t)r >= sizeof (hb) && dgram_decode(hb, &h) == 0)
+		e = (size_t)r >= sizeof (hb) ? dgram_decode(hb, &h) : -1;
+		if (e == 0)
 			break;
+		if (e == 1) {
+			/* The group ended: its socket goes; nothing comes. */
+			if (!(flags & MSG_PEEK) || real.recv(fd, hb, sizeof (hb),
+			    MSG_DONTWAIT) >= 0)
+				udp_ended(fd);
+			continue;
+		}
 		/* Not a datagram of ours (never, from our owner): skip it. */
 		if (r == 0)
 			return (0);
@@ -229,7 +262,7 @@ udp_recvmsg(int fd, struct msghdr *m, int flags, const struct udp_io *u,
 		m->msg_flags = h.len > copied ? MSG_TRUNC : 0;
 		pktinfo_out(m, u->pktinfo, &h);
 	}
-	errno = e;
+	errno = saved;
 	/* MSG_TRUNC asked: the datagram's length, as Linux's UDP says. */
 	return ((flags & MSG_TRUNC) ? (ssize_t)h.len : (ssize_t)copied);
 }

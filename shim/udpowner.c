@@ -83,7 +83,22 @@ dispatched(void)
 _Noreturn static void
 finish(void)
 {
+	uint8_t end[DGRAM_HDR_SIZE];
+
 	(void) unlink(u.path);
+	/*
+	 * Members left (reuseport-shim stop): each is told, so that it lets
+	 * the group's socket go (else the port stays bound by members that
+	 * will never be given a datagram again).
+	 */
+	dgram_encode_end(end);
+	for (size_t i = 0; i < u.n; i++) {
+		if (u.m[i].dfd >= 0 &&
+		    real.send(u.m[i].dfd, end, sizeof (end),
+		    plat_send_nosignal_flag()) < 0)
+			shim_log(LOG_LVL_WARN, "member %d was not told that "
+			    "the group ended: %s", u.m[i].pid, strerror(errno));
+	}
 	(void) real.close(u.rvfd);
 	(void) real.close(u.sfd);
 	shim_log(LOG_LVL_INFO, "last member left; group closed");
@@ -294,28 +309,36 @@ ctl_read(size_t i)
 	drop_member(i);
 }
 
-/* Forward one datagram (hdr + payload) to the member the policy picks. */
-static void
-forward(const struct msghdr *mh, size_t len)
-{
-	struct dgram_hdr h;
-	struct proto_addr src;
-	uint8_t hb[DGRAM_HDR_SIZE];
-	struct iovec iov[2];
-	struct msghdr out;
-	size_t i;
+/*
+ * One batch read from the socket, each datagram with its header and the
+ * member chosen for it; sent member by member, in as few calls as the
+ * kernel allows (sendmmsg), in the order they came.
+ */
+static struct {
+	struct sockaddr_storage names[PLAT_BATCH];
+	_Alignas(struct cmsghdr) char ctls[PLAT_BATCH][CTL_SIZE];
+	struct iovec	in[PLAT_BATCH];
+	struct msghdr	hdrs[PLAT_BATCH];
+	unsigned	lens[PLAT_BATCH];
+	uint8_t		heads[PLAT_BATCH][DGRAM_HDR_SIZE];
+	struct iovec	out_iov[PLAT_BATCH][2];
+	struct msghdr	out[PLAT_BATCH];
+	size_t		to[PLAT_BATCH];		/* its member, or UDP_MEMBERS */
+} b;
 
-	if (proto_addr_from_sockaddr(&src, mh->msg_name,
+/* Datagram k of the batch, for its member: header, choice. */
+static void
+prepare(unsigned k)
+{
+	const struct msghdr *mh = &b.hdrs[k];
+	struct dgram_hdr h;
+
+	b.to[k] = UDP_MEMBERS;
+	memset(&h, 0, sizeof (h));
+	if (proto_addr_from_sockaddr(&h.src, mh->msg_name,
 	    mh->msg_namelen) != 0)
 		return;
-	i = policy_pick(&u.pol, u.eps, u.n, &src);
-	if (i >= u.n) {
-		u.drops++;
-		return;
-	}
-	memset(&h, 0, sizeof (h));
-	h.len = (uint32_t)len;
-	h.src = src;
+	h.len = b.lens[k];
 	for (struct cmsghdr *c = CMSG_FIRSTHDR((struct msghdr *)mh); c != NULL;
 	    c = CMSG_NXTHDR((struct msghdr *)mh, c)) {
 		if (plat_pktinfo_parse(c->cmsg_level, c->cmsg_type,
@@ -323,51 +346,78 @@ forward(const struct msghdr *mh, size_t len)
 		    &h.ifindex))
 			break;
 	}
-	dgram_encode(&h, hb);
-	iov[0].iov_base = hb;
-	iov[0].iov_len = sizeof (hb);
-	iov[1] = mh->msg_iov[0];
-	iov[1].iov_len = len;
-	memset(&out, 0, sizeof (out));
-	out.msg_iov = iov;
-	out.msg_iovlen = 2;
-	if (real_sendmsg_xpg(u.m[i].dfd, &out, plat_send_nosignal_flag()) < 0) {
-		u.m[i].drops++;
-		u.drops++;
-		return;
+	dgram_encode(&h, b.heads[k]);
+	b.to[k] = policy_pick(&u.pol, u.eps, u.n, &h.src);
+	if (b.to[k] >= u.n)
+		b.to[k] = UDP_MEMBERS;
+}
+
+/* The batch's got datagrams to their members; none waits for one. */
+static void
+forward(unsigned got)
+{
+	struct msghdr *v[PLAT_BATCH];
+
+	for (unsigned k = 0; k < got; k++)
+		prepare(k);
+	for (unsigned k = 0; k < got; k++) {
+		size_t i = b.to[k];
+		unsigned n = 0;
+		int sent;
+
+		if (i == UDP_MEMBERS + 1)
+			continue;		/* sent with an earlier one's */
+		if (i == UDP_MEMBERS) {
+			u.drops++;		/* no member to take it */
+			continue;
+		}
+		/* Every datagram for member i from here on, in order. */
+		for (unsigned j = k; j < got; j++) {
+			if (b.to[j] != i)
+				continue;
+			b.out_iov[j][0].iov_base = b.heads[j];
+			b.out_iov[j][0].iov_len = DGRAM_HDR_SIZE;
+			b.out_iov[j][1].iov_base = b.in[j].iov_base;
+			b.out_iov[j][1].iov_len = b.lens[j];
+			memset(&b.out[j], 0, sizeof (b.out[j]));
+			b.out[j].msg_iov = b.out_iov[j];
+			b.out[j].msg_iovlen = 2;
+			v[n++] = &b.out[j];
+			if (j > k)
+				b.to[j] = UDP_MEMBERS + 1;	/* taken */
+		}
+		if ((sent = plat_send_batch(u.m[i].dfd, v, n)) < 0)
+			sent = 0;
+		u.m[i].delivered += (unsigned)sent;
+		u.delivered += (unsigned)sent;
+		/* A full queue: what did not fit is dropped, counted. */
+		u.m[i].drops += n - (unsigned)sent;
+		u.drops += n - (unsigned)sent;
 	}
-	u.m[i].delivered++;
-	u.delivered++;
 }
 
 /* What the socket has now, in batches, forwarded. */
 static void
 read_socket(void)
 {
-	static struct sockaddr_storage names[PLAT_BATCH];
-	static _Alignas(struct cmsghdr) char ctls[PLAT_BATCH][CTL_SIZE];
-	struct iovec iov[PLAT_BATCH];
-	struct msghdr hdrs[PLAT_BATCH];
-	unsigned lens[PLAT_BATCH];
 	int got;
 
 	for (int round = 0; round < 4; round++) {
 		for (unsigned k = 0; k < PLAT_BATCH; k++) {
-			iov[k].iov_base = u.bufs[k];
-			iov[k].iov_len = DGRAM_MAX;
-			memset(&hdrs[k], 0, sizeof (hdrs[k]));
-			hdrs[k].msg_name = &names[k];
-			hdrs[k].msg_namelen = sizeof (names[k]);
-			hdrs[k].msg_iov = &iov[k];
-			hdrs[k].msg_iovlen = 1;
-			hdrs[k].msg_control = ctls[k];
-			hdrs[k].msg_controllen = CTL_SIZE;
+			b.in[k].iov_base = u.bufs[k];
+			b.in[k].iov_len = DGRAM_MAX;
+			memset(&b.hdrs[k], 0, sizeof (b.hdrs[k]));
+			b.hdrs[k].msg_name = &b.names[k];
+			b.hdrs[k].msg_namelen = sizeof (b.names[k]);
+			b.hdrs[k].msg_iov = &b.in[k];
+			b.hdrs[k].msg_iovlen = 1;
+			b.hdrs[k].msg_control = b.ctls[k];
+			b.hdrs[k].msg_controllen = CTL_SIZE;
 		}
-		if ((got = plat_recv_batch(u.sfd, hdrs, lens,
+		if ((got = plat_recv_batch(u.sfd, b.hdrs, b.lens,
 		    PLAT_BATCH)) <= 0)
 			return;
-		for (int k = 0; k < got; k++)
-			forward(&hdrs[k], lens[k]);
+		forward((unsigned)got);
 		if (got < PLAT_BATCH)
 			return;
 	}

@@ -486,7 +486,7 @@ fi
 # stderr, which a value it does not understand gets) and by run.
 t=readme_table_values
 why=
-vals=$(awk -F'|' '/^\| `REUSEPORT_SHIM_(MODE|POLICY|PORTS|LOG)` \|/ {
+vals=$(awk -F'|' '/^\| `REUSEPORT_SHIM_(MODE|POLICY|UDP|PORTS|LOG)` \|/ {
 	v = $2; gsub(/[ `]/, "", v)
 	s = $3
 	# Values are lower case or numbers (not SO_REUSEPORT, in the text).

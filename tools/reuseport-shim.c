@@ -4,8 +4,10 @@
  *   reuseport-shim run [options] -- PROGRAM [ARGS...]
  *	start PROGRAM with the library preloaded and configured
  *   reuseport-shim stat [--json] [--dir D]
- *   reuseport-shim stop [--dir D] PORT | tcp:ADDRESS:PORT | all ...
- *	ask every group owner of this user who is in its group
+ *	ask every group owner (TCP and UDP) of this user who is in its group
+ *   reuseport-shim stop [--dir D] PORT | tcp:ADDRESS:PORT | udp:PORT |
+ *	    udp:ADDRESS:PORT | all ...
+ *	end the groups named
  *
  * It links the library's own parsers and wire code, so that what it
  * accepts and what it reads are exactly what the library accepts and
@@ -60,10 +62,12 @@ complain(const char *what, const char *why)
 }
 
 static const char usage_text[] =
-    "usage: " PROG " run [--policy P] [--ports SPEC] [--mode M] [--dir D]\n"
-    "                      [--log L] [--linger MS] -- PROGRAM [ARGS...]\n"
+    "usage: " PROG " run [--policy P] [--udp WAY] [--ports SPEC] [--mode M]\n"
+    "                      [--dir D] [--log L] [--linger MS] -- PROGRAM "
+    "[ARGS...]\n"
     "       " PROG " stat [--json] [--dir D]\n"
-    "       " PROG " stop [--dir D] PORT | tcp:ADDRESS:PORT | all ...\n"
+    "       " PROG " stop [--dir D] PORT | tcp:ADDRESS:PORT | udp:PORT |\n"
+    "                      udp:ADDRESS:PORT | all ...\n"
     "       " PROG " help | --version\n";
 
 static void
@@ -89,6 +93,14 @@ check_policy(const char *s)
 	enum shim_policy p;
 
 	return (config_parse_policy(s, &p));
+}
+
+static int
+check_udp(const char *s)
+{
+	enum shim_policy p;
+
+	return (config_parse_udp(s, &p));
 }
 
 static int
@@ -142,9 +154,12 @@ struct run_opt {
 static struct run_opt run_opts[] = {
 	{ "--policy", REUSEPORT_SHIM_ENV_POLICY,
 	    "roundrobin, hash, srcip or leastloaded", check_policy, NULL },
+	{ "--udp", REUSEPORT_SHIM_ENV_UDP,
+	    "hash, srcip, roundrobin or shared", check_udp, NULL },
 	{ "--ports", REUSEPORT_SHIM_ENV_PORTS,
-	    "a comma-separated list of PORT, tcp:PORT, tcp:IPV4:PORT or "
-	    "tcp:[IPV6]:PORT (at most 32)", check_ports, NULL },
+	    "a comma-separated list of PORT, tcp:PORT, tcp:IPV4:PORT, "
+	    "tcp:[IPV6]:PORT or the same with udp: (at most 32)", check_ports,
+	    NULL },
 	{ "--mode", REUSEPORT_SHIM_ENV_MODE, "auto, emulate or off",
 	    check_mode, NULL },
 	{ "--dir", REUSEPORT_SHIM_ENV_DIR, "an absolute directory path",
@@ -467,11 +482,13 @@ struct member {
 	int		idle;
 	int		first;
 	long		busy;		/* us per connection; 0: not measured */
+	long		drops;		/* UDP: its queue full (saturates) */
 };
 
 struct group {
 	char		path[RV_PATH_MAX];
 	struct sockaddr_storage	ss;	/* from the name, or the owner */
+	enum rv_proto	proto;		/* from the name; the owner agrees */
 	int		stale;
 	long		owner;
 	enum shim_policy policy;
@@ -482,6 +499,7 @@ struct group {
 	long		run;		/* roundrobin's run; 0: not told */
 	long		standby;	/* its pid; 0: none (or not told) */
 	long		takeovers;
+	uint64_t	drops;		/* UDP: datagrams nobody could take */
 	struct member	*m;
 	size_t		nm;
 };
@@ -495,24 +513,28 @@ dir_env(const char *name)
 }
 
 /*
- * Whether name is a group's rendezvous socket ("tcp4-127.0.0.1-8080"),
- * and its address.  A name being bound (".<pid>-<n>" appended) is not:
- * the IPv4 dots make a suffix test ambiguous, so the name is parsed as
- * an address with the library's parser and must print back identically.
+ * Whether name is a group's rendezvous socket ("tcp4-127.0.0.1-8080",
+ * "udp6-::1-53"), its address and protocol.  A name being bound
+ * (".<pid>-<n>" appended) is not: the IPv4 dots make a suffix test
+ * ambiguous, so the name is parsed as an address with the library's
+ * parser and must print back identically.
  */
 static int
-group_name(const char *dir, const char *name, struct sockaddr_storage *ss)
+group_name(const char *dir, const char *name, struct sockaddr_storage *ss,
+    enum rv_proto *proto)
 {
 	char peer[RV_PATH_MAX + 8], again[RV_PATH_MAX];
 	socklen_t len;
 
-	if (strncmp(name, "tcp4-", 5) != 0 && strncmp(name, "tcp6-", 5) != 0)
+	if (strncmp(name, "tcp4-", 5) != 0 && strncmp(name, "tcp6-", 5) != 0 &&
+	    strncmp(name, "udp4-", 5) != 0 && strncmp(name, "udp6-", 5) != 0)
 		return (-1);
 	if (snprintf(peer, sizeof (peer), "%s/%s.0-0", dir, name) >=
 	    (int)sizeof (peer))
 		return (-1);
-	if (rv_parse_peer(dir, peer, ss, &len) != 0 ||
-	    rv_path(again, sizeof (again), dir, (struct sockaddr *)ss) != 0)
+	if (rv_parse_peer_proto(dir, peer, ss, &len, proto) != 0 ||
+	    rv_path_proto(again, sizeof (again), dir, (struct sockaddr *)ss,
+	    *proto) != 0)
 		return (-1);
 	peer[strlen(peer) - 4] = '\0';
 	return (strcmp(peer, again) == 0 ? 0 : -1);
@@ -567,7 +589,7 @@ read_answer(int fd, struct group *g, char *why, size_t wl)
 	struct timespec deadline;
 	struct proto_rec r;
 	long want;
-	int n;
+	int n, udp;
 
 	(void) clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += STAT_TIMEOUT_MS / 1000;
@@ -576,15 +598,25 @@ read_answer(int fd, struct group *g, char *why, size_t wl)
 		    "the owner closed without answering" : strerror(errno));
 		return (-1);
 	}
+	/* Owners of builds before UDP leave the flag out: TCP. */
+	udp = r.nopts > STAT_G_UDP ? r.opts[STAT_G_UDP] : 0;
+	/* shared exists for UDP only: a TCP group saying so is confused. */
 	if (r.type != REC_STAT_GROUP || r.nopts < STAT_G_REQUIRED ||
-	    r.arg < 0 || r.arg > STAT_MAX_MEMBERS ||
+	    r.arg < 0 || r.arg > STAT_MAX_MEMBERS || (udp & ~1) != 0 ||
 	    r.opts[STAT_G_POLICY] < SHIM_POLICY_ROUNDROBIN ||
-	    r.opts[STAT_G_POLICY] > SHIM_POLICY_LEASTLOADED ||
+	    r.opts[STAT_G_POLICY] > (udp ? SHIM_POLICY_SHARED :
+	    SHIM_POLICY_LEASTLOADED) ||
 	    r.opts[STAT_G_UPTIME] < 0 || r.opts[STAT_G_WAITING] < 0 ||
 	    r.opts[STAT_G_LINGER] < 0 || r.opts[STAT_G_RUN] < 0 ||
 	    r.seq == 0 || r.seq > INT32_MAX) {
 		(void) snprintf(why, wl, "not a valid group record "
 		    "(type %d, %u options)", r.type, (unsigned)r.nopts);
+		return (-1);
+	}
+	if (udp != (g->proto == RV_UDP)) {
+		(void) snprintf(why, wl, "the owner answers for a %s group at "
+		    "a %s group's name", udp ? "udp" : "tcp",
+		    g->proto == RV_UDP ? "udp" : "tcp");
 		return (-1);
 	}
 	(void) proto_addr_to_sockaddr(&r.addr, &g->ss);
@@ -599,6 +631,8 @@ read_answer(int fd, struct group *g, char *why, size_t wl)
 	g->standby = r.nopts > STAT_G_STANDBY ? r.opts[STAT_G_STANDBY] : 0;
 	g->takeovers = r.nopts > STAT_G_TAKEOVERS ?
 	    r.opts[STAT_G_TAKEOVERS] : 0;
+	g->drops = r.nopts > STAT_G_DROPS_HI ? u64(r.opts[STAT_G_DROPS_LO],
+	    r.opts[STAT_G_DROPS_HI]) : 0;
 	want = r.arg;
 	while ((long)g->nm < want) {
 		struct member *m;
@@ -614,7 +648,8 @@ read_answer(int fd, struct group *g, char *why, size_t wl)
 		    (o[STAT_E_STATE] != 1 && o[STAT_E_STATE] != 2) ||
 		    o[STAT_E_BUSY_US] < 0 ||
 		    o[STAT_E_UNACKED] < 0 || r.arg <= 0 ||
-		    (o[STAT_E_IDLE] & ~1) != 0 || (o[STAT_E_FIRST] & ~1) != 0) {
+		    (o[STAT_E_IDLE] & ~1) != 0 || (o[STAT_E_FIRST] & ~1) != 0 ||
+		    (r.nopts > STAT_E_DROPS && o[STAT_E_DROPS] < 0)) {
 			(void) snprintf(why, wl, "not a valid member record "
 			    "(type %d, %u options)", r.type,
 			    (unsigned)r.nopts);
@@ -639,6 +674,7 @@ read_answer(int fd, struct group *g, char *why, size_t wl)
 		m->idle = o[STAT_E_IDLE];
 		m->first = o[STAT_E_FIRST];
 		m->busy = o[STAT_E_BUSY_US];
+		m->drops = r.nopts > STAT_E_DROPS ? o[STAT_E_DROPS] : 0;
 		/* Owners of older builds leave the pids out. */
 		for (size_t k = 0; k < STAT_PIDS; k++)
 			m->pids[k] = r.nopts > STAT_E_PID0 + k &&
@@ -758,6 +794,65 @@ fmt_uptime(long s, char *out, size_t len)
 		    s / 3600 % 24);
 }
 
+static const char *
+proto_name(const struct group *g)
+{
+	return (g->proto == RV_UDP ? "udp" : "tcp");
+}
+
+/*
+ * The pids that use a member, where not the one that joined: after a
+ * fork or an exec, a worker may be the one that reads it.
+ */
+static void
+print_pids(const struct member *m, const char *label)
+{
+	if (m->pids[0] > 0 && (m->pids[0] != m->pid || m->pids[1] > 0)) {
+		(void) printf("  %s", label);
+		for (size_t k = 0; k < STAT_PIDS && m->pids[k] > 0; k++)
+			(void) printf("%c%ld", k == 0 ? ' ' : ',', m->pids[k]);
+	}
+}
+
+/*
+ * A UDP group: no connections, so no waiting, unacked, idle, busy or
+ * run; datagrams forwarded and dropped instead.  In the shared way the
+ * members read the group's socket themselves and the owner counts
+ * nothing, so no counts are shown rather than zeros.
+ */
+static void
+print_text_udp(const struct group *g, const char *up)
+{
+	int shared = g->policy == SHIM_POLICY_SHARED;
+
+	(void) printf("  policy %s  owner pid %ld  up %s",
+	    config_policy_name(g->policy), g->owner, up);
+	if (shared)
+		(void) fputs("  shared: members read the socket directly",
+		    stdout);
+	else
+		(void) printf("  delivered %llu  drops %llu",
+		    (unsigned long long)g->delivered,
+		    (unsigned long long)g->drops);
+	if (g->linger > 0)
+		(void) printf("  linger %ldms", g->linger);
+	if (g->standby > 0)
+		(void) printf("  standby pid %ld", g->standby);
+	if (g->takeovers > 0)
+		(void) printf("  takeovers %ld", g->takeovers);
+	(void) putchar('\n');
+	for (size_t i = 0; i < g->nm; i++) {
+		const struct member *m = &g->m[i];
+
+		(void) printf("  pid %ld", m->pid);
+		if (!shared)
+			(void) printf("  delivered %llu  drops %ld",
+			    (unsigned long long)m->delivered, m->drops);
+		print_pids(m, "receiving");
+		(void) printf("%s\n", m->first ? "  first" : "");
+	}
+}
+
 static void
 print_text(const struct group *g)
 {
@@ -766,15 +861,19 @@ print_text(const struct group *g)
 
 	fmt_addr(&g->ss, host, sizeof (host), &port);
 	if (g->ss.ss_family == AF_INET6)
-		(void) printf("tcp [%s]:%u", host, port);
+		(void) printf("%s [%s]:%u", proto_name(g), host, port);
 	else
-		(void) printf("tcp %s:%u", host, port);
+		(void) printf("%s %s:%u", proto_name(g), host, port);
 	if (g->stale) {
 		(void) printf("  stale: nobody answers at %s (its owner "
 		    "died)\n", g->path);
 		return;
 	}
 	fmt_uptime(g->uptime, up, sizeof (up));
+	if (g->proto == RV_UDP) {
+		print_text_udp(g, up);
+		return;
+	}
 	(void) printf("  policy %s  owner pid %ld  up %s  delivered %llu  "
 	    "waiting %ld", config_policy_name(g->policy), g->owner, up,
 	    (unsigned long long)g->delivered, g->waiting);
@@ -795,13 +894,7 @@ print_text(const struct group *g)
 		(void) printf("  pid %ld  %s  delivered %llu  unacked %ld",
 		    m->pid, m->listening ? "listening" : "joined",
 		    (unsigned long long)m->delivered, m->unacked);
-		/* The processes that accept, where not the one that joined. */
-		if (m->pids[0] > 0 && (m->pids[0] != m->pid || m->pids[1] > 0)) {
-			(void) fputs("  accepting", stdout);
-			for (size_t k = 0; k < STAT_PIDS && m->pids[k] > 0; k++)
-				(void) printf("%c%ld", k == 0 ? ' ' : ',',
-				    m->pids[k]);
-		}
+		print_pids(m, "accepting");
 		if (m->busy > 0)
 			(void) printf("  busy %ldus", m->busy);
 		(void) printf("%s%s\n", m->idle ? "  idle" : "",
@@ -870,6 +963,48 @@ json_count(long v)
 		(void) fputs("null", stdout);
 }
 
+/* A count the shared way does not keep: null, not a misleading 0. */
+static void
+json_kept(int kept, unsigned long long v)
+{
+	if (kept)
+		(void) printf("%llu", v);
+	else
+		(void) fputs("null", stdout);
+}
+
+static void
+print_json_udp(const struct group *g)
+{
+	int kept = g->policy != SHIM_POLICY_SHARED;
+
+	(void) printf(",\n   \"policy\": \"%s\", \"owner_pid\": %ld, "
+	    "\"uptime_s\": %ld, \"delivered\": ",
+	    config_policy_name(g->policy), g->owner, g->uptime);
+	json_kept(kept, g->delivered);
+	(void) fputs(", \"drops\": ", stdout);
+	json_kept(kept, g->drops);
+	(void) printf(", \"linger_ms\": %ld, \"standby_pid\": %ld, "
+	    "\"takeovers\": %ld,\n   \"members\": [", g->linger, g->standby,
+	    g->takeovers);
+	for (size_t i = 0; i < g->nm; i++) {
+		const struct member *m = &g->m[i];
+
+		(void) printf("%s\n    {\"id\": %lu, \"pid\": %ld, "
+		    "\"delivered\": ", i > 0 ? "," : "", (unsigned long)m->id,
+		    m->pid);
+		json_kept(kept, m->delivered);
+		(void) fputs(", \"drops\": ", stdout);
+		json_kept(kept, (unsigned long long)m->drops);
+		(void) printf(", \"first\": %s, \"receiving\": [",
+		    m->first ? "true" : "false");
+		for (size_t k = 0; k < STAT_PIDS && m->pids[k] > 0; k++)
+			(void) printf("%s%ld", k > 0 ? ", " : "", m->pids[k]);
+		(void) fputs("]}", stdout);
+	}
+	(void) fputs(g->nm > 0 ? "\n   ]}" : "]}", stdout);
+}
+
 static void
 print_json(const struct group *g, int comma)
 {
@@ -877,8 +1012,8 @@ print_json(const struct group *g, int comma)
 	unsigned port;
 
 	fmt_addr(&g->ss, host, sizeof (host), &port);
-	(void) printf("%s\n  {\"protocol\": \"tcp\", \"family\": \"%s\", "
-	    "\"address\": ", comma ? "," : "",
+	(void) printf("%s\n  {\"protocol\": \"%s\", \"family\": \"%s\", "
+	    "\"address\": ", comma ? "," : "", proto_name(g),
 	    g->ss.ss_family == AF_INET6 ? "inet6" : "inet");
 	json_str(host);
 	(void) printf(", \"port\": %u, \"socket\": ", port);
@@ -886,6 +1021,10 @@ print_json(const struct group *g, int comma)
 	(void) printf(", \"stale\": %s", g->stale ? "true" : "false");
 	if (g->stale) {
 		(void) fputs("}", stdout);
+		return;
+	}
+	if (g->proto == RV_UDP) {
+		print_json_udp(g);
 		return;
 	}
 	(void) printf(",\n   \"policy\": \"%s\", \"owner_pid\": %ld, "
@@ -944,10 +1083,11 @@ list_groups(const char *dir, struct group **out, size_t *n)
 	}
 	while ((errno = 0, de = readdir(d)) != NULL) {
 		struct sockaddr_storage ss;
+		enum rv_proto proto;
 		struct stat st;
 		struct group *g;
 
-		if (group_name(dir, de->d_name, &ss) != 0)
+		if (group_name(dir, de->d_name, &ss, &proto) != 0)
 			continue;
 		if (*n == cap) {
 			size_t nc = cap == 0 ? 8 : cap * 2;
@@ -962,6 +1102,7 @@ list_groups(const char *dir, struct group **out, size_t *n)
 		g = &gs[*n];
 		memset(g, 0, sizeof (*g));
 		g->ss = ss;
+		g->proto = proto;
 		/* group_name proved that the path fits; checked all the same. */
 		if (snprintf(g->path, sizeof (g->path), "%s/%s", dir,
 		    de->d_name) < (int)sizeof (g->path) &&
@@ -1096,8 +1237,9 @@ cmd_stat(int argc, char **argv)
 
 /*
  * Stop the groups that a target names (as REUSEPORT_SHIM_PORTS does:
- * 8080, tcp:127.0.0.1:8080, tcp:[::]:443; "all" for every one): their
- * owners close the listener and end; members' accept() then fails.
+ * 8080, tcp:127.0.0.1:8080, tcp:[::]:443, udp:53, udp:[::1]:53; "all"
+ * for every one): their owners close the listener and end; members'
+ * accept() then fails.  A bare port is TCP's, as in the variable.
  */
 static int
 cmd_stop(int argc, char **argv)
@@ -1108,7 +1250,7 @@ cmd_stop(int argc, char **argv)
 	struct group *gs = NULL;
 	const char *dirarg = NULL;
 	size_t n, stopped = 0;
-	int all = 0, failed = 0, targets = 0;
+	int all = 0, failed = 0, targets = 0, other = 0;
 	unsigned port;
 
 	memset(&want, 0, sizeof (want));
@@ -1124,13 +1266,14 @@ cmd_stop(int argc, char **argv)
 			want.nrules += k;
 			targets = 1;
 		} else {
-			usage_error(argv[i], "stop takes PORT, tcp:ADDRESS:PORT "
-			    "or all");
+			usage_error(argv[i], "stop takes PORT, "
+			    "tcp:ADDRESS:PORT, udp:PORT, udp:ADDRESS:PORT or "
+			    "all");
 		}
 	}
 	if (!targets)
-		usage_error("stop", "name the groups: PORT, tcp:ADDRESS:PORT "
-		    "or all");
+		usage_error("stop", "name the groups: PORT, tcp:ADDRESS:PORT, "
+		    "udp:PORT, udp:ADDRESS:PORT or all");
 	if (groups_in(dirarg, "stop", dir, sizeof (dir), &gs, &n) != 0)
 		return (1);
 	for (size_t i = 0; i < n; i++) {
@@ -1141,14 +1284,19 @@ cmd_stop(int argc, char **argv)
 		int rc;
 
 		fmt_addr(&g->ss, host, sizeof (host), &port);
-		if (!all && !config_rule_match(&want, g->ss.ss_family, addr,
-		    (uint16_t)port))
+		if (!all && !config_rule_match_proto(&want, g->proto == RV_UDP,
+		    g->ss.ss_family, addr, (uint16_t)port)) {
+			/* For the hint: "stop 53" when 53 is a UDP group. */
+			if (config_rule_match_proto(&want, g->proto != RV_UDP,
+			    g->ss.ss_family, addr, (uint16_t)port))
+				other = g->proto == RV_UDP ? 'u' : 't';
 			continue;
+		}
 		if ((rc = query(g, REC_STOP, why, sizeof (why))) < 0) {
 			complain(g->path, why);
 			failed = 1;
 		} else if (rc == 0) {
-			(void) printf("stopped tcp %s%s%s:%u\n",
+			(void) printf("stopped %s %s%s%s:%u\n", proto_name(g),
 			    g->ss.ss_family == AF_INET6 ? "[" : "", host,
 			    g->ss.ss_family == AF_INET6 ? "]" : "", port);
 			stopped++;
@@ -1157,7 +1305,10 @@ cmd_stop(int argc, char **argv)
 	free(gs);
 	if (stopped == 0 && !failed) {
 		(void) fprintf(stderr, PROG ": stop: no group of uid %lu in %s "
-		    "matches\n", (unsigned long)geteuid(), dir);
+		    "matches%s\n", (unsigned long)geteuid(), dir,
+		    other == 'u' ? " (a udp group is named udp:PORT)" :
+		    other == 't' ? " (a tcp group is named PORT or tcp:PORT)" :
+		    "");
 		return (1);
 	}
 	return (failed);

@@ -65,6 +65,21 @@ test_roundtrip(void **state)
 	assert_int_equal(out.len, DGRAM_MAX);
 }
 
+/* The group's end is told apart from every datagram. */
+static void
+test_end(void **state)
+{
+	uint8_t b[DGRAM_HDR_SIZE];
+	struct dgram_hdr in, out;
+
+	(void) state;
+	dgram_encode_end(b);
+	assert_int_equal(dgram_decode(b, &out), 1);
+	sample(&in, AF_INET);
+	dgram_encode(&in, b);
+	assert_int_equal(dgram_decode(b, &out), 0);
+}
+
 static void
 test_rejects(void **state)
 {
@@ -104,6 +119,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_end),
 		cmocka_unit_test(test_rejects),
 	};
 

@@ -347,6 +347,118 @@ test_parse_peer_rejects(void **state)
 	}
 }
 
+/*
+ * UDP groups' names sit beside TCP's ("udp4-...", "udp6-..."): the
+ * protocol-aware parser tells them apart, and what rv_path_proto writes
+ * parses back to the same address and protocol.
+ */
+static void
+test_parse_peer_proto(void **state)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+	uint8_t v6[16] = { [15] = 1 };
+	enum rv_proto proto;
+	socklen_t len;
+
+	(void) state;
+	proto = RV_TCP;
+	assert_int_equal(rv_parse_peer_proto("/d",
+	    "/d/udp4-127.0.0.1-53.123-0", &ss, &len, &proto), 0);
+	assert_int_equal(proto, RV_UDP);
+	assert_int_equal(ss.ss_family, AF_INET);
+	assert_int_equal(len, sizeof (*in));
+	assert_int_equal(ntohs(in->sin_port), 53);
+	assert_int_equal(ntohl(in->sin_addr.s_addr), 0x7f000001);
+
+	assert_int_equal(rv_parse_peer_proto("/d", "/d/udp6-::1-5353.9-12",
+	    &ss, &len, &proto), 0);
+	assert_int_equal(proto, RV_UDP);
+	assert_int_equal(ss.ss_family, AF_INET6);
+	assert_int_equal(ntohs(in6->sin6_port), 5353);
+	assert_memory_equal(&in6->sin6_addr, v6, 16);
+	assert_int_equal(in6->sin6_scope_id, 0);
+
+	assert_int_equal(rv_parse_peer_proto("/d",
+	    "/d/udp6-fe80::1%3-80.1-0", &ss, &len, &proto), 0);
+	assert_int_equal(proto, RV_UDP);
+	assert_int_equal(in6->sin6_scope_id, 3);
+
+	/* TCP's names through the same parser say TCP. */
+	proto = RV_UDP;
+	assert_int_equal(rv_parse_peer_proto("/d",
+	    "/d/tcp4-127.0.0.1-8080.1-0", &ss, &len, &proto), 0);
+	assert_int_equal(proto, RV_TCP);
+
+	/* Both protocols, both families: written, then read back. */
+	for (int p = RV_TCP; p <= RV_UDP; p++) {
+		struct sockaddr_in a = { .sin_family = AF_INET };
+		struct sockaddr_in6 b = { .sin6_family = AF_INET6 };
+		char path[RV_PATH_MAX + RV_SUFFIX_MAX];
+
+		a.sin_port = htons(65535);
+		a.sin_addr.s_addr = htonl(0x0a000002);
+		assert_int_equal(rv_path_proto(path, sizeof (path), "/run/x",
+		    (struct sockaddr *)&a, (enum rv_proto)p), 0);
+		strcat(path, ".4242-7");
+		assert_int_equal(rv_parse_peer_proto("/run/x", path, &ss,
+		    &len, &proto), 0);
+		assert_int_equal(proto, p);
+		assert_memory_equal(&in->sin_addr, &a.sin_addr, 4);
+		assert_int_equal(in->sin_port, a.sin_port);
+
+		b.sin6_port = htons(1);
+		b.sin6_scope_id = 7;
+		assert_int_equal(inet_pton(AF_INET6, "fe80::2", &b.sin6_addr),
+		    1);
+		assert_int_equal(rv_path_proto(path, sizeof (path), "/run/x",
+		    (struct sockaddr *)&b, (enum rv_proto)p), 0);
+		strcat(path, ".1-0");
+		assert_int_equal(rv_parse_peer_proto("/run/x", path, &ss,
+		    &len, &proto), 0);
+		assert_int_equal(proto, p);
+		assert_memory_equal(&in6->sin6_addr, &b.sin6_addr, 16);
+		assert_int_equal(in6->sin6_port, b.sin6_port);
+		assert_int_equal(in6->sin6_scope_id, 7);
+	}
+}
+
+/* Not a UDP group's bound name: never taken for one (nor TCP's). */
+static void
+test_parse_peer_proto_rejects(void **state)
+{
+	static const char *const bad[] = {
+		"/e/udp4-127.0.0.1-53.1-0",	/* another directory */
+		"/d/udp4-127.0.0.1-53",		/* the name, not a bound name */
+		"/d/udp5-127.0.0.1-53.1-0",	/* no such family */
+		"/d/udq4-127.0.0.1-53.1-0",	/* no such protocol */
+		"/d/UDP4-127.0.0.1-53.1-0",
+		"/d/sctp4-127.0.0.1-53.1-0",
+		"/d/udp-127.0.0.1-53.1-0",
+		"/d/udp4-127.0.0.1-0.1-0",	/* port 0 */
+		"/d/udp4-127.0.0.1-65536.1-0",
+		"/d/udp4-::1-53.1-0",		/* v6 address in a udp4 name */
+		"/d/udp6-127.0.0.1-53.1-0",
+		"/d/udp6-fe80::1%x-53.1-0",
+		"/d/udp4-127.0.0.1-53.1-",	/* truncated suffix */
+		"/d/udp4--53.1-0",
+		"/d/udp",
+	};
+	struct sockaddr_storage ss;
+	enum rv_proto proto;
+	socklen_t len;
+
+	(void) state;
+	for (size_t i = 0; i < sizeof (bad) / sizeof (bad[0]); i++) {
+		if (rv_parse_peer_proto("/d", bad[i], &ss, &len, &proto) == 0)
+			fail_msg("took \"%s\" for an endpoint's peer", bad[i]);
+	}
+	/* The TCP-only parser still refuses a UDP group's name. */
+	assert_int_equal(rv_parse_peer("/d", "/d/udp6-::1-53.1-0", &ss, &len),
+	    -1);
+}
+
 static void
 test_choose_too_long(void **state)
 {
@@ -425,6 +537,46 @@ test_path(void **state)
 	un.sun_family = AF_UNIX;
 	assert_int_equal(rv_path(out, sizeof (out), "/d",
 	    (struct sockaddr *)&un), -1);
+}
+
+/* A UDP group's socket has its own name: both can hold one port. */
+static void
+test_path_proto(void **state)
+{
+	struct sockaddr_in in4;
+	struct sockaddr_in6 in6;
+	char out[RV_PATH_MAX], tcp[RV_PATH_MAX];
+
+	(void) state;
+	memset(&in4, 0, sizeof (in4));
+	in4.sin_family = AF_INET;
+	in4.sin_port = htons(53);
+	assert_int_equal(inet_pton(AF_INET, "127.0.0.1", &in4.sin_addr), 1);
+	assert_int_equal(rv_path_proto(out, sizeof (out), "/d",
+	    (struct sockaddr *)&in4, RV_UDP), 0);
+	assert_string_equal(out, "/d/udp4-127.0.0.1-53");
+	assert_int_equal(rv_path_proto(out, sizeof (out), "/d",
+	    (struct sockaddr *)&in4, RV_TCP), 0);
+	assert_int_equal(rv_path(tcp, sizeof (tcp), "/d",
+	    (struct sockaddr *)&in4), 0);
+	assert_string_equal(out, tcp);
+	assert_string_equal(out, "/d/tcp4-127.0.0.1-53");
+
+	memset(&in6, 0, sizeof (in6));
+	in6.sin6_family = AF_INET6;
+	in6.sin6_port = htons(5353);
+	assert_int_equal(inet_pton(AF_INET6, "::", &in6.sin6_addr), 1);
+	assert_int_equal(rv_path_proto(out, sizeof (out), "/d",
+	    (struct sockaddr *)&in6, RV_UDP), 0);
+	assert_string_equal(out, "/d/udp6-::-5353");
+	assert_int_equal(inet_pton(AF_INET6, "fe80::1", &in6.sin6_addr), 1);
+	in6.sin6_scope_id = 2;
+	assert_int_equal(rv_path_proto(out, sizeof (out), "/d",
+	    (struct sockaddr *)&in6, RV_UDP), 0);
+	assert_string_equal(out, "/d/udp6-fe80::1%2-5353");
+	/* Too long for the buffer, as rv_path. */
+	assert_int_equal(rv_path_proto(out, 10, "/d",
+	    (struct sockaddr *)&in4, RV_UDP), -1);
 }
 
 static void
@@ -824,7 +976,10 @@ main(void)
 		cmocka_unit_test(test_choose_too_long),
 		cmocka_unit_test(test_parse_peer),
 		cmocka_unit_test(test_parse_peer_rejects),
+		cmocka_unit_test(test_parse_peer_proto),
+		cmocka_unit_test(test_parse_peer_proto_rejects),
 		cmocka_unit_test(test_path),
+		cmocka_unit_test(test_path_proto),
 		cmocka_unit_test(test_path_too_long),
 		cmocka_unit_test_setup_teardown(test_check_creates, setup,
 		    teardown),
