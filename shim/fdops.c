@@ -18,6 +18,7 @@
 #include "fdflags.h"
 #include "config.h"
 #include "fdtab.h"
+#include "udp.h"
 #include "platform.h"
 #include "proto.h"
 #include "real.h"
@@ -363,8 +364,13 @@ shim_shutdown(int fd, int how)
 		return (real.shutdown(fd, how));
 	fdtab_lock(&saved);
 	sk = fdtab_get(fd);
-	if (sk != NULL && (sk->state == SK_MEMBER ||
-	    (sk->state == SK_UDP && sk->udp_way != SHIM_POLICY_SHARED))) {
+	if (sk != NULL && sk->state == SK_UDP &&
+	    sk->udp_way != SHIM_POLICY_SHARED) {
+		rc = udp_shutdown(fd, sk, how);
+		fdtab_unlock(&saved);
+		return (rc);
+	}
+	if (sk != NULL && sk->state == SK_MEMBER) {
 		/* Bound, not listening: the kernel's answer is its shadow's. */
 		rc = sk->shadow >= 0 ? real.shutdown(sk->shadow, how) : -1;
 		if (sk->shadow < 0)

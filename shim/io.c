@@ -81,6 +81,7 @@ kind_of(int fd, int *family, struct udp_io *u)
 			    IO_UDP;
 			u->out = sk->out;
 			u->pktinfo = sk->pktinfo;
+			u->shut_wr = (sk->shut & UDP_SHUT_WR) != 0;
 		}
 		if (family != NULL)
 			*family = sk->family;
@@ -90,11 +91,14 @@ kind_of(int fd, int *family, struct udp_io *u)
 	return (k);
 }
 
-/* A UDP member whose group ended (udp.c): its sends fail. */
+/*
+ * A UDP member that cannot send: shut down for it (EPIPE, as the
+ * kernel's UDP, with no SIGPIPE), or its group ended (udp.c).
+ */
 static ssize_t
-ended(void)
+ended(const struct udp_io *u)
 {
-	errno = ENOTCONN;
+	errno = u->shut_wr ? EPIPE : ENOTCONN;
 	return (-1);
 }
 
@@ -139,8 +143,8 @@ shim_send(int fd, const void *buf, size_t len, int flags)
 	shim_init();
 	if (!fdtab_maybe(fd) || passes(k = kind_of(fd, NULL, &u)))
 		return (real.send(fd, buf, len, flags));
-	if (k == IO_UDP && u.out < 0)
-		return (ended());
+	if (k == IO_UDP && (u.out < 0 || u.shut_wr))
+		return (ended(&u));
 	if (k == IO_UDP)
 		return (real.send(u.out, buf, len, flags));
 	return (answer(k, &(struct plat_io){ .op = PLAT_IO_SEND,
@@ -177,8 +181,8 @@ shim_sendto(int fd, const void *buf, size_t len, int flags,
 			    tolen));
 		return (real.sendto(fd, buf, len, flags, to, tolen));
 	}
-	if (k == IO_UDP && u.out < 0)
-		return (ended());
+	if (k == IO_UDP && (u.out < 0 || u.shut_wr))
+		return (ended(&u));
 	if (k == IO_UDP)
 		return (v == SHIM_XNET && real.xnet_sendto != NULL ?
 		    real.xnet_sendto(u.out, buf, len, flags, to, tolen) :
@@ -220,8 +224,8 @@ shim_sendmsg(int fd, const void *msg, int flags, enum shim_variant v)
 		errno = EFAULT;		/* the header is read first */
 		return (-1);
 	}
-	if (k == IO_UDP && u.out < 0)
-		return (ended());
+	if (k == IO_UDP && (u.out < 0 || u.shut_wr))
+		return (ended(&u));
 	if (k == IO_UDP)
 		return (v == SHIM_XNET && real.xnet_sendmsg != NULL ?
 		    real.xnet_sendmsg(u.out, m, flags) :
@@ -279,8 +283,8 @@ shim_write(int fd, const void *buf, size_t len)
 	shim_init();
 	if (!fdtab_maybe(fd) || passes(k = kind_of(fd, NULL, &u)))
 		return (real.write(fd, buf, len));
-	if (k == IO_UDP && u.out < 0)
-		return (ended());
+	if (k == IO_UDP && (u.out < 0 || u.shut_wr))
+		return (ended(&u));
 	if (k == IO_UDP)
 		return (real.write(u.out, buf, len));
 	return (answer(k, &(struct plat_io){ .op = PLAT_IO_WRITE,
@@ -311,8 +315,8 @@ shim_writev(int fd, const struct iovec *iov, int iovcnt)
 	shim_init();
 	if (!fdtab_maybe(fd) || passes(k = kind_of(fd, NULL, &u)))
 		return (real.writev(fd, iov, iovcnt));
-	if (k == IO_UDP && u.out < 0)
-		return (ended());
+	if (k == IO_UDP && (u.out < 0 || u.shut_wr))
+		return (ended(&u));
 	if (k == IO_UDP)
 		return (real.writev(u.out, iov, iovcnt));
 	return (answer(k, &(struct plat_io){ .op = PLAT_IO_WRITEV,
@@ -472,7 +476,7 @@ shim_sendmmsg(int fd, void *vec, unsigned n, int flags)
 	}
 	if (!fdtab_maybe(fd) || (k = kind_of(fd, NULL, &u)) != IO_UDP)
 		return (real.sendmmsg(fd, vec, n, flags));
-	if (u.out < 0)
-		return ((int)ended());
+	if (u.out < 0 || u.shut_wr)
+		return ((int)ended(&u));
 	return (real.sendmmsg(u.out, vec, n, flags));
 }

@@ -109,6 +109,8 @@ udp_install(int fd, int ctl, const struct sockaddr_storage *ss,
 	}
 	fdtab_reident(sk);
 	if (shadow >= 0) {
+		/* A specific IPv6 address reads IPV6_V6ONLY 1, as bound. */
+		plat_shadow_bound(shadow, (const struct sockaddr *)ss);
 		sk->shadow = fdtab_hide_away(shadow);
 		sk->pktinfo = plat_pktinfo_asked(sk->shadow);
 	}
@@ -147,6 +149,29 @@ name_out(struct msghdr *m, const struct proto_addr *src)
 	memcpy(m->msg_name, &ss, (size_t)m->msg_namelen < sl ?
 	    (size_t)m->msg_namelen : sl);
 	m->msg_namelen = sl;
+}
+
+int
+udp_shutdown(int fd, struct shim_sock *sk, int how)
+{
+	int rc, e;
+
+	if (sk->shadow < 0) {
+		errno = ENOTCONN;
+		return (-1);
+	}
+	rc = real.shutdown(sk->shadow, how);
+	e = errno;
+	if (rc == 0 || e == ENOTCONN) {
+		/* Its queue: poll then says what the kernel's would. */
+		(void) real.shutdown(fd, how);
+		if (how == SHUT_RD || how == SHUT_RDWR)
+			sk->shut |= UDP_SHUT_RD;
+		if (how == SHUT_WR || how == SHUT_RDWR)
+			sk->shut |= UDP_SHUT_WR;
+	}
+	errno = e;
+	return (rc);
 }
 
 /*

@@ -44,7 +44,19 @@ int udp_install(int fd, int ctl, const struct sockaddr_storage *ss,
 struct udp_io {
 	int		out;		/* the group's socket, for sends */
 	unsigned	pktinfo;	/* PLAT_PKT_*: reports asked for */
+	int		shut_wr;	/* shut down for sending */
 };
+
+/* sk->shut of a UDP member: what shutdown() stopped. */
+#define	UDP_SHUT_RD	0x1
+#define	UDP_SHUT_WR	0x2
+
+/*
+ * shutdown() of a dispatched member fd (sk, the lock held): the answer
+ * of an unconnected UDP socket (its shadow's), and, as Linux, the
+ * shutdown all the same: receives then end (0), sends fail (EPIPE).
+ */
+int udp_shutdown(int fd, struct shim_sock *sk, int how);
 
 /*
  * recvmsg on a dispatched member's fd: the next datagram, as the kernel.

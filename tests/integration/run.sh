@@ -126,6 +126,20 @@ run_test standby-stop		t_standby_stop
 run_test standby-stat		t_standby_stat
 run_test standby-service	t_standby_service
 run_test close-race		t_close_race
+run_test udp-emulated		t_udp_emulated
+run_test udp-oracle4		t_udp_oracle4
+run_test udp-oracle6		t_udp_oracle6
+run_test udp-shared		t_udp_shared
+run_test udp-roundrobin		t_udp_roundrobin
+run_test udp-hash		t_udp_hash
+run_test udp-srcip		t_udp_srcip
+run_test udp-separate		t_udp_separate
+run_test udp-killed		t_udp_killed
+run_test udp-forced		t_udp_forced
+run_test udp-connect		t_udp_connect
+run_test udp-bad-way		t_udp_bad_way
+run_test udp-leftovers		t_udp_leftovers
+run_test dns-unbound		t_dns_unbound
 run_test no-leftovers		t_no_leftovers
 
 suite_finish
