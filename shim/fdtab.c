@@ -41,9 +41,12 @@
 #include <sys/stat.h>
 
 #include "ackmem.h"
+#include "config.h"
+#include "fdfast.h"
 #include "fdtab.h"
 #include "platform.h"
 #include "real.h"
+#include "udp.h"
 
 /*
  * The pool's records are not malloc's, so AddressSanitizer (make
@@ -127,6 +130,8 @@ static atomic_long table_pid;
 static struct slot *chunks[NCHUNKS];
 static struct high_block *highs;
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
+/* An entry changed: publish the UDP members again (fdfast.h). */
+static int fast_dirty;
 
 /*
  * The pool has a lock of its own: inherit.c makes a sock before it takes
@@ -195,6 +200,7 @@ fdtab_maybe(int fd)
 static void
 mark(int fd, int on)
 {
+	fast_dirty = 1;
 	if (fd >= BITMAP_FDS) {
 		if (on) {
 			atomic_fetch_add(&high_fds, 1);
@@ -477,6 +483,7 @@ fdtab_hide(int fd, int on)
 void
 fdtab_reident(const struct shim_sock *sk)
 {
+	fast_dirty = 1;
 	struct walk w;
 	struct ent *e;
 	int fd;
@@ -636,9 +643,45 @@ fdtab_lock(sigset_t *saved)
 	lock_blocking(&table_lock, saved);
 }
 
+/*
+ * The UDP member fds as they are now, for the lock-free readers
+ * (fdfast.h), after a change; with the lock held.
+ */
+static void
+fast_publish(void)
+{
+	struct fdfast_ent v[FDFAST_MAX];
+	struct walk w;
+	struct ent *e;
+	size_t n = 0;
+	int fd;
+
+	if (!fast_dirty && fdfast_count() == 0)
+		return;
+	fast_dirty = 0;
+	walk_start(&w);
+	while ((e = walk_next(&w, &fd)) != NULL && n < FDFAST_MAX) {
+		const struct shim_sock *sk = e->sk;
+
+		/* Unchecked (no identity): the slow path's to answer. */
+		if (sk->state != SK_UDP || !e->id.known)
+			continue;
+		v[n].fd = fd;
+		v[n].out = sk->out;
+		v[n].flags = (sk->udp_way == SHIM_POLICY_SHARED ?
+		    FDFAST_SHARED : 0) | ((sk->shut & UDP_SHUT_WR) ?
+		    FDFAST_SHUT_WR : 0) | sk->pktinfo << FDFAST_PKT_SHIFT;
+		v[n].dev = (uint64_t)e->id.dev;
+		v[n].ino = (uint64_t)e->id.ino;
+		n++;
+	}
+	fdfast_publish(v, n);
+}
+
 void
 fdtab_unlock(const sigset_t *saved)
 {
+	fast_publish();
 	unlock_restoring(&table_lock, saved);
 }
 
@@ -785,7 +828,16 @@ fdtab_forget_range(int lo, int hi)
 	    fd <= top && (fd = next_set(hidden, fd, top)) >= 0; fd++) {
 		struct slot *s = slot_at(fd, 0);
 
-		if (s != NULL && s->hid_pid != 0 && s->hid_pid != me)
+		if (s == NULL || s->hid_pid == 0 || s->hid_pid == me)
+			continue;
+		/*
+		 * A sock with an fd left below lo or above hi (a prefork
+		 * child keeps its member and closes the rest) keeps it: ours
+		 * now, so that closefrom leaves it open.
+		 */
+		if (hid_of(fd) != NULL)
+			s->hid_pid = me;
+		else
 			fdtab_hidden_drop(fd);
 	}
 }

@@ -31,6 +31,7 @@
 #include <sys/uio.h>
 
 #include "config.h"
+#include "fdfast.h"
 #include "fdtab.h"
 #include "platform.h"
 #include "real.h"
@@ -63,11 +64,19 @@ passes(enum io_kind k)
 static enum io_kind
 kind_of(int fd, int *family, struct udp_io *u)
 {
+	struct fdfast_ent f;
 	struct shim_sock *sk;
 	enum io_kind k = IO_PASS;
 	sigset_t saved;
 	int e = errno;
 
+	/* A UDP member's: no lock (fdfast.h). */
+	if (fdfast_get(fd, &f)) {
+		u->out = f.out;
+		u->pktinfo = f.flags >> FDFAST_PKT_SHIFT;
+		u->shut_wr = (f.flags & FDFAST_SHUT_WR) != 0;
+		return ((f.flags & FDFAST_SHARED) ? IO_SHARED : IO_UDP);
+	}
 	if (!fdtab_ours())
 		return (IO_PASS);
 	fdtab_lock(&saved);
@@ -269,7 +278,8 @@ shim_read(int fd, void *buf, size_t len)
 	if (!fdtab_maybe(fd) || passes(k = kind_of(fd, NULL, &u)))
 		return (real.read(fd, buf, len));
 	if (k == IO_UDP)
-		return (udp_recv(fd, buf, len, 0, NULL, NULL, &u));
+		return (len == 0 ? 0 : udp_recv(fd, buf, len, 0, NULL, NULL,
+		    &u));
 	return (answer(k, &(struct plat_io){ .op = PLAT_IO_READ,
 	    .len = len }));
 }
@@ -408,7 +418,8 @@ shim_read_chk(int fd, void *buf, size_t len, size_t buflen)
 	    passes(k = kind_of(fd, NULL, &u)))
 		return (real_read_chk(fd, buf, len, buflen));
 	if (k == IO_UDP)
-		return (udp_recv(fd, buf, len, 0, NULL, NULL, &u));
+		return (len == 0 ? 0 : udp_recv(fd, buf, len, 0, NULL, NULL,
+		    &u));
 	return (answer(k, &(struct plat_io){ .op = PLAT_IO_READ,
 	    .len = len }));
 }
@@ -447,6 +458,11 @@ shim_recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
 	    .flags = flags, .len = len }));
 }
 
+/*
+ * Linux's batches: vec is a struct mmsghdr array, whose first member is
+ * a struct msghdr.  A TCP member gets the kernel's answer for the first
+ * message, as for recvmsg and sendmsg.
+ */
 int
 shim_recvmmsg(int fd, void *vec, unsigned n, int flags, void *timeout)
 {
@@ -458,9 +474,14 @@ shim_recvmmsg(int fd, void *vec, unsigned n, int flags, void *timeout)
 		errno = ENOSYS;
 		return (-1);
 	}
-	if (!fdtab_maybe(fd) || (k = kind_of(fd, NULL, &u)) != IO_UDP)
+	if (!fdtab_maybe(fd) || passes(k = kind_of(fd, NULL, &u)))
 		return (real.recvmmsg(fd, vec, n, flags, timeout));
-	return (udp_recvmmsg(fd, vec, n, flags, &u));
+	if (k == IO_UDP)
+		return (udp_recvmmsg(fd, vec, n, flags, &u));
+	return (n == 0 ? 0 : (int)answer(k, &(struct plat_io){
+	    .op = PLAT_IO_RECVMSG, .flags = flags,
+	    .iov = ((struct msghdr *)vec)->msg_iov,
+	    .iovcnt = msg_iovcnt(vec) }));
 }
 
 int
@@ -474,9 +495,16 @@ shim_sendmmsg(int fd, void *vec, unsigned n, int flags)
 		errno = ENOSYS;
 		return (-1);
 	}
-	if (!fdtab_maybe(fd) || (k = kind_of(fd, NULL, &u)) != IO_UDP)
+	if (!fdtab_maybe(fd) || passes(k = kind_of(fd, NULL, &u)))
 		return (real.sendmmsg(fd, vec, n, flags));
-	if (u.out < 0 || u.shut_wr)
+	if (k == IO_UDP && (u.out < 0 || u.shut_wr))
 		return ((int)ended(&u));
-	return (real.sendmmsg(u.out, vec, n, flags));
+	if (k == IO_UDP)
+		return (real.sendmmsg(u.out, vec, n, flags));
+	/* A TCP member: the first message's answer, as the kernel's. */
+	return (n == 0 ? 0 : (int)answer(k, &(struct plat_io){
+	    .op = PLAT_IO_SENDMSG, .flags = flags,
+	    .iov = ((struct msghdr *)vec)->msg_iov,
+	    .iovcnt = msg_iovcnt(vec),
+	    .control = ((struct msghdr *)vec)->msg_controllen != 0 }));
 }

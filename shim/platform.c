@@ -1661,22 +1661,14 @@ plat_pktinfo_parse(int level, int type, const void *data, size_t len,
 
 size_t
 plat_pktinfo_make(unsigned want, const struct proto_addr *dst,
-    uint32_t ifindex, int *level, int *type, void *out)
+    uint32_t ifindex, int nth, int *level, int *type, void *out)
 {
-	if ((want & PLAT_PKT_V4) && dst->family == AF_INET) {
-		struct in_pktinfo pi;
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	    0xff, 0xff };
+	const uint8_t *v4 = NULL;
 
-		_Static_assert(sizeof (pi) <= PLAT_PKTINFO_MAX, "room");
-		memset(&pi, 0, sizeof (pi));
-		pi.ipi_ifindex = (int)ifindex;
-		memcpy(&pi.ipi_addr, dst->addr, 4);
-		memcpy(&pi.ipi_spec_dst, dst->addr, 4);
-		memcpy(out, &pi, sizeof (pi));
-		*level = IPPROTO_IP;
-		*type = IP_PKTINFO;
-		return (sizeof (pi));
-	}
-	if ((want & PLAT_PKT_V6) && dst->family == AF_INET6) {
+	/* Linux's order: the IPv6 report, then the IPv4 one. */
+	if ((want & PLAT_PKT_V6) && dst->family == AF_INET6 && nth-- == 0) {
 		struct in6_pktinfo pi;
 
 		_Static_assert(sizeof (pi) <= PLAT_PKTINFO_MAX, "room");
@@ -1688,7 +1680,42 @@ plat_pktinfo_make(unsigned want, const struct proto_addr *dst,
 		*type = IPV6_PKTINFO;
 		return (sizeof (pi));
 	}
+	/* IPv4's, also on a dual-stack socket for an IPv4 datagram. */
+	if (dst->family == AF_INET)
+		v4 = dst->addr;
+	else if (dst->family == AF_INET6 && memcmp(dst->addr, mapped, 12) == 0)
+		v4 = dst->addr + 12;
+	if ((want & PLAT_PKT_V4) && v4 != NULL && nth == 0) {
+		struct in_pktinfo pi;
+
+		_Static_assert(sizeof (pi) <= PLAT_PKTINFO_MAX, "room");
+		memset(&pi, 0, sizeof (pi));
+		pi.ipi_ifindex = (int)ifindex;
+		memcpy(&pi.ipi_addr, v4, 4);
+		memcpy(&pi.ipi_spec_dst, v4, 4);
+		memcpy(out, &pi, sizeof (pi));
+		*level = IPPROTO_IP;
+		*type = IP_PKTINFO;
+		return (sizeof (pi));
+	}
 	return (0);
+}
+
+void
+plat_udp_member_opts(int from, int data, int out)
+{
+	char tv[64];
+	socklen_t len = sizeof (tv);
+	int v = 0, saved = errno;
+
+	if (real.getsockopt(from, SOL_SOCKET, SO_RCVTIMEO, tv, &len) == 0)
+		(void) real.setsockopt(data, SOL_SOCKET, SO_RCVTIMEO, tv, len);
+	len = sizeof (v);
+	if (out >= 0 && real.getsockopt(from, SOL_SOCKET, SO_BROADCAST, &v,
+	    &len) == 0 && v != 0)
+		(void) real.setsockopt(out, SOL_SOCKET, SO_BROADCAST, &v,
+		    sizeof (v));
+	errno = saved;
 }
 
 void

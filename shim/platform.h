@@ -279,13 +279,20 @@ void plat_pktinfo_enable(int fd, int family);
 int plat_pktinfo_parse(int level, int type, const void *data, size_t len,
     struct proto_addr *dst, uint32_t *ifindex);
 /*
- * The control message that reports dst as the kernel writes it for want
- * (PLAT_PKT_*): its level, type and data (in out); its data's length, or
- * 0 if want asks for none of dst's family.
+ * The nth (from 0) control message that reports dst as the kernel writes
+ * them for want (PLAT_PKT_*), in its order: level, type and data (in
+ * out); its data's length, or 0 when there are no more.
  */
 #define	PLAT_PKTINFO_MAX	32
 size_t plat_pktinfo_make(unsigned want, const struct proto_addr *dst,
-    uint32_t ifindex, int *level, int *type, void *out);
+    uint32_t ifindex, int nth, int *level, int *type, void *out);
+/*
+ * A dispatched member's options set before bind on its own socket
+ * (from) that the shim carries: SO_RCVTIMEO onto its queue (data), which
+ * receives wait on, SO_BROADCAST onto the group's socket (out), which
+ * its sends leave by.
+ */
+void plat_udp_member_opts(int from, int data, int out);
 /*
  * Options a member of the shared way set before bind that the group's
  * one socket takes too (the receive reports): from -> to.

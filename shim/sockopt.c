@@ -217,9 +217,15 @@ set_on_udp(int fd, struct shim_sock *sk, int level, int name,
 		return (-1);
 	if (plat_opt_classify(level, name) == PLAT_OPT_RCVTIMEO)
 		(void) rf(fd, level, name, val, len);
-	if (bit != 0) {
-		if (len >= sizeof (int))
+	/* A broadcast send leaves by the group's socket: it must allow it. */
+	if (level == SOL_SOCKET && name == SO_BROADCAST && sk->out >= 0)
+		(void) rf(sk->out, level, name, val, len);
+	/* An int, or a char as Linux takes too; larger: not a switch. */
+	if (bit != 0 && len <= sizeof (int)) {
+		if (len == sizeof (int))
 			memcpy(&v, val, sizeof (v));
+		else if (len >= 1)
+			v = *(const unsigned char *)val;
 		sk->pktinfo = v != 0 ? sk->pktinfo | bit : sk->pktinfo & ~bit;
 	}
 	return (0);

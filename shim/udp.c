@@ -94,6 +94,9 @@ udp_install(int fd, int ctl, const struct sockaddr_storage *ss,
 		    "members share; the group's stands");
 	if ((own = real.fcntl(fd, F_GETOWN)) != 0 && own != -1)
 		(void) real.fcntl(data, F_SETOWN, own);
+	/* What a receive waits on, and what a send may do, come along. */
+	if (!shared)
+		plat_udp_member_opts(fd, data, out);
 	if ((n = fdtab_fds_of(sk, fds, MAX_DUPS)) > MAX_DUPS) {
 		shim_log(LOG_LVL_WARN, "%zu fds share one socket; only %d "
 		    "become members", n, MAX_DUPS);
@@ -200,35 +203,49 @@ udp_ended(int fd)
 }
 
 /*
- * Into m's control buffer, the reports the application asked for, as the
- * kernel writes them: msg_controllen set, MSG_CTRUNC where short.
+ * One control message into m's buffer at *used, as Linux's put_cmsg:
+ * whole if CMSG_LEN fits, else cut to the room with MSG_CTRUNC (nothing
+ * without room for a header); the padding up to CMSG_SPACE as it fits.
  */
 static void
-pktinfo_out(struct msghdr *m, unsigned want, const struct dgram_hdr *h)
+cmsg_put(struct msghdr *m, size_t *used, int level, int type,
+    const void *data, size_t n)
 {
-	unsigned char data[PLAT_PKTINFO_MAX];
+	size_t room = (size_t)m->msg_controllen - *used, len = CMSG_LEN(n);
 	struct cmsghdr c;
-	size_t n;
-	int level, type;
+	char *at = (char *)m->msg_control + *used;
 
-	if (want == 0 || h->dst.family == 0 || (n = plat_pktinfo_make(want,
-	    &h->dst, h->ifindex, &level, &type, data)) == 0) {
-		m->msg_controllen = 0;
+	if (m->msg_control == NULL || room < sizeof (c)) {
+		m->msg_flags |= MSG_CTRUNC;
 		return;
 	}
-	if (m->msg_control == NULL ||
-	    (size_t)m->msg_controllen < CMSG_SPACE(n)) {
+	if (room < len) {
 		m->msg_flags |= MSG_CTRUNC;
-		m->msg_controllen = 0;
-		return;
+		len = room;
 	}
 	memset(&c, 0, sizeof (c));
 	c.cmsg_level = level;
 	c.cmsg_type = type;
-	c.cmsg_len = CMSG_LEN(n);
-	memcpy(m->msg_control, &c, sizeof (c));
-	memcpy(CMSG_DATA((struct cmsghdr *)m->msg_control), data, n);
-	m->msg_controllen = CMSG_SPACE(n);
+	c.cmsg_len = len;
+	memcpy(at, &c, sizeof (c));
+	memcpy(CMSG_DATA((struct cmsghdr *)(void *)at), data,
+	    len > CMSG_LEN(0) ? len - CMSG_LEN(0) : 0);
+	*used += CMSG_SPACE(n) < room ? CMSG_SPACE(n) : room;
+}
+
+/* Into m's control buffer, the reports the application asked for. */
+static void
+pktinfo_out(struct msghdr *m, unsigned want, const struct dgram_hdr *h)
+{
+	unsigned char data[PLAT_PKTINFO_MAX];
+	size_t n, used = 0;
+	int level, type;
+
+	for (int k = 0; want != 0 && h->dst.family != 0 &&
+	    (n = plat_pktinfo_make(want, &h->dst, h->ifindex, k, &level,
+	    &type, data)) != 0; k++)
+		cmsg_put(m, &used, level, type, data, n);
+	m->msg_controllen = used;
 }
 
 ssize_t
@@ -318,11 +335,17 @@ udp_readv(int fd, const struct iovec *iov, int iovcnt,
     const struct udp_io *u)
 {
 	struct msghdr m;
+	size_t total = 0;
 
 	if (iovcnt < 0) {
 		errno = EINVAL;
 		return (-1);
 	}
+	for (int i = 0; i < iovcnt; i++)
+		total += iov[i].iov_len;
+	/* A read with no room takes nothing, as Linux's sock_read_iter. */
+	if (total == 0)
+		return (0);
 	memset(&m, 0, sizeof (m));
 	m.msg_iov = (struct iovec *)(uintptr_t)iov;
 	m.msg_iovlen = iovcnt;
@@ -341,12 +364,16 @@ udp_recvmmsg(int fd, void *vec, unsigned n, int flags,
 {
 	struct udp_mmsg *v = vec;
 	unsigned got = 0;
-	int f = flags & ~plat_msg_waitforone;
+	int f = flags & ~plat_msg_waitforone, e = errno;
 	ssize_t r;
 
 	while (got < n) {
-		if ((r = udp_recvmsg(fd, &v[got].hdr, f, u, 1)) < 0)
-			return (got > 0 ? (int)got : -1);
+		if ((r = udp_recvmsg(fd, &v[got].hdr, f, u, 1)) < 0) {
+			if (got == 0)
+				return (-1);
+			errno = e;	/* what came is the answer */
+			return ((int)got);
+		}
 		v[got++].len = (unsigned)r;
 		/* After the first, what is there (MSG_WAITFORONE). */
 		if (flags & plat_msg_waitforone)

@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -39,6 +40,8 @@
 #define	FWD_QUEUE	(4 << 20)
 #define	CTL_SIZE	128	/* a datagram's pktinfo control messages */
 #define	RV_CHECK_MS	2000	/* is our rendezvous name still there? */
+/* For room in a full member's queue, at the end (a member that reads). */
+#define	END_WAIT_MS	60000
 
 struct umember {
 	int		ctl;		/* its connection; -1: a free slot */
@@ -80,27 +83,80 @@ dispatched(void)
 	return (u.way != SHIM_POLICY_SHARED);
 }
 
-_Noreturn static void
-finish(void)
+/* The group's end to member i's queue: 1 told, 0 no room yet, -1 gone. */
+static int
+tell_end(size_t i)
 {
 	uint8_t end[DGRAM_HDR_SIZE];
 
-	(void) unlink(u.path);
-	/*
-	 * Members left (reuseport-shim stop): each is told, so that it lets
-	 * the group's socket go (else the port stays bound by members that
-	 * will never be given a datagram again).
-	 */
 	dgram_encode_end(end);
-	for (size_t i = 0; i < u.n; i++) {
-		if (u.m[i].dfd >= 0 &&
-		    real.send(u.m[i].dfd, end, sizeof (end),
-		    plat_send_nosignal_flag()) < 0)
-			shim_log(LOG_LVL_WARN, "member %d was not told that "
-			    "the group ended: %s", u.m[i].pid, strerror(errno));
+	if (real.send(u.m[i].dfd, end, sizeof (end),
+	    plat_send_nosignal_flag()) == (ssize_t)sizeof (end))
+		return (1);
+	return (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS ?
+	    0 : -1);
+}
+
+/*
+ * Members left (reuseport-shim stop): each is told in its queue, so that
+ * it lets the group's socket go (else members that will never be given a
+ * datagram again keep the port bound).  One whose queue is full is told
+ * when it has read some, or has left; the name and the socket are gone
+ * meanwhile, so the next group can start.
+ */
+static void
+tell_members(void)
+{
+	uint64_t deadline = util_deadline(END_WAIT_MS);
+	struct pollfd p[2 * UDP_MEMBERS];
+	size_t who[UDP_MEMBERS], n;
+
+	for (;;) {
+		n = 0;
+		for (size_t i = 0; i < u.n; i++) {
+			if (u.m[i].dfd < 0)
+				continue;
+			if (tell_end(i) != 0) {
+				(void) real.close(u.m[i].dfd);
+				u.m[i].dfd = -1;
+				continue;
+			}
+			p[2 * n].fd = u.m[i].dfd;
+			p[2 * n].events = POLLOUT;
+			p[2 * n + 1].fd = u.m[i].ctl;
+			p[2 * n + 1].events = POLLIN;
+			who[n++] = i;
+		}
+		if (n == 0 || util_now_us() >= deadline)
+			break;
+		if (poll(p, 2 * n, RV_CHECK_MS) < 0 && errno != EINTR)
+			break;
+		for (size_t k = 0; k < n; k++) {
+			/* Its connection's end: the member left. */
+			if (p[2 * k + 1].revents & (POLLIN | POLLHUP)) {
+				(void) real.close(u.m[who[k]].dfd);
+				u.m[who[k]].dfd = -1;
+			}
+		}
 	}
+	if (n > 0)
+		shim_log(LOG_LVL_WARN, "%zu member(s) never read again and "
+		    "were not told that the group ended", n);
+}
+
+_Noreturn static void
+finish(void)
+{
+	(void) unlink(u.path);
 	(void) real.close(u.rvfd);
 	(void) real.close(u.sfd);
+	/* Status clients (the one that said STOP) see the end now. */
+	for (size_t i = 0; i < u.n; i++) {
+		if (u.m[i].ctl >= 0 && !u.m[i].joined)
+			(void) real.close(u.m[i].ctl);
+	}
+	if (u.n > 0)
+		tell_members();
 	shim_log(LOG_LVL_INFO, "last member left; group closed");
 	_exit(0);
 }
@@ -525,7 +581,8 @@ udp_owner_run(const struct owner_args *a, int sfd, int rvfd)
 		for (int k = 0; k < n; k++) {
 			if (tok[k] == TOK_RV)
 				accept_members();
-			else if (tok[k] == TOK_SOCK && u.swatched)
+			else if (tok[k] == TOK_SOCK && u.swatched &&
+			    u.live > 0)
 				read_socket();
 			else if (tok[k] >= TOK_M(0) &&
 			    tok[k] - TOK_M(0) < u.n &&

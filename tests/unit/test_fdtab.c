@@ -696,8 +696,10 @@ test_close_range_spares_hidden(void **state)
 
 /*
  * A forked child's copies of its parent's hidden fds are not kept by its
- * closefrom (they would hold the parent's connections open); the
- * parent's stay.
+ * closefrom when it closes the member too (they would hold the parent's
+ * connections open); kept, and the child's now, when it keeps the member
+ * (a prefork child that closes all but its sockets: a UDP member's
+ * connection to its owner is one of them); the parent's stay.
  */
 static void
 test_closefrom_in_child(void **state)
@@ -711,9 +713,21 @@ test_closefrom_in_child(void **state)
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		shim_closefrom(FD_BASE + 1);
+		shim_closefrom(FD_BASE);
 		_exit(is_open(ctl) ? 1 : fdtab_hidden(ctl) ? 2 :
-		    sk->shadow != -1 ? 3 : !is_open(a) ? 4 : 0);
+		    is_open(a) ? 4 : 0);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		shim_closefrom(FD_BASE + 1);
+		/* Kept, and a second closefrom keeps it too: the child's. */
+		shim_closefrom(FD_BASE + 1);
+		_exit(!is_open(ctl) ? 1 : !fdtab_hidden(ctl) ? 2 :
+		    sk->shadow != ctl ? 3 : !is_open(a) ? 4 : 0);
 	}
 	assert_int_equal(waitpid(pid, &st, 0), pid);
 	assert_true(WIFEXITED(st));
