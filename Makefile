@@ -220,10 +220,13 @@ fuzz-seeds: $(B)/fuzz/mkseeds
 
 # --- benchmark ---------------------------------------------------------------
 # Kernel SO_REUSEPORT vs the shim (each policy) vs a shared listener vs a
-# single acceptor, alternating over rounds; prints the tables and writes
-# them to bench/RESULTS.md.  Takes about 6 minutes; BENCH_QUICK=1 about 1.
+# single acceptor, then UDP groups (the kernel's against each of the
+# shim's ways), alternating over rounds; prints the tables and writes
+# them to bench/RESULTS.md.  Takes about 7 minutes; BENCH_QUICK=1 about 1.5
+# (BENCH_ONLY=udp: the UDP tables alone, about 75 s; quick about 15).
 # Knobs (environment or make variables): see the top of bench/run.sh.
-BENCH_BINS	:= $(B)/bench/worker $(B)/bench/client
+BENCH_BINS	:= $(B)/bench/worker $(B)/bench/client $(B)/bench/udpworker \
+		   $(B)/bench/udpclient
 
 .PHONY: bench
 

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The side-by-side benchmark: the kernel's SO_REUSEPORT, the shim with
-# each policy, one listener shared by the workers, a single acceptor; and
-# a concurrency sweep of the kernel against each policy with the owner's
-# CPU time per connection.
+# each policy, one listener shared by the workers, a single acceptor; a
+# concurrency sweep of the kernel against each policy with the owner's
+# CPU time per connection; and UDP: the kernel's groups against each of
+# the shim's ways (REUSEPORT_SHIM_UDP), datagrams/s, flow affinity and
+# light-load latency.
 # Builds nothing: `make bench` builds, then runs this.
 #
 # Environment:
@@ -17,6 +19,15 @@
 #                        one connection at a time
 #   BENCH_SWEEP_SECS=S   seconds per sweep run (1.5, quick 0.7)
 #   BENCH_ONLY=sweep     the concurrency sweep alone
+#   BENCH_ONLY=udp       the UDP tables alone (about 75 s, quick about 15)
+#   BENCH_UDP_SECS=S     seconds per UDP throughput run (3, quick 1.5)
+#   BENCH_UDP_LIGHT_SECS=S  seconds per UDP light-load run (1, quick 0.5)
+#   BENCH_UDP_FLOWS=N    UDP flows (client sockets) for throughput (64)
+#   BENCH_UDP_WINDOW=N   datagrams in flight per flow (4)
+#   BENCH_UDP_THREADS=N  UDP client threads (2)
+#   BENCH_UDP_TIMEOUT=MS a datagram unanswered this long is lost (100)
+#   BENCH_UDP_SIZE=B     UDP datagram size in bytes (64)
+#   BENCH_UDP_WAYS="hash shared roundrobin srcip"  the shim's UDP ways
 #   BENCH_MD=FILE        also write the report as a markdown document
 #
 # All traffic is on 127.0.0.1.  Every worker is in its own process group;
@@ -28,6 +39,8 @@ B=$top/build
 LIB=$B/libreuseport_shim.so
 WB=$B/bench/worker
 CB=$B/bench/client
+UWB=$B/bench/udpworker
+UCB=$B/bench/udpclient
 
 QUICK=${BENCH_QUICK:-0}
 [ "$QUICK" = 0 ] && QUICK=
@@ -49,14 +62,23 @@ SWEEP=${BENCH_SWEEP:-1 2 8 32}
 SWEEP_SECS=${BENCH_SWEEP_SECS:-${QUICK:+0.7}}; SWEEP_SECS=${SWEEP_SECS:-1.5}
 ONLY=${BENCH_ONLY:-}
 case $ONLY in
-"" | sweep) ;;
-*) echo "bench: BENCH_ONLY=$ONLY: only 'sweep' is known" >&2; exit 2 ;;
+"" | sweep | udp) ;;
+*) echo "bench: BENCH_ONLY=$ONLY: only 'sweep' and 'udp' are known" >&2; exit 2 ;;
 esac
+UDP_SECS=${BENCH_UDP_SECS:-${QUICK:+1.5}}; UDP_SECS=${UDP_SECS:-3}
+UDP_LIGHT_SECS=${BENCH_UDP_LIGHT_SECS:-${QUICK:+0.5}}; UDP_LIGHT_SECS=${UDP_LIGHT_SECS:-1}
+UDP_FLOWS=${BENCH_UDP_FLOWS:-64}
+UDP_WINDOW=${BENCH_UDP_WINDOW:-4}
+UDP_THREADS=${BENCH_UDP_THREADS:-2}
+UDP_TIMEOUT=${BENCH_UDP_TIMEOUT:-100}
+UDP_SIZE=${BENCH_UDP_SIZE:-64}
+UDP_WAYS=${BENCH_UDP_WAYS:-hash shared roundrobin srcip}
+UDP_SETUPS="kernel $(for w in $UDP_WAYS; do printf 'shim-%s ' "$w"; done)shared"
 TOOL=$B/reuseport-shim
 HZ=$(getconf CLK_TCK)
 STALL_SETUPS="kernel shim-roundrobin shim-hash shim-srcip shim-leastloaded shared"
 
-for f in "$LIB" "$WB" "$CB" "$TOOL"; do
+for f in "$LIB" "$WB" "$CB" "$UWB" "$UCB" "$TOOL"; do
 	[ -x "$f" ] || [ -f "$f" ] || { echo "bench: $f missing; run 'make bench'" >&2; exit 1; }
 done
 # 1024 endpoints, their connections, the owner's copies: plenty of fds.
@@ -333,6 +355,73 @@ rotate() {
 	for ((i = 0; i < n; i++)); do echo "${a[(i + $2) % n]}"; done
 }
 
+# --- UDP ----------------------------------------------------------------
+# start_udp SETUP: WORKERS udpworker processes, each its own process group
+# and its own SO_REUSEPORT socket on one port (the first learns it):
+# kernel, or shim-WAY under the shim with REUSEPORT_SHIM_UDP=WAY; or
+# shared: one socket bound before fork, WORKERS children reading it.
+start_udp() {
+	local setup=$1 i envs=()
+	port=0 wpids=() slowpids=()
+	case $setup in
+	shared) spawn "$WORKERS" "$UWB" -p 0 -f "$WORKERS"; return ;;
+	shim-*) envs=(LD_PRELOAD="$LIB" REUSEPORT_SHIM_MODE=emulate
+		REUSEPORT_SHIM_DIR="$rv" REUSEPORT_SHIM_UDP="${setup#shim-}") ;;
+	esac
+	for ((i = 0; i < WORKERS; i++)); do
+		spawn 1 env "${envs[@]}" "$UWB" -p "$port" || return 1
+	done
+}
+
+# owners_ticks: user+system clock ticks of this run's owners (the
+# standby's too, if any: it sleeps); -1 if there is none.
+owners_ticks() {
+	local o p sum=0
+	o=$(owners)
+	[ -n "$o" ] || { echo -1; return; }
+	for p in $o; do sum=$((sum + $(ticks "$p"))); done
+	echo "$sum"
+}
+
+# udp_client FLOWS WINDOW THREADS SECS: output in $work/out; prints
+# rate p50 p99 max lost late affinity maxcount mincount sent (per-member
+# counts from the answers' pids; a worker nobody reached is 0).
+udp_client() {
+	"$UCB" -p "$port" -f "$1" -w "$2" -c "$3" -t "$4" -T "$UDP_TIMEOUT" \
+	    -s "$UDP_SIZE" >"$work/out" 2>>"$work/udpclient.err"
+	awk -v pids="${wpids[*]}" '
+	/^dgrams / { for (i = 1; i < NF; i += 2) v[$i] = $(i + 1); ok = 1 }
+	/^pid / { c[$2] = $4 }
+	END {
+		if (!ok) { print "0 0 0 0 0 0 0 0 0 0"; exit }
+		n = split(pids, a, " "); maxc = 0; minc = -1
+		for (i = 1; i <= n; i++) {
+			x = c[a[i]] + 0
+			if (x > maxc) maxc = x
+			if (minc < 0 || x < minc) minc = x
+		}
+		print v["rate"], v["p50_us"], v["p99_us"], v["max_us"], v["lost"], v["late"],
+		    v["affinity"], maxc, minc, v["sent"]
+	}' "$work/out"
+}
+
+# One setup's workers serve the light-load run (1 flow, 1 datagram in
+# flight), then the throughput run; the owners' CPU over the latter.
+run_udp() {
+	local s=$1 l r t0 t1
+	start_udp "$s" || { stop_all; return; }
+	l=$(udp_client 1 1 1 "$UDP_LIGHT_SECS")
+	t0=$(owners_ticks)
+	r=$(udp_client "$UDP_FLOWS" "$UDP_WINDOW" "$UDP_THREADS" "$UDP_SECS")
+	t1=$(owners_ticks)
+	stop_all
+	((t0 < 0 || t1 < 0)) && t0=0 t1=-1
+	# udp SETUP ROUND rate p50 p99 max lost late aff maxc minc sent ticks
+	#   lrate l50 l99 lmax llost llate laff lmaxc lminc lsent
+	echo "udp $s $round $r $((t1 - t0)) $l" >>"$results"
+	progress "udp $s" "$(awk '{ printf "%s dgram/s, affinity %.2f%%, lost %d", $1, 100 * $7, $5 }' <<<"$r"), $(awk '{ print "light p50 " $2 " us" }' <<<"$l")"
+}
+
 started=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
 t_start=$SECONDS
 echo "reuseport-shim benchmark: $ROUNDS round(s), running..." >&2
@@ -346,7 +435,10 @@ for ((round = 1; round <= ROUNDS; round++)); do
 			else run_grow shim "$e"; run_grow kernel "$e"; fi
 		done
 	fi
-	run_sweep
+	[ "$ONLY" = udp ] || run_sweep
+	if [ "$ONLY" != sweep ]; then
+		for s in $(rotate "$UDP_SETUPS" $((round - 1))); do run_udp "$s"; done
+	fi
 done
 elapsed=$((SECONDS - t_start))
 left=$(ls -A "$rv" 2>/dev/null | wc -l)
@@ -362,12 +454,19 @@ report() {
 		echo "  figures are medians over rounds; latency is connect() to reply"
 		echo "  owner CPU: the rpshim-owner's user+system time over the run, in % of one CPU"
 	else
-		echo "settings: $ROUNDS round(s), the concurrency sweep only; figures are medians over rounds"
+		echo "settings: $ROUNDS round(s), the $([ "$ONLY" = udp ] && echo UDP tables || echo concurrency sweep) only; figures are medians over rounds"
 	fi
-	echo "  sweep: $(echo $SWEEP | sed 's/ /, /g') client processes in flight, one connection at a time each, ${SWEEP_SECS}s per run,"
-	echo "    $WORKERS workers in blocking accept(); a kernel run before, between every two and after the shim runs"
+	if [ "$ONLY" != udp ]; then
+		echo "  sweep: $(echo $SWEEP | sed 's/ /, /g') client processes in flight, one connection at a time each, ${SWEEP_SECS}s per run,"
+		echo "    $WORKERS workers in blocking accept(); a kernel run before, between every two and after the shim runs"
+	fi
+	if [ "$ONLY" != sweep ]; then
+		echo "  udp: $WORKERS workers, each its own SO_REUSEPORT socket, blocking recvfrom()/sendto(); ${UDP_SIZE}-byte datagrams echoed;"
+		echo "    throughput ${UDP_SECS}s per run, $UDP_FLOWS flows (client sockets) from $UDP_THREADS threads, $UDP_WINDOW datagrams in flight per flow;"
+		echo "    light load ${UDP_LIGHT_SECS}s per run, 1 flow, 1 datagram in flight; lost: unanswered after ${UDP_TIMEOUT} ms"
+	fi
 	awk -v main="$MAIN_SETUPS" -v stall="$STALL_SETUPS" -v light="$LIGHT_SETUPS" -v grow="$GROW_SIZES" -v secs="$SECS" -v gsecs="$GROW_SECS" \
-	    -v sweep="$SWEEP" -v pols="$POLICIES" -v hz="$HZ" -v only="$ONLY" '
+	    -v sweep="$SWEEP" -v pols="$POLICIES" -v hz="$HZ" -v only="$ONLY" -v udp="$UDP_SETUPS" -v usecs="$UDP_SECS" '
 	function med(key,   n, i, j, t, a) {
 		n = cnt[key]
 		if (n == 0) return "-"
@@ -394,6 +493,15 @@ report() {
 		if ($5 == "kernel") put("wk" $2, $6)
 		else if ($9 >= 0 && $7 > 0) put("wus" $2 $5, $9 * 1e6 / hz / $7)
 	}
+	# udp SETUP ROUND rate p50 p99 max lost late affinity maxc minc sent ticks
+	#   and the light-load run: rate p50 p99 max lost late affinity maxc minc sent
+	$1 == "udp" {
+		k = $2; put("ur" k, $4); put("u50" k, $5); put("u99" k, $6)
+		ulost[k] += $8; ulate[k] += $9; usent[k] += $13
+		put("uaff" k, $10); put("umm" k, $12 > 0 ? $11 / $12 : 1e12); put("umaxc" k, $11); put("uminc" k, $12)
+		if ($14 >= 0) put("ucpu" k, $14 / hz / usecs)
+		put("ulr" k, $15); put("ul50" k, $16); put("ul99" k, $17); ullost[k] += $19
+	}
 	END {
 		# Each shim run over the mean of the kernel runs either side of it.
 		for (key in sw) {
@@ -404,7 +512,7 @@ report() {
 			for (j = q + 1; j < swn[n, r]; j++) if (sw[n, r, j] == "kernel") { ks += swr[n, r, j]; kn++; break }
 			if (kn > 0 && ks > 0) put("wr" n sw[key], swr[key] / (ks / kn))
 		}
-		if (only != "sweep") {
+		if (only == "") {
 			kr = med("rkernel")
 			print ""
 			print "Throughput (open loop, as fast as the clients go)"
@@ -449,29 +557,63 @@ report() {
 				    (a > 0) ? sprintf("%.2f", b / a) : "-", med("rss" e), 100 * med("gcpu" e), gfail["kernel" e], gfail["shim" e]
 			}
 		}
-		print ""
-		print "Concurrency sweep (client processes in flight, one connection at a time each)"
-		np = split(pols, pl, " ")
-		printf "%-9s | %13s", "", "kernel"
-		for (i = 1; i <= np; i++) printf " | %-24s", pl[i]
-		printf " |\n"
-		printf "%-9s | %13s", "in flight", "conn/s"
-		for (i = 1; i <= np; i++) printf " | %7s %7s %8s", "/kernel", "us/conn", "1 thread"
-		printf " | %s\n", "failed"
-		n = split(sweep, m, " ")
-		for (i = 1; i <= n; i++) {
-			c = m[i]; k = med("wk" c)
-			printf "%-9s | %13s", c, (k == "-") ? "-" : sprintf("%.0f", k)
-			for (j = 1; j <= np; j++) {
-				p = "shim-" pl[j]; x = med("wr" c p); u = med("wus" c p)
-				printf " | %7s %7s %8s", (x == "-") ? "-" : sprintf("%.2f", x),
-				    (u == "-") ? "-" : sprintf("%.1f", u), (u == "-" || u <= 0) ? "-" : sprintf("%.0f", 1e6 / u)
+		if (only != "udp") {
+			print ""
+			print "Concurrency sweep (client processes in flight, one connection at a time each)"
+			np = split(pols, pl, " ")
+			printf "%-9s | %13s", "", "kernel"
+			for (i = 1; i <= np; i++) printf " | %-24s", pl[i]
+			printf " |\n"
+			printf "%-9s | %13s", "in flight", "conn/s"
+			for (i = 1; i <= np; i++) printf " | %7s %7s %8s", "/kernel", "us/conn", "1 thread"
+			printf " | %s\n", "failed"
+			n = split(sweep, m, " ")
+			for (i = 1; i <= n; i++) {
+				c = m[i]; k = med("wk" c)
+				printf "%-9s | %13s", c, (k == "-") ? "-" : sprintf("%.0f", k)
+				for (j = 1; j <= np; j++) {
+					p = "shim-" pl[j]; x = med("wr" c p); u = med("wus" c p)
+					printf " | %7s %7s %8s", (x == "-") ? "-" : sprintf("%.2f", x),
+					    (u == "-") ? "-" : sprintf("%.1f", u), (u == "-" || u <= 0) ? "-" : sprintf("%.0f", 1e6 / u)
+				}
+				printf " | %d\n", swfail[c]
 			}
-			printf " | %d\n", swfail[c]
+			print "  /kernel: the shim'"'"'s rate over the mean of the kernel runs either side, same round (median);"
+			print "  us/conn: the rpshim-owner'"'"'s user+system CPU time over the run per connection answered;"
+			print "  1 thread: 1e6 / us/conn, the connection rate one owner thread could carry at 100% of a CPU"
 		}
-		print "  /kernel: the shim'"'"'s rate over the mean of the kernel runs either side, same round (median);"
-		print "  us/conn: the rpshim-owner'"'"'s user+system CPU time over the run per connection answered;"
-		print "  1 thread: 1e6 / us/conn, the connection rate one owner thread could carry at 100% of a CPU"
+		if (only != "sweep") {
+			kr = med("urkernel"); k50 = med("ul50kernel")
+			print ""
+			print "UDP throughput (echoed datagrams, many flows in flight)"
+			printf "%-18s | %9s | %8s | %8s | %-22s | %8s | %8s | %-16s | %s\n", "setup", "dgram/s", "/kernel", "affinity", "max/min per member", "p50", "p99", "lost", "owner CPU"
+			n = split(udp, m, " ")
+			for (i = 1; i <= n; i++) {
+				k = m[i]; r = med("ur" k)
+				if (r == "-") { printf "%-18s | did not run (see the stderr lines below)\n", k; continue }
+				mm = med("umm" k)
+				mms = sprintf("%s (%d/%d)", mm >= 1e12 ? "inf" : sprintf("%.2f", mm), med("umaxc" k), med("uminc" k))
+				c = med("ucpu" k)
+				printf "%-18s | %9.0f | %8s | %7.2f%% | %-22s | %8s | %8s | %-16s | %s\n", k, r,
+				    (kr != "-" && kr > 0) ? sprintf("%.2f", r / kr) : "-", 100 * med("uaff" k), mms,
+				    lat(med("u50" k)), lat(med("u99" k)),
+				    sprintf("%d (%.3f%%)", ulost[k], usent[k] > 0 ? 100 * ulost[k] / usent[k] : 0),
+				    (k ~ /^shim/ && c != "-") ? sprintf("%.0f%%", 100 * c) : "-"
+			}
+			print "  dgram/s: datagrams answered per second (one in to a member, one back out from the group'"'"'s port);"
+			print "  affinity: of the answers each flow got, the share from the member that answered it first;"
+			print "  lost: datagrams not answered within the timeout, over all rounds (and of all sent)"
+			print ""
+			print "UDP latency at light load (1 flow, 1 datagram in flight)"
+			printf "%-18s | %13s | %8s | %8s | %-19s | %s\n", "setup", "round trips/s", "p50", "p99", "p50 over the kernel", "lost"
+			for (i = 1; i <= n; i++) {
+				k = m[i]; r = med("ulr" k)
+				if (r == "-") { printf "%-18s | did not run\n", k; continue }
+				x = med("ul50" k)
+				printf "%-18s | %13.0f | %8s | %8s | %-19s | %d\n", k, r, lat(x), lat(med("ul99" k)),
+				    (k == "kernel" || k50 == "-") ? "-" : sprintf("%+.0f us", x - k50), ullost[k]
+			}
+		}
 	}' "$results"
 	echo ""
 	if ((leftovers == 0 && left == 0)); then
@@ -482,6 +624,10 @@ report() {
 	if [ -s "$work/client.err" ]; then
 		echo "client failures (per run, as reported):"
 		sort "$work/client.err" | uniq -c | sort -rn | head -n 10 | sed 's/^/  /'
+	fi
+	if grep -qv '^udpclient: lost' "$work/udpclient.err" 2>/dev/null; then
+		echo "UDP client errors (first lines):"
+		grep -v '^udpclient: lost' "$work/udpclient.err" | sort | uniq -c | sort -rn | head -n 10 | sed 's/^/  /'
 	fi
 	if [ -s "$work/stderr" ]; then
 		echo "worker/shim stderr (first lines):"
@@ -553,6 +699,27 @@ How to read it:
   `1 thread` is 1e6 over it: the connection rate one owner thread could
   carry at 100% of a CPU, the ceiling the owner puts on a group however
   many CPUs its workers have.
+- The UDP tables: 4 `bench/udpworker` processes, each with its own UDP
+  socket that sets `SO_REUSEPORT` before `bind()`, echo every datagram
+  back to its sender with their pid written in (blocking `recvfrom()` and
+  `sendto()`).  **kernel** is Linux's own groups (a hash of the 4-tuple);
+  **shim-WAY** the same processes under the shim in `emulate` mode with
+  `REUSEPORT_SHIM_UDP=WAY`: `shared` gives every member the one real
+  socket; `hash`, `roundrobin` and `srcip` have the owner read the real
+  socket and forward each datagram to a member, which answers directly
+  from the group's port.  `bench/udpclient` runs 64 flows (each its own
+  connected socket, so its own 4-tuple) from 2 threads, each flow with 4
+  datagrams in flight, replacing each as it is answered; a datagram not
+  answered within 100 ms is `lost` (and replaced).  `dgram/s` is
+  datagrams answered per second; `affinity` the share of each flow's
+  answers that came from the member that answered its first datagram
+  (100% for the kernel's hash; about 25% for roundrobin over 4 members);
+  `max/min per member` as for TCP (all flows come from 127.0.0.1, so
+  `srcip` sends them all to one member).  **shared** (no shim) is one
+  socket bound before `fork`, read by 4 children: what the shim's
+  `shared` way amounts to, without the shim.  The light-load table has 1
+  flow with 1 datagram in flight: `p50 over the kernel` is what the
+  owner's hop adds to a round trip.
 
 Where the shim's time goes, and what was tried: [PROFILE.md](PROFILE.md).
 
