@@ -44,6 +44,7 @@
 #include "config.h"
 #include "fdfast.h"
 #include "fdtab.h"
+#include "log.h"
 #include "platform.h"
 #include "real.h"
 #include "udp.h"
@@ -840,6 +841,29 @@ fdtab_forget_range(int lo, int hi)
 		else
 			fdtab_hidden_drop(fd);
 	}
+}
+
+void
+fdtab_become(const struct shim_sock *sk, int file)
+{
+	int fds[FDTAB_BECOME_MAX];
+	size_t n;
+
+	if ((n = fdtab_fds_of(sk, fds, FDTAB_BECOME_MAX)) >
+	    FDTAB_BECOME_MAX) {
+		shim_log(LOG_LVL_WARN, "%zu fds share one socket; only %d "
+		    "become members", n, FDTAB_BECOME_MAX);
+		n = FDTAB_BECOME_MAX;
+	}
+	for (size_t i = 0; i < n; i++) {
+		int fdfl = real.fcntl(fds[i], F_GETFD);
+
+		if (real.dup2(file, fds[i]) < 0)
+			continue;
+		if (fdfl > 0)
+			(void) real.fcntl(fds[i], F_SETFD, fdfl);
+	}
+	fdtab_reident(sk);
 }
 
 size_t

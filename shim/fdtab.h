@@ -171,6 +171,14 @@ void fdtab_forget_range(int lo, int hi);
 size_t fdtab_fds_of(const struct shim_sock *sk, int *fds, size_t max);
 /* sk's fds were made to refer to another file: their entries follow. */
 void fdtab_reident(const struct shim_sock *sk);
+/*
+ * Make every fd of sk refer to file (dup2), each keeping its fd flags,
+ * and their entries follow: the fd numbers stay, so an epoll or event
+ * port registration made on them keeps working.  Up to FDTAB_BECOME_MAX
+ * fds (the rest are left, with a warning).  With the lock held.
+ */
+#define	FDTAB_BECOME_MAX	64
+void fdtab_become(const struct shim_sock *sk, int file);
 
 /*
  * A sock from the pool (no malloc: see fdtab.c), zeroed but for family,

@@ -33,7 +33,6 @@
  * bind must not wait for it as long as it stays so.
  */
 #define	JOIN_WAIT_MS		2500
-#define	MAX_DUPS		64	/* fds of one member, replaced at bind */
 
 static void
 backoff(int attempt, uint64_t deadline)
@@ -104,9 +103,7 @@ install(int fd, int ctl, const struct sockaddr_storage *ss, socklen_t len,
 {
 	struct ackmem *am = NULL;
 	struct shim_sock *sk;
-	int fds[MAX_DUPS];
 	sigset_t saved;
-	size_t n;
 	int fl, own, shadow;
 
 	if (board >= 0) {
@@ -130,20 +127,7 @@ install(int fd, int ctl, const struct sockaddr_storage *ss, socklen_t len,
 		(void) real.fcntl(ctl, F_SETFL, fl);
 	if ((own = real.fcntl(fd, F_GETOWN)) != 0 && own != -1)
 		(void) real.fcntl(ctl, F_SETOWN, own);
-	if ((n = fdtab_fds_of(sk, fds, MAX_DUPS)) > MAX_DUPS) {
-		shim_log(LOG_LVL_WARN, "%zu fds share one socket; only %d "
-		    "become members", n, MAX_DUPS);
-		n = MAX_DUPS;
-	}
-	for (size_t i = 0; i < n; i++) {
-		int fdfl = real.fcntl(fds[i], F_GETFD);
-
-		if (real.dup2(ctl, fds[i]) < 0)
-			continue;
-		if (fdfl > 0)
-			(void) real.fcntl(fds[i], F_SETFD, fdfl);
-	}
-	fdtab_reident(sk);
+	fdtab_become(sk, ctl);
 	plat_shadow_bound(shadow, (const struct sockaddr *)ss);
 	/* Hidden, and away from the numbers programs dup2 onto. */
 	sk->shadow = fdtab_hide_away(shadow);

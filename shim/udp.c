@@ -21,7 +21,6 @@
 #include "udp.h"
 #include "util.h"
 
-#define	MAX_DUPS	64	/* fds of one member, replaced at bind */
 #define	UDP_IOV_MAX	64	/* an application's vector, plus the header */
 
 /* The dispatched way's DGRAM record: the member's end of its pair. */
@@ -49,11 +48,9 @@ udp_install(int fd, int ctl, const struct sockaddr_storage *ss,
     socklen_t len, const struct proto_rec *welcome, int sockfd)
 {
 	struct shim_sock *sk;
-	int fds[MAX_DUPS];
 	int shared = welcome->arg == SHIM_POLICY_SHARED;
 	int data = -1, out = -1, shadow = -1, fl, own, e;
 	sigset_t saved;
-	size_t n;
 
 	if (shared) {
 		data = sockfd;
@@ -97,20 +94,7 @@ udp_install(int fd, int ctl, const struct sockaddr_storage *ss,
 	/* What a receive waits on, and what a send may do, come along. */
 	if (!shared)
 		plat_udp_member_opts(fd, data, out);
-	if ((n = fdtab_fds_of(sk, fds, MAX_DUPS)) > MAX_DUPS) {
-		shim_log(LOG_LVL_WARN, "%zu fds share one socket; only %d "
-		    "become members", n, MAX_DUPS);
-		n = MAX_DUPS;
-	}
-	for (size_t i = 0; i < n; i++) {
-		int fdfl = real.fcntl(fds[i], F_GETFD);
-
-		if (real.dup2(data, fds[i]) < 0)
-			continue;
-		if (fdfl > 0)
-			(void) real.fcntl(fds[i], F_SETFD, fdfl);
-	}
-	fdtab_reident(sk);
+	fdtab_become(sk, data);
 	if (shadow >= 0) {
 		/* A specific IPv6 address reads IPV6_V6ONLY 1, as bound. */
 		plat_shadow_bound(shadow, (const struct sockaddr *)ss);

@@ -479,28 +479,25 @@ read_socket(void)
 	}
 }
 
-static long
-elapsed_ms(const struct timespec *since)
-{
-	struct timespec now;
-
-	(void) clock_gettime(CLOCK_MONOTONIC, &now);
-	return ((now.tv_sec - since->tv_sec) * 1000L +
-	    (now.tv_nsec - since->tv_nsec) / 1000000L);
-}
-
-/* As the TCP owner's: once the last member is gone, the linger left. */
+/*
+ * How long poll may wait once the last member is gone: what is left of
+ * the linger (0: finish now); -1 while there are members.  *empty_us:
+ * since when the group is empty, 0 while it is not.
+ */
 static int
-linger_left(struct timespec *empty_since)
+linger_left(uint64_t *empty_us)
 {
-	long left;
+	uint64_t now = util_now_us(), gone;
 
-	if (u.n > 0)
+	if (u.n > 0) {
+		*empty_us = 0;
 		return (-1);
-	if (empty_since->tv_sec < 0)
-		(void) clock_gettime(CLOCK_MONOTONIC, empty_since);
-	left = u.linger_ms - elapsed_ms(empty_since);
-	return (left > 0 ? (int)left : 0);
+	}
+	if (*empty_us == 0)
+		*empty_us = now;
+	gone = (now - *empty_us) / 1000;
+	return ((uint64_t)u.linger_ms > gone ?
+	    (int)((uint64_t)u.linger_ms - gone) : 0);
 }
 
 /* Our rendezvous name was removed (a cleaner of /tmp): make it again. */
@@ -525,8 +522,8 @@ rv_heal(void)
 _Noreturn void
 udp_owner_run(const struct owner_args *a, int sfd, int rvfd)
 {
-	struct timespec empty_since = { -1, 0 };
 	struct sockaddr_storage ss;
+	uint64_t empty_us = 0;
 	socklen_t len = sizeof (ss);
 
 	memset(&u, 0, sizeof (u));
@@ -570,7 +567,7 @@ udp_owner_run(const struct owner_args *a, int sfd, int rvfd)
 		if (want != u.swatched &&
 		    plat_poller_set(u.poller, sfd, TOK_SOCK, want) == 0)
 			u.swatched = want;
-		timeout = linger_left(&empty_since);
+		timeout = linger_left(&empty_us);
 		if (timeout < 0 || timeout > RV_CHECK_MS)
 			timeout = RV_CHECK_MS;
 		n = plat_poller_wait(u.poller, tok, 64, timeout);
@@ -593,9 +590,7 @@ udp_owner_run(const struct owner_args *a, int sfd, int rvfd)
 			rv_heal();
 			u.rv_checked_us = util_now_us();
 		}
-		if (u.n == 0 && linger_left(&empty_since) == 0)
+		if (linger_left(&empty_us) == 0)
 			finish();
-		if (u.n > 0)
-			empty_since.tv_sec = -1;
 	}
 }
