@@ -54,8 +54,8 @@ STALL_CONC=8
 STALL_DELAY=100
 GROW_SIZES="2 16 128 1024"
 GROW_PROCS=2
-POLICIES="roundrobin hash srcip leastloaded"
-MAIN_SETUPS="kernel shim-roundrobin shim-hash shim-srcip shim-leastloaded shared single"
+POLICIES="roundrobin hash srcip leastloaded shared"
+MAIN_SETUPS="kernel shim-roundrobin shim-hash shim-srcip shim-leastloaded shim-shared shared single"
 LIGHT_SETUPS="kernel shim-roundrobin"
 LIGHT_SECS=${BENCH_LIGHT_SECS:-${QUICK:+1}}; LIGHT_SECS=${LIGHT_SECS:-2}
 SWEEP=${BENCH_SWEEP:-1 2 8 32}

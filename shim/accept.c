@@ -18,6 +18,7 @@
 
 #include "ackmem.h"
 #include "fdflags.h"
+#include "fdfast.h"
 #include "fdtab.h"
 #include "log.h"
 #include "platform.h"
@@ -487,6 +488,7 @@ shim_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags,
 {
 	struct accept_bits b;
 	struct accept_view v;
+	struct fdfast_ent ff;
 	struct sockaddr_storage ss;
 	struct proto_rec rec;
 	struct shim_sock *sk;
@@ -495,12 +497,14 @@ shim_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags,
 	int cfd, n, err, fdfl, rflags, fl, lfl = 0, saved_errno = errno;
 
 	shim_init();
-	if (!fdtab_maybe(fd))
+	/* Not ours, or the group's listener itself (the shared way). */
+	if (!fdtab_maybe(fd) || (fdfast_get(fd, &ff) &&
+	    (ff.flags & FDFAST_SHARED)))
 		goto real_call;
 	fdtab_lock(&saved);
 	sk = fdtab_get(fd);
 	/* A UDP member: the kernel's EOPNOTSUPP, from its fd. */
-	if (sk == NULL || sk->state == SK_OPT || sk->state == SK_UDP) {
+	if (sk == NULL || sk->state == SK_OPT || sk->state == SK_DIRECT) {
 		fdtab_unlock(&saved);
 		goto real_call;
 	}

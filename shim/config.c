@@ -33,6 +33,7 @@ static const struct name_val policies[] = {
 	{ "hash", SHIM_POLICY_HASH },
 	{ "srcip", SHIM_POLICY_SRCIP },
 	{ "leastloaded", SHIM_POLICY_LEASTLOADED },
+	{ "shared", SHIM_POLICY_SHARED },
 	{ NULL, 0 }
 };
 
@@ -57,7 +58,7 @@ lookup(const struct name_val *t, const char *s, int *v)
 }
 
 /* UDP's ways: leastloaded has no meaning without connections to count. */
-static const struct name_val udp_ways[] = {
+static const struct name_val ways[] = {
 	{ "hash", SHIM_POLICY_HASH },
 	{ "srcip", SHIM_POLICY_SRCIP },
 	{ "roundrobin", SHIM_POLICY_ROUNDROBIN },
@@ -92,7 +93,7 @@ config_parse_udp(const char *s, enum shim_policy *p)
 {
 	int v;
 
-	if (lookup(udp_ways, s, &v) != 0)
+	if (lookup(ways, s, &v) != 0)
 		return (-1);
 	*p = (enum shim_policy)v;
 	return (0);
@@ -130,7 +131,7 @@ config_policy_name(enum shim_policy p)
 		if (t->val == (int)p)
 			return (t->name);
 	}
-	return (p == SHIM_POLICY_SHARED ? "shared" : "?");
+	return ("?");
 }
 
 /* A decimal port 1..65535, the whole of [s, e). */
@@ -279,7 +280,7 @@ config_parse(struct shim_config *c, config_getenv_fn get)
 	if ((v = get(REUSEPORT_SHIM_ENV_POLICY)) != NULL &&
 	    config_parse_policy(v, &c->policy) != 0)
 		return (bad(c, REUSEPORT_SHIM_ENV_POLICY, v,
-		    "roundrobin, hash, srcip or leastloaded"));
+		    "roundrobin, hash, srcip, leastloaded or shared"));
 	if ((v = get(REUSEPORT_SHIM_ENV_PORTS)) != NULL &&
 	    config_parse_ports(v, c->rules, CONFIG_MAX_RULES, &c->nrules) != 0)
 		return (bad(c, REUSEPORT_SHIM_ENV_PORTS, v,

@@ -19,7 +19,7 @@ enum shim_policy {
 	SHIM_POLICY_HASH,
 	SHIM_POLICY_SRCIP,
 	SHIM_POLICY_LEASTLOADED,
-	SHIM_POLICY_SHARED	/* UDP: every member reads the one socket */
+	SHIM_POLICY_SHARED	/* every member's fd is the group's socket */
 };
 
 /* One REUSEPORT_SHIM_PORTS rule: "8080", "tcp:127.0.0.1:8080", ... */

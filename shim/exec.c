@@ -287,7 +287,7 @@ shadow_of(int fd)
 
 	/* Not a UDP member's: the shim after exec knows only TCP ones. */
 	return ((sk = fdtab_get(fd)) == NULL || sk->state == SK_OPT ||
-	    sk->state == SK_UDP ? -1 : sk->shadow);
+	    sk->state == SK_DIRECT ? -1 : sk->shadow);
 }
 
 /*

@@ -1,15 +1,17 @@
 /*
- * fdfast.h: the UDP members' fds, readable without the table's lock.
+ * fdfast.h: the fds of direct members (SK_DIRECT: UDP members, and TCP
+ * members of the shared way), readable without the table's lock.
  *
- * A UDP member's data calls are a server's hottest path, and the
- * table's way (a lock that blocks signals, an fstat of every fd the sock
- * keeps, getpid) cost more system calls than the call itself.  So the
- * table publishes, after each change made under its lock, what those
- * calls need of each UDP member fd; readers take it lock-free, each
- * entry under a sequence count, and check only that the fd still refers
- * to what it did (one fstat, and none for the shared way, whose calls go
- * to the fd itself either way).  A process with more UDP member fds
- * than FDFAST_MAX has the rest on the slow path.
+ * A UDP member's data calls are a server's hottest path (and accept() a
+ * shared TCP member's), and the table's way (a lock that blocks
+ * signals, an fstat of every fd the sock keeps, getpid) costs more
+ * system calls than the call itself.  So the table publishes, after each
+ * change made under its lock, what those calls need of each such fd;
+ * readers take it lock-free, each entry under a sequence count, and
+ * check only that the fd still refers to what it did (one fstat, and
+ * none for the shared way, whose calls go to the fd itself either way).
+ * A process with more such fds than FDFAST_MAX has the rest on the slow
+ * path.
  */
 #ifndef SHIM_FDFAST_H
 #define SHIM_FDFAST_H
@@ -21,6 +23,7 @@
 
 #define	FDFAST_SHARED	0x1U	/* the shared way: the fd is the socket */
 #define	FDFAST_SHUT_WR	0x2U	/* shut down for sending */
+#define	FDFAST_STREAM	0x4U	/* TCP (shared): the C library's calls */
 #define	FDFAST_PKT_SHIFT	4	/* PLAT_PKT_* above this */
 
 struct fdfast_ent {

@@ -364,8 +364,8 @@ shim_shutdown(int fd, int how)
 		return (real.shutdown(fd, how));
 	fdtab_lock(&saved);
 	sk = fdtab_get(fd);
-	if (sk != NULL && sk->state == SK_UDP &&
-	    sk->udp_way != SHIM_POLICY_SHARED) {
+	if (sk != NULL && sk->state == SK_DIRECT &&
+	    sk->way != SHIM_POLICY_SHARED) {
 		rc = udp_shutdown(fd, sk, how);
 		fdtab_unlock(&saved);
 		return (rc);

@@ -665,13 +665,14 @@ fast_publish(void)
 		const struct shim_sock *sk = e->sk;
 
 		/* Unchecked (no identity): the slow path's to answer. */
-		if (sk->state != SK_UDP || !e->id.known)
+		if (sk->state != SK_DIRECT || !e->id.known)
 			continue;
 		v[n].fd = fd;
 		v[n].out = sk->out;
-		v[n].flags = (sk->udp_way == SHIM_POLICY_SHARED ?
+		v[n].flags = (sk->way == SHIM_POLICY_SHARED ?
 		    FDFAST_SHARED : 0) | ((sk->shut & UDP_SHUT_WR) ?
-		    FDFAST_SHUT_WR : 0) | sk->pktinfo << FDFAST_PKT_SHIFT;
+		    FDFAST_SHUT_WR : 0) | (sk->dgram ? 0 : FDFAST_STREAM) |
+		    sk->pktinfo << FDFAST_PKT_SHIFT;
 		v[n].dev = (uint64_t)e->id.dev;
 		v[n].ino = (uint64_t)e->id.ino;
 		n++;

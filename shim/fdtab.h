@@ -33,7 +33,9 @@ enum sk_state {
 	SK_OPT = 0,	/* SO_REUSEPORT recorded, not bound by the shim */
 	SK_MEMBER,	/* bound into a group: the fd is its endpoint */
 	SK_ENDPOINT,	/* the same, listening */
-	SK_UDP		/* a member of a UDP group (udp.h) */
+	SK_DIRECT	/* its fd reads directly: the group's socket itself */
+			/* (the shared way), or, UDP dispatched, its own */
+			/* queue of datagrams (udp.h) */
 };
 
 /*
@@ -69,8 +71,9 @@ struct shim_sock {
 	/* UDP (udp.h): hidden too, each -1 where not used. */
 	int		ctl;		/* the connection to the owner */
 	int		out;		/* the group's socket, for sends */
-	int		udp_way;	/* SK_UDP: enum shim_policy */
-	unsigned	pktinfo;	/* SK_UDP: the application asked */
+	int		way;		/* SK_DIRECT: enum shim_policy */
+	int		dgram;		/* SK_DIRECT: a UDP socket */
+	unsigned	pktinfo;	/* SK_DIRECT: the application asked */
 	int		shut;		/* shutdown() was called */
 	int		tell_idle;	/* leastloaded: say when we wait */
 	int		idle_told;	/* and we said so since the last CONN */

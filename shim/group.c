@@ -154,7 +154,8 @@ fail:
 
 /*
  * The owner answered: fd becomes a member of its group, TCP or UDP.  The
- * WELCOME fd (fdw: a TCP group's board, a UDP group's socket) is taken.
+ * WELCOME fd (fdw: a TCP group's board, a UDP or shared group's socket)
+ * is taken.
  */
 static int
 member_install(int udp, int fd, int ctl, const struct sockaddr_storage *ss,
@@ -162,13 +163,13 @@ member_install(int udp, int fd, int ctl, const struct sockaddr_storage *ss,
 {
 	int rc, e;
 
-	if (!udp)
+	if (!udp && welcome->arg != SHIM_POLICY_SHARED)
 		return (install(fd, ctl, ss, len, welcome, fdw));
 	if (fdw < 0) {
 		errno = EPROTO;
 		return (-1);
 	}
-	rc = udp_install(fd, ctl, ss, len, welcome, fdw);
+	rc = udp_install(fd, ctl, ss, len, welcome, fdw, udp);
 	e = errno;
 	(void) real.close(fdw);
 	errno = e;
@@ -259,7 +260,7 @@ start_group(int fd, int lfd, int rvfd, int udp)
 		/* Our fd the listener: the owner must not hold it as well. */
 		(void) unlink(a.path);
 		alone(fd, lfd);
-	} else if (!udp) {
+	} else if (!udp && a.policy != SHIM_POLICY_SHARED) {
 		sockopt_listener_sync(fd);
 	}
 	errno = saved;
@@ -434,7 +435,7 @@ join_group(int fd, int lfd, const struct sockaddr *sa, socklen_t salen,
 		return (-1);
 	}
 	shim_log(LOG_LVL_DEBUG, "joined the group at %s", path);
-	if (!udp)
+	if (!udp && welcome.arg != SHIM_POLICY_SHARED)
 		sockopt_listener_sync(fd);
 	return (0);
 inuse:
@@ -656,7 +657,7 @@ shim_listen(int fd, int backlog, enum shim_variant var)
 	st = sk != NULL ? sk->state : SK_OPT;
 	fdtab_unlock(&saved);
 	/* A UDP member's: the kernel's EOPNOTSUPP. */
-	if (st == SK_OPT || st == SK_UDP)
+	if (st == SK_OPT || st == SK_DIRECT)
 		return (rf(fd, backlog));
 	if (st == SK_ENDPOINT && sk->shut) {
 		/* The endpoint no longer reads; see shim_shutdown(). */

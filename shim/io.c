@@ -72,6 +72,9 @@ kind_of(int fd, int *family, struct udp_io *u)
 
 	/* A UDP member's: no lock (fdfast.h). */
 	if (fdfast_get(fd, &f)) {
+		/* A TCP member of the shared way: a listener like any. */
+		if (f.flags & FDFAST_STREAM)
+			return (IO_PASS);
 		u->out = f.out;
 		u->pktinfo = f.flags >> FDFAST_PKT_SHIFT;
 		u->shut_wr = (f.flags & FDFAST_SHUT_WR) != 0;
@@ -85,8 +88,10 @@ kind_of(int fd, int *family, struct udp_io *u)
 		/* Shut down for reading, a listener no longer listens. */
 		k = sk->state == SK_ENDPOINT && !sk->shut ? IO_LISTENING :
 		    IO_BOUND;
-		if (sk->state == SK_UDP) {
-			k = sk->udp_way == SHIM_POLICY_SHARED ? IO_SHARED :
+		if (sk->state == SK_DIRECT && !sk->dgram) {
+			k = IO_PASS;
+		} else if (sk->state == SK_DIRECT) {
+			k = sk->way == SHIM_POLICY_SHARED ? IO_SHARED :
 			    IO_UDP;
 			u->out = sk->out;
 			u->pktinfo = sk->pktinfo;

@@ -1227,7 +1227,7 @@ owner_run(const struct owner_args *a)
 		if (nul > 2)
 			(void) real.close(nul);
 	}
-	if (a->udp)
+	if (a->udp || a->policy == SHIM_POLICY_SHARED)
 		udp_owner_run(a, lfd, rvfd);
 	setup(a, lfd, rvfd);
 	o.board = ackmem_create(&o.boardfd);

@@ -197,7 +197,7 @@ owner_args_parse(struct owner_args *a, int argc, char **argv)
 			return (-1);
 	}
 	if (v[0] > INT_MAX || v[1] > INT_MAX ||
-	    v[2] > (a->udp ? SHIM_POLICY_SHARED : SHIM_POLICY_LEASTLOADED) ||
+	    v[2] > SHIM_POLICY_SHARED ||
 	    strlen(argv[8]) >= sizeof (a->path))
 		return (-1);
 	a->listenfd = (int)v[0];

@@ -122,7 +122,7 @@ shadow_of(struct shim_sock *sk)
 
 	if (sk->shadow >= 0)
 		return (sk->shadow);
-	if ((fd = socket(sk->family, (sk->state == SK_UDP ? SOCK_DGRAM :
+	if ((fd = socket(sk->family, (sk->dgram ? SOCK_DGRAM :
 	    SOCK_STREAM) | plat_sock_cloexec, 0)) < 0)
 		return (-1);
 	sk->shadow = fdtab_hide_away(fd);
@@ -193,7 +193,7 @@ set_on_member(int fd, struct shim_sock *sk, int level, int name,
 static int
 udp_shared(const struct shim_sock *sk)
 {
-	return (sk->state == SK_UDP && sk->udp_way == SHIM_POLICY_SHARED);
+	return (sk->state == SK_DIRECT && sk->way == SHIM_POLICY_SHARED);
 }
 
 /*
@@ -331,7 +331,7 @@ shim_setsockopt(int fd, int level, int name, const void *val, socklen_t len,
 		fdtab_unlock(&saved);
 		return (rf(fd, level, name, val, len));
 	}
-	if (sk->state == SK_UDP) {
+	if (sk->state == SK_DIRECT) {
 		rc = set_on_udp(fd, sk, level, name, val, len, rf);
 		fdtab_unlock(&saved);
 		if (rc == 0)

@@ -45,7 +45,7 @@ dgram_end(int ctl)
 
 int
 udp_install(int fd, int ctl, const struct sockaddr_storage *ss,
-    socklen_t len, const struct proto_rec *welcome, int sockfd)
+    socklen_t len, const struct proto_rec *welcome, int sockfd, int dgram)
 {
 	struct shim_sock *sk;
 	int shared = welcome->arg == SHIM_POLICY_SHARED;
@@ -72,7 +72,7 @@ udp_install(int fd, int ctl, const struct sockaddr_storage *ss,
 			goto fail;
 		}
 	}
-	if (shared) {
+	if (shared && dgram) {
 		/* The receive reports it asked for, on the group's socket. */
 		plat_udp_opts_copy(fd, sockfd);
 	} else if ((shadow = real.fcntl(fd, F_DUPFD_CLOEXEC, 3)) < 0) {
@@ -104,8 +104,9 @@ udp_install(int fd, int ctl, const struct sockaddr_storage *ss,
 	if (out >= 0)
 		sk->out = fdtab_hide_away(out);
 	sk->ctl = fdtab_hide_away(ctl);
-	sk->state = SK_UDP;
-	sk->udp_way = welcome->arg;
+	sk->state = SK_DIRECT;
+	sk->way = welcome->arg;
+	sk->dgram = dgram;
 	sk->family = ss->ss_family;
 	memcpy(&sk->addr, ss, len);
 	sk->addrlen = len;
@@ -173,7 +174,7 @@ udp_ended(int fd)
 	int out = -1;
 
 	fdtab_lock(&saved);
-	if ((sk = fdtab_get(fd)) != NULL && sk->state == SK_UDP &&
+	if ((sk = fdtab_get(fd)) != NULL && sk->state == SK_DIRECT &&
 	    sk->out >= 0) {
 		out = sk->out;
 		fdtab_hidden_drop(out);

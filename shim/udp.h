@@ -20,6 +20,11 @@
  *
  * Either way the member keeps its rendezvous connection (sk->ctl,
  * hidden): the owner knows it gone when that closes.
+ *
+ * A TCP group with REUSEPORT_SHIM_POLICY=shared is served the shared way
+ * too, by the same owner (udpowner.c): every member's fd is the group's
+ * listener, and accept() takes from the one queue, no owner in between
+ * (the kernel chooses who wakes; nothing is lost when a member dies).
  */
 #ifndef SHIM_UDP_H
 #define SHIM_UDP_H
@@ -38,7 +43,7 @@ struct shim_sock;
  * is taken on success.  0, or -1 with errno.
  */
 int udp_install(int fd, int ctl, const struct sockaddr_storage *ss,
-    socklen_t len, const struct proto_rec *welcome, int sockfd);
+    socklen_t len, const struct proto_rec *welcome, int sockfd, int dgram);
 
 /* What a dispatched member's data calls need, read under the lock. */
 struct udp_io {

@@ -1,5 +1,6 @@
 /*
- * udpowner.c: the owner of a UDP group (udp.h says what members see).
+ * udpowner.c: the owner of a UDP group, or of a TCP group served the
+ * shared way (udp.h says what members see).
  *
  * It holds the group's one real socket and the rendezvous socket, takes
  * members (each keeps its connection open while it is one), answers
@@ -60,6 +61,7 @@ static struct {
 	uid_t		uid;
 	long		linger_ms;
 	enum shim_policy way;
+	int		udp;		/* else a TCP group, shared */
 	struct proto_addr gaddr;
 	struct umember	m[UDP_MEMBERS];
 	struct policy_ep eps[UDP_MEMBERS];
@@ -300,7 +302,7 @@ send_stat(int fd)
 	r.opts[STAT_G_UPTIME] = (int32_t)(now.tv_sec - u.started.tv_sec);
 	put_u64(&r, STAT_G_DELIVERED_LO, u.delivered);
 	r.opts[STAT_G_LINGER] = (int32_t)u.linger_ms;
-	r.opts[STAT_G_UDP] = 1;
+	r.opts[STAT_G_UDP] = u.udp;
 	put_u64(&r, STAT_G_DROPS_LO, u.drops);
 	if (proto_send(fd, &r, -1) != 0)
 		return;
@@ -535,6 +537,7 @@ udp_owner_run(const struct owner_args *a, int sfd, int rvfd)
 	u.uid = a->uid;
 	u.linger_ms = a->linger_ms;
 	u.way = a->policy;
+	u.udp = a->udp;
 	u.rv_checked_us = util_now_us();
 	(void) clock_gettime(CLOCK_MONOTONIC, &u.started);
 	(void) real.fcntl(sfd, F_SETFD, FD_CLOEXEC);
@@ -558,8 +561,8 @@ udp_owner_run(const struct owner_args *a, int sfd, int rvfd)
 		    real.fcntl(sfd, F_GETFL) | O_NONBLOCK);
 		plat_pktinfo_enable(sfd, ss.ss_family);
 	}
-	shim_log(LOG_LVL_INFO, "UDP group started at %s (%s)", a->path,
-	    config_policy_name(u.way));
+	shim_log(LOG_LVL_INFO, "%s group started at %s (%s)", u.udp ? "UDP" :
+	    "TCP", a->path, config_policy_name(u.way));
 	for (;;) {
 		uint32_t tok[64];
 		int n, timeout, want = dispatched() && u.live > 0;

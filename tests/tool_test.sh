@@ -396,13 +396,14 @@ fi
 # bytes, host order; the enums' values are written out: a change there
 # fails these cases, which is the point).  MODE: udp (hash, counts past
 # 32 bits), shared, and confused owners the command must refuse:
-# tcpshared (shared on a TCP group), mismatch (a TCP group at a udp
-# name), badflag (STAT_G_UDP 2), negdrops (a member's drops < 0).
+# udpleast (leastloaded, TCP's only, on a UDP group), mismatch (a TCP
+# group at a udp name), badflag (STAT_G_UDP 2), negdrops (a member's
+# drops < 0).
 cat >"$TMP/fakeowner.py" <<'EOF'
 import os, socket, struct, sys
 d, name, mode, ver = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 REC_STAT, REC_STAT_GROUP, REC_STAT_EP, REC_STOP = 8, 9, 10, 13
-HASH, SHARED = 1, 4
+HASH, LEASTLOADED, SHARED = 1, 3, 4
 
 def rec(typ, seq, arg, fam=0, port=0, addr=b"", opts=()):
     b = struct.pack("=IBBHIi", 0x48535052, ver, typ, 0, seq, arg)
@@ -415,8 +416,9 @@ v6 = name[3] == "6"
 host, port = name[5:].rsplit("-", 1)
 fam = socket.AF_INET6 if v6 else socket.AF_INET
 addr = socket.inet_pton(fam, host)
-udp = {"tcpshared": 0, "mismatch": 0, "badflag": 2}.get(mode, 1)
-policy = {"shared": SHARED, "tcpshared": SHARED, "mismatch": 0}.get(mode, HASH)
+udp = {"mismatch": 0, "badflag": 2}.get(mode, 1)
+policy = {"shared": SHARED, "udpleast": LEASTLOADED,
+          "mismatch": 0}.get(mode, HASH)
 kept = policy != SHARED
 # POLICY UPTIME DELIVERED_LO/HI WAITING LINGER RUN STANDBY TAKEOVERS UDP
 # DROPS_LO/HI
@@ -602,7 +604,7 @@ print(g["policy"], g["delivered"], g["drops"],
 		    add_why "$mode: exit $rc, \"$(cat "$TMP/err")\""
 		"$CMD" stop --dir "$FK" all >/dev/null 2>&1
 	done <<'EOF'
-tcp4-127.0.0.1-5355 tcpshared not a valid group record
+udp4-127.0.0.1-5355 udpleast not a valid group record
 udp4-127.0.0.1-5356 mismatch the owner answers for a tcp group at a udp group's name
 udp4-127.0.0.1-5357 badflag not a valid group record
 udp4-127.0.0.1-5358 negdrops not a valid member record

@@ -153,7 +153,8 @@ struct run_opt {
 
 static struct run_opt run_opts[] = {
 	{ "--policy", REUSEPORT_SHIM_ENV_POLICY,
-	    "roundrobin, hash, srcip or leastloaded", check_policy, NULL },
+	    "roundrobin, hash, srcip, leastloaded or shared", check_policy,
+	    NULL },
 	{ "--udp", REUSEPORT_SHIM_ENV_UDP,
 	    "hash, srcip, roundrobin or shared", check_udp, NULL },
 	{ "--ports", REUSEPORT_SHIM_ENV_PORTS,
@@ -600,12 +601,12 @@ read_answer(int fd, struct group *g, char *why, size_t wl)
 	}
 	/* Owners of builds before UDP leave the flag out: TCP. */
 	udp = r.nopts > STAT_G_UDP ? r.opts[STAT_G_UDP] : 0;
-	/* shared exists for UDP only: a TCP group saying so is confused. */
+	/* leastloaded is TCP's only: a UDP group saying so is confused. */
 	if (r.type != REC_STAT_GROUP || r.nopts < STAT_G_REQUIRED ||
 	    r.arg < 0 || r.arg > STAT_MAX_MEMBERS || (udp & ~1) != 0 ||
 	    r.opts[STAT_G_POLICY] < SHIM_POLICY_ROUNDROBIN ||
-	    r.opts[STAT_G_POLICY] > (udp ? SHIM_POLICY_SHARED :
-	    SHIM_POLICY_LEASTLOADED) ||
+	    r.opts[STAT_G_POLICY] > SHIM_POLICY_SHARED ||
+	    (udp && r.opts[STAT_G_POLICY] == SHIM_POLICY_LEASTLOADED) ||
 	    r.opts[STAT_G_UPTIME] < 0 || r.opts[STAT_G_WAITING] < 0 ||
 	    r.opts[STAT_G_LINGER] < 0 || r.opts[STAT_G_RUN] < 0 ||
 	    r.seq == 0 || r.seq > INT32_MAX) {
@@ -848,7 +849,7 @@ print_text_udp(const struct group *g, const char *up)
 		if (!shared)
 			(void) printf("  delivered %llu  drops %ld",
 			    (unsigned long long)m->delivered, m->drops);
-		print_pids(m, "receiving");
+		print_pids(m, g->proto == RV_UDP ? "receiving" : "accepting");
 		(void) printf("%s\n", m->first ? "  first" : "");
 	}
 }
@@ -870,7 +871,8 @@ print_text(const struct group *g)
 		return;
 	}
 	fmt_uptime(g->uptime, up, sizeof (up));
-	if (g->proto == RV_UDP) {
+	/* A TCP group served the shared way reads like a UDP one. */
+	if (g->proto == RV_UDP || g->policy == SHIM_POLICY_SHARED) {
 		print_text_udp(g, up);
 		return;
 	}
@@ -1023,7 +1025,7 @@ print_json(const struct group *g, int comma)
 		(void) fputs("}", stdout);
 		return;
 	}
-	if (g->proto == RV_UDP) {
+	if (g->proto == RV_UDP || g->policy == SHIM_POLICY_SHARED) {
 		print_json_udp(g);
 		return;
 	}

@@ -69,6 +69,35 @@ t_separate4() { separate_evloops; }
 
 t_epoll4() { separate_evloops -e; }
 
+# REUSEPORT_SHIM_POLICY=shared: four evloop processes accept from the
+# group's one listener themselves, no owner in between; the kernel's
+# wakeups choose, so no exact shares, but every connection is answered
+# by the ready workers, stat says the group is shared, and a member that
+# dies loses none of the queue (it is everyone's).
+t_shared4() {
+	local i line port=0
+	for i in 1 2 3 4; do
+		start_server "sh$i" "${SHIM[@]}" REUSEPORT_SHIM_POLICY=shared \
+		    "$BUILD/examples/evloop" -p "$port" || return
+		server_up "sh$i" 1 || return
+		port=$PORT
+	done
+	line=$("$BUILD/reuseport-shim" stat --dir "$SHIMDIR" 2>&1 | head -1)
+	case $line in
+	*"policy shared"*"members read the socket directly"*) ;;
+	*) fail "stat does not say the group is shared: $line" ;;
+	esac
+	run_load shim 127.0.0.1 "$PORT" "$LOAD_N" "$LOAD_C"
+	note "shim: $(load_counts shim)"
+	check_answered shim "$LOAD_N"
+	stop_server sh1 0
+	run_load after 127.0.0.1 "$PORT" 400 "$LOAD_C"
+	check_answered after 400
+	for i in 2 3 4; do
+		stop_server "sh$i" 0
+	done
+}
+
 t_bindfork4() {
 	start_server bf "${SHIM[@]}" "$BUILD/examples/bindfork" -n 4 || return
 	server_up bf 4 || return

@@ -43,7 +43,7 @@ bad_value() {
 t_bad_config() {
 	need_python
 	bad_value REUSEPORT_SHIM_MODE auto emulate off
-	bad_value REUSEPORT_SHIM_POLICY roundrobin hash srcip leastloaded
+	bad_value REUSEPORT_SHIM_POLICY roundrobin hash srcip leastloaded shared
 }
 
 # step_aside MODE: prefork under the preload with MODE works with the

@@ -87,6 +87,7 @@ test_policy_values(void **state)
 		{ "hash", SHIM_POLICY_HASH },
 		{ "srcip", SHIM_POLICY_SRCIP },
 		{ "leastloaded", SHIM_POLICY_LEASTLOADED },
+		{ "shared", SHIM_POLICY_SHARED },
 	};
 	struct shim_config c;
 
@@ -171,7 +172,7 @@ static void
 test_policy_invalid(void **state)
 {
 	static const char *const takes[] = { "roundrobin", "hash", "srcip",
-	    "leastloaded", NULL };
+	    "leastloaded", "shared", NULL };
 	static const char *const bad[] = { "", "round-robin", "RR", "random",
 	    "hash " };
 
