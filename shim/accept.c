@@ -25,6 +25,7 @@
 #include "proto.h"
 #include "real.h"
 #include "shim.h"
+#include "udp.h"
 #include "util.h"
 
 /*
@@ -141,6 +142,23 @@ quiet_socket(void)
 	quiet = fdtab_hide_away(sv[0]);
 	quiet_pid = me;
 	return (quiet);
+}
+
+void
+direct_leave(struct shim_sock *sk)
+{
+	int q = quiet_socket();
+
+	if (q >= 0)
+		fdtab_become(sk, q);
+	sk->shut = 1;
+	/* Out of the group: its owner sees the connection end. */
+	if (sk->ctl >= 0) {
+		int ctl = sk->ctl;
+
+		fdtab_hidden_drop(ctl);
+		(void) real.close(ctl);
+	}
 }
 
 /*

@@ -364,10 +364,27 @@ shim_shutdown(int fd, int how)
 		return (real.shutdown(fd, how));
 	fdtab_lock(&saved);
 	sk = fdtab_get(fd);
-	if (sk != NULL && sk->state == SK_DIRECT &&
+	if (sk != NULL && sk->state == SK_DIRECT && sk->dgram &&
 	    sk->way != SHIM_POLICY_SHARED) {
 		rc = udp_shutdown(fd, sk, how);
 		fdtab_unlock(&saved);
+		return (rc);
+	}
+	if (sk != NULL && sk->state == SK_DIRECT && !sk->dgram) {
+		/*
+		 * The group's one listener: this member stops listening, the
+		 * others go on (shutting it down would end theirs too).
+		 */
+		rc = 0;
+		if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR) {
+			errno = EINVAL;
+			rc = -1;
+		} else if (how != SHUT_WR) {
+			direct_leave(sk);
+		}
+		fdtab_unlock(&saved);
+		if (rc == 0)
+			errno = saved_errno;
 		return (rc);
 	}
 	if (sk != NULL && sk->state == SK_MEMBER) {

@@ -657,7 +657,7 @@ fast_publish(void)
 	size_t n = 0;
 	int fd;
 
-	if (!fast_dirty && fdfast_count() == 0)
+	if (!fast_dirty)
 		return;
 	fast_dirty = 0;
 	walk_start(&w);
@@ -678,6 +678,12 @@ fast_publish(void)
 		n++;
 	}
 	fdfast_publish(v, n);
+}
+
+void
+fdtab_changed(void)
+{
+	fast_dirty = 1;
 }
 
 void

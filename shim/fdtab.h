@@ -141,6 +141,12 @@ int fdtab_hidden_next(int lo, int hi);
 /* The table lock; signals are blocked while it is held. */
 void fdtab_lock(sigset_t *saved);
 void fdtab_unlock(const sigset_t *saved);
+/*
+ * A direct member's sock changed what its data calls need (pktinfo,
+ * shut), with the lock held: published again at unlock (fdfast.h).
+ * Entries and hidden fds coming and going are noted by the table itself.
+ */
+void fdtab_changed(void);
 
 /*
  * With the lock held.  fdtab_get: the sock fd refers to, or NULL; an

@@ -45,41 +45,31 @@ enum io_kind {
 	IO_BOUND,	/* a member that does not listen (or shut it down) */
 	IO_LISTENING,	/* a member that listens */
 	IO_UDP,		/* a UDP member, dispatched */
-	IO_SHARED	/* a UDP member, shared: the C library's call */
+	IO_SHARED,	/* a UDP member, shared: the C library's call */
+	IO_STREAM	/* a TCP member, shared: the same, but connect */
 };
 
 /* The C library's call does for k. */
 static int
 passes(enum io_kind k)
 {
-	return (k == IO_PASS || k == IO_SHARED);
+	return (k == IO_PASS || k == IO_SHARED || k == IO_STREAM);
 }
 
 /*
- * The slow path, for an fd fdtab_maybe() did not rule out.  *family: the
- * member's, where wanted.  A process that must not touch the table (a
- * vfork child, the owner forked from the application) and the shim's own
- * hidden fds get the C library's call.
+ * The table's answer, for an fd fdtab_maybe() did not rule out.
+ * *family: the member's, where wanted.  A process that must not touch
+ * the table (a vfork child, the owner forked from the application) and
+ * the shim's own hidden fds get the C library's call.
  */
 static enum io_kind
-kind_of(int fd, int *family, struct udp_io *u)
+kind_locked(int fd, int *family, struct udp_io *u)
 {
-	struct fdfast_ent f;
 	struct shim_sock *sk;
 	enum io_kind k = IO_PASS;
 	sigset_t saved;
 	int e = errno;
 
-	/* A UDP member's: no lock (fdfast.h). */
-	if (fdfast_get(fd, &f)) {
-		/* A TCP member of the shared way: a listener like any. */
-		if (f.flags & FDFAST_STREAM)
-			return (IO_PASS);
-		u->out = f.out;
-		u->pktinfo = f.flags >> FDFAST_PKT_SHIFT;
-		u->shut_wr = (f.flags & FDFAST_SHUT_WR) != 0;
-		return ((f.flags & FDFAST_SHARED) ? IO_SHARED : IO_UDP);
-	}
 	if (!fdtab_ours())
 		return (IO_PASS);
 	fdtab_lock(&saved);
@@ -89,7 +79,7 @@ kind_of(int fd, int *family, struct udp_io *u)
 		k = sk->state == SK_ENDPOINT && !sk->shut ? IO_LISTENING :
 		    IO_BOUND;
 		if (sk->state == SK_DIRECT && !sk->dgram) {
-			k = IO_PASS;
+			k = IO_STREAM;
 		} else if (sk->state == SK_DIRECT) {
 			k = sk->way == SHIM_POLICY_SHARED ? IO_SHARED :
 			    IO_UDP;
@@ -103,6 +93,27 @@ kind_of(int fd, int *family, struct udp_io *u)
 	fdtab_unlock(&saved);
 	errno = e;	/* the real call's errno is the caller's */
 	return (k);
+}
+
+/*
+ * What fd is to the data calls: a direct member's without the lock
+ * (fdfast.h), else the table's.  A shared one's entry is not checked
+ * against fstat: its calls are the C library's either way.
+ */
+static enum io_kind
+kind_of(int fd, int *family, struct udp_io *u)
+{
+	struct fdfast_ent f;
+
+	if (fdfast_get(fd, &f)) {
+		if (f.flags & FDFAST_STREAM)
+			return (IO_STREAM);
+		u->out = f.out;
+		u->pktinfo = f.flags >> FDFAST_PKT_SHIFT;
+		u->shut_wr = (f.flags & FDFAST_SHUT_WR) != 0;
+		return ((f.flags & FDFAST_SHARED) ? IO_SHARED : IO_UDP);
+	}
+	return (kind_locked(fd, family, u));
 }
 
 /*
@@ -352,11 +363,17 @@ shim_connect(int fd, const struct sockaddr *sa, socklen_t len,
 	int family = AF_INET, e;
 
 	shim_init();
-	if (!fdtab_maybe(fd) || (k = kind_of(fd, &family, &u)) == IO_PASS) {
+	/* The table's answer: connect is no hot path, and it must be sure. */
+	if (!fdtab_maybe(fd) || (k = kind_locked(fd, &family, &u)) ==
+	    IO_PASS || (k == IO_STREAM && plat_member_connect(family, sa, len,
+	    1) != 0)) {
 		if (v == SHIM_XNET && real.xnet_connect != NULL)
 			return (real.xnet_connect(fd, sa, len));
 		return (real.connect(fd, sa, len));
 	}
+	/* Where it disconnects a listener (Linux), as shutdown(SHUT_RD). */
+	if (k == IO_STREAM)
+		return (shim_shutdown(fd, SHUT_RD));
 	if (k == IO_UDP || k == IO_SHARED) {
 		/* Its datagrams come from the owner: a peer cannot choose. */
 		shim_log(LOG_LVL_WARN, "connect() on a member of a UDP group "
@@ -481,6 +498,10 @@ shim_recvmmsg(int fd, void *vec, unsigned n, int flags, void *timeout)
 	}
 	if (!fdtab_maybe(fd) || passes(k = kind_of(fd, NULL, &u)))
 		return (real.recvmmsg(fd, vec, n, flags, timeout));
+	if (vec == NULL && n > 0) {
+		errno = EFAULT;
+		return (-1);
+	}
 	if (k == IO_UDP)
 		return (udp_recvmmsg(fd, vec, n, flags, &u));
 	return (n == 0 ? 0 : (int)answer(k, &(struct plat_io){
@@ -502,6 +523,10 @@ shim_sendmmsg(int fd, void *vec, unsigned n, int flags)
 	}
 	if (!fdtab_maybe(fd) || passes(k = kind_of(fd, NULL, &u)))
 		return (real.sendmmsg(fd, vec, n, flags));
+	if (vec == NULL && n > 0) {
+		errno = EFAULT;
+		return (-1);
+	}
 	if (k == IO_UDP && (u.out < 0 || u.shut_wr))
 		return ((int)ended(&u));
 	if (k == IO_UDP)

@@ -19,6 +19,7 @@
 struct owner_args {
 	int		listenfd;	/* the group's bound socket */
 	int		udp;		/* a UDP group's (udpowner.c) */
+	int		direct;		/* a udpowner.c group's standby */
 	int		rvfd;		/* the rendezvous socket, listening */
 	char		path[RV_PATH_MAX];	/* where rvfd is named */
 	enum shim_policy policy;
@@ -57,13 +58,26 @@ int standby_spawn(const struct owner_args *a, pid_t *pid);
  * a UDP group's (its socket for LISTENFD):
  *   udp ADDRESS SOCKFD RVFD POLICY UID LINGER_MS PATH
  * a standby: the same after "standby", then BOARDFD MEMFD MIRRORFD
- * SERVICE ("-": the owner's).
+ * SERVICE ("-": the owner's); a standby of a udpowner.c group (UDP, or
+ * TCP shared) is "udpstandby", BOARDFD and MEMFD -1.
  */
 int owner_args_parse(struct owner_args *a, int argc, char **argv);
 /* Be the owner; never returns. */
 _Noreturn void owner_run(const struct owner_args *a);
 /* owner_run's, for a UDP group, its fds in place (udpowner.c). */
 _Noreturn void udp_owner_run(const struct owner_args *a, int sfd, int rvfd);
+/* rpshim-owner udpstandby ...: wait on the owner; never returns. */
+_Noreturn void udp_standby_run(const struct owner_args *a);
+/* A member of a udpowner.c group as its standby takes it over. */
+struct udp_member {
+	size_t		slot;
+	int		ctl;		/* the owner's side of its connection */
+	int		dfd;		/* its queue's owner end, or -1 */
+	long		pid;
+};
+/* Be the owner in place of one that died (udpstandby.c); never returns. */
+_Noreturn void udp_owner_takeover(const struct owner_args *a,
+    const struct udp_member *m, size_t n);
 /*
  * Deaf to what operators send a daemon's processes, the application's
  * handlers gone: an owner's and a standby's signals.

@@ -85,13 +85,18 @@ spawn_at(const char *prog, const struct owner_args *a, pid_t *sbpid)
 	for (int i = 0; i < nfds; i++)
 		fds[i] = -1;
 	for (int i = 0; i < nfds; i++) {
+		/* A UDP group's standby has no board and no memory: -1. */
+		if (src[i] < 0 && (i == 2 || i == 3))
+			continue;
 		if ((fds[i] = real.fcntl(src[i], F_DUPFD, 10)) < 0)
 			goto out;
 	}
 	/* What ps and pgrep -f show: whose group this is, first. */
 	group_name(a->listenfd, where, sizeof (where));
 	argv[argc++] = OWNER_PROG;
-	argv[argc++] = a->mirrorfd >= 0 ? "standby" : a->udp ? "udp" : "tcp";
+	argv[argc++] = a->mirrorfd >= 0 ? (a->udp ||
+	    a->policy == SHIM_POLICY_SHARED ? "udpstandby" : "standby") :
+	    a->udp ? "udp" : "tcp";
 	argv[argc++] = where;
 	(void) snprintf(nums[0], sizeof (nums[0]), "%d", fds[0]);
 	(void) snprintf(nums[1], sizeof (nums[1]), "%d", fds[1]);
@@ -176,12 +181,14 @@ int
 owner_args_parse(struct owner_args *a, int argc, char **argv)
 {
 	long v[5], f[3];
-	int standby;
+	int standby, direct;
 
 	/* argv[1], argv[2]: the role and address, for people too. */
 	if (argc < 2)
 		return (-1);
-	standby = strcmp(argv[1], "standby") == 0;
+	/* udpstandby: of a udpowner.c group (UDP, or TCP shared). */
+	direct = strcmp(argv[1], "udpstandby") == 0;
+	standby = direct || strcmp(argv[1], "standby") == 0;
 	if (argc != (standby ? 13 : 9) || (!standby &&
 	    strcmp(argv[1], "tcp") != 0 && strcmp(argv[1], "udp") != 0))
 		return (-1);
@@ -193,6 +200,8 @@ owner_args_parse(struct owner_args *a, int argc, char **argv)
 	}
 	for (int i = 0; i < 3; i++) {
 		f[i] = -1;
+		if (direct && i < 2 && strcmp(argv[i + 9], "-1") == 0)
+			continue;
 		if (standby && (num(argv[i + 9], &f[i]) != 0 || f[i] > INT_MAX))
 			return (-1);
 	}
@@ -211,6 +220,7 @@ owner_args_parse(struct owner_args *a, int argc, char **argv)
 	a->mirrorfd = (int)f[2];
 	a->prog = 1;
 	a->role = argv[1];
+	a->direct = direct;
 	if (standby && strcmp(argv[12], "-") != 0) {
 		if (strlen(argv[12]) >= sizeof (a->service))
 			return (-1);

@@ -217,8 +217,12 @@ set_on_udp(int fd, struct shim_sock *sk, int level, int name,
 		return (-1);
 	if (plat_opt_classify(level, name) == PLAT_OPT_RCVTIMEO)
 		(void) rf(fd, level, name, val, len);
-	/* A broadcast send leaves by the group's socket: it must allow it. */
-	if (level == SOL_SOCKET && name == SO_BROADCAST && sk->out >= 0)
+	/*
+	 * A broadcast send leaves by the group's socket: it must allow it
+	 * (on only: another member may want it still).
+	 */
+	if (level == SOL_SOCKET && name == SO_BROADCAST && sk->out >= 0 &&
+	    len >= sizeof (int) && *(const int *)val != 0)
 		(void) rf(sk->out, level, name, val, len);
 	/* An int, or a char as Linux takes too; larger: not a switch. */
 	if (bit != 0 && len <= sizeof (int)) {
@@ -227,6 +231,7 @@ set_on_udp(int fd, struct shim_sock *sk, int level, int name,
 		else if (len >= 1)
 			v = *(const unsigned char *)val;
 		sk->pktinfo = v != 0 ? sk->pktinfo | bit : sk->pktinfo & ~bit;
+		fdtab_changed();
 	}
 	return (0);
 }

@@ -27,7 +27,6 @@
 #define	SB_SLOTS	8192	/* endpoint slots a standby follows */
 #define	FINISH_MS	1000	/* for the standby to let go of the port */
 #define	UP_MS		2000	/* for a new standby to say it is up */
-#define	UP_BYTE		'u'	/* what it says */
 #define	TELL_MS		1000	/* a mirror record may wait this long */
 
 struct standby_mem {
@@ -176,7 +175,7 @@ standby_start(const struct owner_args *a, int boardfd, int memfd, int *fd,
 	(void) real.close(sv[1]);
 	/* Up when it says so: it holds its copies and reads the mirror. */
 	if (util_wait_fd(sv[0], POLLIN, util_deadline(UP_MS)) != 0 ||
-	    real.read(sv[0], &c, 1) != 1 || c != UP_BYTE) {
+	    real.read(sv[0], &c, 1) != 1 || c != STANDBY_UP_BYTE) {
 		e = errno != 0 ? errno : EPROTO;
 		standby_kill(*pid, sv[0]);
 		errno = e;
@@ -283,7 +282,7 @@ standby_run(const struct owner_args *a)
 	if (a->service[0] != '\0' && plat_service_enter(a->service) != 0)
 		shim_log(LOG_LVL_WARN, "standby cannot move into %s: %s",
 		    a->service, strerror(errno));
-	c = UP_BYTE;
+	c = STANDBY_UP_BYTE;
 	if (real.write(a->mirrorfd, &c, 1) != 1)
 		_exit(1);
 	for (;;) {

@@ -34,13 +34,17 @@
 
 #include "owner.h"
 
+/* What a standby says on the mirror once it holds its copies. */
+#define	STANDBY_UP_BYTE	'u'
+
 /* MIRROR records: arg is one of these, seq the endpoint's slot. */
 enum standby_event {
 	SB_JOIN = 1,	/* with the owner's side of the endpoint */
 	SB_LISTEN,
 	SB_UNLISTEN,
 	SB_END,
-	SB_FINISH	/* the group ends: let go of everything and exit */
+	SB_FINISH,	/* the group ends: let go of everything and exit */
+	SB_QUEUE	/* UDP, dispatched: with our end of a member's queue */
 };
 
 /* SB_JOIN's flags (opts[1]; opts[0] is the member's pid). */

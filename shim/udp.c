@@ -14,6 +14,7 @@
 #include "config.h"
 #include "dgram.h"
 #include "fdtab.h"
+#include "inherit.h"
 #include "log.h"
 #include "platform.h"
 #include "proto.h"
@@ -41,6 +42,43 @@ dgram_end(int ctl)
 		return (-1);
 	}
 	return (fd);
+}
+
+/*
+ * A TCP member of the shared way: what the application set before bind
+ * on its socket (from) goes onto the group's listener, which is its
+ * listener now: what accepted sockets inherit (inherit_copies' list),
+ * and the listener's own options (TCP_DEFER_ACCEPT...).  Every member's
+ * join sets them, as any member's setsockopt would after.  The lock held.
+ */
+static void
+shared_tcp_opts(struct shim_sock *sk, int from, int listener)
+{
+	int fresh, level, name, a, b;
+
+	sk->shadow = from;
+	inherit_copies(sk);
+	sk->shadow = -1;
+	for (size_t i = 0; i < sk->ncopy; i++) {
+		const struct sk_copy *c = &sk->copy[i];
+
+		(void) real.setsockopt(listener, c->level, c->name, c->val,
+		    c->len);
+	}
+	sk->ncopy = 0;
+	if ((fresh = socket(sk->family, SOCK_STREAM | plat_sock_cloexec,
+	    0)) < 0)
+		return;
+	for (size_t i = 0; plat_opt_on_listener_nth(i, &level, &name) == 0;
+	    i++) {
+		socklen_t al = sizeof (a), bl = sizeof (b);
+
+		if (real.getsockopt(from, level, name, &a, &al) == 0 &&
+		    real.getsockopt(fresh, level, name, &b, &bl) == 0 &&
+		    al == sizeof (int) && (bl != al || a != b))
+			(void) real.setsockopt(listener, level, name, &a, al);
+	}
+	(void) real.close(fresh);
 }
 
 int
@@ -75,6 +113,8 @@ udp_install(int fd, int ctl, const struct sockaddr_storage *ss,
 	if (shared && dgram) {
 		/* The receive reports it asked for, on the group's socket. */
 		plat_udp_opts_copy(fd, sockfd);
+	} else if (shared) {
+		shared_tcp_opts(sk, fd, sockfd);
 	} else if ((shadow = real.fcntl(fd, F_DUPFD_CLOEXEC, 3)) < 0) {
 		goto fail;
 	}
@@ -86,10 +126,12 @@ udp_install(int fd, int ctl, const struct sockaddr_storage *ss,
 	if (fl >= 0 && (!shared || welcome->seq == 0))
 		(void) real.fcntl(data, F_SETFL, fl);
 	else if (fl >= 0 && (real.fcntl(data, F_GETFL) ^ fl) & O_NONBLOCK)
-		shim_log(LOG_LVL_WARN, "UDP shared way: this member's "
+		shim_log(LOG_LVL_WARN, "the shared way: this member's "
 		    "O_NONBLOCK differs from the group's socket, which all "
 		    "members share; the group's stands");
-	if ((own = real.fcntl(fd, F_GETOWN)) != 0 && own != -1)
+	/* Shared, SIGIO goes to the first member's owner, not the last's. */
+	if ((own = real.fcntl(fd, F_GETOWN)) != 0 && own != -1 &&
+	    (!shared || welcome->seq == 0))
 		(void) real.fcntl(data, F_SETOWN, own);
 	/* What a receive waits on, and what a send may do, come along. */
 	if (!shared)
@@ -157,6 +199,7 @@ udp_shutdown(int fd, struct shim_sock *sk, int how)
 			sk->shut |= UDP_SHUT_RD;
 		if (how == SHUT_WR || how == SHUT_RDWR)
 			sk->shut |= UDP_SHUT_WR;
+		fdtab_changed();
 	}
 	errno = e;
 	return (rc);

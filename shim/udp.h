@@ -57,6 +57,14 @@ struct udp_io {
 #define	UDP_SHUT_WR	0x2
 
 /*
+ * shutdown(SHUT_RD) of a TCP member of the shared way (sk, the lock
+ * held): its fds stop listening (accept fails with EINVAL, poll never
+ * says readable), it leaves the group; the others' listener is left
+ * alone.  A thread already blocked in accept() on it is not woken.
+ */
+void direct_leave(struct shim_sock *sk);
+
+/*
  * shutdown() of a dispatched member fd (sk, the lock held): the answer
  * of an unconnected UDP socket (its shadow's), and, as Linux, the
  * shutdown all the same: receives then end (0), sends fail (EPIPE).

@@ -31,12 +31,16 @@
 #include "proto.h"
 #include "real.h"
 #include "rendezvous.h"
+#include "standby.h"
 #include "util.h"
 
 #define	UDP_MEMBERS	256	/* as the kernel's group (the illumos patch) */
 #define	TOK_RV		0
 #define	TOK_SOCK	1
-#define	TOK_M(i)	((uint32_t)(2 + (i)))
+#define	TOK_SB		2	/* the standby's end of the mirror */
+#define	TOK_M(i)	((uint32_t)(3 + (i)))
+#define	SB_RETRY_MS	1000	/* a standby that died, again */
+#define	SB_RETRY_MAX_MS	60000	/* after failures, doubling up to this */
 /* A member's queue: what its pair holds before we drop (SO_SNDBUF). */
 #define	FWD_QUEUE	(4 << 20)
 #define	CTL_SIZE	128	/* a datagram's pktinfo control messages */
@@ -76,6 +80,14 @@ static struct {
 	struct timespec	started;
 	struct plat_poller *poller;
 	int		swatched;	/* the socket is in the poller */
+
+	/* The standby (standby.h): sbfd -1 while there is none. */
+	const struct owner_args *args;
+	int		sbfd;
+	pid_t		sbpid;
+	uint64_t	sb_tried_us;
+	long		sb_wait_ms;
+	uint32_t	takeovers;	/* 1: this owner took over */
 	uint8_t		(*bufs)[DGRAM_MAX];	/* PLAT_BATCH of them */
 } u;
 
@@ -150,6 +162,10 @@ _Noreturn static void
 finish(void)
 {
 	(void) unlink(u.path);
+	/* The standby lets go of the socket, or the port stays taken. */
+	if (u.sbfd >= 0)
+		standby_finish(u.sbfd, u.sbpid);
+	u.sbfd = -1;
 	(void) real.close(u.rvfd);
 	(void) real.close(u.sfd);
 	/* Status clients (the one that said STOP) see the end now. */
@@ -164,11 +180,79 @@ finish(void)
 }
 
 static void
+sb_drop(const char *why)
+{
+	if (u.sbfd < 0)
+		return;
+	plat_poller_del(u.poller, u.sbfd, TOK_SB);
+	standby_kill(u.sbpid, u.sbfd);
+	u.sbfd = -1;
+	shim_log(LOG_LVL_WARN, "the standby %s; another is started", why);
+}
+
+/* Member i to the standby: its connection, and its queue if it has one. */
+static void
+sb_tell(size_t i)
+{
+	const struct umember *m = &u.m[i];
+
+	if (u.sbfd < 0)
+		return;
+	if (standby_tell(u.sbfd, SB_JOIN, i, m->pid, 0, m->ctl) != 0 ||
+	    (m->dfd >= 0 && standby_tell(u.sbfd, SB_QUEUE, i, m->pid, 0,
+	    m->dfd) != 0))
+		sb_drop("did not take a member");
+}
+
+/*
+ * A standby when there is none (a program owner only: a fork has no
+ * program to start), told of every member; after a failure, again
+ * later, each time twice as late.
+ */
+static void
+sb_up(void)
+{
+	struct owner_args b;
+	uint64_t now = util_now_us();
+	int fd;
+	pid_t pid;
+
+	if (u.sbfd >= 0 || !u.args->prog || (u.sb_tried_us != 0 &&
+	    now - u.sb_tried_us < (uint64_t)u.sb_wait_ms * 1000))
+		return;
+	u.sb_tried_us = now;
+	b = *u.args;
+	b.listenfd = u.sfd;
+	b.rvfd = u.rvfd;
+	b.service[0] = '\0';
+	if (standby_start(&b, -1, -1, &fd, &pid) != 0) {
+		u.sb_wait_ms = u.sb_wait_ms * 2 > SB_RETRY_MAX_MS ?
+		    SB_RETRY_MAX_MS : u.sb_wait_ms * 2;
+		shim_log(LOG_LVL_WARN, "no standby: %s", strerror(errno));
+		return;
+	}
+	u.sb_wait_ms = SB_RETRY_MS;
+	u.sbfd = fd;
+	u.sbpid = pid;
+	if (plat_poller_set(u.poller, fd, TOK_SB, 1) != 0) {
+		sb_drop("cannot be watched");
+		return;
+	}
+	for (size_t i = 0; i < u.n; i++) {
+		if (u.m[i].ctl >= 0 && u.m[i].joined)
+			sb_tell(i);
+	}
+}
+
+static void
 drop_member(size_t i)
 {
 	struct umember *m = &u.m[i];
 
 	plat_poller_del(u.poller, m->ctl, TOK_M(i));
+	if (m->joined && u.sbfd >= 0 &&
+	    standby_tell(u.sbfd, SB_END, i, 0, 0, -1) != 0)
+		sb_drop("did not take a member's end");
 	(void) real.close(m->ctl);
 	if (m->dfd >= 0)
 		(void) real.close(m->dfd);
@@ -271,6 +355,7 @@ welcome(size_t i, const struct proto_rec *r)
 	u.eps[i].eligible = u.eps[i].listening = (uint8_t)dispatched();
 	u.eps[i].id = ++u.next_id;
 	policy_update(&u.pol, u.eps, i);
+	sb_tell(i);
 	return (0);
 }
 
@@ -303,6 +388,8 @@ send_stat(int fd)
 	put_u64(&r, STAT_G_DELIVERED_LO, u.delivered);
 	r.opts[STAT_G_LINGER] = (int32_t)u.linger_ms;
 	r.opts[STAT_G_UDP] = u.udp;
+	r.opts[STAT_G_STANDBY] = u.sbfd >= 0 ? (int32_t)u.sbpid : 0;
+	r.opts[STAT_G_TAKEOVERS] = (int32_t)u.takeovers;
 	put_u64(&r, STAT_G_DROPS_LO, u.drops);
 	if (proto_send(fd, &r, -1) != 0)
 		return;
@@ -519,16 +606,22 @@ rv_heal(void)
 	u.rvfd = fd;
 	(void) plat_poller_set(u.poller, fd, TOK_RV, 1);
 	shim_log(LOG_LVL_WARN, "%s was removed; made it again", u.path);
+	/* Its copy is of the old socket: a takeover would be unreachable. */
+	sb_drop("holds the old rendezvous socket");
+	u.sb_tried_us = 0;
 }
 
-_Noreturn void
-udp_owner_run(const struct owner_args *a, int sfd, int rvfd)
+/* What an owner and a standby taking over set up alike. */
+static void
+setup(const struct owner_args *a, int sfd, int rvfd)
 {
 	struct sockaddr_storage ss;
-	uint64_t empty_us = 0;
 	socklen_t len = sizeof (ss);
 
 	memset(&u, 0, sizeof (u));
+	u.args = a;
+	u.sbfd = -1;
+	u.sb_wait_ms = SB_RETRY_MS;
 	for (size_t i = 0; i < UDP_MEMBERS; i++)
 		u.m[i].ctl = u.m[i].dfd = -1;
 	u.sfd = sfd;
@@ -561,14 +654,20 @@ udp_owner_run(const struct owner_args *a, int sfd, int rvfd)
 		    real.fcntl(sfd, F_GETFL) | O_NONBLOCK);
 		plat_pktinfo_enable(sfd, ss.ss_family);
 	}
-	shim_log(LOG_LVL_INFO, "%s group started at %s (%s)", u.udp ? "UDP" :
-	    "TCP", a->path, config_policy_name(u.way));
+}
+
+_Noreturn static void
+loop(void)
+{
+	uint64_t empty_us = 0;
+
 	for (;;) {
 		uint32_t tok[64];
 		int n, timeout, want = dispatched() && u.live > 0;
 
+		sb_up();
 		if (want != u.swatched &&
-		    plat_poller_set(u.poller, sfd, TOK_SOCK, want) == 0)
+		    plat_poller_set(u.poller, u.sfd, TOK_SOCK, want) == 0)
 			u.swatched = want;
 		timeout = linger_left(&empty_us);
 		if (timeout < 0 || timeout > RV_CHECK_MS)
@@ -581,6 +680,8 @@ udp_owner_run(const struct owner_args *a, int sfd, int rvfd)
 		for (int k = 0; k < n; k++) {
 			if (tok[k] == TOK_RV)
 				accept_members();
+			else if (tok[k] == TOK_SB)
+				sb_drop("is gone");
 			else if (tok[k] == TOK_SOCK && u.swatched &&
 			    u.live > 0)
 				read_socket();
@@ -596,4 +697,64 @@ udp_owner_run(const struct owner_args *a, int sfd, int rvfd)
 		if (linger_left(&empty_us) == 0)
 			finish();
 	}
+}
+
+_Noreturn void
+udp_owner_run(const struct owner_args *a, int sfd, int rvfd)
+{
+	setup(a, sfd, rvfd);
+	shim_log(LOG_LVL_INFO, "%s group started at %s (%s)", u.udp ? "UDP" :
+	    "TCP", a->path, config_policy_name(u.way));
+	loop();
+}
+
+_Noreturn void
+udp_owner_takeover(const struct owner_args *a, const struct udp_member *m,
+    size_t n)
+{
+	size_t adopted = 0;
+
+	shim_log_set_role("owner ");
+	owner_signals();
+	/* What ps and pgrep -f show: "rpshim-owner udp ADDRESS..." now. */
+	if (a->role != NULL && strlen(a->role) >= 3) {
+		size_t len = strlen(a->role);
+
+		memset(a->role, 0, len);
+		memcpy(a->role, a->udp ? "udp" : "tcp", 3);
+	}
+	setup(a, a->listenfd, a->rvfd);
+	u.takeovers = 1;
+	for (size_t k = 0; k < n; k++) {
+		size_t i = m[k].slot;
+		struct umember *um = &u.m[i];
+
+		if (i >= UDP_MEMBERS || um->ctl >= 0 || m[k].ctl < 0 ||
+		    (dispatched() && m[k].dfd < 0) ||
+		    plat_poller_set(u.poller, m[k].ctl, TOK_M(i), 1) != 0) {
+			(void) real.close(m[k].ctl);
+			if (m[k].dfd >= 0)
+				(void) real.close(m[k].dfd);
+			continue;
+		}
+		(void) real.fcntl(m[k].ctl, F_SETFL, O_NONBLOCK);
+		if (m[k].dfd >= 0)
+			(void) real.fcntl(m[k].dfd, F_SETFL, O_NONBLOCK);
+		um->ctl = m[k].ctl;
+		um->dfd = dispatched() ? m[k].dfd : -1;
+		um->joined = 1;
+		um->pid = (int)m[k].pid;
+		um->first = 0;
+		u.live++;
+		u.had_first = 1;
+		u.eps[i].eligible = u.eps[i].listening = (uint8_t)dispatched();
+		u.eps[i].id = ++u.next_id;
+		policy_update(&u.pol, u.eps, i);
+		if (i >= u.n)
+			u.n = i + 1;
+		adopted++;
+	}
+	shim_log(LOG_LVL_WARN, "the owner of %s died; took over its %zu "
+	    "member(s)", a->path, adopted);
+	loop();
 }

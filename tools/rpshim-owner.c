@@ -33,6 +33,8 @@ main(int argc, char **argv)
 	}
 	(void) setsid();
 	/* A standby stays its owner's child: the owner knows its pid. */
+	if (a.mirrorfd >= 0 && a.direct)
+		udp_standby_run(&a);
 	if (a.mirrorfd >= 0)
 		standby_run(&a);
 	if ((pid = fork()) < 0)

@@ -102,16 +102,17 @@ no_new_owners() { [ -z "$(new_owners)" ]; }
 # Of those, the groups' owners, and their standbys (standby.h): a standby
 # runs as "rpshim-owner standby ..." until it takes over.
 owner_role() { ps -o args= -p "$1" 2>/dev/null | awk '{ print $2 }'; }
+is_standby() { case $(owner_role "$1") in standby | udpstandby) return 0 ;; esac; return 1; }
 the_owners() {
 	local p
 	for p in $(new_owners); do
-		[ "$(owner_role "$p")" = standby ] || echo "$p"
+		is_standby "$p" || echo "$p"
 	done
 }
 the_standbys() {
 	local p
 	for p in $(new_owners); do
-		[ "$(owner_role "$p")" = standby ] && echo "$p"
+		is_standby "$p" && echo "$p"
 	done
 }
 

@@ -43,6 +43,7 @@ run_test stat-pids		t_stat_pids
 run_test prefork4		t_prefork4
 run_test separate4		t_separate4
 run_test shared4		t_shared4
+run_test shared-member		t_shared_member
 run_test epoll4			t_epoll4
 run_test bindfork4		t_bindfork4
 run_test ipv6			t_ipv6
@@ -136,6 +137,7 @@ run_test udp-hash		t_udp_hash
 run_test udp-srcip		t_udp_srcip
 run_test udp-separate		t_udp_separate
 run_test udp-killed		t_udp_killed
+run_test udp-standby		t_udp_standby
 run_test udp-forced		t_udp_forced
 run_test udp-connect		t_udp_connect
 run_test udp-bad-way		t_udp_bad_way

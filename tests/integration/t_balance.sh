@@ -98,6 +98,68 @@ t_shared4() {
 	done
 }
 
+# The shared way, one member at a time: what it set before bind reaches
+# its accepted connections (from the group's listener), and its
+# shutdown() stops its own listening, not the others'.
+t_shared_member() {
+	local out
+	need_python
+	cat >"$TDIR/shared.py" <<'PY'
+import socket, subprocess, sys, time
+def mk(port):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    s.bind(("127.0.0.1", port))
+    s.listen(16)
+    return s
+if len(sys.argv) > 1 and sys.argv[1] == "b":
+    s = mk(int(sys.argv[2]))
+    print("ready", flush=True)
+    while True:
+        c, _ = s.accept()
+        c.send(b"b")
+        c.close()
+a = mk(0)
+port = a.getsockname()[1]
+c = socket.create_connection(("127.0.0.1", port), timeout=5)
+x, _ = a.accept()
+print("accepted KEEPALIVE", x.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
+      "NODELAY", x.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+x.close()
+c.close()
+b = subprocess.Popen([sys.executable, sys.argv[0], "b", str(port)],
+                     stdout=subprocess.PIPE, text=True)
+try:
+    assert b.stdout.readline().strip() == "ready"
+    a.shutdown(socket.SHUT_RDWR)
+    try:
+        a.accept()
+        print("a accept: accepted")
+    except OSError as e:
+        print("a accept:", e.errno)
+    a.close()
+    got = ""
+    for i in range(5):
+        c = socket.create_connection(("127.0.0.1", port), timeout=5)
+        got += c.recv(1).decode()
+        c.close()
+    print("after a's shutdown:", got)
+finally:
+    b.kill()
+    b.wait()
+PY
+	out=$("$PYTHON" "$TDIR/shared.py" 2>&1)
+	note "native: $(echo "$out" | tr '\n' '|')"
+	[ "$out" = "$(printf 'accepted KEEPALIVE 1 NODELAY 1\na accept: 22\nafter a'"'"'s shutdown: bbbbb')" ] ||
+	    { fail "natively: $out"; return; }
+	out=$("${SHIM[@]}" REUSEPORT_SHIM_POLICY=shared "$PYTHON" "$TDIR/shared.py" 2>&1)
+	note "shared: $(echo "$out" | tr '\n' '|')"
+	[ "$out" = "$(printf 'accepted KEEPALIVE 1 NODELAY 1\na accept: 22\nafter a'"'"'s shutdown: bbbbb')" ] ||
+	    fail "under the shim, REUSEPORT_SHIM_POLICY=shared: $out"
+}
+
 t_bindfork4() {
 	start_server bf "${SHIM[@]}" "$BUILD/examples/bindfork" -n 4 || return
 	server_up bf 4 || return

@@ -310,6 +310,34 @@ t_udp_killed() {
 	stop_server k3 0
 }
 
+# The owner is no single point of failure here either: kill -9 it and
+# its standby takes over with the members and their queues; every
+# datagram after is answered, by the same members, stat says so, and
+# there is a standby again.
+udp_has_standby() { stat_line | grep -q 'standby pid [0-9]'; }
+udp_taken_over() { stat_line | grep -q 'takeovers 1' && udp_has_standby; }
+
+t_udp_standby() {
+	local owner
+	need_python
+	READY=()
+	udp_serve s1 1 || return
+	udp_serve s2 1 -- -p "$PORT" || return
+	poll_until 3000 udp_has_standby ||
+	    { fail "no standby: $(stat_line)"; return; }
+	owner=$(the_owners)
+	udp_client before "$PORT" -n 64 -c 16 -w 4
+	udp_check before 64 || return
+	kill -KILL "$owner"
+	poll_until 5000 udp_taken_over ||
+	    { fail "no takeover after the owner ($owner) was killed: $(stat_line)"; return; }
+	udp_client after "$PORT" -n 64 -c 16 -w 4
+	udp_check after 64 || return
+	udp_all_answered after "${READY[@]}"
+	stop_server s1 0
+	stop_server s2 0
+}
+
 # REUSEPORT_SHIM_PORTS with udp: rules, for programs that never set the
 # option (--plain); TCP's rules (a bare port, tcp:) do not cover UDP.
 udp_plain_bind() {

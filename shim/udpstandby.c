@@ -1,0 +1,135 @@
+/*
+ * udpstandby.c: the standby of a udpowner.c group (UDP, or TCP served
+ * the shared way), so that killing its owner does not end the group.
+ *
+ * As standby.h tells for TCP: what keeps the group alive is open files,
+ * not the owner process.  This one holds copies of the group's socket,
+ * the rendezvous socket, and each member's connection and queue (the
+ * owner's ends), told of each by MIRROR records (SB_JOIN with the
+ * connection, SB_QUEUE with the queue, SB_END), and sleeps on its end of
+ * the mirror.  End of stream with no FINISH: the owner died, and this
+ * process becomes the owner with those members (udp_owner_takeover).
+ * Datagrams the dead owner had read and not yet forwarded are lost, as a
+ * socket's queue is when its process dies; the rest wait in the socket.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+
+#include "log.h"
+#include "owner.h"
+#include "platform.h"
+#include "proto.h"
+#include "real.h"
+#include "standby.h"
+
+#define	UDP_SB_SLOTS	256	/* as the owner's members */
+
+static struct udp_member tab[UDP_SB_SLOTS];
+
+static void
+forget(size_t k)
+{
+	if (tab[k].ctl >= 0)
+		(void) real.close(tab[k].ctl);
+	if (tab[k].dfd >= 0)
+		(void) real.close(tab[k].dfd);
+	tab[k].ctl = tab[k].dfd = -1;
+}
+
+/* FINISH: the owner ends the group; we hold nothing of it any more. */
+_Noreturn static void
+let_go(const struct owner_args *a)
+{
+	for (size_t k = 0; k < UDP_SB_SLOTS; k++)
+		forget(k);
+	(void) real.close(a->listenfd);
+	(void) real.close(a->rvfd);
+	_exit(0);
+}
+
+_Noreturn void
+udp_standby_run(const struct owner_args *args)
+{
+	static struct owner_args a;
+	struct proto_rec r;
+	socklen_t tl = sizeof (int);
+	int fd, rc, type = 0;
+	size_t k, n;
+	char c;
+
+	a = *args;
+	shim_log_set_role("standby ");
+	owner_signals();
+	/* As the TCP standby: it goes when its service is stopped. */
+	(void) signal(SIGTERM, SIG_DFL);
+	plat_set_procname(OWNER_PROG);
+	(void) real.fcntl(a.listenfd, F_SETFD, FD_CLOEXEC);
+	(void) real.fcntl(a.rvfd, F_SETFD, FD_CLOEXEC);
+	(void) real.fcntl(a.mirrorfd, F_SETFD, FD_CLOEXEC);
+	/* The group's socket says which: a UDP group, or TCP shared. */
+	if (real.getsockopt(a.listenfd, SOL_SOCKET, SO_TYPE, &type,
+	    &tl) != 0)
+		_exit(1);
+	a.udp = type == SOCK_DGRAM;
+	for (k = 0; k < UDP_SB_SLOTS; k++) {
+		tab[k].slot = k;
+		tab[k].ctl = tab[k].dfd = -1;
+	}
+	c = STANDBY_UP_BYTE;
+	if (real.write(a.mirrorfd, &c, 1) != 1)
+		_exit(1);
+	for (;;) {
+		rc = proto_recv(a.mirrorfd, &r, &fd, plat_recv_cloexec_flag());
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc <= 0)
+			break;
+		if (fd >= 0 && plat_recv_cloexec_flag() == 0)
+			(void) real.fcntl(fd, F_SETFD, FD_CLOEXEC);
+		k = r.seq;
+		if (r.type != REC_MIRROR || r.nopts < 2 || k >= UDP_SB_SLOTS) {
+			if (fd >= 0)
+				(void) real.close(fd);
+			continue;
+		}
+		switch (r.arg) {
+		case SB_JOIN:
+			forget(k);
+			tab[k].ctl = fd;
+			tab[k].pid = r.opts[0];
+			fd = -1;
+			break;
+		case SB_QUEUE:
+			if (tab[k].dfd >= 0)
+				(void) real.close(tab[k].dfd);
+			tab[k].dfd = fd;
+			fd = -1;
+			break;
+		case SB_END:
+			forget(k);
+			break;
+		case SB_FINISH:
+			let_go(&a);
+		default:
+			break;
+		}
+		if (fd >= 0)
+			(void) real.close(fd);
+	}
+	/* A record we could not read: the owner lives; never two owners. */
+	if (rc < 0 && errno != ECONNRESET) {
+		shim_log(LOG_LVL_ERROR, "standby: bad record from the owner "
+		    "(%s); leaving", strerror(errno));
+		let_go(&a);
+	}
+	(void) real.close(a.mirrorfd);
+	for (k = n = 0; k < UDP_SB_SLOTS; k++) {
+		if (tab[k].ctl >= 0)
+			tab[n++] = tab[k];
+	}
+	udp_owner_takeover(&a, tab, n);
+}
