@@ -23,7 +23,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define	NVARS	6
+#define	NVARS	7
 
 static const char *const names[NVARS] = {
 	REUSEPORT_SHIM_ENV_MODE,
@@ -32,8 +32,9 @@ static const char *const names[NVARS] = {
 	REUSEPORT_SHIM_ENV_DIR,
 	REUSEPORT_SHIM_ENV_LOG,
 	REUSEPORT_SHIM_ENV_LINGER,
+	REUSEPORT_SHIM_ENV_UDP,
 };
-enum { V_MODE, V_POLICY, V_PORTS, V_DIR, V_LOG, V_LINGER };
+enum { V_MODE, V_POLICY, V_PORTS, V_DIR, V_LOG, V_LINGER, V_UDP };
 
 static char *vals[NVARS];
 
@@ -74,17 +75,21 @@ rule_round_trip(const struct port_rule *r)
 	struct port_rule back[2];
 	size_t n = 99;
 
+	const char *proto = r->udp ? "udp" : "tcp";
+
 	if (r->family == 0) {
-		(void) snprintf(text, sizeof (text), "%u", (unsigned)r->port);
+		(void) snprintf(text, sizeof (text), "%s:%u", proto,
+		    (unsigned)r->port);
 	} else {
 		CHECK(inet_ntop(r->family, r->addr, host, sizeof (host)) != NULL);
 		(void) snprintf(text, sizeof (text),
-		    r->family == AF_INET6 ? "tcp:[%s]:%u" : "tcp:%s:%u", host,
-		    (unsigned)r->port);
+		    r->family == AF_INET6 ? "%s:[%s]:%u" : "%s:%s:%u", proto,
+		    host, (unsigned)r->port);
 	}
 	CHECK(config_parse_ports(text, back, 2, &n) == 0);
 	CHECK(n == 1);
-	CHECK(back[0].family == r->family && back[0].port == r->port);
+	CHECK(back[0].family == r->family && back[0].port == r->port &&
+	    back[0].udp == r->udp);
 	CHECK(memcmp(back[0].addr, r->addr, sizeof (r->addr)) == 0);
 }
 
@@ -95,8 +100,19 @@ check_valid(const struct shim_config *c)
 	CHECK(c->nrules <= CONFIG_MAX_RULES);
 	CHECK(c->mode >= SHIM_MODE_AUTO && c->mode <= SHIM_MODE_OFF);
 	CHECK(c->policy >= SHIM_POLICY_ROUNDROBIN &&
-	    c->policy <= SHIM_POLICY_LEASTLOADED);
+	    c->policy <= SHIM_POLICY_SHARED);
 	CHECK(strcmp(config_policy_name(c->policy), "?") != 0);
+	/* UDP's ways: any policy but leastloaded; hash unless told. */
+	CHECK(c->udp >= SHIM_POLICY_ROUNDROBIN &&
+	    c->udp <= SHIM_POLICY_SHARED &&
+	    c->udp != SHIM_POLICY_LEASTLOADED);
+	if (vals[V_UDP] == NULL) {
+		CHECK(c->udp == SHIM_POLICY_HASH);
+	} else {
+		enum shim_policy w;
+
+		CHECK(config_parse_udp(vals[V_UDP], &w) == 0 && w == c->udp);
+	}
 	CHECK(c->log_level >= LOG_LVL_ERROR && c->log_level <= LOG_LVL_DEBUG);
 	CHECK(memchr(c->dir, '\0', sizeof (c->dir)) != NULL);
 	CHECK(c->dir[0] == '\0' || c->dir[0] == '/');
@@ -131,12 +147,19 @@ check_valid(const struct shim_config *c)
 		if (r->family == AF_INET)
 			CHECK(all_zero(r->addr + 4, sizeof (r->addr) - 4));
 		rule_round_trip(r);
-		/* A rule matches its own address, on either family if any. */
+		/*
+		 * A rule matches its own address, on either family if any,
+		 * for its own protocol.
+		 */
+		CHECK(r->udp == 0 || r->udp == 1);
 		if (r->family == 0) {
-			CHECK(config_rule_match(c, AF_INET, r->addr, r->port));
-			CHECK(config_rule_match(c, AF_INET6, r->addr, r->port));
+			CHECK(config_rule_match_proto(c, r->udp, AF_INET,
+			    r->addr, r->port));
+			CHECK(config_rule_match_proto(c, r->udp, AF_INET6,
+			    r->addr, r->port));
 		} else {
-			CHECK(config_rule_match(c, r->family, r->addr, r->port));
+			CHECK(config_rule_match_proto(c, r->udp, r->family,
+			    r->addr, r->port));
 		}
 		/* A different address matches only if some rule says so. */
 		memcpy(other, r->addr, sizeof (other));

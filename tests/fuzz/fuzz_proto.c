@@ -150,7 +150,8 @@ decode_checked(const uint8_t *chunk, struct proto_rec *r)
 	/* The owner's to its standby, and GONE: an fd of the owner's own. */
 	CHECK(proto_type_may_fd(r->type) ==
 	    (r->type == REC_CONN || r->type == REC_WELCOME ||
-	    r->type == REC_MIRROR || r->type == REC_GONE));
+	    r->type == REC_MIRROR || r->type == REC_GONE ||
+	    r->type == REC_DGRAM));
 	for (uint32_t i = r->nopts; i < PROTO_MAX_OPTS; i++)
 		CHECK(r->opts[i] == 0);
 
