@@ -61,6 +61,7 @@
 
 #include "reuseport_shim.h"
 #include "exec.h"
+#include "config.h"
 #include "execenv.h"
 #include "fdtab.h"
 #include "log.h"
@@ -79,10 +80,12 @@ extern char **environ;
 struct exec_room {
 	char	*env[EXEC_ENV_MAX];
 	char	buf[EXEC_BUF_MAX];
-	/* The shadows kept open for the exec, and the entry naming them. */
+	/*
+	 * The shadows (and a UDP member's connection and group socket)
+	 * kept open for the exec, and the entry naming them.
+	 */
 	char	pairs[EXECENV_PAIRS_BYTES];
-	int	fd[EXECENV_PAIRS_MAX];
-	int	shadow[EXECENV_PAIRS_MAX];
+	struct execenv_pair p[EXECENV_PAIRS_MAX];
 	size_t	npairs;
 	int	open;		/* their FD_CLOEXEC is cleared */
 };
@@ -272,22 +275,46 @@ shim_env(const char *what, char *const envp[], struct exec_room *r)
 	return (envp);
 }
 
+/* A hidden fd of ours, open. */
+static int
+kept(int fd)
+{
+	return (fd >= 0 && fdtab_hidden(fd) && real.fcntl(fd, F_GETFD) >= 0);
+}
+
 /*
- * The shadow of tracked fd if it is a member's, or -1; the table's lock
- * held.  Where the table is not ours (a vfork child, a child forked
+ * What the new program needs of tracked fd if it is a member's: its
+ * shadow, and a dispatched UDP member's connection to its owner and the
+ * group's socket, into e; 0, or -1 (none: not a member, or a member the
+ * new program cannot take: one of the shared way is the group's socket
+ * or listener itself, and stays that without the shim).  The table's
+ * lock held.  Where the table is not ours (a vfork child, a child forked
  * without the atfork handlers) its lock must not be taken and nothing
  * answers: no shadow, and the new program's listeners start with fresh
  * options (a lock-free read of the table would do, were its fields
- * atomic).
+ * atomic).  The hidden fds must be open here too: a child's closefrom
+ * before exec (Python's close_fds) closes them where the table is not
+ * ours.
  */
 static int
-shadow_of(int fd)
+carried(int fd, struct execenv_pair *e)
 {
 	struct shim_sock *sk;
 
-	/* Not a UDP member's: the shim after exec knows only TCP ones. */
-	return ((sk = fdtab_get(fd)) == NULL || sk->state == SK_OPT ||
-	    sk->state == SK_DIRECT ? -1 : sk->shadow);
+	if ((sk = fdtab_get(fd)) == NULL || sk->state == SK_OPT ||
+	    (sk->state == SK_DIRECT && (!sk->dgram ||
+	    sk->way == SHIM_POLICY_SHARED)) || !kept(sk->shadow))
+		return (-1);
+	e->fd = fd;
+	e->shadow = sk->shadow;
+	e->ctl = e->out = -1;
+	if (sk->state == SK_DIRECT) {
+		if (!kept(sk->ctl) || !kept(sk->out))
+			return (-1);
+		e->ctl = sk->ctl;
+		e->out = sk->out;
+	}
+	return (0);
 }
 
 /*
@@ -305,38 +332,42 @@ pairs_find(struct exec_room *r, int ours)
 	if (!ours)
 		return (0);
 	for (int fd = fdtab_next(0); fd >= 0; fd = fdtab_next(fd + 1)) {
-		int fl, sh;
+		struct execenv_pair e;
+		int fl;
 
-		/*
-		 * The shadow open here too: a child's closefrom before exec
-		 * (Python's close_fds) closes it where the table is not ours.
-		 */
 		if (fdtab_hidden(fd) || (fl = real.fcntl(fd, F_GETFD)) < 0 ||
-		    (fl & FD_CLOEXEC) != 0 || (sh = shadow_of(fd)) < 0 ||
-		    !fdtab_hidden(sh) || real.fcntl(sh, F_GETFD) < 0)
+		    (fl & FD_CLOEXEC) != 0 || carried(fd, &e) != 0)
 			continue;
 		if (r->npairs == EXECENV_PAIRS_MAX) {
 			lost++;
 			continue;
 		}
-		r->fd[r->npairs] = fd;
-		r->shadow[r->npairs++] = sh;
+		r->p[r->npairs++] = e;
 	}
 	return (lost);
 }
 
-/* Clear (on 0) or set FD_CLOEXEC on the shadows in r. */
+/* Clear (on 0) or set FD_CLOEXEC on hidden fd. */
+static void
+cloexec(int fd, int on)
+{
+	int fl;
+
+	/* Moved meanwhile (a dup2 onto it): the number is not ours. */
+	if (fd < 0 || !fdtab_hidden(fd) || (fl = real.fcntl(fd, F_GETFD)) < 0)
+		return;
+	(void) real.fcntl(fd, F_SETFD, on ? fl | FD_CLOEXEC :
+	    fl & ~FD_CLOEXEC);
+}
+
+/* The same on the hidden fds r names. */
 static void
 pairs_cloexec(const struct exec_room *r, int on)
 {
 	for (size_t i = 0; i < r->npairs; i++) {
-		int sh = r->shadow[i], fl;
-
-		/* Moved meanwhile (a dup2 onto it): the number is not ours. */
-		if (!fdtab_hidden(sh) || (fl = real.fcntl(sh, F_GETFD)) < 0)
-			continue;
-		(void) real.fcntl(sh, F_SETFD, on ? fl | FD_CLOEXEC :
-		    fl & ~FD_CLOEXEC);
+		cloexec(r->p[i].shadow, on);
+		cloexec(r->p[i].ctl, on);
+		cloexec(r->p[i].out, on);
 	}
 }
 
@@ -359,8 +390,8 @@ shadow_env(const char *what, char *const env[], struct exec_room *r)
 	if (ours)
 		fdtab_lock(&saved);
 	lost = pairs_find(r, ours);
-	if (r->npairs > 0 && execenv_pairs_format(r->fd, r->shadow,
-	    r->npairs, r->pairs, sizeof (r->pairs)) >= 0)
+	if (r->npairs > 0 && execenv_pairs_format(r->p, r->npairs, r->pairs,
+	    sizeof (r->pairs)) >= 0)
 		entry = r->pairs;
 	if (entry == NULL && execenv_get(env, REUSEPORT_SHIM_ENV_SHADOWS) ==
 	    NULL) {

@@ -344,9 +344,19 @@ put_num(char *buf, size_t len, size_t *pos, int v)
 	return (0);
 }
 
+/* ':' and n at *pos. */
+static int
+put_field(char *buf, size_t len, size_t *pos, int n)
+{
+	if (*pos + 1 >= len)
+		return (-1);
+	buf[(*pos)++] = ':';
+	return (put_num(buf, len, pos, n));
+}
+
 int
-execenv_pairs_format(const int *fds, const int *shadows, size_t n,
-    char *buf, size_t len)
+execenv_pairs_format(const struct execenv_pair *p, size_t n, char *buf,
+    size_t len)
 {
 	static const char pre[] = REUSEPORT_SHIM_ENV_SHADOWS "=";
 	size_t pos = sizeof (pre) - 1;
@@ -355,17 +365,19 @@ execenv_pairs_format(const int *fds, const int *shadows, size_t n,
 		return (-1);
 	memcpy(buf, pre, pos);
 	for (size_t i = 0; i < n; i++) {
-		if (fds[i] < 0 || shadows[i] < 0)
+		if (p[i].fd < 0 || p[i].shadow < 0 ||
+		    (p[i].ctl < 0) != (p[i].out < 0))
 			return (-1);
 		if (i > 0) {
 			if (pos + 1 >= len)
 				return (-1);
 			buf[pos++] = ',';
 		}
-		if (put_num(buf, len, &pos, fds[i]) != 0 || pos + 1 >= len)
-			return (-1);
-		buf[pos++] = ':';
-		if (put_num(buf, len, &pos, shadows[i]) != 0)
+		if (put_num(buf, len, &pos, p[i].fd) != 0 ||
+		    put_field(buf, len, &pos, p[i].shadow) != 0 ||
+		    (p[i].ctl >= 0 && (put_field(buf, len, &pos,
+		    p[i].ctl) != 0 || put_field(buf, len, &pos,
+		    p[i].out) != 0)))
 			return (-1);
 	}
 	buf[pos] = '\0';
@@ -391,20 +403,26 @@ get_num(const char **s)
 }
 
 int
-execenv_pairs_parse(const char *value, int *fds, int *shadows, size_t max)
+execenv_pairs_parse(const char *value, struct execenv_pair *p, size_t max)
 {
 	size_t n = 0;
 
 	if (*value == '\0')
 		return (0);
 	for (;;) {
-		int fd, sh;
+		struct execenv_pair e = { -1, -1, -1, -1 };
 
-		if (n == max || (fd = get_num(&value)) < 0 || *value++ != ':' ||
-		    (sh = get_num(&value)) < 0)
+		if (n == max || (e.fd = get_num(&value)) < 0 ||
+		    *value++ != ':' || (e.shadow = get_num(&value)) < 0)
 			return (-1);
-		fds[n] = fd;
-		shadows[n++] = sh;
+		/* A UDP member's: two more, or none. */
+		if (*value == ':') {
+			value++;
+			if ((e.ctl = get_num(&value)) < 0 || *value++ != ':' ||
+			    (e.out = get_num(&value)) < 0)
+				return (-1);
+		}
+		p[n++] = e;
 		if (*value == '\0')
 			return ((int)n);
 		if (*value++ != ',')

@@ -132,27 +132,36 @@ int execenv_search(const char *file, char *const argv[], char *const envp[],
  * back as a fresh socket's and accepted sockets lose them (nginx's
  * binary upgrade).  exec keeps the shadows open and names them, paired
  * with their endpoints' fds, in REUSEPORT_SHIM_SHADOWS=fd:shadow[,...].
- * The entry for EXECENV_PAIRS_MAX pairs of numbers below 65536 (the fd
- * table's bitmap, the only fds it lists) fits EXECENV_PAIRS_BYTES.
+ * A UDP member of a dispatched way (udp.h) names two fds more, its
+ * connection to the owner and the group's socket: fd:shadow:ctl:out.
+ * The entry for EXECENV_PAIRS_MAX of them, numbers below 65536 (the fd
+ * table's bitmap, the only fds it lists), fits EXECENV_PAIRS_BYTES.
  */
 #define	EXECENV_PAIRS_MAX	128
-#define	EXECENV_PAIRS_BYTES	2048
+#define	EXECENV_PAIRS_BYTES	3200
+
+struct execenv_pair {
+	int	fd;
+	int	shadow;
+	int	ctl;		/* -1: a TCP endpoint's (fd:shadow) */
+	int	out;
+};
 
 /*
- * The entry "REUSEPORT_SHIM_SHADOWS=fd:shadow,..." of the n pairs
- * (fds[i], shadows[i]), numbers >= 0, into buf: its length, or -1 if it
- * does not fit (buf is not usable then).
+ * The entry "REUSEPORT_SHIM_SHADOWS=fd:shadow,..." of the n pairs,
+ * numbers >= 0 (ctl and out both -1, or both >= 0), into buf: its
+ * length, or -1 if it does not fit (buf is not usable then).
  */
-int execenv_pairs_format(const int *fds, const int *shadows, size_t n,
+int execenv_pairs_format(const struct execenv_pair *p, size_t n,
     char *buf, size_t len);
 
 /*
- * The pairs of a REUSEPORT_SHIM_SHADOWS value into fds and shadows (max
- * each): how many, or -1 if the value is not exactly that syntax (decimal
- * numbers below 2^31, no sign, no blanks) or has more than max pairs:
- * the value is forged or broken, and none of it is used.
+ * The pairs of a REUSEPORT_SHIM_SHADOWS value into p (max): how many, or
+ * -1 if the value is not exactly that syntax (decimal numbers below
+ * 2^31, no sign, no blanks; 2 or 4 of them an entry) or has more than
+ * max: the value is forged or broken, and none of it is used.
  */
-int execenv_pairs_parse(const char *value, int *fds, int *shadows,
+int execenv_pairs_parse(const char *value, struct execenv_pair *p,
     size_t max);
 
 /*

@@ -95,20 +95,19 @@ look(int fd, void *arg)
 
 /* The pairs REUSEPORT_SHIM_SHADOWS named. */
 struct pairs {
-	int	fd[EXECENV_PAIRS_MAX];
-	int	shadow[EXECENV_PAIRS_MAX];
+	struct execenv_pair p[EXECENV_PAIRS_MAX];
 	/* The sock that took pair i's shadow, or NULL. */
 	struct shim_sock *sk[EXECENV_PAIRS_MAX];
 	size_t	n;
 };
 
 /*
- * fd is what a shadow is: a TCP socket of family, neither bound nor
+ * fd is what a shadow is: a socket of family and type, neither bound nor
  * connected, and not already one of ours.  A bound or connected one is
  * the application's own (the number stale), never to be hidden from it.
  */
 static int
-is_shadow(int fd, int family)
+is_shadow(int fd, int family, int want)
 {
 	struct sockaddr_storage ss;
 	struct stat st;
@@ -120,7 +119,7 @@ is_shadow(int fd, int family)
 	if (fdtab_hidden(fd) || fdtab_maybe(fd) || fstat(fd, &st) != 0 ||
 	    !S_ISSOCK(st.st_mode) ||
 	    real.getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) != 0 ||
-	    type != SOCK_STREAM ||
+	    type != want ||
 	    real.getsockname(fd, (struct sockaddr *)&ss, &len) != 0 ||
 	    ss.ss_family != family ||
 	    (family != AF_INET && family != AF_INET6))
@@ -199,11 +198,11 @@ adopt(struct pairs *p, size_t i)
 {
 	struct shim_sock *sk;
 	sigset_t saved;
-	int fd = p->fd[i], sh = p->shadow[i];
+	int fd = p->p[i].fd, sh = p->p[i].shadow;
 	size_t j;
 
 	p->sk[i] = NULL;
-	for (j = 0; j < i && (p->sk[j] == NULL || p->shadow[j] != sh); j++)
+	for (j = 0; j < i && (p->sk[j] == NULL || p->p[j].shadow != sh); j++)
 		;
 	fdtab_lock(&saved);
 	if ((sk = fdtab_get(fd)) == NULL || sk->state == SK_OPT) {
@@ -216,10 +215,10 @@ adopt(struct pairs *p, size_t i)
 		p->sk[i] = sk;		/* the same fd named twice */
 	} else if (j < i) {
 		/* A dup of pair j's endpoint: one sock, one shadow. */
-		if (same_file(p->fd[j], fd) && sk->shadow < 0 &&
+		if (same_file(p->p[j].fd, fd) && sk->shadow < 0 &&
 		    fdtab_put(fd, p->sk[j]) == 0)
 			p->sk[i] = p->sk[j];
-	} else if (sk->shadow < 0 && is_shadow(sh, sk->family)) {
+	} else if (sk->shadow < 0 && is_shadow(sh, sk->family, SOCK_STREAM)) {
 		sk->shadow = fdtab_hide_away(sh);
 		inherit_copies(sk);
 		p->sk[i] = sk;
@@ -230,6 +229,111 @@ adopt(struct pairs *p, size_t i)
 		    "shared listener %d, but it is not one (stale or forged); "
 		    "left alone: the listener starts with fresh options",
 		    REUSEPORT_SHIM_ENV_SHADOWS, sh, fd);
+}
+
+/* fd is a socket of type; its family into *family.  Else -1. */
+static int
+sock_of(int fd, int type, int *family)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof (ss), tlen = sizeof (int);
+	int t;
+
+	memset(&ss, 0, sizeof (ss));
+	if (real.getsockopt(fd, SOL_SOCKET, SO_TYPE, &t, &tlen) != 0 ||
+	    t != type || real.getsockname(fd, (struct sockaddr *)&ss,
+	    &len) != 0)
+		return (-1);
+	*family = ss.ss_family;
+	return (0);
+}
+
+static unsigned
+port_of(const struct sockaddr_storage *ss)
+{
+	return (ss->ss_family == AF_INET ?
+	    ((const struct sockaddr_in *)ss)->sin_port :
+	    ((const struct sockaddr_in6 *)ss)->sin6_port);
+}
+
+/*
+ * Entry i names a dispatched UDP member (fd:shadow:ctl:out): fd its
+ * queue, a Unix datagram socket; ctl a connection to a UDP group of ours
+ * (its peer's name says which, and our uid is its owner's); out a UDP
+ * socket bound to that group's port; the shadow an unbound UDP socket.
+ * All so, they are one member again, its fds hidden as before the exec:
+ * 1.  Else 0, and left alone (stale or forged).  A dup of an earlier
+ * entry's member takes its sock.
+ */
+static int
+adopt_udp(struct pairs *p, size_t i, const char *dir)
+{
+	const struct execenv_pair *e = &p->p[i];
+	struct sockaddr_storage ga, ob;
+	struct sockaddr_un un;
+	struct shim_sock *sk;
+	enum rv_proto proto;
+	socklen_t ul = sizeof (un), gl, ol = sizeof (ob);
+	sigset_t saved;
+	uid_t uid;
+	size_t j;
+	int fam;
+
+	p->sk[i] = NULL;
+	for (j = 0; j < i && (p->sk[j] == NULL || p->p[j].ctl != e->ctl); j++)
+		;
+	if (j < i) {
+		fdtab_lock(&saved);
+		if (same_file(p->p[j].fd, e->fd) && !fdtab_maybe(e->fd) &&
+		    fdtab_put(e->fd, p->sk[j]) == 0)
+			p->sk[i] = p->sk[j];
+		fdtab_unlock(&saved);
+		return (0);
+	}
+	memset(&un, 0, sizeof (un));
+	memset(&ob, 0, sizeof (ob));
+	if (fdtab_maybe(e->fd) || fdtab_hidden(e->ctl) ||
+	    fdtab_hidden(e->out) ||
+	    sock_of(e->fd, SOCK_DGRAM, &fam) != 0 || fam != AF_UNIX ||
+	    sock_of(e->ctl, SOCK_STREAM, &fam) != 0 || fam != AF_UNIX ||
+	    real.getpeername(e->ctl, (struct sockaddr *)&un, &ul) != 0 ||
+	    un.sun_family != AF_UNIX)
+		goto stale;
+	un.sun_path[sizeof (un.sun_path) - 1] = '\0';
+	if (rv_parse_peer_proto(dir, un.sun_path, &ga, &gl, &proto) != 0 ||
+	    proto != RV_UDP || plat_peer_euid(e->ctl, &uid) != 0 ||
+	    uid != geteuid() ||
+	    real.getsockname(e->out, (struct sockaddr *)&ob, &ol) != 0 ||
+	    sock_of(e->out, SOCK_DGRAM, &fam) != 0 ||
+	    ob.ss_family != ga.ss_family || port_of(&ob) != port_of(&ga) ||
+	    !is_shadow(e->shadow, ga.ss_family, SOCK_DGRAM) ||
+	    (sk = sock_new(ga.ss_family)) == NULL)
+		goto stale;
+	sk->state = SK_DIRECT;
+	sk->way = SHIM_POLICY_HASH;	/* dispatched: which, the owner's */
+	sk->dgram = 1;
+	sk->reuseport = 1;
+	sk->addr = ob;
+	sk->addrlen = ol;
+	fdtab_lock(&saved);
+	if (fdtab_put(e->fd, sk) != 0) {
+		fdtab_unlock(&saved);
+		sock_free(sk);
+		return (0);
+	}
+	sk->shadow = fdtab_hide_away(e->shadow);
+	sk->ctl = fdtab_hide_away(e->ctl);
+	sk->out = fdtab_hide_away(e->out);
+	sk->pktinfo = plat_pktinfo_asked(sk->shadow);
+	fdtab_changed();
+	fdtab_unlock(&saved);
+	p->sk[i] = sk;
+	return (1);
+stale:
+	shim_log(LOG_LVL_WARN, "%s names fd %d as a UDP group's member, but "
+	    "it is not one (stale or forged); left alone",
+	    REUSEPORT_SHIM_ENV_SHADOWS, e->fd);
+	return (0);
 }
 
 /*
@@ -246,8 +350,7 @@ pairs_take(struct pairs *p)
 	p->n = 0;
 	if (v == NULL)
 		return;
-	if ((n = execenv_pairs_parse(v, p->fd, p->shadow,
-	    EXECENV_PAIRS_MAX)) < 0)
+	if ((n = execenv_pairs_parse(v, p->p, EXECENV_PAIRS_MAX)) < 0)
 		shim_log(LOG_LVL_WARN, "%s is malformed (\"%.64s\"); "
 		    "ignored", REUSEPORT_SHIM_ENV_SHADOWS, v);
 	else
@@ -269,8 +372,12 @@ inherit_scan(void)
 	if (c->mode != SHIM_MODE_OFF && rv_dir_choose(s.dir, sizeof (s.dir),
 	    c->dir, getenv("XDG_RUNTIME_DIR"), geteuid()) == 0) {
 		plat_for_each_fd(look, &s);
-		for (size_t i = 0; i < p.n; i++)
-			adopt(&p, i);
+		for (size_t i = 0; i < p.n; i++) {
+			if (p.p[i].ctl >= 0)
+				s.found += adopt_udp(&p, i, s.dir);
+			else
+				adopt(&p, i);
+		}
 	}
 	if (s.found > 0)
 		shim_log(LOG_LVL_INFO, "%d shared listener(s) inherited",

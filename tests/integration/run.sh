@@ -138,6 +138,7 @@ run_test udp-srcip		t_udp_srcip
 run_test udp-separate		t_udp_separate
 run_test udp-killed		t_udp_killed
 run_test udp-standby		t_udp_standby
+run_test udp-exec		t_udp_exec
 run_test udp-forced		t_udp_forced
 run_test udp-connect		t_udp_connect
 run_test udp-bad-way		t_udp_bad_way

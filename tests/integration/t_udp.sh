@@ -338,6 +338,52 @@ t_udp_standby() {
 	stop_server s2 0
 }
 
+# A dispatched member survives fork and exec (nginx's binary upgrade of
+# its QUIC listeners): the new program receives on it, from the group,
+# and answers from the group's port; natively and under the shim alike.
+# (Python's subprocess execs from a vfork child, which carries nothing:
+# udp.py's exec scenario, a known gap.)
+t_udp_exec() {
+	local n s
+	need_python
+	cat >"$TDIR/exec.py" <<'PY'
+import os, select, socket, sys
+if len(sys.argv) > 1:
+    fd, port = int(sys.argv[1]), int(sys.argv[2])
+    s = socket.socket(fileno=fd)
+    print("child:", s.type == socket.SOCK_DGRAM, s.family == socket.AF_INET,
+          s.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT),
+          s.getsockname()[1] == port)
+    if select.select([s], [], [], 5)[0]:
+        d, a = s.recvfrom(100)
+        s.sendto(b"exec:" + d, a)
+        print("child got", d.decode())
+    sys.exit(0)
+a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+a.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+a.bind(("127.0.0.1", 0))
+port = a.getsockname()[1]
+os.set_inheritable(a.fileno(), True)
+c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+c.sendto(b"before", ("127.0.0.1", port))
+sys.stdout.flush()
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.executable, [sys.executable, sys.argv[0], str(a.fileno()),
+                              str(port)])
+os.waitpid(pid, 0)
+c.settimeout(5)
+d, src = c.recvfrom(100)
+print("client got", d.decode(), src[1] == port)
+PY
+	n=$("$PYTHON" "$TDIR/exec.py" 2>&1)
+	s=$("${SHIM[@]}" "$PYTHON" "$TDIR/exec.py" 2>&1)
+	note "native: $(echo "$n" | tr '\n' '|')"
+	[ "$n" = "$(printf 'child: True True 1 True\nchild got before\nclient got exec:before True')" ] ||
+	    { fail "natively: $n"; return; }
+	[ "$s" = "$n" ] || fail "under the shim: $(echo "$s" | tr '\n' '|')"
+}
+
 # REUSEPORT_SHIM_PORTS with udp: rules, for programs that never set the
 # option (--plain); TCP's rules (a bare port, tcp:) do not cover UDP.
 udp_plain_bind() {

@@ -592,51 +592,57 @@ search_script(void **state)
 static void
 pairs_round_trip(void **state)
 {
-	int fds[] = { 3, 4, 65535 }, shs[] = { 1000, 1000, 0 };
-	int rf[4], rs[4];
+	const struct execenv_pair p[] = {
+		{ 3, 1000, -1, -1 }, { 4, 1000, -1, -1 }, { 65535, 0, -1, -1 },
+		{ 7, 8, 9, 10 }		/* a UDP member's */
+	};
+	struct execenv_pair r[5];
 	char buf[64];
 
 	(void) state;
-	assert_int_equal(execenv_pairs_format(fds, shs, 3, buf, sizeof (buf)),
-	    strlen(SHADOWS "3:1000,4:1000,65535:0"));
-	assert_string_equal(buf, SHADOWS "3:1000,4:1000,65535:0");
-	assert_int_equal(execenv_pairs_parse(buf + strlen(SHADOWS), rf, rs,
-	    4), 3);
-	assert_memory_equal(rf, fds, sizeof (fds));
-	assert_memory_equal(rs, shs, sizeof (shs));
-	assert_int_equal(execenv_pairs_format(fds, shs, 0, buf, sizeof (buf)),
+	assert_int_equal(execenv_pairs_format(p, 4, buf, sizeof (buf)),
+	    strlen(SHADOWS "3:1000,4:1000,65535:0,7:8:9:10"));
+	assert_string_equal(buf, SHADOWS "3:1000,4:1000,65535:0,7:8:9:10");
+	assert_int_equal(execenv_pairs_parse(buf + strlen(SHADOWS), r, 5), 4);
+	assert_memory_equal(r, p, sizeof (p));
+	assert_int_equal(execenv_pairs_format(p, 0, buf, sizeof (buf)),
 	    strlen(SHADOWS));
 	assert_string_equal(buf, SHADOWS);
-	assert_int_equal(execenv_pairs_parse("", rf, rs, 4), 0);
-	assert_int_equal(execenv_pairs_parse("2147483647:0", rf, rs, 4), 1);
-	assert_int_equal(rf[0], 2147483647);
+	assert_int_equal(execenv_pairs_parse("", r, 4), 0);
+	assert_int_equal(execenv_pairs_parse("2147483647:0", r, 4), 1);
+	assert_int_equal(r[0].fd, 2147483647);
+	assert_int_equal(r[0].ctl, -1);
+	assert_int_equal(r[0].out, -1);
 }
 
 /* The worst case the room is sized for fits; one byte less does not. */
 static void
 pairs_format_room(void **state)
 {
-	int fds[EXECENV_PAIRS_MAX], shs[EXECENV_PAIRS_MAX], neg[] = { -1 };
+	struct execenv_pair p[EXECENV_PAIRS_MAX];
+	const struct execenv_pair neg[] = { { -1, 3, -1, -1 } },
+	    half[] = { { 3, 4, 5, -1 } };
 	char buf[EXECENV_PAIRS_BYTES];
 	int len;
 
 	(void) state;
 	for (size_t i = 0; i < EXECENV_PAIRS_MAX; i++) {
-		fds[i] = 65535 - (int)i;
-		shs[i] = 65535;
+		p[i].fd = 65535 - (int)i;
+		p[i].shadow = p[i].ctl = p[i].out = 65535;
 	}
-	len = execenv_pairs_format(fds, shs, EXECENV_PAIRS_MAX, buf,
-	    sizeof (buf));
+	len = execenv_pairs_format(p, EXECENV_PAIRS_MAX, buf, sizeof (buf));
 	assert_true(len > 0);
 	assert_int_equal(strlen(buf), len);
-	assert_int_equal(execenv_pairs_format(fds, shs, 2, buf,
-	    strlen(SHADOWS "65535:65535,65534:65535") + 1),
-	    strlen(SHADOWS "65535:65535,65534:65535"));
-	assert_int_equal(execenv_pairs_format(fds, shs, 2, buf,
-	    strlen(SHADOWS "65535:65535,65534:65535")), -1);
-	assert_int_equal(execenv_pairs_format(fds, shs, 1, buf, 8), -1);
-	assert_int_equal(execenv_pairs_format(neg, shs, 1, buf,
-	    sizeof (buf)), -1);
+	p[1].ctl = p[1].out = -1;
+	assert_int_equal(execenv_pairs_format(p, 2, buf,
+	    strlen(SHADOWS "65535:65535:65535:65535,65534:65535") + 1),
+	    strlen(SHADOWS "65535:65535:65535:65535,65534:65535"));
+	assert_int_equal(execenv_pairs_format(p, 2, buf,
+	    strlen(SHADOWS "65535:65535:65535:65535,65534:65535")), -1);
+	assert_int_equal(execenv_pairs_format(p, 1, buf, 8), -1);
+	assert_int_equal(execenv_pairs_format(neg, 1, buf, sizeof (buf)), -1);
+	assert_int_equal(execenv_pairs_format(half, 1, buf, sizeof (buf)),
+	    -1);
 }
 
 /* A forged or broken value is refused whole. */
@@ -647,17 +653,20 @@ pairs_parse_refuses(void **state)
 		"3", "3:", ":4", "3:4,", ",3:4", "3:4,,5:6", "3:4:5", "-3:4",
 		"+3:4", "3: 4", " 3:4", "3:4 ", "3;4", "2147483648:1",
 		"99999999999999999999:1", "3:4,5", "0x3:4", "3:4,5:6,7:8",
+		"3:4:5:", "3:4:5:6:7", "3:4::6", "3:4:5:-6",
 	};
-	int rf[2], rs[2];
+	struct execenv_pair r[2];
 
 	(void) state;
 	for (size_t i = 0; i < sizeof (bad) / sizeof (bad[0]); i++) {
-		if (execenv_pairs_parse(bad[i], rf, rs, 2) != -1)
+		if (execenv_pairs_parse(bad[i], r, 2) != -1)
 			fail_msg("\"%s\" was accepted", bad[i]);
 	}
-	assert_int_equal(execenv_pairs_parse("3:4,5:6", rf, rs, 2), 2);
-	assert_int_equal(rf[1], 5);
-	assert_int_equal(rs[1], 6);
+	assert_int_equal(execenv_pairs_parse("3:4,5:6:7:8", r, 2), 2);
+	assert_int_equal(r[1].fd, 5);
+	assert_int_equal(r[1].shadow, 6);
+	assert_int_equal(r[1].ctl, 7);
+	assert_int_equal(r[1].out, 8);
 }
 
 /* Every stale entry goes, the new one is last; in place too. */
