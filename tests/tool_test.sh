@@ -812,7 +812,7 @@ EOF
 	rc=$?
 	why=
 	[ $rc -eq 0 ] || why="exit $rc"
-	grep -qE "^udp 127\.0\.0\.1:$UP  policy roundrobin  owner pid $uowner  up [0-9]+s  delivered [0-9]+  drops 0$" <<<"$out" ||
+	grep -qE "^udp 127\.0\.0\.1:$UP  policy roundrobin  owner pid $uowner  up [0-9]+s  delivered [0-9]+  drops 0  standby pid [0-9]+$" <<<"$out" ||
 	    add_why "no group line"
 	# The group's member lines: from its line to the next group's.
 	ml=$(awk -v g="udp 127.0.0.1:$UP " 'index($0, g) == 1 { on = 1; next }
@@ -921,7 +921,7 @@ if [ -n "$PY" ]; then
 		out=$("$CMD" stat 2>&1)
 		ml=$(awk -v g="udp 127.0.0.1:$SP " 'index($0, g) == 1 {
 		    print; on = 1; next } /^[^ ]/ { on = 0 } on' <<<"$out")
-		grep -qE "^udp 127\.0\.0\.1:$SP  policy shared  owner pid [0-9]+  up [0-9]+s  shared: members read the socket directly$" <<<"$ml" ||
+		grep -qE "^udp 127\.0\.0\.1:$SP  policy shared  owner pid [0-9]+  up [0-9]+s  shared: members read the socket directly  standby pid [0-9]+$" <<<"$ml" ||
 		    add_why "no shared group line"
 		[ "$(grep -cE '^  pid [0-9]+(  receiving [0-9,]+)?(  first)?$' <<<"$ml")" -eq 2 ] ||
 		    add_why "not 2 member lines without counts"
