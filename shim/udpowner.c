@@ -80,6 +80,7 @@ static struct {
 	struct timespec	started;
 	struct plat_poller *poller;
 	int		swatched;	/* the socket is in the poller */
+	uint8_t		(*bufs)[DGRAM_MAX];	/* PLAT_BATCH of them */
 
 	/* The standby (standby.h): sbfd -1 while there is none. */
 	const struct owner_args *args;
@@ -88,7 +89,6 @@ static struct {
 	uint64_t	sb_tried_us;
 	long		sb_wait_ms;
 	uint32_t	takeovers;	/* 1: this owner took over */
-	uint8_t		(*bufs)[DGRAM_MAX];	/* PLAT_BATCH of them */
 } u;
 
 static int

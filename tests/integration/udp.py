@@ -32,6 +32,7 @@ usage: udp.py [-6] SCENARIO... | udp.py [-6] all
 exit:  0 ran to the end, 1 a scenario could not set itself up, 2 usage
 """
 
+import argparse
 import ctypes
 import errno
 import hashlib
@@ -1625,24 +1626,13 @@ def cmd_serve(args):
     then "ready PID" per process, or "bind ERRNO" and exits 1.  Answers
     every datagram D with "PID IDX D" from the socket that read it.
     SIGTERM ends it (and its children), status 0."""
-    procs, socks, port, reuse = 1, 1, 0, True
-    i = 0
-    while i < len(args):
-        if args[i] == "-n":
-            procs = int(args[i + 1])
-            i += 2
-        elif args[i] == "-s":
-            socks = int(args[i + 1])
-            i += 2
-        elif args[i] == "-p":
-            port = int(args[i + 1])
-            i += 2
-        elif args[i] == "--plain":
-            reuse = False
-            i += 1
-        else:
-            sys.stderr.write("udp.py _serve: bad option %s\n" % args[i])
-            return 2
+    ap = argparse.ArgumentParser(prog="udp.py _serve")
+    ap.add_argument("-n", type=int, default=1, dest="procs")
+    ap.add_argument("-s", type=int, default=1, dest="socks")
+    ap.add_argument("-p", type=int, default=0, dest="port")
+    ap.add_argument("--plain", action="store_false", dest="reuse")
+    o = ap.parse_args(args)
+    procs, socks, port, reuse = o.procs, o.socks, o.port, o.reuse
 
     def say(line):
         os.write(1, (line + "\n").encode())
@@ -1730,28 +1720,16 @@ def cmd_client(args):
     "affinity broken K"), "sources_per_member ..." and with --seq
     "seq ..." (who answered each, in order, as m0 m1 ... by first
     appearance).  Exit 0 when it could run."""
-    port = int(args[0])
-    count, nclients, window, seq, srcs = 10, 1, 1, False, None
-    i = 1
-    while i < len(args):
-        if args[i] == "-n":
-            count = int(args[i + 1])
-            i += 2
-        elif args[i] == "-c":
-            nclients = int(args[i + 1])
-            i += 2
-        elif args[i] == "-w":
-            window = int(args[i + 1])
-            i += 2
-        elif args[i] == "--seq":
-            seq = True
-            i += 1
-        elif args[i] == "--src":
-            srcs = args[i + 1].split(",")
-            i += 2
-        else:
-            sys.stderr.write("udp.py _client: bad option %s\n" % args[i])
-            return 2
+    ap = argparse.ArgumentParser(prog="udp.py _client")
+    ap.add_argument("port", type=int)
+    ap.add_argument("-n", type=int, default=10, dest="count")
+    ap.add_argument("-c", type=int, default=1, dest="nclients")
+    ap.add_argument("-w", type=int, default=1, dest="window")
+    ap.add_argument("--seq", action="store_true")
+    ap.add_argument("--src", type=lambda v: v.split(","))
+    o = ap.parse_args(args)
+    port, count, nclients, window = o.port, o.count, o.nclients, o.window
+    seq, srcs = o.seq, o.src
     cs = []
     for k in range(nclients):
         c = socket.socket(probe.FAMILY, socket.SOCK_DGRAM)
