@@ -12,7 +12,8 @@
 leftover_round() {
 	local tag=$1 how=$2 owner sock
 	shift 2
-	no_new_owners && no_dir_sockets ||
+	# What a process ending just now may still show goes first.
+	poll_until "$GONE_MS" nothing_left ||
 	    { fail "$tag: not clean before: $(describe_owners $(new_owners)) $(dir_sockets)"; return; }
 	start_server "$tag" "${SHIM[@]}" "$@" || return
 	server_up "$tag" 2 || return
