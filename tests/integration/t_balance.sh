@@ -98,6 +98,35 @@ t_shared4() {
 	done
 }
 
+# A shared group's owner is no single point of failure either: kill -9
+# it, its standby takes over (stat says so), a new member still joins,
+# and every connection is answered.
+t_shared_standby() {
+	local owner i port=0
+	for i in 1 2; do
+		start_server "ss$i" "${SHIM[@]}" REUSEPORT_SHIM_POLICY=shared \
+		    "$BUILD/examples/evloop" -p "$port" || return
+		server_up "ss$i" 1 || return
+		port=$PORT
+	done
+	poll_until 3000 shared_has_standby ||
+	    { fail "no standby: $(stat_line)"; return; }
+	owner=$(the_owners)
+	kill -KILL "$owner"
+	poll_until 5000 shared_taken_over ||
+	    { fail "no takeover after the owner ($owner) was killed: $(stat_line)"; return; }
+	start_server ss3 "${SHIM[@]}" REUSEPORT_SHIM_POLICY=shared \
+	    "$BUILD/examples/evloop" -p "$port" || return
+	server_up ss3 1 || return
+	run_load after 127.0.0.1 "$PORT" 400 "$LOAD_C"
+	check_answered after 400
+	for i in 1 2 3; do
+		stop_server "ss$i" 0
+	done
+}
+shared_has_standby() { stat_line | grep -q 'standby pid [0-9]'; }
+shared_taken_over() { stat_line | grep -q 'takeovers 1' && shared_has_standby; }
+
 # The shared way, one member at a time: what it set before bind reaches
 # its accepted connections (from the group's listener), and its
 # shutdown() stops its own listening, not the others'.
