@@ -78,18 +78,11 @@ trap 'exit 1' INT TERM HUP
 add() { why="${why:+$why; }$*"; }
 
 # Retry "$@" every 50 ms for up to 5 s.
-wait_for() {
-	local n=0
-	until "$@"; do
-		n=$((n + 1))
-		[ $n -ge 100 ] && return 1
-		sleep 0.05
-	done
-}
+. "$HERE/tool_lib.sh"
 
 unset LD_PRELOAD REUSEPORT_SHIM_LIB REUSEPORT_SHIM_MODE REUSEPORT_SHIM_DIR \
     REUSEPORT_SHIM_PORTS REUSEPORT_SHIM_POLICY REUSEPORT_SHIM_LOG \
-    REUSEPORT_SHIM_LINGER_MS REUSEPORT_SHIM_SHADOWS
+    REUSEPORT_SHIM_LINGER_MS REUSEPORT_SHIM_SHADOWS REUSEPORT_SHIM_UDP
 export XDG_RUNTIME_DIR=$TMP/xdg
 mkdir -m 700 "$XDG_RUNTIME_DIR"
 RV=$XDG_RUNTIME_DIR/reuseport-shim	# the default, as the README says

@@ -52,14 +52,7 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
 # Retry "$@" every 50 ms for up to 5 s: readiness, never a fixed sleep.
-wait_for() {
-	local n=0
-	until "$@"; do
-		n=$((n + 1))
-		[ $n -ge 100 ] && return 1
-		sleep 0.05
-	done
-}
+. "$HERE/tool_lib.sh"
 
 # The environment the tests control, and nothing inherited that would
 # change what the command does.
