@@ -169,7 +169,7 @@ member_install(int udp, int fd, int ctl, const struct sockaddr_storage *ss,
 		errno = EPROTO;
 		return (-1);
 	}
-	rc = udp_install(fd, ctl, ss, len, welcome, fdw, udp);
+	rc = direct_install(fd, ctl, ss, len, welcome, fdw, udp);
 	e = errno;
 	(void) real.close(fdw);
 	errno = e;

@@ -117,14 +117,18 @@ kind_of(int fd, int *family, struct udp_io *u)
 }
 
 /*
- * A UDP member that cannot send: shut down for it (EPIPE, as the
- * kernel's UDP, with no SIGPIPE), or its group ended (udp.c).
+ * The fd a dispatched UDP member's sends leave by, the group's socket;
+ * or -1 with errno as the kernel's UDP socket would say: shut down for
+ * sending (EPIPE, and no SIGPIPE), or its group ended (ENOTCONN: udp.c).
  */
-static ssize_t
-ended(const struct udp_io *u)
+static int
+send_fd(const struct udp_io *u)
 {
-	errno = u->shut_wr ? EPIPE : ENOTCONN;
-	return (-1);
+	if (u->out < 0 || u->shut_wr) {
+		errno = u->shut_wr ? EPIPE : ENOTCONN;
+		return (-1);
+	}
+	return (u->out);
 }
 
 /*
@@ -168,10 +172,9 @@ shim_send(int fd, const void *buf, size_t len, int flags)
 	shim_init();
 	if (!fdtab_maybe(fd) || passes(k = kind_of(fd, NULL, &u)))
 		return (real.send(fd, buf, len, flags));
-	if (k == IO_UDP && (u.out < 0 || u.shut_wr))
-		return (ended(&u));
 	if (k == IO_UDP)
-		return (real.send(u.out, buf, len, flags));
+		return ((fd = send_fd(&u)) < 0 ? -1 :
+		    real.send(fd, buf, len, flags));
 	return (answer(k, &(struct plat_io){ .op = PLAT_IO_SEND,
 	    .flags = flags, .len = len }));
 }
@@ -206,12 +209,12 @@ shim_sendto(int fd, const void *buf, size_t len, int flags,
 			    tolen));
 		return (real.sendto(fd, buf, len, flags, to, tolen));
 	}
-	if (k == IO_UDP && (u.out < 0 || u.shut_wr))
-		return (ended(&u));
+	if (k == IO_UDP && (fd = send_fd(&u)) < 0)
+		return (-1);
 	if (k == IO_UDP)
 		return (v == SHIM_XNET && real.xnet_sendto != NULL ?
-		    real.xnet_sendto(u.out, buf, len, flags, to, tolen) :
-		    real.sendto(u.out, buf, len, flags, to, tolen));
+		    real.xnet_sendto(fd, buf, len, flags, to, tolen) :
+		    real.sendto(fd, buf, len, flags, to, tolen));
 	return (answer(k, &(struct plat_io){ .op = PLAT_IO_SEND,
 	    .flags = flags, .len = len }));
 }
@@ -249,12 +252,11 @@ shim_sendmsg(int fd, const void *msg, int flags, enum shim_variant v)
 		errno = EFAULT;		/* the header is read first */
 		return (-1);
 	}
-	if (k == IO_UDP && (u.out < 0 || u.shut_wr))
-		return (ended(&u));
+	if (k == IO_UDP && (fd = send_fd(&u)) < 0)
+		return (-1);
 	if (k == IO_UDP)
 		return (v == SHIM_XNET && real.xnet_sendmsg != NULL ?
-		    real.xnet_sendmsg(u.out, m, flags) :
-		    real.sendmsg(u.out, m, flags));
+		    real.xnet_sendmsg(fd, m, flags) : real.sendmsg(fd, m, flags));
 	return (answer(k, &(struct plat_io){ .op = PLAT_IO_SENDMSG,
 	    .flags = flags, .iov = m->msg_iov, .iovcnt = msg_iovcnt(m),
 	    .control = m->msg_controllen != 0 }));
@@ -309,10 +311,8 @@ shim_write(int fd, const void *buf, size_t len)
 	shim_init();
 	if (!fdtab_maybe(fd) || passes(k = kind_of(fd, NULL, &u)))
 		return (real.write(fd, buf, len));
-	if (k == IO_UDP && (u.out < 0 || u.shut_wr))
-		return (ended(&u));
 	if (k == IO_UDP)
-		return (real.write(u.out, buf, len));
+		return ((fd = send_fd(&u)) < 0 ? -1 : real.write(fd, buf, len));
 	return (answer(k, &(struct plat_io){ .op = PLAT_IO_WRITE,
 	    .len = len }));
 }
@@ -341,10 +341,9 @@ shim_writev(int fd, const struct iovec *iov, int iovcnt)
 	shim_init();
 	if (!fdtab_maybe(fd) || passes(k = kind_of(fd, NULL, &u)))
 		return (real.writev(fd, iov, iovcnt));
-	if (k == IO_UDP && (u.out < 0 || u.shut_wr))
-		return (ended(&u));
 	if (k == IO_UDP)
-		return (real.writev(u.out, iov, iovcnt));
+		return ((fd = send_fd(&u)) < 0 ? -1 :
+		    real.writev(fd, iov, iovcnt));
 	return (answer(k, &(struct plat_io){ .op = PLAT_IO_WRITEV,
 	    .iov = iov, .iovcnt = iovcnt }));
 }
@@ -527,10 +526,9 @@ shim_sendmmsg(int fd, void *vec, unsigned n, int flags)
 		errno = EFAULT;
 		return (-1);
 	}
-	if (k == IO_UDP && (u.out < 0 || u.shut_wr))
-		return ((int)ended(&u));
 	if (k == IO_UDP)
-		return (real.sendmmsg(u.out, vec, n, flags));
+		return ((fd = send_fd(&u)) < 0 ? -1 :
+		    real.sendmmsg(fd, vec, n, flags));
 	/* A TCP member: the first message's answer, as the kernel's. */
 	return (n == 0 ? 0 : (int)answer(k, &(struct plat_io){
 	    .op = PLAT_IO_SENDMSG, .flags = flags,

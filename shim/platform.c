@@ -371,6 +371,31 @@ plat_shadow_bound(int fd, const struct sockaddr *sa)
 #endif
 }
 
+/*
+ * The n options t names, as from has them, set on to; set_only: only
+ * those turned on (an int, not 0).  errno as it was.
+ */
+static void
+opts_copy(int from, int to, const int (*t)[2], size_t n, int set_only)
+{
+	int saved = errno;
+
+	for (size_t i = 0; i < n; i++) {
+		char v[64];
+		socklen_t len = sizeof (v);
+		int on;
+
+		memset(v, 0, sizeof (v));
+		if (real.getsockopt(from, t[i][0], t[i][1], v, &len) != 0 ||
+		    len == 0)
+			continue;
+		memcpy(&on, v, sizeof (on));
+		if (!set_only || (len == sizeof (int) && on != 0))
+			(void) real.setsockopt(to, t[i][0], t[i][1], v, len);
+	}
+	errno = saved;
+}
+
 void
 plat_bind_opts_copy(int from, int to)
 {
@@ -382,18 +407,8 @@ plat_bind_opts_copy(int from, int to)
 		{ SOL_SOCKET, SO_BINDTODEVICE },
 #endif
 	};
-	int saved = errno;
 
-	for (size_t i = 0; i < sizeof (t) / sizeof (t[0]); i++) {
-		char v[64];
-		socklen_t len = sizeof (v);
-
-		memset(v, 0, sizeof (v));
-		if (real.getsockopt(from, t[i][0], t[i][1], v, &len) == 0 &&
-		    len > 0)
-			(void) real.setsockopt(to, t[i][0], t[i][1], v, len);
-	}
-	errno = saved;
+	opts_copy(from, to, t, sizeof (t) / sizeof (t[0]), 0);
 }
 
 void *
@@ -1728,17 +1743,8 @@ plat_udp_opts_copy(int from, int to)
 		{ IPPROTO_IPV6, IPV6_TCLASS },
 		{ SOL_SOCKET, SO_TIMESTAMP },
 	};
-	int saved = errno;
 
-	for (size_t i = 0; i < sizeof (t) / sizeof (t[0]); i++) {
-		int v = 0;
-		socklen_t len = sizeof (v);
-
-		if (real.getsockopt(from, t[i][0], t[i][1], &v, &len) == 0 &&
-		    len == sizeof (v) && v != 0)
-			(void) real.setsockopt(to, t[i][0], t[i][1], &v, len);
-	}
-	errno = saved;
+	opts_copy(from, to, t, sizeof (t) / sizeof (t[0]), 1);
 }
 
 int

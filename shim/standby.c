@@ -229,6 +229,28 @@ standby_finish(int fd, pid_t pid)
 	standby_kill(pid, fd);
 }
 
+int
+standby_next(int mirrorfd, size_t nslots, struct proto_rec *r, int *fd)
+{
+	int rc;
+
+	for (;;) {
+		rc = proto_recv(mirrorfd, r, fd, plat_recv_cloexec_flag());
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc == 0 || (rc < 0 && errno == ECONNRESET))
+			return (0);
+		if (rc < 0)
+			return (-1);
+		if (*fd >= 0 && plat_recv_cloexec_flag() == 0)
+			(void) real.fcntl(*fd, F_SETFD, FD_CLOEXEC);
+		if (r->type == REC_MIRROR && r->nopts >= 2 && r->seq < nslots)
+			return (1);
+		if (*fd >= 0)
+			(void) real.close(*fd);
+	}
+}
+
 /* SB_FINISH: the owner ends the group; we hold nothing of it any more. */
 _Noreturn static void
 let_go(const struct owner_args *a, struct standby_member *tab, size_t n)
@@ -285,21 +307,8 @@ standby_run(const struct owner_args *a)
 	c = STANDBY_UP_BYTE;
 	if (real.write(a->mirrorfd, &c, 1) != 1)
 		_exit(1);
-	for (;;) {
-		rc = proto_recv(a->mirrorfd, &r, &fd,
-		    plat_recv_cloexec_flag());
-		if (rc < 0 && errno == EINTR)
-			continue;
-		if (rc <= 0)
-			break;
-		if (fd >= 0 && plat_recv_cloexec_flag() == 0)
-			(void) real.fcntl(fd, F_SETFD, FD_CLOEXEC);
+	while ((rc = standby_next(a->mirrorfd, SB_SLOTS, &r, &fd)) == 1) {
 		k = r.seq;
-		if (r.type != REC_MIRROR || r.nopts < 2 || k >= SB_SLOTS) {
-			if (fd >= 0)
-				(void) real.close(fd);
-			continue;
-		}
 		switch (r.arg) {
 		case SB_JOIN:
 			if (tab[k].fd >= 0)
@@ -328,13 +337,8 @@ standby_run(const struct owner_args *a)
 		if (fd >= 0)
 			(void) real.close(fd);
 	}
-	/*
-	 * End of stream with no FINISH: the owner is gone (its end closes
-	 * only as it exits).  A record we could not read is not that: the
-	 * owner lives, and two owners must never be; we leave, and it starts
-	 * another standby.
-	 */
-	if (rc < 0 && errno != ECONNRESET) {
+	/* The owner lives: we leave, and it starts another standby. */
+	if (rc < 0) {
 		shim_log(LOG_LVL_ERROR, "standby: bad record from the owner "
 		    "(%s); leaving", strerror(errno));
 		let_go(a, tab, SB_SLOTS);

@@ -33,6 +33,7 @@
 #include <sys/types.h>
 
 #include "owner.h"
+#include "proto.h"
 
 /* What a standby says on the mirror once it holds its copies. */
 #define	STANDBY_UP_BYTE	'u'
@@ -102,6 +103,16 @@ int standby_tell(int fd, enum standby_event ev, size_t slot, long pid,
  * FINISH would take the ended group over).  fd is closed.
  */
 void standby_finish(int fd, pid_t pid);
+
+/*
+ * Standby: the next MIRROR record from the owner on mirrorfd, for a slot
+ * below nslots (*fd its fd, close-on-exec, or -1; records for no slot
+ * are skipped): 1.  0: the owner is gone (end of stream: its end closes
+ * only as it exits).  -1: a record that could not be read; the owner
+ * lives, and two owners must never be: the standby leaves.
+ */
+int standby_next(int mirrorfd, size_t nslots, struct proto_rec *r,
+    int *fd);
 
 /* rpshim-owner standby ...: wait on the owner; never returns. */
 _Noreturn void standby_run(const struct owner_args *a);

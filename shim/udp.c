@@ -1,6 +1,7 @@
 /*
- * udp.c: a UDP group's member: joining (udp_install) and, in the
- * dispatched ways, receiving (udp.h says how the two ways differ).
+ * udp.c: a direct member (a UDP group's, or a shared TCP group's):
+ * joining (direct_install) and, in UDP's dispatched ways, receiving
+ * (udp.h says how the ways differ).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -82,7 +83,7 @@ shared_tcp_opts(struct shim_sock *sk, int from, int listener)
 }
 
 int
-udp_install(int fd, int ctl, const struct sockaddr_storage *ss,
+direct_install(int fd, int ctl, const struct sockaddr_storage *ss,
     socklen_t len, const struct proto_rec *welcome, int sockfd, int dgram)
 {
 	struct shim_sock *sk;

@@ -37,12 +37,13 @@
 struct shim_sock;
 
 /*
- * Make fd a member, the owner having answered on ctl with welcome and
- * sockfd, the group's socket (the caller's to close); a dispatched
+ * Make fd a member (SK_DIRECT) of a UDP group (dgram), or of a TCP group
+ * served the shared way, the owner having answered on ctl with welcome
+ * and sockfd, the group's socket (the caller's to close); a dispatched
  * member's DGRAM record follows on ctl.  ss: the group's address.  ctl
  * is taken on success.  0, or -1 with errno.
  */
-int udp_install(int fd, int ctl, const struct sockaddr_storage *ss,
+int direct_install(int fd, int ctl, const struct sockaddr_storage *ss,
     socklen_t len, const struct proto_rec *welcome, int sockfd, int dgram);
 
 /* What a dispatched member's data calls need, read under the lock. */

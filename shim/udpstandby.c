@@ -82,20 +82,8 @@ udp_standby_run(const struct owner_args *args)
 	c = STANDBY_UP_BYTE;
 	if (real.write(a.mirrorfd, &c, 1) != 1)
 		_exit(1);
-	for (;;) {
-		rc = proto_recv(a.mirrorfd, &r, &fd, plat_recv_cloexec_flag());
-		if (rc < 0 && errno == EINTR)
-			continue;
-		if (rc <= 0)
-			break;
-		if (fd >= 0 && plat_recv_cloexec_flag() == 0)
-			(void) real.fcntl(fd, F_SETFD, FD_CLOEXEC);
+	while ((rc = standby_next(a.mirrorfd, UDP_SB_SLOTS, &r, &fd)) == 1) {
 		k = r.seq;
-		if (r.type != REC_MIRROR || r.nopts < 2 || k >= UDP_SB_SLOTS) {
-			if (fd >= 0)
-				(void) real.close(fd);
-			continue;
-		}
 		switch (r.arg) {
 		case SB_JOIN:
 			forget(k);
@@ -121,7 +109,7 @@ udp_standby_run(const struct owner_args *args)
 			(void) real.close(fd);
 	}
 	/* A record we could not read: the owner lives; never two owners. */
-	if (rc < 0 && errno != ECONNRESET) {
+	if (rc < 0) {
 		shim_log(LOG_LVL_ERROR, "standby: bad record from the owner "
 		    "(%s); leaving", strerror(errno));
 		let_go(&a);

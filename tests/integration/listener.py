@@ -376,9 +376,10 @@ def sc_rcvtimeo():
     drop(lst)
 
 
-def async_part(who, joiner):
-    """F_SETOWN and O_ASYNC after bind, before listen(); the connection
-    must raise SIGIO.  joiner: on a second member, the first gone."""
+def bound_member(who, joiner):
+    """lst, a socket with SO_REUSEPORT bound to a port of its own, or
+    joiner: bound next to a, a first member that listens.  (a or None,
+    lst, port)."""
     a = None
     if joiner:
         a = mksock(True)
@@ -391,6 +392,13 @@ def async_part(who, joiner):
     else:
         lst = mksock(True)
         port = first_bind(who + ".l.bind", lst)
+    return a, lst, port
+
+
+def async_part(who, joiner):
+    """F_SETOWN and O_ASYNC after bind, before listen(); the connection
+    must raise SIGIO.  joiner: on a second member, the first gone."""
+    a, lst, port = bound_member(who, joiner)
     fd = lst.fileno()
     res(who + ".l.F_SETOWN", fcntl.fcntl, fd, fcntl.F_SETOWN, os.getpid())
     fl = fcntl.fcntl(fd, fcntl.F_GETFL)
@@ -560,18 +568,7 @@ EXEC_OPTS = (("SO_KEEPALIVE", SOL, socket.SO_KEEPALIVE),
 def exec_listener(who, joiner):
     """A listening member with EXEC_OPTS set, not close-on-exec.
     joiner: a second member, the first gone before the exec."""
-    a = None
-    if joiner:
-        a = mksock(True)
-        port = first_bind(who + ".a.bind", a)
-        res(who + ".a.listen", a.listen, 16)
-        lst = mksock(True)
-        ok, _ = res(who + ".l.bind", lst.bind, probe.addr(port))
-        if not ok:
-            fail(who + ".l.bind", None)
-    else:
-        lst = mksock(True)
-        first_bind(who + ".l.bind", lst)
+    a, lst, _ = bound_member(who, joiner)
     res(who + ".l.set_SO_KEEPALIVE", lst.setsockopt, SOL,
         socket.SO_KEEPALIVE, 1)
     res(who + ".l.set_TCP_NODELAY", lst.setsockopt, TCP, socket.TCP_NODELAY,

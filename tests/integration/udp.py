@@ -1408,6 +1408,21 @@ def sc_shutdown():
     out("b.events", ev_names(events(b, select.POLLIN | select.POLLOUT, 0)))
 
 
+def answered_then_parent(a, c, port, data):
+    """After a child served member a: what client c got back (and from
+    the group's port?), then that a, the parent's, still receives."""
+    if readable(c, POLL_MS):
+        d, src = c.recvfrom(64)
+        out("c.got", "%s %s" % (d.decode(), yn(src[1] == port)))
+    else:
+        out("c.got", "timeout")
+    send("send2", c, data, port)
+    if readable(a, POLL_MS):
+        out("parent.data", a.recv(64).decode())
+    else:
+        out("parent.data", "timeout")
+
+
 def sc_fork():
     """A member inherited by a forked child: the child reads what the
     group gets, and answers from the group's port."""
@@ -1442,17 +1457,7 @@ def sc_fork():
     os.close(r)
     os.waitpid(pid, 0)
     out("child", msg.decode() or "nothing")
-    if readable(c, POLL_MS):
-        d, src = c.recvfrom(64)
-        out("c.got", "%s %s" % (d.decode(), yn(src[1] == port)))
-    else:
-        out("c.got", "timeout")
-    # The child is gone; the parent's member still receives.
-    send("send2", c, b"to-parent", port)
-    if readable(a, POLL_MS):
-        out("parent.data", a.recv(64).decode())
-    else:
-        out("parent.data", "timeout")
+    answered_then_parent(a, c, port, b"to-parent")
 
 
 def sc_exec():
@@ -1478,16 +1483,7 @@ def sc_exec():
         out("child.exit", p.returncode)
     except subprocess.TimeoutExpired:
         out("child", "hung")
-    if readable(c, POLL_MS):
-        d, src = c.recvfrom(64)
-        out("c.got", "%s %s" % (d.decode(), yn(src[1] == port)))
-    else:
-        out("c.got", "timeout")
-    send("send2", c, b"after-exec", port)
-    if readable(a, POLL_MS):
-        out("parent.data", a.recv(64).decode())
-    else:
-        out("parent.data", "timeout")
+    answered_then_parent(a, c, port, b"after-exec")
 
 
 def cmd_exec_child(args):
