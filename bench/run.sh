@@ -19,6 +19,8 @@
 #                        one connection at a time
 #   BENCH_SWEEP_SECS=S   seconds per sweep run (1.5, quick 0.7)
 #   BENCH_ONLY=sweep     the concurrency sweep alone
+#   BENCH_POLICIES="roundrobin hash srcip leastloaded shared"  the shim's
+#                        TCP policies in the main and sweep tables
 #   BENCH_ONLY=udp       the UDP tables alone (about 75 s, quick about 15)
 #   BENCH_UDP_SECS=S     seconds per UDP throughput run (3, quick 1.5)
 #   BENCH_UDP_LIGHT_SECS=S  seconds per UDP light-load run (1, quick 0.5)
@@ -54,7 +56,7 @@ STALL_CONC=8
 STALL_DELAY=100
 GROW_SIZES="2 16 128 1024"
 GROW_PROCS=2
-POLICIES="roundrobin hash srcip leastloaded shared"
+POLICIES=${BENCH_POLICIES:-roundrobin hash srcip leastloaded shared}
 MAIN_SETUPS="kernel shim-roundrobin shim-hash shim-srcip shim-leastloaded shim-shared shared single"
 LIGHT_SETUPS="kernel shim-roundrobin"
 LIGHT_SECS=${BENCH_LIGHT_SECS:-${QUICK:+1}}; LIGHT_SECS=${LIGHT_SECS:-2}

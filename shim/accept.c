@@ -55,7 +55,8 @@ static _Thread_local TLS_IE struct {
 struct accept_view {
 	uint64_t	serial;		/* which sock: see held() */
 	int		shut;
-	int		tell_idle;
+	int		tell_idle;	/* leastloaded: by IDLE record */
+	int		idle_board;	/* or on the ack board */
 	int		mark_reuseport;
 	struct ackmem	*ack;		/* held until the connection is acked */
 	size_t		ncopy;
@@ -74,9 +75,12 @@ view(const struct shim_sock *sk, struct accept_view *v)
 	 * kernel would let programs outside the shim join the port.
 	 */
 	v->mark_reuseport = plat_kernel_reuseport && sk->reuseport;
-	v->tell_idle = sk->tell_idle && plat_recv_dontwait_flag() != 0;
 	if ((v->ack = sk->ack) != NULL)
 		ackmem_hold(v->ack);
+	v->idle_board = sk->tell_idle && v->ack != NULL &&
+	    ackmem_idle_ok(v->ack);
+	v->tell_idle = sk->tell_idle && !v->idle_board &&
+	    plat_recv_dontwait_flag() != 0;
 	v->ncopy = sk->ncopy;
 	memcpy(v->copy, sk->copy, sk->ncopy * sizeof (sk->copy[0]));
 }
@@ -251,13 +255,22 @@ took(int fd, const struct accept_view *v, uint32_t seq)
 	fdtab_unlock(&saved);
 }
 
-/* One record from the endpoint, saying first that we wait if we will. */
+/*
+ * One record from the endpoint, saying first that we wait: on the board,
+ * before every wait (a few atomics; true whenever we wait, as we have
+ * then taken every connection sent to us), or by record, once we know.
+ */
 static int
 next_record(int fd, const struct accept_view *v, int rflags,
     struct proto_rec *rec, int *cfd)
 {
 	int n;
 
+	if (v->idle_board && ackmem_wait(v->ack) == 0) {
+		n = proto_recv(fd, rec, cfd, rflags);
+		ackmem_waited(v->ack);
+		return (n);
+	}
 	if (!v->tell_idle)
 		return (proto_recv(fd, rec, cfd, rflags));
 	n = proto_recv(fd, rec, cfd, rflags | plat_recv_dontwait_flag());

@@ -41,6 +41,13 @@ _Static_assert(ATOMIC_INT_LOCK_FREE == 2,
 #define	LIFE_RETIRED	1U
 
 /*
+ * The board's features, set by the owner that made it.  A board of an
+ * older build reads 0 there (the header's padding): its owner never
+ * reads idle words, and members tell it with IDLE records as before.
+ */
+#define	BOARD_F_IDLE	0x1U
+
+/*
  * A slot per cache line: members writing their own never contend.  life
  * comes last, where a build without it has nothing: such an owner never
  * changes it, so a member of this build on its board reads 0 on and on
@@ -53,11 +60,13 @@ struct slot {
 	atomic_uint	busy;	/* 8 x us its application keeps away, averaged */
 	atomic_int	pid;	/* the process that acked last (stat) */
 	atomic_uint	life;	/* see LIFE_RETIRED */
+	atomic_uint	idle;	/* its application waits, having taken this */
 };
 
 struct ackmem_board {
 	uint32_t	magic;
 	uint32_t	nslots;
+	uint32_t	features;	/* BOARD_F_* */
 	_Alignas(64) atomic_uint sleeping;
 	_Alignas(64) atomic_uint dirty[ACKMEM_SLOTS / WORD_BITS];
 	struct slot	slot[ACKMEM_SLOTS];
@@ -68,6 +77,9 @@ struct ackmem {
 	unsigned	life;		/* the slot's life when we attached */
 	atomic_uint	refs;
 	atomic_int	off;		/* a record went missing: records only */
+	atomic_uint	last;		/* the last connection taken here */
+	atomic_uint	waiting;	/* threads in ackmem_wait..ackmem_waited */
+	int		idle_ok;	/* its owner reads idle words */
 	struct ackmem_board *b;
 	uint32_t	i;
 };
@@ -88,6 +100,7 @@ ackmem_create(int *fd)
 	/* A new shared object reads as zeros: only the header to write. */
 	b->magic = BOARD_MAGIC;
 	b->nslots = ACKMEM_SLOTS;
+	b->features = BOARD_F_IDLE;
 	*fd = f;
 	return (b);
 }
@@ -106,6 +119,8 @@ ackmem_reset(struct ackmem_board *b, size_t i, uint32_t seq)
 		return;
 	life = atomic_load(&b->slot[i].life);
 	atomic_store(&b->slot[i].seq, seq);
+	/* Never what its new member says first (it has taken nothing: 0). */
+	atomic_store(&b->slot[i].idle, ACKMEM_IDLE_NONE);
 	atomic_store(&b->slot[i].life, (life | LIFE_RETIRED) + 1);
 }
 
@@ -150,8 +165,9 @@ busy_us(unsigned v)
 
 size_t
 ackmem_collect(struct ackmem_board *b, size_t n,
-    void (*fn)(void *arg, size_t i, uint32_t seq, uint32_t busy), void *arg)
+    void (*fn)(void *arg, size_t i, const struct ackmem_mark *mk), void *arg)
 {
+	struct ackmem_mark mk;
 	size_t words, found = 0;
 
 	if (n > ACKMEM_SLOTS)
@@ -171,9 +187,11 @@ ackmem_collect(struct ackmem_board *b, size_t n,
 
 			if (!(bits & 1U))
 				continue;
-			fn(arg, i, atomic_load(&b->slot[i].seq),
-			    busy_us(atomic_load_explicit(&b->slot[i].busy,
-			    memory_order_relaxed)));
+			mk.seq = atomic_load(&b->slot[i].seq);
+			mk.busy = busy_us(atomic_load_explicit(
+			    &b->slot[i].busy, memory_order_relaxed));
+			mk.idle = atomic_load(&b->slot[i].idle);
+			fn(arg, i, &mk);
 			found++;
 		}
 	}
@@ -259,6 +277,9 @@ ackmem_attach(int fd, uint32_t i)
 		m->gen = 1;
 	atomic_init(&m->refs, 1);
 	atomic_init(&m->off, 0);
+	atomic_init(&m->last, 0);
+	atomic_init(&m->waiting, 0);
+	m->idle_ok = (b->features & BOARD_F_IDLE) != 0;
 	m->b = b;
 	m->i = i;
 	/* Set by the owner before it sent WELCOME (ackmem_reset). */
@@ -315,6 +336,50 @@ not_on_board(const struct ackmem *m)
 	    ACKMEM_RECORD);
 }
 
+/*
+ * The endpoint's application waits, having taken everything up to seq
+ * here: on its slot, and (mark) marked for the owner, only when it
+ * changes: the owner's view of it goes stale only when it sends another
+ * connection, and that changes what the slot must say.
+ */
+static int
+post_idle(struct ackmem *m, uint32_t seq, int mark)
+{
+	struct ackmem_board *b = m->b;
+	atomic_uint *w = &b->slot[m->i].idle;
+
+	if (atomic_load_explicit(w, memory_order_relaxed) == seq)
+		return (0);
+	atomic_store(w, seq);
+	if (mark) {
+		(void) atomic_fetch_or(&b->dirty[m->i / WORD_BITS],
+		    1U << (m->i % WORD_BITS));
+	}
+	return (1);
+}
+
+int
+ackmem_idle_ok(const struct ackmem *m)
+{
+	return (m->idle_ok && !atomic_load(&m->off));
+}
+
+int
+ackmem_wait(struct ackmem *m)
+{
+	if (!ackmem_idle_ok(m))
+		return (-1);
+	(void) atomic_fetch_add(&m->waiting, 1);
+	(void) post_idle(m, atomic_load(&m->last), 1);
+	return (0);
+}
+
+void
+ackmem_waited(struct ackmem *m)
+{
+	(void) atomic_fetch_sub(&m->waiting, 1);
+}
+
 int
 ackmem_ack(struct ackmem *m, uint32_t prev, uint32_t seq)
 {
@@ -322,6 +387,7 @@ ackmem_ack(struct ackmem *m, uint32_t prev, uint32_t seq)
 	atomic_uint *s = &b->slot[m->i].seq;
 	unsigned cur = prev;
 
+	atomic_store(&m->last, seq);
 	if (atomic_load(&m->off))
 		return (not_on_board(m));
 	/*
@@ -342,6 +408,12 @@ ackmem_ack(struct ackmem *m, uint32_t prev, uint32_t seq)
 	    ackmem_self())
 		atomic_store_explicit(&b->slot[m->i].pid, ackmem_self(),
 		    memory_order_relaxed);
+	/*
+	 * Another thread of ours still waits on this endpoint: it is
+	 * idle still, now having taken this one (marked with the ack).
+	 */
+	if (m->idle_ok && atomic_load(&m->waiting) > 0)
+		(void) post_idle(m, seq, 0);
 	(void) atomic_fetch_or(&b->dirty[m->i / WORD_BITS],
 	    1U << (m->i % WORD_BITS));
 	/* Seen after our mark, or our mark seen by the owner's last look. */

@@ -47,13 +47,21 @@ void ackmem_clear_busy(struct ackmem_board *b, size_t i);
  * the connection for its own: the owner hands such connections on.
  */
 uint32_t ackmem_retire(struct ackmem_board *b, size_t i, uint32_t seq);
+/* A slot's idle word before its member says anything. */
+#define	ACKMEM_IDLE_NONE	UINT32_MAX
+
+/* What a marked slot says. */
+struct ackmem_mark {
+	uint32_t	seq;	/* taken, everything up to it */
+	uint32_t	busy;	/* as ackmem_busy() left it */
+	uint32_t	idle;	/* its application waits, having taken this */
+};
 /*
- * Slots below n marked since the last call: fn(arg, i, seq, busy) for
- * each, busy as ackmem_busy() left it.
+ * Slots below n marked since the last call: fn(arg, i, mark) for each.
  * Returns how many there were.
  */
 size_t ackmem_collect(struct ackmem_board *b, size_t n,
-    void (*fn)(void *arg, size_t i, uint32_t seq, uint32_t busy), void *arg);
+    void (*fn)(void *arg, size_t i, const struct ackmem_mark *mk), void *arg);
 /* The process that acked last on slot i (0: none yet), for stat. */
 int ackmem_pid(const struct ackmem_board *b, size_t i);
 /* Raise (1) or lower (0) the flag: the owner is about to sleep. */
@@ -110,6 +118,18 @@ int ackmem_ack(struct ackmem *m, uint32_t prev, uint32_t seq);
  * after it took the last one: how long it keeps away, averaged.
  */
 void ackmem_busy(struct ackmem *m, uint64_t us);
+/*
+ * leastloaded: a thread of this endpoint's application is about to wait
+ * for a connection (ackmem_waited when it stops).  It says so on the
+ * board, which the owner reads as it chooses where the next connection
+ * goes: no record, no wakeup (the owner never holds a connection back
+ * for an idle endpoint, so it learns in time).  -1: not on this board
+ * (an older owner's, or ackmem_off): send an IDLE record instead.
+ */
+int ackmem_wait(struct ackmem *m);
+/* Whether ackmem_wait can say so on this board (it may stop, see off). */
+int ackmem_idle_ok(const struct ackmem *m);
+void ackmem_waited(struct ackmem *m);
 /* The wake record could not be sent: put the flag back for the next. */
 void ackmem_rewake(struct ackmem *m);
 /*

@@ -308,6 +308,7 @@ gcore_join(struct gcore *g, size_t i, long pid, int board)
 	g->ops->board_reset(g->ctx, i, g->seq);
 	e->board = 1;
 	e->slot = e->chain = g->seq;
+	e->idle_word = GCORE_IDLE_NONE;
 	return (GCORE_WELCOMED_BOARD);
 }
 
@@ -356,6 +357,7 @@ gcore_adopt(struct gcore *g, size_t i, long pid, int listening, int board,
 		e->board = 1;
 		e->slot = slot;
 		e->last_sent = e->chain = sent;
+		e->idle_word = GCORE_IDLE_NONE;	/* what it says counts */
 	}
 	g->peps[i].id = g->next_id++;
 	g->live++;
@@ -696,12 +698,26 @@ board_seen(struct gcore *g, size_t i, uint32_t v)
 }
 
 void
-gcore_board(struct gcore *g, size_t i, uint32_t v, uint32_t busy)
+gcore_board(struct gcore *g, size_t i, uint32_t v, uint32_t busy,
+    uint32_t idle)
 {
-	if (i < g->n && g->eps[i].state != GCORE_FREE && g->eps[i].board) {
-		board_seen(g, i, v);
-		set_run(g, i, busy);
-		g->eps[i].unboarded = 0;
+	struct gcore_ep *e;
+
+	if (i >= g->n || g->eps[i].state == GCORE_FREE || !g->eps[i].board)
+		return;
+	e = &g->eps[i];
+	board_seen(g, i, v);
+	set_run(g, i, busy);
+	e->unboarded = 0;
+	/*
+	 * Only a word that changed: a member of an older build never
+	 * writes it and says IDLE by record, which an unchanged word must
+	 * not undo.  One that did not change cannot have become true: our
+	 * view went stale only by sending, which it must then have taken.
+	 */
+	if (idle != e->idle_word) {
+		e->idle_word = idle;
+		gcore_idle(g, i, idle);
 	}
 }
 

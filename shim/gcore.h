@@ -81,6 +81,7 @@ struct gcore_ep {
 	uint32_t	slot;		/* that slot's value as last known */
 	uint32_t	busy;		/* us per connection, from its board */
 	uint32_t	unboarded;	/* acks by record since it moved */
+	uint32_t	idle_word;	/* its slot's idle word as last read */
 	unsigned	runlog;		/* log2 of policy_run_for(busy) */
 	int		adopted;	/* from an owner that died */
 	uint32_t	legacy;		/* its last CONN: acks up to it are
@@ -218,8 +219,18 @@ int gcore_conn(struct gcore *g, int fd, const struct proto_addr *peer,
 void gcore_dispatch_orphans(struct gcore *g, uint64_t now);
 /* An ACK record for seq from i: 0, or -1 if i was never sent it. */
 int gcore_ack(struct gcore *g, size_t i, uint32_t seq);
-/* i's board slot reads v (busy: its us per connection). */
-void gcore_board(struct gcore *g, size_t i, uint32_t v, uint32_t busy);
+/*
+ * A slot's idle word before its member writes one (ackmem_reset leaves
+ * it so): a member that has taken nothing says 0.
+ */
+#define	GCORE_IDLE_NONE	UINT32_MAX
+/*
+ * i's board slot reads v (busy: its us per connection; idle: its
+ * application waits, having taken that one, once it changes: see
+ * gcore_idle).
+ */
+void gcore_board(struct gcore *g, size_t i, uint32_t v, uint32_t busy,
+    uint32_t idle);
 /*
  * A RETURN record: i could not take CONN seq (out of fds).  The connection
  * goes to another endpoint, i sits out like a blocked one.  A seq i does

@@ -367,6 +367,49 @@ dispatch_orphans(void)
  * back to us.  So the one in hand counts from before the call.  A store
  * or two per connection, in memory only we write.
  */
+/*
+ * pid accepts on endpoint i: stat names it.  After fork (and exec) the
+ * processes that accept are not the one that joined (nginx's workers).
+ */
+static void
+note_pid(size_t i, int pid)
+{
+	int *p = o.seps[i].pids;
+	size_t k;
+
+	if (pid <= 0 || p[0] == pid)
+		return;
+	for (k = 1; k < STAT_PIDS - 1 && p[k] != pid; k++)
+		continue;
+	memmove(p + 1, p, k * sizeof (*p));
+	p[0] = pid;
+}
+
+_Static_assert(ACKMEM_IDLE_NONE == GCORE_IDLE_NONE,
+    "gcore must know the idle word a slot starts with");
+
+static void
+board_ack(void *arg, size_t i, const struct ackmem_mark *mk)
+{
+	(void) arg;
+	gcore_board(&o.g, i, mk->seq, mk->busy, mk->idle);
+	if (i < o.g.n && o.g.eps[i].board)
+		note_pid(i, ackmem_pid(o.board, i));
+}
+
+/*
+ * What members wrote on the board since we last looked: acks, and under
+ * leastloaded also who waits, which counts even with nothing out.
+ */
+static size_t
+collect_acks(void)
+{
+	if (o.board == NULL || (o.g.unacked == 0 &&
+	    o.policy != SHIM_POLICY_LEASTLOADED))
+		return (0);
+	return (ackmem_collect(o.board, o.g.n, board_ack, NULL));
+}
+
 static void
 holding(uint32_t extra)
 {
@@ -379,6 +422,9 @@ holding(uint32_t extra)
 static void
 accept_conns(void)
 {
+	/* Who waits now, said on the board while we slept: once a batch. */
+	if (o.policy == SHIM_POLICY_LEASTLOADED)
+		(void) collect_acks();
 	for (int n = 0; n < ACCEPT_BATCH; n++) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof (ss);
@@ -522,42 +568,6 @@ listener_opts(struct proto_rec *r)
 		if (util_opt_read(o.lfd, &t[i], &r->opts[i]) != 0)
 			r->opts[i] = 0;
 	}
-}
-
-/*
- * pid accepts on endpoint i: stat names it.  After fork (and exec) the
- * processes that accept are not the one that joined (nginx's workers).
- */
-static void
-note_pid(size_t i, int pid)
-{
-	int *p = o.seps[i].pids;
-	size_t k;
-
-	if (pid <= 0 || p[0] == pid)
-		return;
-	for (k = 1; k < STAT_PIDS - 1 && p[k] != pid; k++)
-		continue;
-	memmove(p + 1, p, k * sizeof (*p));
-	p[0] = pid;
-}
-
-static void
-board_ack(void *arg, size_t i, uint32_t seq, uint32_t busy)
-{
-	(void) arg;
-	gcore_board(&o.g, i, seq, busy);
-	if (i < o.g.n && o.g.eps[i].board)
-		note_pid(i, ackmem_pid(o.board, i));
-}
-
-/* What members wrote on the board since we last looked. */
-static size_t
-collect_acks(void)
-{
-	if (o.board == NULL || o.g.unacked == 0)
-		return (0);
-	return (ackmem_collect(o.board, o.g.n, board_ack, NULL));
 }
 
 /*

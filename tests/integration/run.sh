@@ -45,6 +45,7 @@ run_test separate4		t_separate4
 run_test shared4		t_shared4
 run_test shared-member		t_shared_member
 run_test shared-standby		t_shared_standby
+run_test least-stalled		t_least_stalled
 run_test epoll4			t_epoll4
 run_test bindfork4		t_bindfork4
 run_test ipv6			t_ipv6

@@ -189,6 +189,22 @@ PY
 	    fail "under the shim, REUSEPORT_SHIM_POLICY=shared: $out"
 }
 
+# leastloaded: a member busy with a request (nothing queued to it, but
+# not waiting) gets no connection while another waits in accept()
+# (least.py says how; the owner learns who waits from the ack board).
+t_least_stalled() {
+	local out
+
+	out=$("${SHIM[@]}" REUSEPORT_SHIM_POLICY=leastloaded \
+	    "$PYTHON" "$TI_HERE/least.py" 2>&1)
+	note "$out"
+	case $out in
+	SKIP:*) skip "${out#SKIP: }" ;;
+	"served 8 of 8, stuck listener: empty") ;;
+	*) fail "leastloaded: $out" ;;
+	esac
+}
+
 t_bindfork4() {
 	start_server bf "${SHIM[@]}" "$BUILD/examples/bindfork" -n 4 || return
 	server_up bf 4 || return

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 
 #include "ackmem.h"
@@ -24,17 +25,19 @@ struct seen {
 	size_t		slot[8];
 	uint32_t	seq[8];
 	uint32_t	busy[8];
+	uint32_t	idle[8];
 };
 
 static void
-record(void *arg, size_t i, uint32_t seq, uint32_t busy)
+record(void *arg, size_t i, const struct ackmem_mark *mk)
 {
 	struct seen *s = arg;
 
 	if (s->n < 8) {
 		s->slot[s->n] = i;
-		s->seq[s->n] = seq;
-		s->busy[s->n] = busy;
+		s->seq[s->n] = mk->seq;
+		s->busy[s->n] = mk->busy;
+		s->idle[s->n] = mk->idle;
 	}
 	s->n++;
 }
@@ -339,6 +342,65 @@ test_off_means_records(void **state)
 }
 
 /* collect(n) looks at slots below n only; the others wait their turn. */
+/*
+ * leastloaded: a wait says what was taken last, marked only when that
+ * changes; an ack while another thread waits says it too.  An older
+ * owner's board (no features) and a board turned off take records.
+ */
+static void
+test_idle_word(void **state)
+{
+	struct seen s = { 0 };
+	struct ackmem *m;
+	uint32_t *hdr;
+	int fd;
+	struct ackmem_board *b = board(&fd);
+
+	(void) state;
+	ackmem_reset(b, 2, 100);
+	assert_non_null(m = ackmem_attach(fd, 2));
+	assert_int_equal(ackmem_collect(b, 16, record, &s), 0);
+	assert_true(ackmem_idle_ok(m));
+	assert_int_equal(ackmem_wait(m), 0);
+	ackmem_waited(m);
+	assert_int_equal(ackmem_collect(b, 16, record, &s), 1);
+	assert_int_equal(s.slot[0], 2);
+	assert_int_equal(s.idle[0], 0);		/* nothing taken yet */
+	s.n = 0;
+	assert_int_equal(ackmem_wait(m), 0);	/* unchanged: no mark */
+	ackmem_waited(m);
+	assert_int_equal(ackmem_collect(b, 16, record, &s), 0);
+
+	/* Taken, nobody waiting: the ack only. */
+	assert_int_equal(ackmem_ack(m, 100, 101), ACKMEM_ACKED);
+	assert_int_equal(ackmem_collect(b, 16, record, &s), 1);
+	assert_int_equal(s.seq[0], 101);
+	assert_int_equal(s.idle[0], 0);
+	s.n = 0;
+	/* One thread waits on; another takes 102: idle, having taken it. */
+	assert_int_equal(ackmem_wait(m), 0);
+	assert_int_equal(ackmem_ack(m, 101, 102), ACKMEM_ACKED);
+	assert_int_equal(ackmem_collect(b, 16, record, &s), 1);
+	assert_int_equal(s.seq[0], 102);
+	assert_int_equal(s.idle[0], 102);
+	ackmem_waited(m);
+	ackmem_off(m);
+	assert_false(ackmem_idle_ok(m));
+	assert_int_equal(ackmem_wait(m), -1);
+	ackmem_release(m);
+
+	/* An older build's board: 0 in its features word (third). */
+	hdr = mmap(NULL, 64, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	assert_true(hdr != MAP_FAILED);
+	hdr[2] = 0;
+	assert_non_null(m = ackmem_attach(fd, 2));
+	assert_false(ackmem_idle_ok(m));
+	assert_int_equal(ackmem_wait(m), -1);
+	ackmem_release(m);
+	assert_int_equal(munmap(hdr, 64), 0);
+	(void) close(fd);
+}
+
 static void
 test_collect_bounded(void **state)
 {
@@ -493,6 +555,7 @@ main(void)
 		cmocka_unit_test(test_retire_race),
 		cmocka_unit_test(test_retired_across_fork),
 		cmocka_unit_test(test_off_means_records),
+		cmocka_unit_test(test_idle_word),
 		cmocka_unit_test(test_collect_bounded),
 		cmocka_unit_test(test_attach_refuses),
 		cmocka_unit_test(test_hold_outlives_release),

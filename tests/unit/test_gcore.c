@@ -596,15 +596,22 @@ ack(size_t i, uint32_t seq)
 	return (rc);
 }
 
+/* i's slot reads v, and idle as its idle word. */
 static void
-board(size_t i, uint32_t v)
+board_said(size_t i, uint32_t v, uint32_t idle)
 {
 	f.phase = P_BOARD;
 	f.pmid = mid_of(i);
 	f.pv = v;
 	f.pany = 0;
-	gcore_board(&g, i, v, 0);
+	gcore_board(&g, i, v, 0, idle);
 	f.phase = P_NONE;
+}
+
+static void
+board(size_t i, uint32_t v)
+{
+	board_said(i, v, GCORE_IDLE_NONE);
 }
 
 static int
@@ -1081,6 +1088,53 @@ test_board_takes_in_order(void **state)
 	done();
 }
 
+/*
+ * leastloaded: who waits, said on the board.  A word that changes to
+ * what the member was sent last makes it idle; one that stays never
+ * undoes what an IDLE record said (a member of an older build).
+ */
+static void
+test_board_idle(void **state)
+{
+	uint32_t s1, s2;
+	size_t a, b, h, w;
+	int c1, c2;
+
+	(void) state;
+	reset(SHIM_POLICY_LEASTLOADED, 8);
+	a = member(1);
+	b = member(1);
+	c1 = conn();
+	h = holder(c1, &s1);
+	w = h == a ? b : a;
+	board_said(h, s1, GCORE_IDLE_NONE);
+	assert_false(g.peps[h].idle);
+
+	/* w waits, having taken nothing: the next connection is its. */
+	board_said(w, g.eps[w].slot, 0);
+	assert_true(g.peps[w].idle);
+	c2 = conn();
+	assert_int_equal(holder(c2, &s2), w);
+	assert_false(g.peps[w].idle);
+	/* Its ack, the word unchanged: busy with it, still not idle. */
+	board_said(w, s2, 0);
+	assert_false(g.peps[w].idle);
+	assert_int_equal(mc(c2)->st, C_ACKED);
+	/* A word naming an earlier one is stale. */
+	board_said(w, s2, s1);
+	assert_false(g.peps[w].idle);
+	board_said(w, s2, s2);
+	assert_true(g.peps[w].idle);
+
+	/* h says IDLE by record; its unchanged word leaves that be. */
+	gcore_idle(&g, h, s1);
+	assert_true(g.peps[h].idle);
+	board_said(h, s1, GCORE_IDLE_NONE);
+	assert_true(g.peps[h].idle);
+	check_all();
+	done();
+}
+
 static void
 test_member_limit(void **state)
 {
@@ -1412,6 +1466,7 @@ main(void)
 		cmocka_unit_test(test_record_acks_exact),
 		cmocka_unit_test(test_board_ahead_repaired),
 		cmocka_unit_test(test_board_takes_in_order),
+		cmocka_unit_test(test_board_idle),
 		cmocka_unit_test(test_shared_endpoint_exact),
 		cmocka_unit_test(test_member_limit),
 		cmocka_unit_test(test_return_redispatches),
