@@ -224,6 +224,7 @@ fuzz-seeds: $(B)/fuzz/mkseeds
 # shim's ways), alternating over rounds; prints the tables and writes
 # them to bench/RESULTS.md.  Takes about 7 minutes; BENCH_QUICK=1 about 1.5
 # (BENCH_ONLY=udp: the UDP tables alone, about 75 s; quick about 15).
+# Only a full run (no BENCH_QUICK, BENCH_ONLY or BENCH_POLICIES) writes it.
 # Knobs (environment or make variables): see the top of bench/run.sh.
 BENCH_BINS	:= $(B)/bench/worker $(B)/bench/client $(B)/bench/udpworker \
 		   $(B)/bench/udpclient

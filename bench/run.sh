@@ -56,7 +56,8 @@ STALL_CONC=8
 STALL_DELAY=100
 GROW_SIZES="2 16 128 1024"
 GROW_PROCS=2
-POLICIES=${BENCH_POLICIES:-roundrobin hash srcip leastloaded shared}
+ALL_POLICIES="roundrobin hash srcip leastloaded shared"
+POLICIES=${BENCH_POLICIES:-$ALL_POLICIES}
 MAIN_SETUPS="kernel shim-roundrobin shim-hash shim-srcip shim-leastloaded shim-shared shared single"
 LIGHT_SETUPS="kernel shim-roundrobin"
 LIGHT_SECS=${BENCH_LIGHT_SECS:-${QUICK:+1}}; LIGHT_SECS=${LIGHT_SECS:-2}
@@ -640,8 +641,11 @@ report() {
 report >"$work/report.txt"
 cat "$work/report.txt"
 
+# The record is of full runs only: a quick or partial one overwrote it.
 if [ -n "${BENCH_MD:-}" ] && [ -n "$ONLY" ]; then
 	echo "bench: BENCH_ONLY=$ONLY is a partial run; $BENCH_MD not written" >&2
+elif [ -n "${BENCH_MD:-}" ] && { [ -n "$QUICK" ] || [ "$POLICIES" != "$ALL_POLICIES" ]; }; then
+	echo "bench: a quick run or BENCH_POLICIES; $BENCH_MD not written" >&2
 elif [ -n "${BENCH_MD:-}" ]; then
 	{
 		cat <<'EOF'
