@@ -28,6 +28,7 @@
 #define	FINISH_MS	1000	/* for the standby to let go of the port */
 #define	UP_MS		2000	/* for a new standby to say it is up */
 #define	TELL_MS		1000	/* a mirror record may wait this long */
+#define	UP_BYTE		'u'	/* a standby holds its copies (the mirror) */
 
 struct standby_mem {
 	uint32_t	magic;
@@ -175,7 +176,7 @@ standby_start(const struct owner_args *a, int boardfd, int memfd, int *fd,
 	(void) real.close(sv[1]);
 	/* Up when it says so: it holds its copies and reads the mirror. */
 	if (util_wait_fd(sv[0], POLLIN, util_deadline(UP_MS)) != 0 ||
-	    real.read(sv[0], &c, 1) != 1 || c != STANDBY_UP_BYTE) {
+	    real.read(sv[0], &c, 1) != 1 || c != UP_BYTE) {
 		e = errno != 0 ? errno : EPROTO;
 		standby_kill(*pid, sv[0]);
 		errno = e;
@@ -251,6 +252,39 @@ standby_next(int mirrorfd, size_t nslots, struct proto_rec *r, int *fd)
 	}
 }
 
+void
+standby_begin(const struct owner_args *a)
+{
+	/* A UDP group's standby has no board and no memory: -1. */
+	const int fds[] = { a->listenfd, a->rvfd, a->boardfd, a->memfd,
+	    a->mirrorfd };
+
+	shim_log_set_role("standby ");
+	owner_signals();
+	/*
+	 * Unlike the owner, a standby goes when its service is stopped (it
+	 * may live in another member's): nothing is lost, the owner starts
+	 * another.  It is deaf again once it takes over.
+	 */
+	(void) signal(SIGTERM, SIG_DFL);
+	plat_set_procname(OWNER_PROG);
+	/* Passed to survive our exec: not into the standby we start later. */
+	for (size_t i = 0; i < sizeof (fds) / sizeof (fds[0]); i++) {
+		if (fds[i] >= 0)
+			(void) real.fcntl(fds[i], F_SETFD, FD_CLOEXEC);
+	}
+}
+
+void
+standby_say_up(int mirrorfd)
+{
+	char c = UP_BYTE;
+
+	/* Its end is closed: it gave up waiting for us, or died first. */
+	if (real.write(mirrorfd, &c, 1) != 1)
+		_exit(1);
+}
+
 /* SB_FINISH: the owner ends the group; we hold nothing of it any more. */
 _Noreturn static void
 let_go(const struct owner_args *a, struct standby_member *tab, size_t n)
@@ -272,22 +306,8 @@ standby_run(const struct owner_args *a)
 	struct proto_rec r;
 	size_t n, k;
 	int fd, rc;
-	char c;
 
-	shim_log_set_role("standby ");
-	owner_signals();
-	/*
-	 * Unlike the owner, a standby goes when its service is stopped (it
-	 * may live in another member's): nothing is lost, the owner starts
-	 * another.  It is deaf again once it takes over.
-	 */
-	(void) signal(SIGTERM, SIG_DFL);
-	plat_set_procname(OWNER_PROG);
-	(void) real.fcntl(a->listenfd, F_SETFD, FD_CLOEXEC);
-	(void) real.fcntl(a->rvfd, F_SETFD, FD_CLOEXEC);
-	(void) real.fcntl(a->boardfd, F_SETFD, FD_CLOEXEC);
-	(void) real.fcntl(a->memfd, F_SETFD, FD_CLOEXEC);
-	(void) real.fcntl(a->mirrorfd, F_SETFD, FD_CLOEXEC);
+	standby_begin(a);
 	if ((mem = standby_mem_attach(a->memfd)) == NULL ||
 	    (tab = plat_alloc(SB_SLOTS * sizeof (*tab))) == NULL) {
 		shim_log(LOG_LVL_ERROR, "standby cannot start: %s",
@@ -304,9 +324,7 @@ standby_run(const struct owner_args *a)
 	if (a->service[0] != '\0' && plat_service_enter(a->service) != 0)
 		shim_log(LOG_LVL_WARN, "standby cannot move into %s: %s",
 		    a->service, strerror(errno));
-	c = STANDBY_UP_BYTE;
-	if (real.write(a->mirrorfd, &c, 1) != 1)
-		_exit(1);
+	standby_say_up(a->mirrorfd);
 	while ((rc = standby_next(a->mirrorfd, SB_SLOTS, &r, &fd)) == 1) {
 		k = r.seq;
 		switch (r.arg) {

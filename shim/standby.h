@@ -35,9 +35,6 @@
 #include "owner.h"
 #include "proto.h"
 
-/* What a standby says on the mirror once it holds its copies. */
-#define	STANDBY_UP_BYTE	'u'
-
 /* MIRROR records: arg is one of these, seq the endpoint's slot. */
 enum standby_event {
 	SB_JOIN = 1,	/* with the owner's side of the endpoint */
@@ -113,6 +110,15 @@ void standby_finish(int fd, pid_t pid);
  */
 int standby_next(int mirrorfd, size_t nslots, struct proto_rec *r,
     int *fd);
+
+/*
+ * Standby, TCP's or a udpowner.c group's, first thing: its log name,
+ * signals and process name, and the fds it was started with (a's that
+ * are not -1) close-on-exec.
+ */
+void standby_begin(const struct owner_args *a);
+/* Standby holding its copies: tell the owner on mirrorfd; else exit. */
+void standby_say_up(int mirrorfd);
 
 /* rpshim-owner standby ...: wait on the owner; never returns. */
 _Noreturn void standby_run(const struct owner_args *a);

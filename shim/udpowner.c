@@ -469,6 +469,10 @@ static struct {
 	struct iovec	out_iov[PLAT_BATCH][2];
 	struct msghdr	out[PLAT_BATCH];
 	size_t		to[PLAT_BATCH];		/* its member, or UDP_MEMBERS */
+	/* Each member's datagrams, chained in the order they came. */
+	unsigned	next[PLAT_BATCH];	/* its member's next, or got */
+	uint8_t		first[PLAT_BATCH];	/* 1: its member's first */
+	unsigned	last[UDP_MEMBERS];	/* see forward() */
 } b;
 
 /* Datagram k of the batch, for its member: header, choice. */
@@ -502,24 +506,36 @@ static void
 forward(unsigned got)
 {
 	struct msghdr *v[PLAT_BATCH];
+	unsigned k, j, l, n;
+	size_t i;
+	int sent;
 
-	for (unsigned k = 0; k < got; k++)
+	for (k = 0; k < got; k++) {
 		prepare(k);
-	for (unsigned k = 0; k < got; k++) {
-		size_t i = b.to[k];
-		unsigned n = 0;
-		int sent;
-
-		if (i == UDP_MEMBERS + 1)
-			continue;		/* sent with an earlier one's */
-		if (i == UDP_MEMBERS) {
+		b.next[k] = got;
+		b.first[k] = 1;
+		if ((i = b.to[k]) == UDP_MEMBERS)
+			continue;
+		/*
+		 * last[i] is not cleared between batches: it counts only if
+		 * it points back into this one, at one of i's (one left from
+		 * an earlier batch would chain ours to another member's).
+		 */
+		l = b.last[i];
+		if (l < k && b.to[l] == i) {
+			b.next[l] = k;
+			b.first[k] = 0;
+		}
+		b.last[i] = k;
+	}
+	for (k = 0; k < got; k++) {
+		if ((i = b.to[k]) == UDP_MEMBERS) {
 			u.drops++;		/* no member to take it */
 			continue;
 		}
-		/* Every datagram for member i from here on, in order. */
-		for (unsigned j = k; j < got; j++) {
-			if (b.to[j] != i)
-				continue;
+		if (!b.first[k])
+			continue;		/* sent with its member's first */
+		for (n = 0, j = k; j < got; j = b.next[j]) {
 			b.out_iov[j][0].iov_base = b.heads[j];
 			b.out_iov[j][0].iov_len = DGRAM_HDR_SIZE;
 			b.out_iov[j][1].iov_base = b.in[j].iov_base;
@@ -528,8 +544,6 @@ forward(unsigned got)
 			b.out[j].msg_iov = b.out_iov[j];
 			b.out[j].msg_iovlen = 2;
 			v[n++] = &b.out[j];
-			if (j > k)
-				b.to[j] = UDP_MEMBERS + 1;	/* taken */
 		}
 		if ((sent = plat_send_batch(u.m[i].dfd, v, n)) < 0)
 			sent = 0;

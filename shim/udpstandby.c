@@ -13,8 +13,6 @@
  * socket's queue is when its process dies; the rest wait in the socket.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
@@ -59,17 +57,9 @@ udp_standby_run(const struct owner_args *args)
 	socklen_t tl = sizeof (int);
 	int fd, rc, type = 0;
 	size_t k, n;
-	char c;
 
 	a = *args;
-	shim_log_set_role("standby ");
-	owner_signals();
-	/* As the TCP standby: it goes when its service is stopped. */
-	(void) signal(SIGTERM, SIG_DFL);
-	plat_set_procname(OWNER_PROG);
-	(void) real.fcntl(a.listenfd, F_SETFD, FD_CLOEXEC);
-	(void) real.fcntl(a.rvfd, F_SETFD, FD_CLOEXEC);
-	(void) real.fcntl(a.mirrorfd, F_SETFD, FD_CLOEXEC);
+	standby_begin(&a);
 	/* The group's socket says which: a UDP group, or TCP shared. */
 	if (real.getsockopt(a.listenfd, SOL_SOCKET, SO_TYPE, &type,
 	    &tl) != 0)
@@ -79,9 +69,7 @@ udp_standby_run(const struct owner_args *args)
 		tab[k].slot = k;
 		tab[k].ctl = tab[k].dfd = -1;
 	}
-	c = STANDBY_UP_BYTE;
-	if (real.write(a.mirrorfd, &c, 1) != 1)
-		_exit(1);
+	standby_say_up(a.mirrorfd);
 	while ((rc = standby_next(a.mirrorfd, UDP_SB_SLOTS, &r, &fd)) == 1) {
 		k = r.seq;
 		switch (r.arg) {
