@@ -36,6 +36,7 @@
 #include <stddef.h>
 #include <unistd.h>
 #include <spawn.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -185,6 +186,19 @@ fcntl(int fd, int cmd, ...)
 #endif
 	va_end(ap);
 	return (shim_fcntl(fd, cmd, arg, arg1));
+}
+
+/* As fcntl's: the third argument taken as a pointer, which holds either. */
+int
+ioctl(int fd, shim_ioctl_req req, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, req);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	return (shim_ioctl(fd, req, arg));
 }
 
 int

@@ -27,6 +27,10 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
+#if defined(__sun)
+#include <sys/filio.h>	/* FIONREAD, which sys/ioctl.h keeps to BSD_COMP */
+#endif
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -192,6 +196,34 @@ shim_recv(int fd, void *buf, size_t len, int flags)
 		return (udp_recv(fd, buf, len, flags, NULL, NULL, &u));
 	return (answer(k, &(struct plat_io){ .op = PLAT_IO_RECV,
 	    .flags = flags, .len = len }));
+}
+
+/*
+ * FIONREAD on a dispatched UDP member: the size of the next datagram, 0
+ * with none, as the kernel's UDP socket says (not the size of the
+ * record that carries it, nor of every record queued, which some
+ * kernels count).  Every other request is the C library's.
+ */
+int
+shim_ioctl(int fd, shim_ioctl_req req, void *arg)
+{
+	struct udp_io u;
+	ssize_t n;
+	int e = errno;
+
+	shim_init();
+	if (req != (shim_ioctl_req)FIONREAD || !fdtab_maybe(fd) ||
+	    kind_of(fd, NULL, &u) != IO_UDP)
+		return (real.ioctl(fd, req, arg));
+	if (arg == NULL) {
+		errno = EFAULT;
+		return (-1);
+	}
+	n = udp_recv(fd, NULL, 0, MSG_PEEK | MSG_TRUNC |
+	    plat_recv_dontwait_flag(), NULL, NULL, &u);
+	*(int *)arg = n > 0 ? (int)n : 0;
+	errno = e;
+	return (0);
 }
 
 /* A connection-mode socket ignores the address (both kernels). */

@@ -85,6 +85,7 @@ resolve_all(void)
 	RESOLVE(dup2, 1);
 	RESOLVE(dup3, 0);
 	RESOLVE(fcntl, 1);
+	RESOLVE(ioctl, 1);
 	RESOLVE_AS(xnet_bind, "__xnet_bind", 0);
 	RESOLVE_AS(xnet_listen, "__xnet_listen", 0);
 	RESOLVE_AS(xnet_getsockopt, "__xnet_getsockopt", 0);

@@ -12,6 +12,8 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include "shim.h"	/* shim_ioctl_req */
+
 struct shim_real {
 	int	(*socket)(int, int, int);
 	int	(*bind)(int, const struct sockaddr *, socklen_t);
@@ -29,6 +31,7 @@ struct shim_real {
 	int	(*dup2)(int, int);
 	int	(*dup3)(int, int, int);
 	int	(*fcntl)(int, int, ...);
+	int	(*ioctl)(int, shim_ioctl_req, ...);
 	/* Variants, NULL where the C library has none (see shim.h). */
 	int	(*xnet_bind)(int, const struct sockaddr *, socklen_t);
 	int	(*xnet_listen)(int, int);
