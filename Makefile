@@ -35,7 +35,8 @@ LIBS	:= -lsocket -lpthread
 # interpose.c defines bind and getsockopt next to their __xnet_ names, so
 # it is built without _XPG4_2 (which _POSIX_C_SOURCE=200809L implies
 # there), where the length arguments are void *.
-IFLAGS	:= $(FEATURES) -std=c11 -D__EXTENSIONS__ -DSHIM_VOID_LENP
+IFLAGS	:= $(FEATURES) -std=c11 -D__EXTENSIONS__ -DSHIM_VOID_LENP \
+	   -DSHIM_INT_IOCTL
 # Programs (examples, tests, bench): XPG7 for SCM_RIGHTS and the cmsg
 # macros, with the extensions every Unix has (kill, getopt...).
 PROGFLAGS := $(FEATURES) -std=c11 -D_XOPEN_SOURCE=700 -D__EXTENSIONS__

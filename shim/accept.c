@@ -79,8 +79,8 @@ view(const struct shim_sock *sk, struct accept_view *v)
 		ackmem_hold(v->ack);
 	v->idle_board = sk->tell_idle && v->ack != NULL &&
 	    ackmem_idle_ok(v->ack);
-	v->tell_idle = sk->tell_idle && !v->idle_board &&
-	    plat_recv_dontwait_flag() != 0;
+	/* By record where the board cannot say it (or stops saying it). */
+	v->tell_idle = sk->tell_idle && plat_recv_dontwait_flag() != 0;
 	v->ncopy = sk->ncopy;
 	memcpy(v->copy, sk->copy, sk->ncopy * sizeof (sk->copy[0]));
 }
@@ -219,7 +219,7 @@ ended(int fd)
  * until the next one arrives, so that it is preferred over a busy one.
  */
 static void
-say_idle(int fd)
+say_idle(int fd, const struct accept_view *v)
 {
 	struct proto_rec r;
 	struct shim_sock *sk;
@@ -232,7 +232,8 @@ say_idle(int fd)
 	fdtab_lock(&saved);
 	if ((sk = fdtab_get(fd)) != NULL && !sk->idle_told) {
 		sk->idle_told = 1;
-		r.seq = sk->last_seq;
+		/* A board, even one no longer said on, kept count. */
+		r.seq = v->ack != NULL ? ackmem_last(v->ack) : sk->last_seq;
 		tell = 1;
 	}
 	fdtab_unlock(&saved);
@@ -255,6 +256,27 @@ took(int fd, const struct accept_view *v, uint32_t seq)
 	fdtab_unlock(&saved);
 }
 
+static void
+waited(void *m)
+{
+	ackmem_waited(m);
+}
+
+struct recv_call {
+	int		fd;
+	int		rflags;
+	struct proto_rec *rec;
+	int		*cfd;
+};
+
+static ssize_t
+recv_one(void *arg)
+{
+	struct recv_call *c = arg;
+
+	return (proto_recv(c->fd, c->rec, c->cfd, c->rflags));
+}
+
 /*
  * One record from the endpoint, saying first that we wait: on the board,
  * before every wait (a few atomics; true whenever we wait, as we have
@@ -267,16 +289,17 @@ next_record(int fd, const struct accept_view *v, int rflags,
 	int n;
 
 	if (v->idle_board && ackmem_wait(v->ack) == 0) {
-		n = proto_recv(fd, rec, cfd, rflags);
-		ackmem_waited(v->ack);
-		return (n);
+		struct recv_call c = { fd, rflags, rec, cfd };
+
+		/* accept() is a cancellation point: count the wait out. */
+		return ((int)plat_with_cleanup(recv_one, &c, waited, v->ack));
 	}
 	if (!v->tell_idle)
 		return (proto_recv(fd, rec, cfd, rflags));
 	n = proto_recv(fd, rec, cfd, rflags | plat_recv_dontwait_flag());
 	if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
 		return (n);
-	say_idle(fd);
+	say_idle(fd, v);
 	return (proto_recv(fd, rec, cfd, rflags));
 }
 
@@ -603,7 +626,7 @@ shim_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags,
 		errno = err;
 		return (-1);
 	}
-	if (v.tell_idle)
+	if (v.tell_idle && (!v.idle_board || !ackmem_idle_ok(v.ack)))
 		took(fd, &v, rec.seq);
 
 	/*

@@ -77,8 +77,9 @@ struct ackmem {
 	unsigned	life;		/* the slot's life when we attached */
 	atomic_uint	refs;
 	atomic_int	off;		/* a record went missing: records only */
-	atomic_uint	last;		/* the last connection taken here */
-	atomic_uint	waiting;	/* threads in ackmem_wait..ackmem_waited */
+	atomic_uint	last;		/* the latest connection taken here */
+	atomic_uint	waiting;	/* threads between wait and waited */
+	atomic_int	wpid;		/* whose count that is (see waiters) */
 	int		idle_ok;	/* its owner reads idle words */
 	struct ackmem_board *b;
 	uint32_t	i;
@@ -190,7 +191,9 @@ ackmem_collect(struct ackmem_board *b, size_t n,
 			mk.seq = atomic_load(&b->slot[i].seq);
 			mk.busy = busy_us(atomic_load_explicit(
 			    &b->slot[i].busy, memory_order_relaxed));
-			mk.idle = atomic_load(&b->slot[i].idle);
+			/* An older owner's board, adopted: no idle words. */
+			mk.idle = (b->features & BOARD_F_IDLE) ?
+			    atomic_load(&b->slot[i].idle) : ACKMEM_IDLE_NONE;
 			fn(arg, i, &mk);
 			found++;
 		}
@@ -279,6 +282,7 @@ ackmem_attach(int fd, uint32_t i)
 	atomic_init(&m->off, 0);
 	atomic_init(&m->last, 0);
 	atomic_init(&m->waiting, 0);
+	atomic_init(&m->wpid, 0);
 	m->idle_ok = (b->features & BOARD_F_IDLE) != 0;
 	m->b = b;
 	m->i = i;
@@ -336,21 +340,64 @@ not_on_board(const struct ackmem *m)
 	    ACKMEM_RECORD);
 }
 
+/* Sequence number a comes after b (they wrap); 0, none yet, is first. */
+static int
+after(uint32_t a, uint32_t b)
+{
+	return (b == 0 ? a != 0 : (int32_t)(a - b) > 0);
+}
+
+/*
+ * Forward only: threads (and processes after fork) taking connections
+ * out of order must not set back what the latest of them took, or the
+ * endpoint would read busy while it waits.
+ */
+static void
+took_latest(struct ackmem *m, uint32_t seq)
+{
+	unsigned cur = atomic_load(&m->last);
+
+	while (after(seq, cur) &&
+	    !atomic_compare_exchange_weak(&m->last, &cur, seq))
+		continue;
+}
+
+/*
+ * This process's waiters.  The struct is in private memory: a fork's
+ * child copied its parent's count with the rest, and its first call
+ * starts its own (a count left from another process would post idle
+ * on every ack, and the owner would pile connections on a busy child).
+ */
+static atomic_uint *
+waiters(struct ackmem *m)
+{
+	int me = ackmem_self();
+
+	if (atomic_load(&m->wpid) != me) {
+		atomic_store(&m->waiting, 0);
+		atomic_store(&m->wpid, me);
+	}
+	return (&m->waiting);
+}
+
 /*
  * The endpoint's application waits, having taken everything up to seq
- * here: on its slot, and (mark) marked for the owner, only when it
- * changes: the owner's view of it goes stale only when it sends another
- * connection, and that changes what the slot must say.
+ * here: on its slot, forward only (as took_latest), and (mark) marked
+ * for the owner, only when it changes: the owner's view of it goes stale
+ * only when it sends another connection, and that changes what the slot
+ * must say.
  */
 static int
 post_idle(struct ackmem *m, uint32_t seq, int mark)
 {
 	struct ackmem_board *b = m->b;
 	atomic_uint *w = &b->slot[m->i].idle;
+	unsigned cur = atomic_load(w);
 
-	if (atomic_load_explicit(w, memory_order_relaxed) == seq)
-		return (0);
-	atomic_store(w, seq);
+	do {
+		if (cur != ACKMEM_IDLE_NONE && !after(seq, cur))
+			return (0);
+	} while (!atomic_compare_exchange_weak(w, &cur, seq));
 	if (mark) {
 		(void) atomic_fetch_or(&b->dirty[m->i / WORD_BITS],
 		    1U << (m->i % WORD_BITS));
@@ -369,7 +416,7 @@ ackmem_wait(struct ackmem *m)
 {
 	if (!ackmem_idle_ok(m))
 		return (-1);
-	(void) atomic_fetch_add(&m->waiting, 1);
+	(void) atomic_fetch_add(waiters(m), 1);
 	(void) post_idle(m, atomic_load(&m->last), 1);
 	return (0);
 }
@@ -377,7 +424,19 @@ ackmem_wait(struct ackmem *m)
 void
 ackmem_waited(struct ackmem *m)
 {
-	(void) atomic_fetch_sub(&m->waiting, 1);
+	atomic_uint *w = waiters(m);
+
+	/* Not below 0: a count another process left was started over. */
+	unsigned cur = atomic_load(w);
+
+	while (cur > 0 && !atomic_compare_exchange_weak(w, &cur, cur - 1))
+		continue;
+}
+
+uint32_t
+ackmem_last(const struct ackmem *m)
+{
+	return (atomic_load(&m->last));
 }
 
 int
@@ -387,7 +446,7 @@ ackmem_ack(struct ackmem *m, uint32_t prev, uint32_t seq)
 	atomic_uint *s = &b->slot[m->i].seq;
 	unsigned cur = prev;
 
-	atomic_store(&m->last, seq);
+	took_latest(m, seq);
 	if (atomic_load(&m->off))
 		return (not_on_board(m));
 	/*
@@ -412,8 +471,8 @@ ackmem_ack(struct ackmem *m, uint32_t prev, uint32_t seq)
 	 * Another thread of ours still waits on this endpoint: it is
 	 * idle still, now having taken this one (marked with the ack).
 	 */
-	if (m->idle_ok && atomic_load(&m->waiting) > 0)
-		(void) post_idle(m, seq, 0);
+	if (m->idle_ok && atomic_load(waiters(m)) > 0)
+		(void) post_idle(m, atomic_load(&m->last), 0);
 	(void) atomic_fetch_or(&b->dirty[m->i / WORD_BITS],
 	    1U << (m->i % WORD_BITS));
 	/* Seen after our mark, or our mark seen by the owner's last look. */

@@ -130,6 +130,8 @@ int ackmem_wait(struct ackmem *m);
 /* Whether ackmem_wait can say so on this board (it may stop, see off). */
 int ackmem_idle_ok(const struct ackmem *m);
 void ackmem_waited(struct ackmem *m);
+/* The latest connection taken on this endpoint in this process (0: none). */
+uint32_t ackmem_last(const struct ackmem *m);
 /* The wake record could not be sent: put the flag back for the next. */
 void ackmem_rewake(struct ackmem *m);
 /*

@@ -493,10 +493,12 @@ dispatch(struct gcore *g, int32_t k, uint64_t now)
 		 * A new number for each send, also when handing on: an
 		 * endpoint's list stays in send order, which is the order its
 		 * board slot counts in.  Never 0 as numbers wrap: 0 stands
-		 * for "nothing sent yet" (last_sent).
+		 * for "nothing sent yet" (last_sent); nor GCORE_IDLE_NONE,
+		 * which an idle word saying it would read as unchanged.
 		 */
-		if (++g->seq == 0)
-			g->seq = 1;
+		do {
+			g->seq++;
+		} while (g->seq == 0 || g->seq == GCORE_IDLE_NONE);
 		seq = g->conns[k].seq = g->seq;
 		g->conns[k].prev = e->chain;
 		err = g->ops->send_conn(g->ctx, i, seq, e->chain,

@@ -48,6 +48,13 @@ typedef void *lenp_t;
 typedef socklen_t *lenp_t;
 #endif
 
+/* ioctl's request: an int on illumos (SHIM_INT_IOCTL). */
+#ifdef SHIM_INT_IOCTL
+typedef int ioctl_req_t;
+#else
+typedef unsigned long ioctl_req_t;
+#endif
+
 /* Not in strict POSIX headers; declared here as the C libraries define them. */
 int accept4(int fd, struct sockaddr *sa, lenp_t len, int flags);
 int dup3(int fd, int nfd, int flags);
@@ -190,7 +197,7 @@ fcntl(int fd, int cmd, ...)
 
 /* As fcntl's: the third argument taken as a pointer, which holds either. */
 int
-ioctl(int fd, shim_ioctl_req req, ...)
+ioctl(int fd, ioctl_req_t req, ...)
 {
 	va_list ap;
 	void *arg;
@@ -198,7 +205,7 @@ ioctl(int fd, shim_ioctl_req req, ...)
 	va_start(ap, req);
 	arg = va_arg(ap, void *);
 	va_end(ap);
-	return (shim_ioctl(fd, req, arg));
+	return (shim_ioctl(fd, (unsigned long)req, arg));
 }
 
 int

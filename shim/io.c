@@ -27,10 +27,6 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <sys/ioctl.h>
-#if defined(__sun)
-#include <sys/filio.h>	/* FIONREAD, which sys/ioctl.h keeps to BSD_COMP */
-#endif
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -205,14 +201,14 @@ shim_recv(int fd, void *buf, size_t len, int flags)
  * kernels count).  Every other request is the C library's.
  */
 int
-shim_ioctl(int fd, shim_ioctl_req req, void *arg)
+shim_ioctl(int fd, unsigned long req, void *arg)
 {
 	struct udp_io u;
 	ssize_t n;
 	int e = errno;
 
 	shim_init();
-	if (req != (shim_ioctl_req)FIONREAD || !fdtab_maybe(fd) ||
+	if (!plat_is_fionread(req) || !fdtab_maybe(fd) ||
 	    kind_of(fd, NULL, &u) != IO_UDP)
 		return (real.ioctl(fd, req, arg));
 	if (arg == NULL) {

@@ -361,13 +361,6 @@ dispatch_orphans(void)
 }
 
 /*
- * What a standby would say we held unsent if we died now: the waiting
- * connections, and extra in hand.  A kill lands most often as a system
- * call returns: one accept() that returned a connection and never came
- * back to us.  So the one in hand counts from before the call.  A store
- * or two per connection, in memory only we write.
- */
-/*
  * pid accepts on endpoint i: stat names it.  After fork (and exec) the
  * processes that accept are not the one that joined (nginx's workers).
  */
@@ -410,6 +403,13 @@ collect_acks(void)
 	return (ackmem_collect(o.board, o.g.n, board_ack, NULL));
 }
 
+/*
+ * What a standby would say we held unsent if we died now: the waiting
+ * connections, and extra in hand.  A kill lands most often as a system
+ * call returns: one accept() that returned a connection and never came
+ * back to us.  So the one in hand counts from before the call.  A store
+ * or two per connection, in memory only we write.
+ */
 static void
 holding(uint32_t extra)
 {

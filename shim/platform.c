@@ -24,7 +24,9 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <poll.h>
+#include <pthread.h>
 #include <spawn.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -36,6 +38,7 @@
 #include <sys/resource.h>
 #elif defined(__sun)
 #include <port.h>
+#include <sys/filio.h>	/* FIONREAD (sys/ioctl.h has it under BSD_COMP) */
 #include <sys/fork.h>
 #include <ucred.h>
 #endif
@@ -1805,4 +1808,28 @@ plat_send_batch(int fd, struct msghdr *const *v, unsigned n)
 	}
 	return ((int)sent);
 #endif
+}
+
+ssize_t
+plat_with_cleanup(ssize_t (*fn)(void *), void *arg, void (*done)(void *),
+    void *darg)
+{
+	ssize_t r;
+
+#if defined(__sun) || defined(PLAT_LIKE_ILLUMOS)
+	r = fn(arg);
+	done(darg);
+#else
+	pthread_cleanup_push(done, darg);
+	r = fn(arg);
+	pthread_cleanup_pop(1);
+#endif
+	return (r);
+}
+
+int
+plat_is_fionread(unsigned long req)
+{
+	/* As the wrapper widened it: illumos's int request sign-extended. */
+	return (req == (unsigned long)FIONREAD);
 }

@@ -115,6 +115,15 @@ int plat_accept_cloexec(int fd, struct sockaddr *sa, socklen_t *len);
 int plat_recv_cloexec_flag(void);
 /* recvmsg flags that make one call non-blocking (0: none exist). */
 int plat_recv_dontwait_flag(void);
+/* req (shim_ioctl's) is FIONREAD. */
+int plat_is_fionread(unsigned long req);
+/*
+ * fn(arg), then done(darg): also if the thread is cancelled in fn (where
+ * the C library's pthread_cleanup_push can be used: illumos's calls a
+ * private libc function, and there done is skipped on cancellation).
+ */
+ssize_t plat_with_cleanup(ssize_t (*fn)(void *), void *arg,
+    void (*done)(void *), void *darg);
 /* send flags that keep a dead peer from raising SIGPIPE (0: none exist). */
 int plat_send_nosignal_flag(void);
 

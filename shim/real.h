@@ -12,8 +12,6 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
-#include "shim.h"	/* shim_ioctl_req */
-
 struct shim_real {
 	int	(*socket)(int, int, int);
 	int	(*bind)(int, const struct sockaddr *, socklen_t);
@@ -31,7 +29,11 @@ struct shim_real {
 	int	(*dup2)(int, int);
 	int	(*dup3)(int, int, int);
 	int	(*fcntl)(int, int, ...);
-	int	(*ioctl)(int, shim_ioctl_req, ...);
+	/*
+	 * illumos declares the request an int: the same register, whose
+	 * low half (all the callee reads) is the int the caller passed.
+	 */
+	int	(*ioctl)(int, unsigned long, ...);
 	/* Variants, NULL where the C library has none (see shim.h). */
 	int	(*xnet_bind)(int, const struct sockaddr *, socklen_t);
 	int	(*xnet_listen)(int, int);

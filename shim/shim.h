@@ -23,13 +23,6 @@ enum shim_variant {
 	SHIM_TIME64
 };
 
-/* ioctl's request, as the C library declares it. */
-#if defined(__sun)
-typedef int shim_ioctl_req;
-#else
-typedef unsigned long shim_ioctl_req;
-#endif
-
 /* Resolve real functions, read the configuration, set up fork handling. */
 void shim_init(void);
 
@@ -97,7 +90,8 @@ ssize_t shim_readv(int fd, const struct iovec *iov, int iovcnt);
 ssize_t shim_writev(int fd, const struct iovec *iov, int iovcnt);
 int shim_connect(int fd, const struct sockaddr *sa, socklen_t len,
     enum shim_variant v);
-int shim_ioctl(int fd, shim_ioctl_req req, void *arg);
+/* req: an int on illumos, whose bits the real call gets back (real.h). */
+int shim_ioctl(int fd, unsigned long req, void *arg);
 /* Linux's batches; vec: struct mmsghdr, timeout: struct timespec. */
 int shim_recvmmsg(int fd, void *vec, unsigned n, int flags, void *timeout);
 int shim_sendmmsg(int fd, void *vec, unsigned n, int flags);

@@ -341,7 +341,6 @@ test_off_means_records(void **state)
 	(void) close(fd);
 }
 
-/* collect(n) looks at slots below n only; the others wait their turn. */
 /*
  * leastloaded: a wait says what was taken last, marked only when that
  * changes; an ack while another thread waits says it too.  An older
@@ -401,6 +400,56 @@ test_idle_word(void **state)
 	(void) close(fd);
 }
 
+/*
+ * The idle word and what was taken move forward only: acks out of order
+ * (threads) and a process that took less (fork) do not set them back.
+ * A fork's child does not inherit its parent's waiting threads.
+ */
+static void
+test_idle_forward_only(void **state)
+{
+	struct seen s = { 0 };
+	struct ackmem *m1, *m2;
+	int fd, st;
+	pid_t pid;
+	struct ackmem_board *b = board(&fd);
+
+	(void) state;
+	ackmem_reset(b, 5, 100);
+	assert_non_null(m1 = ackmem_attach(fd, 5));
+	assert_non_null(m2 = ackmem_attach(fd, 5));
+	/* 102's ack comes before 101's: the latest taken is still 102. */
+	assert_int_equal(ackmem_ack(m1, 101, 102), ACKMEM_RECORD);
+	assert_int_equal(ackmem_ack(m1, 100, 101), ACKMEM_ACKED);
+	assert_int_equal(ackmem_last(m1), 102);
+	assert_int_equal(ackmem_wait(m1), 0);
+	ackmem_waited(m1);
+	assert_int_equal(ackmem_collect(b, 16, record, &s), 1);
+	assert_int_equal(s.idle[0], 102);
+	/* Another process of the endpoint, having taken nothing, waits. */
+	s.n = 0;
+	assert_int_equal(ackmem_wait(m2), 0);
+	ackmem_waited(m2);
+	assert_int_equal(ackmem_collect(b, 16, record, &s), 0);
+
+	/* The parent waits; its child takes 103 and is busy with it. */
+	assert_int_equal(ackmem_wait(m1), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(ackmem_ack(m1, 101, 103) == ACKMEM_ACKED ? 0 : 1);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_int_equal(ackmem_collect(b, 16, record, &s), 1);
+	assert_int_equal(s.seq[0], 103);
+	assert_int_equal(s.idle[0], 102);	/* not "idle, having 103" */
+	ackmem_waited(m1);
+	ackmem_release(m1);
+	ackmem_release(m2);
+	(void) close(fd);
+}
+
+/* collect(n) looks at slots below n only; the others wait their turn. */
 static void
 test_collect_bounded(void **state)
 {
@@ -556,6 +605,7 @@ main(void)
 		cmocka_unit_test(test_retired_across_fork),
 		cmocka_unit_test(test_off_means_records),
 		cmocka_unit_test(test_idle_word),
+		cmocka_unit_test(test_idle_forward_only),
 		cmocka_unit_test(test_collect_bounded),
 		cmocka_unit_test(test_attach_refuses),
 		cmocka_unit_test(test_hold_outlives_release),
