@@ -1,7 +1,7 @@
 /*
  * io.c: the calls that move data (send, recv, sendto, recvfrom, sendmsg,
  * recvmsg, read, write, readv, writev, and glibc's fortified __read_chk,
- * __recv_chk and __recvfrom_chk) and connect.
+ * __recv_chk and __recvfrom_chk), connect, and ioctl's FIONREAD.
  *
  * A member's fd is its endpoint, a Unix socket whose other end is the
  * group's owner: bytes the application sent there would reach the
