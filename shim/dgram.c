@@ -12,11 +12,10 @@
 #define	OFF_MAGIC	0
 #define	OFF_LEN		4
 #define	OFF_IFINDEX	8
-#define	OFF_SRC		12	/* family 2, port 2, flow 4, scope 4, addr 16 */
+#define	OFF_SRC		12	/* PROTO_ADDR_SIZE bytes each */
 #define	OFF_DST		40
-#define	ADDR_SIZE	28
 
-_Static_assert(OFF_DST + ADDR_SIZE <= DGRAM_HDR_SIZE, "header fits");
+_Static_assert(OFF_DST + PROTO_ADDR_SIZE <= DGRAM_HDR_SIZE, "header fits");
 
 static void
 put32(uint8_t *p, uint32_t v)
@@ -33,26 +32,6 @@ get32(const uint8_t *p)
 	return (v);
 }
 
-static void
-put_addr(uint8_t *p, const struct proto_addr *a)
-{
-	memcpy(p, &a->family, 2);
-	memcpy(p + 2, &a->port, 2);
-	put32(p + 4, a->flowinfo);
-	put32(p + 8, a->scope_id);
-	memcpy(p + 12, a->addr, 16);
-}
-
-static void
-get_addr(const uint8_t *p, struct proto_addr *a)
-{
-	memcpy(&a->family, p, 2);
-	memcpy(&a->port, p + 2, 2);
-	a->flowinfo = get32(p + 4);
-	a->scope_id = get32(p + 8);
-	memcpy(a->addr, p + 12, 16);
-}
-
 void
 dgram_encode(const struct dgram_hdr *h, uint8_t out[DGRAM_HDR_SIZE])
 {
@@ -60,8 +39,8 @@ dgram_encode(const struct dgram_hdr *h, uint8_t out[DGRAM_HDR_SIZE])
 	put32(out + OFF_MAGIC, DGRAM_MAGIC);
 	put32(out + OFF_LEN, h->len);
 	put32(out + OFF_IFINDEX, h->ifindex);
-	put_addr(out + OFF_SRC, &h->src);
-	put_addr(out + OFF_DST, &h->dst);
+	proto_addr_put(out + OFF_SRC, &h->src);
+	proto_addr_put(out + OFF_DST, &h->dst);
 }
 
 void
@@ -82,8 +61,8 @@ dgram_decode(const uint8_t in[DGRAM_HDR_SIZE], struct dgram_hdr *h)
 		return (-1);
 	h->len = get32(in + OFF_LEN);
 	h->ifindex = get32(in + OFF_IFINDEX);
-	get_addr(in + OFF_SRC, &h->src);
-	get_addr(in + OFF_DST, &h->dst);
+	proto_addr_get(in + OFF_SRC, &h->src);
+	proto_addr_get(in + OFF_DST, &h->dst);
 	if (h->len > DGRAM_MAX ||
 	    (h->src.family != AF_INET && h->src.family != AF_INET6) ||
 	    (h->dst.family != 0 && h->dst.family != AF_INET &&

@@ -797,6 +797,22 @@ fdtab_put(int fd, struct shim_sock *sk)
 }
 
 struct shim_sock *
+fdtab_get_or_new(int fd, int family)
+{
+	struct shim_sock *sk = fdtab_get(fd);
+
+	if (sk != NULL)
+		return (sk);
+	if ((sk = sock_new(family)) != NULL && fdtab_put(fd, sk) != 0) {
+		sock_free(sk);
+		sk = NULL;
+	}
+	if (sk == NULL)
+		errno = ENOMEM;
+	return (sk);
+}
+
+struct shim_sock *
 fdtab_del(int fd)
 {
 	struct ent *e = ent_find(fd);

@@ -163,6 +163,12 @@ struct shim_sock *fdtab_get(int fd);
  * unit tests' fakes) is not checked later.
  */
 int fdtab_put(int fd, struct shim_sock *sk);
+/*
+ * fd's sock, or a new one of family put in place if it has none (the
+ * application never set the option: a forced port); NULL with errno
+ * ENOMEM.
+ */
+struct shim_sock *fdtab_get_or_new(int fd, int family);
 /* Forget fd; returns its sock if fd was its last reference, else NULL. */
 struct shim_sock *fdtab_del(int fd);
 /*
@@ -191,8 +197,8 @@ void fdtab_become(const struct shim_sock *sk, int file);
 
 /*
  * A sock from the pool (no malloc: see fdtab.c), zeroed but for family,
- * shadow, ctl and out -1 and a serial no other sock of this process has had; NULL with
- * errno ENOMEM.  sock_free puts it back (its board released); the next
+ * shadow, ctl and out -1 and a serial no other sock of this process has
+ * had; NULL with errno ENOMEM.  sock_free puts it back (its board released); the next
  * sock_new may hand out the same address, never the same serial.  Either
  * with or without the table lock.
  */

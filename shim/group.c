@@ -112,15 +112,8 @@ install(int fd, int ctl, const struct sockaddr_storage *ss, socklen_t len,
 		(void) real.close(board);
 	}
 	fdtab_lock(&saved);
-	if ((sk = fdtab_get(fd)) == NULL) {
-		/* A forced port: the application never set the option. */
-		if ((sk = sock_new(ss->ss_family)) == NULL ||
-		    fdtab_put(fd, sk) != 0) {
-			if (sk != NULL)
-				sock_free(sk);
-			goto fail;
-		}
-	}
+	if ((sk = fdtab_get_or_new(fd, ss->ss_family)) == NULL)
+		goto fail;
 	if ((shadow = real.fcntl(fd, F_DUPFD_CLOEXEC, 3)) < 0)
 		goto fail;
 	if ((fl = real.fcntl(fd, F_GETFL)) >= 0)

@@ -25,16 +25,13 @@
 #define	OFF_FLAGS	6
 #define	OFF_SEQ		8
 #define	OFF_ARG		12
-#define	OFF_FAMILY	16
-#define	OFF_PORT	18
-#define	OFF_FLOW	20
-#define	OFF_SCOPE	24
-#define	OFF_ADDR	28
+#define	OFF_ADDR	16	/* PROTO_ADDR_SIZE bytes */
 #define	OFF_NOPTS	44
 #define	OFF_OPTS	48
 #define	MAX_OPTS_FIT	((PROTO_REC_SIZE - OFF_OPTS) / 4)
 
 _Static_assert(MAX_OPTS_FIT == PROTO_MAX_OPTS, "options must fill the record");
+_Static_assert(OFF_ADDR + PROTO_ADDR_SIZE == OFF_NOPTS, "address fits");
 
 static void
 put32(uint8_t *p, uint32_t v)
@@ -64,6 +61,26 @@ get16(const uint8_t *p)
 
 	memcpy(&v, p, 2);
 	return (v);
+}
+
+void
+proto_addr_put(uint8_t *p, const struct proto_addr *a)
+{
+	put16(p, a->family);
+	put16(p + 2, a->port);
+	put32(p + 4, a->flowinfo);
+	put32(p + 8, a->scope_id);
+	memcpy(p + 12, a->addr, 16);
+}
+
+void
+proto_addr_get(const uint8_t *p, struct proto_addr *a)
+{
+	a->family = get16(p);
+	a->port = get16(p + 2);
+	a->flowinfo = get32(p + 4);
+	a->scope_id = get32(p + 8);
+	memcpy(a->addr, p + 12, 16);
 }
 
 int
@@ -104,13 +121,8 @@ proto_encode(const struct proto_rec *r, uint8_t out[PROTO_REC_SIZE])
 	out[OFF_TYPE] = r->type;
 	put32(out + OFF_SEQ, r->seq);
 	put32(out + OFF_ARG, (uint32_t)r->arg);
-	if (type_has_addr(r->type)) {
-		put16(out + OFF_FAMILY, r->addr.family);
-		put16(out + OFF_PORT, r->addr.port);
-		put32(out + OFF_FLOW, r->addr.flowinfo);
-		put32(out + OFF_SCOPE, r->addr.scope_id);
-		memcpy(out + OFF_ADDR, r->addr.addr, 16);
-	}
+	if (type_has_addr(r->type))
+		proto_addr_put(out + OFF_ADDR, &r->addr);
 	if (type_has_opts(r->type)) {
 		put32(out + OFF_NOPTS, n);
 		for (uint32_t i = 0; i < n; i++)
@@ -153,11 +165,7 @@ proto_decode(const uint8_t in[PROTO_REC_SIZE], struct proto_rec *r)
 	r->seq = get32(in + OFF_SEQ);
 	r->arg = (int32_t)get32(in + OFF_ARG);
 	if (type_has_addr(r->type)) {
-		r->addr.family = get16(in + OFF_FAMILY);
-		r->addr.port = get16(in + OFF_PORT);
-		r->addr.flowinfo = get32(in + OFF_FLOW);
-		r->addr.scope_id = get32(in + OFF_SCOPE);
-		memcpy(r->addr.addr, in + OFF_ADDR, 16);
+		proto_addr_get(in + OFF_ADDR, &r->addr);
 		if (r->addr.family != AF_INET && r->addr.family != AF_INET6)
 			return (-1);
 		/* An IPv4 address uses 4 bytes and no flow or scope. */
@@ -165,7 +173,7 @@ proto_decode(const uint8_t in[PROTO_REC_SIZE], struct proto_rec *r)
 		    r->addr.scope_id != 0 || !tail_zero16(r->addr.addr, 4)))
 			return (-1);
 	} else {
-		for (size_t i = OFF_FAMILY; i < OFF_NOPTS; i++) {
+		for (size_t i = OFF_ADDR; i < OFF_NOPTS; i++) {
 			if (in[i] != 0)
 				return (-1);
 		}

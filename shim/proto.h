@@ -131,6 +131,11 @@ struct proto_addr {
 	uint8_t		addr[16];	/* network order; 4 bytes for IPv4 */
 };
 
+/* A proto_addr as bytes: family 2, port 2, flow 4, scope 4, addr 16. */
+#define	PROTO_ADDR_SIZE	28
+void proto_addr_put(uint8_t *p, const struct proto_addr *a);
+void proto_addr_get(const uint8_t *p, struct proto_addr *a);
+
 struct proto_rec {
 	uint8_t		type;
 	uint32_t	seq;

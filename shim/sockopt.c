@@ -96,14 +96,9 @@ set_reuseport(int fd, const void *val, socklen_t len, setsockopt_fn rf)
 			return (-1);
 	}
 	fdtab_lock(&saved);
-	if ((sk = fdtab_get(fd)) == NULL) {
-		if ((sk = sock_new(family)) == NULL || fdtab_put(fd, sk) != 0) {
-			if (sk != NULL)
-				sock_free(sk);
-			fdtab_unlock(&saved);
-			errno = ENOMEM;
-			return (-1);
-		}
+	if ((sk = fdtab_get_or_new(fd, family)) == NULL) {
+		fdtab_unlock(&saved);
+		return (-1);
 	}
 	sk->reuseport = v != 0;
 	fdtab_unlock(&saved);

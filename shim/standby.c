@@ -241,8 +241,11 @@ standby_next(int mirrorfd, size_t nslots, struct proto_rec *r, int *fd)
 			continue;
 		if (rc == 0 || (rc < 0 && errno == ECONNRESET))
 			return (0);
-		if (rc < 0)
+		if (rc < 0) {
+			shim_log(LOG_LVL_ERROR, "standby: bad record from "
+			    "the owner (%s); leaving", strerror(errno));
 			return (-1);
+		}
 		if (*fd >= 0 && plat_recv_cloexec_flag() == 0)
 			(void) real.fcntl(*fd, F_SETFD, FD_CLOEXEC);
 		if (r->type == REC_MIRROR && r->nopts >= 2 && r->seq < nslots)
@@ -356,11 +359,8 @@ standby_run(const struct owner_args *a)
 			(void) real.close(fd);
 	}
 	/* The owner lives: we leave, and it starts another standby. */
-	if (rc < 0) {
-		shim_log(LOG_LVL_ERROR, "standby: bad record from the owner "
-		    "(%s); leaving", strerror(errno));
+	if (rc < 0)
 		let_go(a, tab, SB_SLOTS);
-	}
 	for (size_t i = n = 0; i < SB_SLOTS; i++) {
 		if (tab[i].fd >= 0)
 			tab[n++] = tab[i];

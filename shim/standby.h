@@ -105,8 +105,8 @@ void standby_finish(int fd, pid_t pid);
  * Standby: the next MIRROR record from the owner on mirrorfd, for a slot
  * below nslots (*fd its fd, close-on-exec, or -1; records for no slot
  * are skipped): 1.  0: the owner is gone (end of stream: its end closes
- * only as it exits).  -1: a record that could not be read; the owner
- * lives, and two owners must never be: the standby leaves.
+ * only as it exits).  -1 (logged): a record that could not be read; the
+ * owner lives, and two owners must never be: the standby leaves.
  */
 int standby_next(int mirrorfd, size_t nslots, struct proto_rec *r,
     int *fd);

@@ -102,15 +102,8 @@ direct_install(int fd, int ctl, const struct sockaddr_storage *ss,
 		return (-1);
 	}
 	fdtab_lock(&saved);
-	if ((sk = fdtab_get(fd)) == NULL) {
-		/* A forced port: the application never set the option. */
-		if ((sk = sock_new(ss->ss_family)) == NULL ||
-		    fdtab_put(fd, sk) != 0) {
-			if (sk != NULL)
-				sock_free(sk);
-			goto fail;
-		}
-	}
+	if ((sk = fdtab_get_or_new(fd, ss->ss_family)) == NULL)
+		goto fail;
 	if (shared && dgram) {
 		/* The receive reports it asked for, on the group's socket. */
 		plat_udp_opts_copy(fd, sockfd);

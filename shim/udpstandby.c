@@ -97,11 +97,8 @@ udp_standby_run(const struct owner_args *args)
 			(void) real.close(fd);
 	}
 	/* A record we could not read: the owner lives; never two owners. */
-	if (rc < 0) {
-		shim_log(LOG_LVL_ERROR, "standby: bad record from the owner "
-		    "(%s); leaving", strerror(errno));
+	if (rc < 0)
 		let_go(&a);
-	}
 	(void) real.close(a.mirrorfd);
 	for (k = n = 0; k < UDP_SB_SLOTS; k++) {
 		if (tab[k].ctl >= 0)

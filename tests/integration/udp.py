@@ -138,6 +138,11 @@ def readable(s, ms=0):
     return bool(events(s, select.POLLIN, ms) & select.POLLIN)
 
 
+def recv_or_timeout(s, n):
+    """The next datagram on s (at most n bytes) as text, or "timeout"."""
+    return s.recv(n).decode() if readable(s, POLL_MS) else "timeout"
+
+
 def mksock(reuseport=True):
     """A UDP socket of the probe's family, optionally with SO_REUSEPORT."""
     try:
@@ -672,10 +677,7 @@ def sc_trunc():
     m = arrive("next.arrived", ms)
     if m is not None:
         out("next.first", m.recv(3).decode())
-        if readable(m, POLL_MS):
-            out("next.second", m.recv(10).decode())
-        else:
-            out("next.second", "timeout")
+        out("next.second", recv_or_timeout(m, 10))
 
 
 def sc_peek():
@@ -795,10 +797,7 @@ def sc_zero():
     if m is not None:
         ok, d = guarded("read", os.read, m.fileno(), 64, show_ok=False)
         out("read.len", len(d) if ok else "-")
-        if readable(m, POLL_MS):
-            out("read.next", m.recv(64).decode())
-        else:
-            out("read.next", "timeout")
+        out("read.next", recv_or_timeout(m, 64))
     send("send4", c, b"", port)
     m = arrive("arrived4", ms)
     if m is not None:
@@ -1149,10 +1148,7 @@ def sc_leave():
     out("n.bind_after_all_left", "ok" if err is None else errname(err.errno))
     if err is None:
         send("fresh.send", c, b"fresh", port)
-        if readable(n, POLL_MS):
-            out("fresh.data", n.recv(64).decode())
-        else:
-            out("fresh.data", "timeout")
+        out("fresh.data", recv_or_timeout(n, 64))
 
 
 def sc_dup():
@@ -1172,10 +1168,7 @@ def sc_dup():
     show_opt("dup.SO_REUSEPORT", d, SOL, socket.SO_REUSEPORT)
     res("a.close", drop, a)
     send("send2", c, b"after-close", port)
-    if readable(d, POLL_MS):
-        out("dup.data2", d.recv(64).decode())
-    else:
-        out("dup.data2", "timeout")
+    out("dup.data2", recv_or_timeout(d, 64))
     res("dup.sendto", d.sendto, b"from-dup", c.getsockname())
     if readable(c, POLL_MS):
         x, src = c.recvfrom(64)
@@ -1189,10 +1182,7 @@ def sc_dup():
     out("dup2.type", "%s %s" % (probe.type_name(e.type),
                                 probe.family_name(e.family)))
     send("send3", c, b"to-dup2", port)
-    if readable(e, POLL_MS):
-        out("dup2.data", e.recv(64).decode())
-    else:
-        out("dup2.data", "timeout")
+    out("dup2.data", recv_or_timeout(e, 64))
 
 
 def sc_fionread():
@@ -1417,10 +1407,7 @@ def answered_then_parent(a, c, port, data):
     else:
         out("c.got", "timeout")
     send("send2", c, data, port)
-    if readable(a, POLL_MS):
-        out("parent.data", a.recv(64).decode())
-    else:
-        out("parent.data", "timeout")
+    out("parent.data", recv_or_timeout(a, 64))
 
 
 def sc_fork():
