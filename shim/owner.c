@@ -21,7 +21,6 @@
 #include <time.h>
 #include <unistd.h>
 #include <netinet/in.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -827,34 +826,48 @@ ep_read(size_t i)
 	memcpy(e->rx, buf + off, e->rxlen);
 }
 
-static void
-accept_members(void)
+int
+owner_next_joiner(int rvfd, uid_t uid)
 {
 	for (;;) {
-		int fd = real.accept(o.rvfd, NULL, NULL);
-		uid_t uid;
-		size_t i;
+		int fd = real.accept(rvfd, NULL, NULL);
+		uid_t peer;
 
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
 			if (errno == EMFILE || errno == ENFILE) {
-				/* Else the pending joiner wakes us forever. */
 				shim_log(LOG_LVL_WARN, "cannot take a member: "
 				    "%s", strerror(errno));
-				o.paused = 1;
-				o.paused_us = util_now_us();
 			}
-			return;
+			return (-1);
 		}
-		if (plat_peer_euid(fd, &uid) != 0 || uid != o.uid) {
+		if (plat_peer_euid(fd, &peer) != 0 || peer != uid) {
 			shim_log(LOG_LVL_WARN, "refused a member: %s",
-			    uid != o.uid ? "another user" : "no credentials");
+			    peer != uid ? "another user" : "no credentials");
 			(void) real.close(fd);
 			continue;
 		}
 		(void) real.fcntl(fd, F_SETFD, FD_CLOEXEC);
 		(void) real.fcntl(fd, F_SETFL, O_NONBLOCK);
+		return (fd);
+	}
+}
+
+static void
+accept_members(void)
+{
+	for (;;) {
+		int fd = owner_next_joiner(o.rvfd, o.uid);
+		size_t i;
+
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE) {
+				o.paused = 1;
+				o.paused_us = util_now_us();
+			}
+			return;
+		}
 		if (gcore_ep_new(&o.g, util_now_us(), &i) != 0) {
 			shim_log(LOG_LVL_ERROR, "out of memory for members");
 			(void) real.close(fd);
@@ -1061,23 +1074,12 @@ timers(void)
 static void
 fd_budget(void)
 {
-	struct rlimit rl;
+	unsigned long lim = util_raise_nofile();
 
 	o.max_members = GCORE_MAX_MEMBERS;
-	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-		return;
-	if (rl.rlim_cur < rl.rlim_max) {
-		rlim_t cur = rl.rlim_cur;
-
-		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-			rl.rlim_cur = cur;
-	}
-	if (rl.rlim_cur != RLIM_INFINITY &&
-	    rl.rlim_cur < (rlim_t)GCORE_MAX_MEMBERS + 2 * FD_RESERVE)
-		o.max_members = rl.rlim_cur > 4 * FD_RESERVE ?
-		    (size_t)rl.rlim_cur - 2 * FD_RESERVE :
-		    (size_t)rl.rlim_cur / 4 + 1;
+	if (lim != 0 && lim < (unsigned long)GCORE_MAX_MEMBERS + 2 * FD_RESERVE)
+		o.max_members = lim > 4 * FD_RESERVE ?
+		    (size_t)lim - 2 * FD_RESERVE : (size_t)lim / 4 + 1;
 }
 
 /* The earlier of two poll timeouts (-1: none). */

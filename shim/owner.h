@@ -83,6 +83,13 @@ _Noreturn void udp_owner_takeover(const struct owner_args *a,
  * handlers gone: an owner's and a standby's signals.
  */
 void owner_signals(void);
+/*
+ * The next process joining at the rendezvous rvfd, of user uid (others
+ * refused, logged), close-on-exec and non-blocking; or -1 with errno:
+ * EAGAIN, none waits; EMFILE or ENFILE (logged), out of fds: stop
+ * watching rvfd for a while, else the pending joiner wakes us forever.
+ */
+int owner_next_joiner(int rvfd, uid_t uid);
 
 struct standby_member;
 struct standby_mem;

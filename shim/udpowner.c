@@ -80,6 +80,7 @@ static struct {
 	struct timespec	started;
 	struct plat_poller *poller;
 	int		swatched;	/* the socket is in the poller */
+	uint64_t	rv_paused_us;	/* out of fds since, or 0 */
 	uint8_t		(*bufs)[DGRAM_MAX];	/* PLAT_BATCH of them */
 
 	/* The standby (standby.h): sbfd -1 while there is none. */
@@ -270,30 +271,29 @@ static void
 accept_members(void)
 {
 	for (;;) {
-		int fd = real.accept(u.rvfd, NULL, NULL);
-		uid_t uid;
+		int fd = owner_next_joiner(u.rvfd, u.uid);
 		size_t i;
 
 		if (fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
+			if (errno == EMFILE || errno == ENFILE) {
+				(void) plat_poller_set(u.poller, u.rvfd, TOK_RV,
+				    0);
+				u.rv_paused_us = util_now_us();
+			}
 			return;
-		}
-		if (plat_peer_euid(fd, &uid) != 0 || uid != u.uid) {
-			shim_log(LOG_LVL_WARN, "refused a member: %s",
-			    uid != u.uid ? "another user" : "no credentials");
-			(void) real.close(fd);
-			continue;
 		}
 		for (i = 0; i < UDP_MEMBERS && u.m[i].ctl >= 0; i++)
 			continue;
-		(void) real.fcntl(fd, F_SETFD, FD_CLOEXEC);
-		(void) real.fcntl(fd, F_SETFL, O_NONBLOCK);
-		if (i == UDP_MEMBERS ||
-		    plat_poller_set(u.poller, fd, TOK_M(i), 1) != 0) {
-			/* Its HELLO finds the connection closed: refused. */
+		/* Its HELLO finds the connection closed: refused. */
+		if (i == UDP_MEMBERS) {
 			shim_log(LOG_LVL_ERROR, "the group is full (%d members)",
 			    UDP_MEMBERS);
+			(void) real.close(fd);
+			continue;
+		}
+		if (plat_poller_set(u.poller, fd, TOK_M(i), 1) != 0) {
+			shim_log(LOG_LVL_ERROR, "cannot watch a member: %s",
+			    strerror(errno));
 			(void) real.close(fd);
 			continue;
 		}
@@ -647,6 +647,7 @@ setup(const struct owner_args *a, int sfd, int rvfd)
 	u.udp = a->udp;
 	u.rv_checked_us = util_now_us();
 	(void) clock_gettime(CLOCK_MONOTONIC, &u.started);
+	(void) util_raise_nofile();	/* two fds a member */
 	(void) real.fcntl(sfd, F_SETFD, FD_CLOEXEC);
 	(void) real.fcntl(rvfd, F_SETFD, FD_CLOEXEC);
 	(void) real.fcntl(rvfd, F_SETFL, O_NONBLOCK);
@@ -704,6 +705,11 @@ loop(void)
 			    u.m[tok[k] - TOK_M(0)].ctl >= 0)
 				ctl_read(tok[k] - TOK_M(0));
 		}
+		/* Out of fds: joiners wait in the backlog; try again. */
+		if (u.rv_paused_us != 0 &&
+		    util_now_us() - u.rv_paused_us >= RV_CHECK_MS * 1000 &&
+		    plat_poller_set(u.poller, u.rvfd, TOK_RV, 1) == 0)
+			u.rv_paused_us = 0;
 		if (util_now_us() - u.rv_checked_us >= RV_CHECK_MS * 1000) {
 			rv_heal();
 			u.rv_checked_us = util_now_us();

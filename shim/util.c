@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "platform.h"
@@ -197,4 +198,22 @@ uint64_t
 util_deadline(unsigned ms)
 {
 	return (util_now_us() + (uint64_t)ms * 1000U);
+}
+
+unsigned long
+util_raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return (0);
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t cur = rl.rlim_cur;
+
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			rl.rlim_cur = cur;
+	}
+	return (rl.rlim_cur == RLIM_INFINITY ? ULONG_MAX :
+	    (unsigned long)rl.rlim_cur);
 }

@@ -61,6 +61,12 @@ int util_opt_read(int fd, const struct plat_opt *o, int32_t *value);
 
 /* CLOCK_MONOTONIC in microseconds. */
 uint64_t util_now_us(void);
+/*
+ * An owner: RLIMIT_NOFILE's soft limit raised to the hard one (it was
+ * the starting program's; every member costs the owner fds).  The soft
+ * limit now, RLIM_INFINITY included, or 0 if it cannot be read.
+ */
+unsigned long util_raise_nofile(void);
 /* util_now_us() ms from now. */
 uint64_t util_deadline(unsigned ms);
 
