@@ -14,8 +14,15 @@
 #define	OFF_IFINDEX	8
 #define	OFF_SRC		12	/* PROTO_ADDR_SIZE bytes each */
 #define	OFF_DST		40
+#define	OFF_TTL		68	/* a byte each */
+#define	OFF_TOS		69
+#define	OFF_KNOWN	70	/* which of the two: KNOWN_* */
 
-_Static_assert(OFF_DST + PROTO_ADDR_SIZE <= DGRAM_HDR_SIZE, "header fits");
+#define	KNOWN_TTL	0x1
+#define	KNOWN_TOS	0x2
+
+_Static_assert(OFF_DST + PROTO_ADDR_SIZE <= OFF_TTL, "addresses fit");
+_Static_assert(OFF_KNOWN < DGRAM_HDR_SIZE, "header fits");
 
 static void
 put32(uint8_t *p, uint32_t v)
@@ -41,6 +48,15 @@ dgram_encode(const struct dgram_hdr *h, uint8_t out[DGRAM_HDR_SIZE])
 	put32(out + OFF_IFINDEX, h->ifindex);
 	proto_addr_put(out + OFF_SRC, &h->src);
 	proto_addr_put(out + OFF_DST, &h->dst);
+	/* An owner of an earlier build left them 0: none known. */
+	if (h->ttl >= 0 && h->ttl <= 255) {
+		out[OFF_TTL] = (uint8_t)h->ttl;
+		out[OFF_KNOWN] |= KNOWN_TTL;
+	}
+	if (h->tos >= 0 && h->tos <= 255) {
+		out[OFF_TOS] = (uint8_t)h->tos;
+		out[OFF_KNOWN] |= KNOWN_TOS;
+	}
 }
 
 void
@@ -63,6 +79,8 @@ dgram_decode(const uint8_t in[DGRAM_HDR_SIZE], struct dgram_hdr *h)
 	h->ifindex = get32(in + OFF_IFINDEX);
 	proto_addr_get(in + OFF_SRC, &h->src);
 	proto_addr_get(in + OFF_DST, &h->dst);
+	h->ttl = (in[OFF_KNOWN] & KNOWN_TTL) ? in[OFF_TTL] : -1;
+	h->tos = (in[OFF_KNOWN] & KNOWN_TOS) ? in[OFF_TOS] : -1;
 	if (h->len > DGRAM_MAX ||
 	    (h->src.family != AF_INET && h->src.family != AF_INET6) ||
 	    (h->dst.family != 0 && h->dst.family != AF_INET &&

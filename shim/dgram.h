@@ -6,7 +6,8 @@
  * the member it chose: a fixed header, then the payload.  The header says
  * what recvfrom and recvmsg must report: the datagram's length (a member
  * that asks with MSG_TRUNC learns it even when its buffer was short), its
- * source, and where it was sent to (IP_PKTINFO, IPV6_RECVPKTINFO).  Both
+ * source, where it was sent to (IP_PKTINFO, IPV6_RECVPKTINFO), its TTL
+ * and TOS (IP_RECVTTL, IP_RECVTOS and IPv6's kin).  Both
  * ends are processes of one machine and one build, yet the layout has
  * fixed offsets, as proto.h's, so a 32-bit member reads a 64-bit owner.
  * Pure: no system calls.
@@ -32,6 +33,8 @@ struct dgram_hdr {
 	struct proto_addr dst;		/* to which address of ours; family */
 					/* 0: not known (no pktinfo) */
 	uint32_t	ifindex;	/* the interface it came in on */
+	int		ttl;		/* its TTL or hop limit; -1: unknown */
+	int		tos;		/* its TOS or traffic class; -1 too */
 };
 
 void dgram_encode(const struct dgram_hdr *h, uint8_t out[DGRAM_HDR_SIZE]);

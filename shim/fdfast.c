@@ -16,6 +16,8 @@ struct slotf {
 	atomic_uint	flags;
 	_Atomic uint64_t dev;
 	_Atomic uint64_t ino;
+	atomic_uint	so_set;
+	atomic_int	so_v[PLAT_SENDOPTS];
 };
 
 static struct slotf fast[FDFAST_MAX];
@@ -36,6 +38,11 @@ put(struct slotf *s, const struct fdfast_ent *e)
 		    memory_order_relaxed);
 		atomic_store_explicit(&s->dev, e->dev, memory_order_relaxed);
 		atomic_store_explicit(&s->ino, e->ino, memory_order_relaxed);
+		atomic_store_explicit(&s->so_set, e->so.set,
+		    memory_order_relaxed);
+		for (size_t i = 0; i < PLAT_SENDOPTS; i++)
+			atomic_store_explicit(&s->so_v[i], e->so.v[i],
+			    memory_order_relaxed);
 	}
 	atomic_store_explicit(&s->seq, q + 2, memory_order_release);
 }
@@ -43,9 +50,14 @@ put(struct slotf *s, const struct fdfast_ent *e)
 static int
 same(struct slotf *s, const struct fdfast_ent *e)
 {
+	for (size_t i = 0; i < PLAT_SENDOPTS; i++) {
+		if (atomic_load(&s->so_v[i]) != e->so.v[i])
+			return (0);
+	}
 	return (atomic_load(&s->fd) == e->fd && atomic_load(&s->out) ==
 	    e->out && atomic_load(&s->flags) == e->flags &&
-	    atomic_load(&s->dev) == e->dev && atomic_load(&s->ino) == e->ino);
+	    atomic_load(&s->dev) == e->dev && atomic_load(&s->ino) == e->ino &&
+	    atomic_load(&s->so_set) == e->so.set);
 }
 
 void
@@ -92,6 +104,11 @@ fdfast_get(int fd, struct fdfast_ent *e)
 		    memory_order_relaxed);
 		e->dev = atomic_load_explicit(&s->dev, memory_order_relaxed);
 		e->ino = atomic_load_explicit(&s->ino, memory_order_relaxed);
+		e->so.set = atomic_load_explicit(&s->so_set,
+		    memory_order_relaxed);
+		for (size_t k = 0; e->so.set != 0 && k < PLAT_SENDOPTS; k++)
+			e->so.v[k] = atomic_load_explicit(&s->so_v[k],
+			    memory_order_relaxed);
 		atomic_thread_fence(memory_order_acquire);
 		if (atomic_load_explicit(&s->seq, memory_order_relaxed) != q ||
 		    atomic_load_explicit(&s->fd, memory_order_relaxed) != fd)

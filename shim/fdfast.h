@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "platform.h"
+
 #define	FDFAST_MAX	64
 
 #define	FDFAST_SHARED	0x1U	/* the shared way: the fd is the socket */
@@ -32,6 +34,7 @@ struct fdfast_ent {
 	unsigned	flags;
 	uint64_t	dev;		/* what fd refers to (fstat) */
 	uint64_t	ino;
+	struct plat_sendopts so;	/* the member's own, on each send */
 };
 
 /*

@@ -675,6 +675,7 @@ fast_publish(void)
 		    sk->pktinfo << FDFAST_PKT_SHIFT;
 		v[n].dev = (uint64_t)e->id.dev;
 		v[n].ino = (uint64_t)e->id.ino;
+		v[n].so = sk->so;
 		n++;
 	}
 	fdfast_publish(v, n);

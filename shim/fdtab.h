@@ -74,6 +74,7 @@ struct shim_sock {
 	int		way;		/* SK_DIRECT: enum shim_policy */
 	int		dgram;		/* SK_DIRECT: a UDP socket */
 	unsigned	pktinfo;	/* SK_DIRECT: the application asked */
+	struct plat_sendopts so;	/* SK_DIRECT: its own, on each send */
 	int		shut;		/* shutdown() was called */
 	int		tell_idle;	/* leastloaded: say when we wait */
 	int		idle_told;	/* and we said so since the last CONN */

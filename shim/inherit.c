@@ -325,6 +325,7 @@ adopt_udp(struct pairs *p, size_t i, const char *dir)
 	sk->ctl = fdtab_hide_away(e->ctl);
 	sk->out = fdtab_hide_away(e->out);
 	sk->pktinfo = plat_pktinfo_asked(sk->shadow);
+	plat_sendopts_read(sk->shadow, sk->family, &sk->so);
 	fdtab_changed();
 	fdtab_unlock(&saved);
 	p->sk[i] = sk;

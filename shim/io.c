@@ -86,6 +86,7 @@ kind_locked(int fd, int *family, struct udp_io *u)
 			u->out = sk->out;
 			u->pktinfo = sk->pktinfo;
 			u->shut_wr = (sk->shut & UDP_SHUT_WR) != 0;
+			u->so = sk->so;
 		}
 		if (family != NULL)
 			*family = sk->family;
@@ -111,6 +112,7 @@ kind_of(int fd, int *family, struct udp_io *u)
 		u->out = f.out;
 		u->pktinfo = f.flags >> FDFAST_PKT_SHIFT;
 		u->shut_wr = (f.flags & FDFAST_SHUT_WR) != 0;
+		u->so = f.so;
 		return ((f.flags & FDFAST_SHARED) ? IO_SHARED : IO_UDP);
 	}
 	return (kind_locked(fd, family, u));
@@ -172,9 +174,12 @@ shim_send(int fd, const void *buf, size_t len, int flags)
 	shim_init();
 	if (!fdtab_maybe(fd) || passes(k = kind_of(fd, NULL, &u)))
 		return (real.send(fd, buf, len, flags));
+	if (k == IO_UDP && (fd = send_fd(&u)) >= 0 && u.so.set != 0)
+		return (udp_send_opts(fd, &u, &(struct udp_send){
+		    .iov = &(struct iovec){ (void *)buf, len }, .iovcnt = 1,
+		    .flags = flags }));
 	if (k == IO_UDP)
-		return ((fd = send_fd(&u)) < 0 ? -1 :
-		    real.send(fd, buf, len, flags));
+		return (fd < 0 ? -1 : real.send(fd, buf, len, flags));
 	return (answer(k, &(struct plat_io){ .op = PLAT_IO_SEND,
 	    .flags = flags, .len = len }));
 }
@@ -239,6 +244,10 @@ shim_sendto(int fd, const void *buf, size_t len, int flags,
 	}
 	if (k == IO_UDP && (fd = send_fd(&u)) < 0)
 		return (-1);
+	if (k == IO_UDP && u.so.set != 0)
+		return (udp_send_opts(fd, &u, &(struct udp_send){
+		    .iov = &(struct iovec){ (void *)buf, len }, .iovcnt = 1,
+		    .to = to, .tolen = tolen, .flags = flags }));
 	if (k == IO_UDP)
 		return (v == SHIM_XNET && real.xnet_sendto != NULL ?
 		    real.xnet_sendto(fd, buf, len, flags, to, tolen) :
@@ -269,6 +278,7 @@ shim_sendmsg(int fd, const void *msg, int flags, enum shim_variant v)
 	const struct msghdr *m = msg;
 	struct udp_io u;
 	enum io_kind k;
+	int xpg;
 
 	shim_init();
 	if (!fdtab_maybe(fd) || passes(k = kind_of(fd, NULL, &u))) {
@@ -282,6 +292,14 @@ shim_sendmsg(int fd, const void *msg, int flags, enum shim_variant v)
 	}
 	if (k == IO_UDP && (fd = send_fd(&u)) < 0)
 		return (-1);
+	/* 4.3BSD's header (illumos): no control, its rights mean nothing. */
+	xpg = v == SHIM_XNET || plat_plain_msg_xpg;
+	if (k == IO_UDP && u.so.set != 0)
+		return (udp_send_opts(fd, &u, &(struct udp_send){
+		    .iov = m->msg_iov, .iovcnt = msg_iovcnt(m),
+		    .to = m->msg_name, .tolen = m->msg_namelen,
+		    .ctl = xpg ? m->msg_control : NULL,
+		    .ctllen = xpg ? m->msg_controllen : 0, .flags = flags }));
 	if (k == IO_UDP)
 		return (v == SHIM_XNET && real.xnet_sendmsg != NULL ?
 		    real.xnet_sendmsg(fd, m, flags) : real.sendmsg(fd, m, flags));
@@ -339,8 +357,11 @@ shim_write(int fd, const void *buf, size_t len)
 	shim_init();
 	if (!fdtab_maybe(fd) || passes(k = kind_of(fd, NULL, &u)))
 		return (real.write(fd, buf, len));
+	if (k == IO_UDP && (fd = send_fd(&u)) >= 0 && u.so.set != 0)
+		return (udp_send_opts(fd, &u, &(struct udp_send){
+		    .iov = &(struct iovec){ (void *)buf, len }, .iovcnt = 1 }));
 	if (k == IO_UDP)
-		return ((fd = send_fd(&u)) < 0 ? -1 : real.write(fd, buf, len));
+		return (fd < 0 ? -1 : real.write(fd, buf, len));
 	return (answer(k, &(struct plat_io){ .op = PLAT_IO_WRITE,
 	    .len = len }));
 }
@@ -369,9 +390,16 @@ shim_writev(int fd, const struct iovec *iov, int iovcnt)
 	shim_init();
 	if (!fdtab_maybe(fd) || passes(k = kind_of(fd, NULL, &u)))
 		return (real.writev(fd, iov, iovcnt));
+	/*
+	 * A count out of range (both kernels' IOV_MAX is 1024): writev's
+	 * own error, not sendmsg's.
+	 */
+	if (k == IO_UDP && (fd = send_fd(&u)) >= 0 && u.so.set != 0 &&
+	    iovcnt >= 0 && iovcnt <= 1024)
+		return (udp_send_opts(fd, &u, &(struct udp_send){
+		    .iov = iov, .iovcnt = iovcnt }));
 	if (k == IO_UDP)
-		return ((fd = send_fd(&u)) < 0 ? -1 :
-		    real.writev(fd, iov, iovcnt));
+		return (fd < 0 ? -1 : real.writev(fd, iov, iovcnt));
 	return (answer(k, &(struct plat_io){ .op = PLAT_IO_WRITEV,
 	    .iov = iov, .iovcnt = iovcnt }));
 }
@@ -554,9 +582,10 @@ shim_sendmmsg(int fd, void *vec, unsigned n, int flags)
 		errno = EFAULT;
 		return (-1);
 	}
+	if (k == IO_UDP && (fd = send_fd(&u)) >= 0 && u.so.set != 0)
+		return (udp_sendmmsg_opts(fd, &u, vec, n, flags));
 	if (k == IO_UDP)
-		return ((fd = send_fd(&u)) < 0 ? -1 :
-		    real.sendmmsg(fd, vec, n, flags));
+		return (fd < 0 ? -1 : real.sendmmsg(fd, vec, n, flags));
 	/* A TCP member: the first message's answer, as the kernel's. */
 	return (n == 0 ? 0 : (int)answer(k, &(struct plat_io){
 	    .op = PLAT_IO_SENDMSG, .flags = flags,

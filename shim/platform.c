@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 #include <unistd.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <netinet/udp.h>
 #include <sys/socket.h>
 #include <poll.h>
 #include <pthread.h>
@@ -44,6 +46,7 @@
 #endif
 
 #include "platform.h"
+#include "dgram.h"
 #include "proto.h"
 #include "real.h"
 #include "shim.h"
@@ -83,6 +86,30 @@ const int plat_o_ndelay = O_NDELAY;
 const int plat_o_ndelay = O_NONBLOCK;
 #endif
 
+/* SO_TIMESTAMP and kin, under each name Linux has for them. */
+static int
+is_timestamp(int name)
+{
+	static const int t[] = {
+		SO_TIMESTAMP,
+#if defined(SO_TIMESTAMP_OLD)
+		SO_TIMESTAMP_OLD, SO_TIMESTAMP_NEW,
+#endif
+#if defined(SO_TIMESTAMPNS)
+		SO_TIMESTAMPNS,
+#endif
+#if defined(SO_TIMESTAMPNS_OLD)
+		SO_TIMESTAMPNS_OLD, SO_TIMESTAMPNS_NEW,
+#endif
+	};
+
+	for (size_t i = 0; i < sizeof (t) / sizeof (t[0]); i++) {
+		if (t[i] == name)
+			return (1);
+	}
+	return (0);
+}
+
 enum plat_opt_class
 plat_opt_classify(int level, int name)
 {
@@ -90,6 +117,8 @@ plat_opt_classify(int level, int name)
 		return (PLAT_OPT_OTHER);
 	if (name == plat_so_reuseport)
 		return (PLAT_OPT_REUSEPORT);
+	if (is_timestamp(name))
+		return (PLAT_OPT_TIMESTAMP);
 	switch (name) {
 	case SO_REUSEADDR:
 		return (PLAT_OPT_REUSEADDR);
@@ -1587,13 +1616,27 @@ plat_exec_path(void)
 
 /* --- UDP groups ------------------------------------------------------- */
 
+/* The reports a member may ask for, by its PLAT_PKT_* bit. */
+static const struct {
+	unsigned	bit;
+	int		level, name;
+} report[] = {
+	{ PLAT_PKT_V4, IPPROTO_IP, IP_PKTINFO },
+	{ PLAT_PKT_V6, IPPROTO_IPV6, IPV6_RECVPKTINFO },
+	{ PLAT_PKT_TTL, IPPROTO_IP, IP_RECVTTL },
+	{ PLAT_PKT_TOS, IPPROTO_IP, IP_RECVTOS },
+	{ PLAT_PKT_HOPS, IPPROTO_IPV6, IPV6_RECVHOPLIMIT },
+	{ PLAT_PKT_TCLASS, IPPROTO_IPV6, IPV6_RECVTCLASS },
+};
+#define	NREPORT	(sizeof (report) / sizeof (report[0]))
+
 unsigned
 plat_pktinfo_opt(int level, int name)
 {
-	if (level == IPPROTO_IP && name == IP_PKTINFO)
-		return (PLAT_PKT_V4);
-	if (level == IPPROTO_IPV6 && name == IPV6_RECVPKTINFO)
-		return (PLAT_PKT_V6);
+	for (size_t i = 0; i < NREPORT; i++) {
+		if (report[i].level == level && report[i].name == name)
+			return (report[i].bit);
+	}
 	return (0);
 }
 
@@ -1619,17 +1662,16 @@ unsigned
 plat_pktinfo_asked(int fd)
 {
 	unsigned want = 0;
-	int v = 0, saved = errno;
-	socklen_t len = sizeof (v);
+	int saved = errno;
 
-	if (real.getsockopt(fd, IPPROTO_IP, IP_PKTINFO, &v, &len) == 0 &&
-	    v != 0)
-		want |= PLAT_PKT_V4;
-	v = 0;
-	len = sizeof (v);
-	if (real.getsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &v,
-	    &len) == 0 && v != 0)
-		want |= PLAT_PKT_V6;
+	for (size_t i = 0; i < NREPORT; i++) {
+		int v = 0;
+		socklen_t len = sizeof (v);
+
+		if (real.getsockopt(fd, report[i].level, report[i].name, &v,
+		    &len) == 0 && v != 0)
+			want |= report[i].bit;
+	}
 	errno = saved;
 	return (want);
 }
@@ -1639,28 +1681,63 @@ plat_pktinfo_enable(int fd, int family)
 {
 	int one = 1, saved = errno;
 
-	if (family == AF_INET)
-		(void) real.setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one,
-		    sizeof (one));
-	else
-		(void) real.setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO,
-		    &one, sizeof (one));
+	/*
+	 * A dual-stack socket's IPv4 datagrams: their TTL and TOS come as
+	 * IPv4's; their destination as IPv6's, mapped (IPv4's too would
+	 * take its place).
+	 */
+	for (size_t i = 0; i < NREPORT; i++) {
+		if (family == AF_INET ? report[i].level == IPPROTO_IP :
+		    report[i].bit != PLAT_PKT_V4)
+			(void) real.setsockopt(fd, report[i].level,
+			    report[i].name, &one, sizeof (one));
+	}
 	errno = saved;
+}
+
+/*
+ * IPv4's TTL and TOS reports: IP_TTL, an int, and IP_TOS, a byte, on
+ * Linux; IP_RECVTTL and IP_RECVTOS, a byte each, on illumos.
+ */
+#if defined(__sun)
+#define	RECV_TTL_TYPE	IP_RECVTTL
+#define	RECV_TTL_SIZE	1
+#define	RECV_TOS_TYPE	IP_RECVTOS
+#else
+#define	RECV_TTL_TYPE	IP_TTL
+#define	RECV_TTL_SIZE	sizeof (int)
+#define	RECV_TOS_TYPE	IP_TOS
+#endif
+
+/* A report's value: an int, or a byte where the kernel gives one. */
+static int
+report_value(const void *data, size_t len)
+{
+	int v = -1;
+	uint8_t b;
+
+	if (len >= sizeof (int)) {
+		memcpy(&v, data, sizeof (v));
+	} else if (len == 1) {
+		memcpy(&b, data, 1);
+		v = b;
+	}
+	return (v >= 0 && v <= 255 ? v : -1);
 }
 
 int
 plat_pktinfo_parse(int level, int type, const void *data, size_t len,
-    struct proto_addr *dst, uint32_t *ifindex)
+    struct dgram_hdr *h)
 {
 	if (level == IPPROTO_IP && type == IP_PKTINFO &&
 	    len >= sizeof (struct in_pktinfo)) {
 		struct in_pktinfo pi;
 
 		memcpy(&pi, data, sizeof (pi));
-		memset(dst, 0, sizeof (*dst));
-		dst->family = AF_INET;
-		memcpy(dst->addr, &pi.ipi_addr, 4);
-		*ifindex = (uint32_t)pi.ipi_ifindex;
+		memset(&h->dst, 0, sizeof (h->dst));
+		h->dst.family = AF_INET;
+		memcpy(h->dst.addr, &pi.ipi_addr, 4);
+		h->ifindex = (uint32_t)pi.ipi_ifindex;
 		return (1);
 	}
 	if (level == IPPROTO_IPV6 && type == IPV6_PKTINFO &&
@@ -1668,21 +1745,43 @@ plat_pktinfo_parse(int level, int type, const void *data, size_t len,
 		struct in6_pktinfo pi;
 
 		memcpy(&pi, data, sizeof (pi));
-		memset(dst, 0, sizeof (*dst));
-		dst->family = AF_INET6;
-		memcpy(dst->addr, &pi.ipi6_addr, 16);
-		*ifindex = pi.ipi6_ifindex;
+		memset(&h->dst, 0, sizeof (h->dst));
+		h->dst.family = AF_INET6;
+		memcpy(h->dst.addr, &pi.ipi6_addr, 16);
+		h->ifindex = pi.ipi6_ifindex;
+		return (1);
+	}
+	if ((level == IPPROTO_IP && type == RECV_TTL_TYPE) ||
+	    (level == IPPROTO_IPV6 && type == IPV6_HOPLIMIT)) {
+		h->ttl = report_value(data, len);
+		return (1);
+	}
+	if ((level == IPPROTO_IP && type == RECV_TOS_TYPE) ||
+	    (level == IPPROTO_IPV6 && type == IPV6_TCLASS)) {
+		h->tos = report_value(data, len);
 		return (1);
 	}
 	return (0);
 }
 
+
+/* One report of value v into out: its size. */
+static size_t
+report_put(void *out, int v, size_t size)
+{
+	uint8_t b = (uint8_t)v;
+
+	memcpy(out, size == 1 ? (const void *)&b : (const void *)&v, size);
+	return (size);
+}
+
 size_t
-plat_pktinfo_make(unsigned want, const struct proto_addr *dst,
-    uint32_t ifindex, int nth, int *level, int *type, void *out)
+plat_pktinfo_make(unsigned want, const struct dgram_hdr *h, int nth,
+    int *level, int *type, void *out)
 {
 	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 	    0xff, 0xff };
+	const struct proto_addr *dst = &h->dst;
 	const uint8_t *v4 = NULL;
 
 	/* Linux's order: the IPv6 report, then the IPv4 one. */
@@ -1691,7 +1790,7 @@ plat_pktinfo_make(unsigned want, const struct proto_addr *dst,
 
 		_Static_assert(sizeof (pi) <= PLAT_PKTINFO_MAX, "room");
 		memset(&pi, 0, sizeof (pi));
-		pi.ipi6_ifindex = ifindex;
+		pi.ipi6_ifindex = h->ifindex;
 		memcpy(&pi.ipi6_addr, dst->addr, 16);
 		memcpy(out, &pi, sizeof (pi));
 		*level = IPPROTO_IPV6;
@@ -1703,12 +1802,12 @@ plat_pktinfo_make(unsigned want, const struct proto_addr *dst,
 		v4 = dst->addr;
 	else if (dst->family == AF_INET6 && memcmp(dst->addr, mapped, 12) == 0)
 		v4 = dst->addr + 12;
-	if ((want & PLAT_PKT_V4) && v4 != NULL && nth == 0) {
+	if ((want & PLAT_PKT_V4) && v4 != NULL && nth-- == 0) {
 		struct in_pktinfo pi;
 
 		_Static_assert(sizeof (pi) <= PLAT_PKTINFO_MAX, "room");
 		memset(&pi, 0, sizeof (pi));
-		pi.ipi_ifindex = (int)ifindex;
+		pi.ipi_ifindex = (int)h->ifindex;
 		memcpy(&pi.ipi_addr, v4, 4);
 		memcpy(&pi.ipi_spec_dst, v4, 4);
 		memcpy(out, &pi, sizeof (pi));
@@ -1716,18 +1815,38 @@ plat_pktinfo_make(unsigned want, const struct proto_addr *dst,
 		*type = IP_PKTINFO;
 		return (sizeof (pi));
 	}
+	/* Then the TTL and the TOS, in each family's order. */
+	*level = v4 != NULL ? IPPROTO_IP : IPPROTO_IPV6;
+	if ((want & (v4 != NULL ? PLAT_PKT_TTL : PLAT_PKT_HOPS)) &&
+	    h->ttl >= 0 && nth-- == 0) {
+		*type = v4 != NULL ? RECV_TTL_TYPE : IPV6_HOPLIMIT;
+		return (report_put(out, h->ttl, v4 != NULL ? RECV_TTL_SIZE :
+		    sizeof (int)));
+	}
+	if ((want & (v4 != NULL ? PLAT_PKT_TOS : PLAT_PKT_TCLASS)) &&
+	    h->tos >= 0 && nth == 0) {
+		*type = v4 != NULL ? RECV_TOS_TYPE : IPV6_TCLASS;
+		return (report_put(out, h->tos, v4 != NULL ? 1 : sizeof (int)));
+	}
 	return (0);
 }
 
 void
 plat_udp_member_opts(int from, int data, int out)
 {
+	static const int stamps[][2] = {
+		{ SOL_SOCKET, SO_TIMESTAMP },
+#if defined(SO_TIMESTAMPNS)
+		{ SOL_SOCKET, SO_TIMESTAMPNS },
+#endif
+	};
 	char tv[64];
 	socklen_t len = sizeof (tv);
 	int v = 0, saved = errno;
 
 	if (real.getsockopt(from, SOL_SOCKET, SO_RCVTIMEO, tv, &len) == 0)
 		(void) real.setsockopt(data, SOL_SOCKET, SO_RCVTIMEO, tv, len);
+	opts_copy(from, data, stamps, sizeof (stamps) / sizeof (stamps[0]), 1);
 	len = sizeof (v);
 	if (out >= 0 && real.getsockopt(from, SOL_SOCKET, SO_BROADCAST, &v,
 	    &len) == 0 && v != 0)
@@ -1736,15 +1855,86 @@ plat_udp_member_opts(int from, int data, int out)
 	errno = saved;
 }
 
+/*
+ * The sending options, by index: the option, the control message that
+ * sets it per datagram (IPV6_HOPLIMIT for IPV6_UNICAST_HOPS, RFC 3542),
+ * the family whose sends take it (0: both), the message's data size.
+ */
+static const struct plat_sendopt sendopt[PLAT_SENDOPTS] = {
+	{ IPPROTO_IP, IP_TOS, IP_TOS, AF_INET, sizeof (int) },
+	{ IPPROTO_IP, IP_TTL, IP_TTL, AF_INET, sizeof (int) },
+	{ IPPROTO_IPV6, IPV6_TCLASS, IPV6_TCLASS, AF_INET6, sizeof (int) },
+	{ IPPROTO_IPV6, IPV6_UNICAST_HOPS, IPV6_HOPLIMIT, AF_INET6,
+	    sizeof (int) },
+#if defined(UDP_SEGMENT)
+	{ SOL_UDP, UDP_SEGMENT, UDP_SEGMENT, 0, sizeof (uint16_t) },
+#else
+	{ -1, -1, -1, -1, 0 },	/* no GSO here */
+#endif
+};
+
+int
+plat_sendopt(int level, int name)
+{
+	for (size_t i = 0; i < PLAT_SENDOPTS; i++) {
+		if (sendopt[i].level == level && sendopt[i].name == name &&
+		    sendopt[i].size != 0)
+			return (1);
+	}
+	return (0);
+}
+
+void
+plat_sendopts_read(int fd, int family, struct plat_sendopts *o)
+{
+	int fresh, saved = errno;
+
+	memset(o, 0, sizeof (*o));
+	if ((fresh = socket(family, SOCK_DGRAM | plat_sock_cloexec, 0)) < 0) {
+		errno = saved;
+		return;
+	}
+	for (size_t i = 0; i < PLAT_SENDOPTS; i++) {
+		const struct plat_sendopt *s = &sendopt[i];
+		int a = 0, b = 0;
+		socklen_t al = sizeof (a), bl = sizeof (b);
+
+		if (s->family != family && s->family != 0)
+			continue;
+		if (real.getsockopt(fd, s->level, s->name, &a, &al) == 0 &&
+		    real.getsockopt(fresh, s->level, s->name, &b, &bl) == 0 &&
+		    al == sizeof (int) && bl == al && a != b) {
+			o->set |= 1U << i;
+			o->v[i] = a;
+		}
+	}
+	(void) real.close(fresh);
+	errno = saved;
+}
+
+const struct plat_sendopt *
+plat_sendopt_nth(size_t i)
+{
+	return (i < PLAT_SENDOPTS && sendopt[i].size != 0 ? &sendopt[i] :
+	    NULL);
+}
+
 void
 plat_udp_opts_copy(int from, int to)
 {
 	static const int t[][2] = {
 		{ IPPROTO_IP, IP_PKTINFO },
 		{ IPPROTO_IPV6, IPV6_RECVPKTINFO },
+		{ IPPROTO_IP, IP_RECVTTL },
+		{ IPPROTO_IP, IP_RECVTOS },
+		{ IPPROTO_IPV6, IPV6_RECVHOPLIMIT },
+		{ IPPROTO_IPV6, IPV6_RECVTCLASS },
 		{ IPPROTO_IP, IP_TOS },
 		{ IPPROTO_IPV6, IPV6_TCLASS },
 		{ SOL_SOCKET, SO_TIMESTAMP },
+#if defined(SO_TIMESTAMPNS)
+		{ SOL_SOCKET, SO_TIMESTAMPNS },
+#endif
 	};
 
 	opts_copy(from, to, t, sizeof (t) / sizeof (t[0]), 1);

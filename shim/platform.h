@@ -21,7 +21,8 @@ enum plat_opt_class {
 	PLAT_OPT_PROTOCOL,
 	PLAT_OPT_ACCEPTCONN,
 	PLAT_OPT_ERROR,
-	PLAT_OPT_RCVTIMEO
+	PLAT_OPT_RCVTIMEO,
+	PLAT_OPT_TIMESTAMP	/* SO_TIMESTAMP, SO_TIMESTAMPNS */
 };
 
 /* How an option's value is stored and copied to accepted sockets. */
@@ -266,10 +267,18 @@ const char *plat_exec_path(void);
 /* --- UDP groups (udp.c, udpowner.c) ---------------------------------- */
 
 struct proto_addr;
+struct dgram_hdr;
 
-/* Which destination report (level, name) asks for, or 0. */
+/*
+ * Which report of a datagram's arrival (level, name) asks for, or 0:
+ * where it was sent to, its TTL or hop limit, its TOS or traffic class.
+ */
 #define	PLAT_PKT_V4	0x1U	/* IP_PKTINFO */
 #define	PLAT_PKT_V6	0x2U	/* IPV6_RECVPKTINFO */
+#define	PLAT_PKT_TTL	0x4U	/* IP_RECVTTL */
+#define	PLAT_PKT_TOS	0x8U	/* IP_RECVTOS */
+#define	PLAT_PKT_HOPS	0x10U	/* IPV6_RECVHOPLIMIT */
+#define	PLAT_PKT_TCLASS	0x20U	/* IPV6_RECVTCLASS */
 unsigned plat_pktinfo_opt(int level, int name);
 /* The reports fd's options ask for now. */
 unsigned plat_pktinfo_asked(int fd);
@@ -279,22 +288,25 @@ extern const int plat_plain_msg_xpg;
 extern const int plat_msg_errqueue;
 /* recvmmsg's MSG_WAITFORONE (Linux); 0 where there is none. */
 extern const int plat_msg_waitforone;
-/* The owner's socket: report each datagram's destination. */
+/*
+ * The owner's socket: report each datagram's destination, TTL (hop
+ * limit) and TOS (traffic class), for whichever member asks.
+ */
 void plat_pktinfo_enable(int fd, int family);
 /*
- * One control message of a received datagram (level, type, data of len):
- * 1 if it reports the destination, then in dst and ifindex.
+ * One control message of a received datagram (level, type, data of len)
+ * into h's reports (dst and ifindex, ttl, tos): 1 if it was one.
  */
 int plat_pktinfo_parse(int level, int type, const void *data, size_t len,
-    struct proto_addr *dst, uint32_t *ifindex);
+    struct dgram_hdr *h);
 /*
- * The nth (from 0) control message that reports dst as the kernel writes
- * them for want (PLAT_PKT_*), in its order: level, type and data (in
- * out); its data's length, or 0 when there are no more.
+ * The nth (from 0) control message that reports h's arrival as the
+ * kernel writes them for want (PLAT_PKT_*), in its order: level, type
+ * and data (in out); its data's length, or 0 when there are no more.
  */
 #define	PLAT_PKTINFO_MAX	32
-size_t plat_pktinfo_make(unsigned want, const struct proto_addr *dst,
-    uint32_t ifindex, int nth, int *level, int *type, void *out);
+size_t plat_pktinfo_make(unsigned want, const struct dgram_hdr *h, int nth,
+    int *level, int *type, void *out);
 /*
  * A dispatched member's options set before bind on its own socket
  * (from) that the shim carries: SO_RCVTIMEO onto its queue (data), which
@@ -302,6 +314,33 @@ size_t plat_pktinfo_make(unsigned want, const struct proto_addr *dst,
  * its sends leave by.
  */
 void plat_udp_member_opts(int from, int data, int out);
+/*
+ * A dispatched member's own sending options.  Its sends leave by the
+ * group's socket, every member's, where setting them would change every
+ * member's datagrams; so each that fd has set (TOS or traffic class, TTL
+ * or hop limit, Linux's UDP_SEGMENT) rides on each of its sends as the
+ * control message that sets it for one datagram, as both kernels take.
+ */
+#define	PLAT_SENDOPTS	5
+struct plat_sendopts {
+	unsigned	set;		/* bit i: v[i] rides on each send */
+	int		v[PLAT_SENDOPTS];
+};
+/* 1 if (level, name) is one of them. */
+int plat_sendopt(int level, int name);
+/* Those of fd (a socket of family) that differ from a fresh socket's. */
+void plat_sendopts_read(int fd, int family, struct plat_sendopts *o);
+/*
+ * The ith (from 0) of them, or NULL: the option (level, name), the
+ * control message that sets it for one datagram (type, at level), the
+ * family whose sends take it (0: both), the message's data size.
+ */
+struct plat_sendopt {
+	int	level, name, type, family;
+	size_t	size;
+};
+const struct plat_sendopt *plat_sendopt_nth(size_t i);
+
 /*
  * Options a member of the shared way set before bind that the group's
  * one socket takes too (the receive reports): from -> to.

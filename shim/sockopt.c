@@ -202,6 +202,7 @@ set_on_udp(int fd, struct shim_sock *sk, int level, int name,
     const void *val, socklen_t len, setsockopt_fn rf)
 {
 	unsigned bit = plat_pktinfo_opt(level, name);
+	enum plat_opt_class c;
 	int sh, v = 0;
 
 	if (plat_opt_fixed_at_bind(level, name)) {
@@ -210,7 +211,14 @@ set_on_udp(int fd, struct shim_sock *sk, int level, int name,
 	}
 	if ((sh = shadow_of(sk)) < 0 || rf(sh, level, name, val, len) != 0)
 		return (-1);
-	if (plat_opt_classify(level, name) == PLAT_OPT_RCVTIMEO)
+	/* As the kernel took it (TTL -1: the default, so none to carry). */
+	if (plat_sendopt(level, name)) {
+		plat_sendopts_read(sh, sk->family, &sk->so);
+		fdtab_changed();
+	}
+	/* What a receive waits on, and the time it reports, are its queue's. */
+	c = plat_opt_classify(level, name);
+	if (c == PLAT_OPT_RCVTIMEO || c == PLAT_OPT_TIMESTAMP)
 		(void) rf(fd, level, name, val, len);
 	/*
 	 * A broadcast send leaves by the group's socket: it must allow it

@@ -136,6 +136,7 @@ direct_install(int fd, int ctl, const struct sockaddr_storage *ss,
 		plat_shadow_bound(shadow, (const struct sockaddr *)ss);
 		sk->shadow = fdtab_hide_away(shadow);
 		sk->pktinfo = plat_pktinfo_asked(sk->shadow);
+		plat_sendopts_read(sk->shadow, ss->ss_family, &sk->so);
 	}
 	if (out >= 0)
 		sk->out = fdtab_hide_away(out);
@@ -255,17 +256,28 @@ cmsg_put(struct msghdr *m, size_t *used, int level, int type,
 	*used += CMSG_SPACE(n) < room ? CMSG_SPACE(n) : room;
 }
 
-/* Into m's control buffer, the reports the application asked for. */
+/*
+ * Into m's control buffer, the reports the application asked for: first
+ * the arrival time, as the kernel's (its queue's own, which takes the
+ * member's SO_TIMESTAMP: when the owner forwarded it), then the owner's.
+ */
 static void
-pktinfo_out(struct msghdr *m, unsigned want, const struct dgram_hdr *h)
+pktinfo_out(struct msghdr *m, unsigned want, const struct dgram_hdr *h,
+    const struct msghdr *own)
 {
 	unsigned char data[PLAT_PKTINFO_MAX];
 	size_t n, used = 0;
 	int level, type;
 
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(own); c != NULL;
+	    c = CMSG_NXTHDR((struct msghdr *)own, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_len >= CMSG_LEN(0))
+			cmsg_put(m, &used, c->cmsg_level, c->cmsg_type,
+			    CMSG_DATA(c), c->cmsg_len - CMSG_LEN(0));
+	}
 	for (int k = 0; want != 0 && h->dst.family != 0 &&
-	    (n = plat_pktinfo_make(want, &h->dst, h->ifindex, k, &level,
-	    &type, data)) != 0; k++)
+	    (n = plat_pktinfo_make(want, h, k, &level, &type, data)) != 0;
+	    k++)
 		cmsg_put(m, &used, level, type, data, n);
 	m->msg_controllen = used;
 }
@@ -278,6 +290,11 @@ udp_recvmsg(int fd, struct msghdr *m, int flags, const struct udp_io *u,
 	struct iovec iov[UDP_IOV_MAX + 1];
 	struct dgram_hdr h;
 	struct msghdr dm;
+	/* The time it came, where the application asked (SO_TIMESTAMP). */
+	union {
+		struct cmsghdr	hdr;
+		unsigned char	b[64];
+	} ctl;
 	ssize_t r;
 	size_t copied;
 	int e, saved = errno;
@@ -298,6 +315,8 @@ udp_recvmsg(int fd, struct msghdr *m, int flags, const struct udp_io *u,
 	dm.msg_iov = iov;
 	dm.msg_iovlen = m->msg_iovlen + 1;
 	for (;;) {
+		dm.msg_control = ctl.b;
+		dm.msg_controllen = xpg ? sizeof (ctl.b) : 0;
 		r = real_recvmsg_xpg(fd, &dm, flags & ~MSG_TRUNC);
 		if (r < 0)
 			return (-1);
@@ -324,7 +343,7 @@ udp_recvmsg(int fd, struct msghdr *m, int flags, const struct udp_io *u,
 		m->msg_controllen = 0;		/* msg_accrightslen */
 	} else {
 		m->msg_flags = h.len > copied ? MSG_TRUNC : 0;
-		pktinfo_out(m, u->pktinfo, &h);
+		pktinfo_out(m, u->pktinfo, &h, &dm);
 	}
 	errno = saved;
 	/* MSG_TRUNC asked: the datagram's length, as Linux's UDP says. */
@@ -373,12 +392,6 @@ udp_readv(int fd, const struct iovec *iov, int iovcnt,
 	m.msg_iovlen = iovcnt;
 	return (udp_recvmsg(fd, &m, 0, u, 1));
 }
-
-/* Linux's struct mmsghdr, which strict POSIX code may not name. */
-struct udp_mmsg {
-	struct msghdr	hdr;
-	unsigned int	len;
-};
 
 int
 udp_recvmmsg(int fd, void *vec, unsigned n, int flags,

@@ -12,8 +12,9 @@
  *   becomes the application's fd.  recv and its kin here take the
  *   header off and answer as the kernel's UDP socket would; sends leave
  *   through a hidden copy of the real socket (sk->out), straight to the
- *   kernel.  The application's own socket stays as the shadow, for its
- *   options.
+ *   kernel, with the member's own sending options as control messages
+ *   (udpsend.c).  The application's own socket stays as the shadow, for
+ *   its options.
  * - shared: the application's fd becomes the real socket itself; the
  *   kernel hands each datagram to whichever member reads first, and the
  *   shim is not in the way of any call but connect.
@@ -32,6 +33,7 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 
+#include "platform.h"
 #include "proto.h"
 
 struct shim_sock;
@@ -51,6 +53,7 @@ struct udp_io {
 	int		out;		/* the group's socket, for sends */
 	unsigned	pktinfo;	/* PLAT_PKT_*: reports asked for */
 	int		shut_wr;	/* shut down for sending */
+	struct plat_sendopts so;	/* the member's own (udpsend.c) */
 };
 
 /* sk->shut of a UDP member: what shutdown() stopped. */
@@ -84,8 +87,35 @@ ssize_t udp_recv(int fd, void *buf, size_t len, int flags,
 /* readv. */
 ssize_t udp_readv(int fd, const struct iovec *iov, int iovcnt,
     const struct udp_io *u);
+/* Linux's struct mmsghdr, which strict POSIX code may not name. */
+struct udp_mmsg {
+	struct msghdr	hdr;
+	unsigned int	len;
+};
+
 /* recvmmsg (Linux): vec is a struct mmsghdr array; timeout not kept. */
 int udp_recvmmsg(int fd, void *vec, unsigned n, int flags,
     const struct udp_io *u);
+
+/* A send call of a dispatched member, as sendmsg would make it. */
+struct udp_send {
+	const struct iovec *iov;
+	long		iovcnt;
+	const struct sockaddr *to;	/* NULL: none given */
+	socklen_t	tolen;
+	const void	*ctl;		/* the application's cmsgs, or NULL */
+	size_t		ctllen;
+	int		flags;
+};
+
+/*
+ * A member with sending options of its own (u->so.set, udpsend.c): s
+ * sent by out with them, as one sendmsg; its answer.
+ */
+ssize_t udp_send_opts(int out, const struct udp_io *u,
+    const struct udp_send *s);
+/* sendmmsg (Linux): vec a struct mmsghdr array, as udp_recvmmsg's. */
+int udp_sendmmsg_opts(int out, const struct udp_io *u, void *vec,
+    unsigned n, int flags);
 
 #endif /* SHIM_UDP_H */

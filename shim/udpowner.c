@@ -43,7 +43,7 @@
 #define	SB_RETRY_MAX_MS	60000	/* after failures, doubling up to this */
 /* A member's queue: what its pair holds before we drop (SO_SNDBUF). */
 #define	FWD_QUEUE	(4 << 20)
-#define	CTL_SIZE	128	/* a datagram's pktinfo control messages */
+#define	CTL_SIZE	160	/* a datagram's reports (plat_pktinfo_enable) */
 #define	RV_CHECK_MS	2000	/* is our rendezvous name still there? */
 /* For room in a full member's queue, at the end (a member that reads). */
 #define	END_WAIT_MS	60000
@@ -484,16 +484,15 @@ prepare(unsigned k)
 
 	b.to[k] = UDP_MEMBERS;
 	memset(&h, 0, sizeof (h));
+	h.ttl = h.tos = -1;
 	if (proto_addr_from_sockaddr(&h.src, mh->msg_name,
 	    mh->msg_namelen) != 0)
 		return;
 	h.len = b.lens[k];
 	for (struct cmsghdr *c = CMSG_FIRSTHDR((struct msghdr *)mh); c != NULL;
 	    c = CMSG_NXTHDR((struct msghdr *)mh, c)) {
-		if (plat_pktinfo_parse(c->cmsg_level, c->cmsg_type,
-		    CMSG_DATA(c), (size_t)c->cmsg_len - CMSG_LEN(0), &h.dst,
-		    &h.ifindex))
-			break;
+		(void) plat_pktinfo_parse(c->cmsg_level, c->cmsg_type,
+		    CMSG_DATA(c), (size_t)c->cmsg_len - CMSG_LEN(0), &h);
 	}
 	dgram_encode(&h, b.heads[k]);
 	b.to[k] = policy_pick(&u.pol, u.eps, u.n, &h.src);

@@ -11,13 +11,12 @@ UDP_PY=$TI_HERE/udp.py
 # The interface: options, names, every receive and send call, truncation,
 # MSG_PEEK, MSG_DONTWAIT, empty datagrams, IP_PKTINFO, readiness, who may
 # bind, the hash's flow affinity, members leaving, dup, fork, shutdown,
-# FIONREAD.
+# FIONREAD, the receive reports (TOS/class, TTL/hops, timestamps), a
+# member's own send options (TOS/class, TTL/hops, UDP_SEGMENT).
 UDP_SCENARIOS="opts name recv trunc peek dontwait zero pktinfo poll send
-inuse proto affinity leave dup fork shutdown fionread"
+inuse proto affinity leave dup fork shutdown fionread cmsgs sendopts"
 # Beyond it, one test each (t_udp_x_*), of departures the README lists,
-# not run by the suite: the receive cmsgs (TOS/class, TTL/hops,
-# timestamps), a member's own send options (TOS, TTL, UDP_SEGMENT),
-# UDP_GRO, a member across exec.
+# not run by the suite: UDP_GRO, a member across exec.
 
 # udp_kernel_sockets PORT: how many UDP sockets the kernel has bound to
 # PORT (distinct inodes in /proc/net/udp and udp6).
@@ -98,8 +97,6 @@ udp_oracle46() {
 	failed && return
 	have_ipv6_loopback && udp_oracle -6 "$1"
 }
-t_udp_x_cmsgs() { udp_oracle46 cmsgs; }
-t_udp_x_sendopts() { udp_oracle46 sendopts; }
 t_udp_x_gro() { udp_oracle46 gro; }
 t_udp_x_exec() { udp_oracle46 exec; }
 

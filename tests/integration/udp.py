@@ -1340,6 +1340,19 @@ def sc_sendopts():
                 [(tos[1], tos[2], struct.pack("=i", 0x88))], 0, dst)
     if ok:
         got("b.got_cmsg")
+    # The call's own cmsg over the socket's option; the others still go.
+    ok, _ = res("a.sendmsg_tos_cmsg", a.sendmsg, [b"a-cmsg"],
+                [(tos[1], tos[2], struct.pack("=i", 0x88))], 0, dst)
+    if ok:
+        got("a.got_cmsg")
+    # sendmmsg: each message carries them.
+    ok, n = guarded("a.sendmmsg", sendmmsg, a, [b"mm-1", b"mm-22"], dst[0],
+                    dst[1])
+    out("a.sendmmsg.count", n if ok else "-")
+    got("a.got_mmsg", 2)
+    res("a.set_" + ttl[0] + "_default", a.setsockopt, ttl[1], ttl[2], -1)
+    res("a.sendto_ttl_default", a.sendto, b"a-ttl", dst)
+    got("a.got_ttl_default")
     # GSO: 250 bytes in segments of 100.
     ok, _ = res("a.set_UDP_SEGMENT", a.setsockopt, SOL_UDP, UDP_SEGMENT, 100)
     show_opt("a.UDP_SEGMENT", a, SOL_UDP, UDP_SEGMENT)

@@ -31,6 +31,8 @@ sample(struct dgram_hdr *h, int family)
 	h->dst.port = htons(53);
 	for (size_t i = 0; i < 16; i++)
 		h->dst.addr[i] = (uint8_t)(0xf0 + i);
+	h->ttl = 33;
+	h->tos = 0x22;
 }
 
 static void
@@ -50,6 +52,8 @@ test_roundtrip(void **state)
 		assert_int_equal(out.ifindex, in.ifindex);
 		assert_memory_equal(&out.src, &in.src, sizeof (in.src));
 		assert_memory_equal(&out.dst, &in.dst, sizeof (in.dst));
+		assert_int_equal(out.ttl, 33);
+		assert_int_equal(out.tos, 0x22);
 	}
 	/* No destination known (no pktinfo): family 0 passes. */
 	sample(&in, AF_INET);
@@ -63,6 +67,36 @@ test_roundtrip(void **state)
 	dgram_encode(&in, b);
 	assert_int_equal(dgram_decode(b, &out), 0);
 	assert_int_equal(out.len, DGRAM_MAX);
+}
+
+/*
+ * TTL and TOS: 0 and 255 are values, -1 is "not known"; an owner of an
+ * earlier build leaves those bytes 0, which reads as not known.
+ */
+static void
+test_ttl_tos(void **state)
+{
+	uint8_t b[DGRAM_HDR_SIZE];
+	struct dgram_hdr in, out;
+	const int v[][2] = { { 0, 255 }, { 255, 0 }, { -1, 7 }, { 9, -1 },
+	    { -1, -1 } };
+
+	(void) state;
+	for (size_t i = 0; i < sizeof (v) / sizeof (v[0]); i++) {
+		sample(&in, AF_INET6);
+		in.ttl = v[i][0];
+		in.tos = v[i][1];
+		dgram_encode(&in, b);
+		assert_int_equal(dgram_decode(b, &out), 0);
+		assert_int_equal(out.ttl, v[i][0]);
+		assert_int_equal(out.tos, v[i][1]);
+	}
+	sample(&in, AF_INET);
+	dgram_encode(&in, b);
+	memset(b + 68, 0, DGRAM_HDR_SIZE - 68);
+	assert_int_equal(dgram_decode(b, &out), 0);
+	assert_int_equal(out.ttl, -1);
+	assert_int_equal(out.tos, -1);
 }
 
 /* The group's end is told apart from every datagram. */
@@ -119,6 +153,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_ttl_tos),
 		cmocka_unit_test(test_end),
 		cmocka_unit_test(test_rejects),
 	};
