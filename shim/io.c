@@ -558,7 +558,7 @@ shim_recvmmsg(int fd, void *vec, unsigned n, int flags, void *timeout)
 		return (-1);
 	}
 	if (k == IO_UDP)
-		return (udp_recvmmsg(fd, vec, n, flags, &u));
+		return (udp_recvmmsg(fd, vec, n, flags, timeout, &u));
 	return (n == 0 ? 0 : (int)answer(k, &(struct plat_io){
 	    .op = PLAT_IO_RECVMSG, .flags = flags,
 	    .iov = ((struct msghdr *)vec)->msg_iov,

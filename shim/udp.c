@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -393,15 +394,59 @@ udp_readv(int fd, const struct iovec *iov, int iovcnt,
 	return (udp_recvmsg(fd, &m, 0, u, 1));
 }
 
+/*
+ * recvmmsg's timeout, as Linux's: when it ends (a zero one has ended
+ * already), or -1 with EINVAL for one out of range.
+ */
+static int
+mmsg_deadline(const struct timespec *t, struct timespec *end)
+{
+	if (t->tv_sec < 0 || t->tv_nsec < 0 || t->tv_nsec >= 1000000000L) {
+		errno = EINVAL;
+		return (-1);
+	}
+	memset(end, 0, sizeof (*end));
+	if ((t->tv_sec != 0 || t->tv_nsec != 0) &&
+	    clock_gettime(CLOCK_MONOTONIC, end) == 0) {
+		end->tv_sec += t->tv_sec;
+		if ((end->tv_nsec += t->tv_nsec) >= 1000000000L) {
+			end->tv_sec++;
+			end->tv_nsec -= 1000000000L;
+		}
+	}
+	return (0);
+}
+
+/* What is left of the timeout, into t: 1 when nothing is (stop). */
+static int
+mmsg_left(const struct timespec *end, struct timespec *t)
+{
+	struct timespec now;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &now) != 0)
+		return (1);
+	t->tv_sec = end->tv_sec - now.tv_sec;
+	if ((t->tv_nsec = end->tv_nsec - now.tv_nsec) < 0) {
+		t->tv_sec--;
+		t->tv_nsec += 1000000000L;
+	}
+	if (t->tv_sec < 0)
+		t->tv_sec = t->tv_nsec = 0;
+	return (t->tv_sec == 0 && t->tv_nsec == 0);
+}
+
 int
-udp_recvmmsg(int fd, void *vec, unsigned n, int flags,
+udp_recvmmsg(int fd, void *vec, unsigned n, int flags, void *timeout,
     const struct udp_io *u)
 {
 	struct udp_mmsg *v = vec;
+	struct timespec *t = timeout, end;
 	unsigned got = 0;
 	int f = flags & ~plat_msg_waitforone, e = errno;
 	ssize_t r;
 
+	if (t != NULL && mmsg_deadline(t, &end) != 0)
+		return (-1);
 	while (got < n) {
 		if ((r = udp_recvmsg(fd, &v[got].hdr, f, u, 1)) < 0) {
 			if (got == 0)
@@ -413,6 +458,9 @@ udp_recvmmsg(int fd, void *vec, unsigned n, int flags,
 		/* After the first, what is there (MSG_WAITFORONE). */
 		if (flags & plat_msg_waitforone)
 			f |= MSG_DONTWAIT;
+		if (t != NULL && mmsg_left(&end, t))
+			break;
 	}
+	errno = e;
 	return ((int)got);
 }

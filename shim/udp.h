@@ -93,8 +93,12 @@ struct udp_mmsg {
 	unsigned int	len;
 };
 
-/* recvmmsg (Linux): vec is a struct mmsghdr array; timeout not kept. */
-int udp_recvmmsg(int fd, void *vec, unsigned n, int flags,
+/*
+ * recvmmsg (Linux): vec is a struct mmsghdr array; timeout (a struct
+ * timespec, or NULL) as Linux keeps it: checked after each datagram,
+ * what is left written back.
+ */
+int udp_recvmmsg(int fd, void *vec, unsigned n, int flags, void *timeout,
     const struct udp_io *u);
 
 /* A send call of a dispatched member, as sendmsg would make it. */

@@ -12,9 +12,11 @@ UDP_PY=$TI_HERE/udp.py
 # MSG_PEEK, MSG_DONTWAIT, empty datagrams, IP_PKTINFO, readiness, who may
 # bind, the hash's flow affinity, members leaving, dup, fork, shutdown,
 # FIONREAD, the receive reports (TOS/class, TTL/hops, timestamps), a
-# member's own send options (TOS/class, TTL/hops, UDP_SEGMENT).
+# member's own send options (TOS/class, TTL/hops, UDP_SEGMENT),
+# recvmmsg's timeout.
 UDP_SCENARIOS="opts name recv trunc peek dontwait zero pktinfo poll send
-inuse proto affinity leave dup fork shutdown fionread cmsgs sendopts"
+inuse proto affinity leave dup fork shutdown fionread cmsgs sendopts
+mmsgtime"
 # Beyond it, one test each (t_udp_x_*), of departures the README lists,
 # not run by the suite: UDP_GRO, a member across exec.
 

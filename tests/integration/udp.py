@@ -307,8 +307,13 @@ def cbuf_call(fn, size=64):
     return b.raw[:n]
 
 
-def recvmmsg(s, vlen, size, flags):
-    """recvmmsg(2): [(data, source, msg_flags), ...]."""
+class timespec(ctypes.Structure):
+    _fields_ = [("sec", ctypes.c_long), ("nsec", ctypes.c_long)]
+
+
+def recvmmsg(s, vlen, size, flags, timeout=None):
+    """recvmmsg(2): [(data, source, msg_flags), ...]; with a timeout
+    (sec, nsec), also what the call left of it."""
     vec = (mmsghdr * vlen)()
     bufs = [ctypes.create_string_buffer(size) for _ in range(vlen)]
     names = [ctypes.create_string_buffer(128) for _ in range(vlen)]
@@ -320,10 +325,13 @@ def recvmmsg(s, vlen, size, flags):
         vec[i].hdr.namelen = 128
         vec[i].hdr.iov = ctypes.pointer(iovs[i])
         vec[i].hdr.iovlen = 1
-    n = c_call(libc.recvmmsg, s.fileno(), vec, vlen, flags, None)
-    return [(bufs[i].raw[:min(vec[i].len, size)],
-             sa_parse(names[i].raw[:vec[i].hdr.namelen]), vec[i].hdr.flags)
-            for i in range(n)]
+    ts = timespec(*timeout) if timeout is not None else None
+    n = c_call(libc.recvmmsg, s.fileno(), vec, vlen, flags,
+               ctypes.byref(ts) if ts is not None else None)
+    got = [(bufs[i].raw[:min(vec[i].len, size)],
+            sa_parse(names[i].raw[:vec[i].hdr.namelen]), vec[i].hdr.flags)
+           for i in range(n)]
+    return got if ts is None else (got, (ts.sec, ts.nsec))
 
 
 def sendmmsg(s, datas, host, port):
@@ -1302,6 +1310,33 @@ def sc_cmsgs():
     one("cleared")
 
 
+def sc_mmsgtime():
+    """recvmmsg's timeout, as Linux keeps it: checked after each
+    datagram (a zero one stops after the first), what is left of it
+    written back, a bad one refused before anything is read."""
+    ms, port = group("m", 1)
+    m = ms[0]
+    c = client()
+    for d in (b"t-1", b"t-22", b"t-333"):
+        send("send", c, d, port)
+    # Blocking: without the timeout it would wait for all three.
+    ok, r = guarded("zero", recvmmsg, m, 3, 64, 0, (0, 0), show_ok=False)
+    if ok:
+        got, left = r
+        out("zero.got", " ".join(d.decode() for d, _, _ in got))
+        out("zero.left", "%d %d" % left)
+    ok, r = guarded("five", recvmmsg, m, 2, 64, 0, (5, 0), show_ok=False)
+    if ok:
+        got, left = r
+        out("five.got", " ".join(d.decode() for d, _, _ in got))
+        out("five.left_within", yn((0, 0) <= left <= (5, 0)))
+    guarded("bad_nsec", recvmmsg, m, 2, 64, socket.MSG_DONTWAIT,
+            (0, 1000000000))
+    guarded("bad_sec", recvmmsg, m, 2, 64, socket.MSG_DONTWAIT, (-1, 0))
+    # Nothing came: nothing written back, the call's own errno.
+    guarded("none", recvmmsg, m, 2, 64, socket.MSG_DONTWAIT, (1, 0))
+
+
 def sc_sendopts():
     """Options of a member apply to what it sends: TOS/class, TTL/hops,
     UDP_SEGMENT (GSO, as QUIC servers send); a member without them sends
@@ -1529,6 +1564,7 @@ SCENARIOS = {
     "fionread": sc_fionread,
     "cmsgs": sc_cmsgs,
     "sendopts": sc_sendopts,
+    "mmsgtime": sc_mmsgtime,
     "gro": sc_gro,
     "shutdown": sc_shutdown,
     "fork": sc_fork,
