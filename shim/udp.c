@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,7 +25,13 @@
 #include "udp.h"
 #include "util.h"
 
-#define	UDP_IOV_MAX	64	/* an application's vector, plus the header */
+/*
+ * An application's vector: both kernels' limit, less the header's entry
+ * (1024 would be refused as 1025); on the stack up to UDP_IOV_SMALL.
+ */
+#define	UDP_IOV_KERNEL	1024
+#define	UDP_IOV_MAX	(UDP_IOV_KERNEL - 1)
+#define	UDP_IOV_SMALL	64
 
 /* The dispatched way's DGRAM record: the member's end of its pair. */
 static int
@@ -283,12 +290,12 @@ pktinfo_out(struct msghdr *m, unsigned want, const struct dgram_hdr *h,
 	m->msg_controllen = used;
 }
 
-ssize_t
-udp_recvmsg(int fd, struct msghdr *m, int flags, const struct udp_io *u,
-    int xpg)
+/* udp_recvmsg, the header's room and m's vector in iov. */
+static ssize_t
+recv_into(int fd, struct msghdr *m, int flags, const struct udp_io *u,
+    int xpg, struct iovec *iov)
 {
 	uint8_t hb[DGRAM_HDR_SIZE];
-	struct iovec iov[UDP_IOV_MAX + 1];
 	struct dgram_hdr h;
 	struct msghdr dm;
 	/* The time it came, where the application asked (SO_TIMESTAMP). */
@@ -300,14 +307,6 @@ udp_recvmsg(int fd, struct msghdr *m, int flags, const struct udp_io *u,
 	size_t copied;
 	int e, saved = errno;
 
-	/* Errors of sends are queued on the socket they left by. */
-	if (flags & plat_msg_errqueue)
-		return (xpg ? real_recvmsg_xpg(u->out, m, flags) :
-		    real.recvmsg(u->out, m, flags));
-	if (m->msg_iovlen > UDP_IOV_MAX) {
-		errno = EMSGSIZE;
-		return (-1);
-	}
 	iov[0].iov_base = hb;
 	iov[0].iov_len = sizeof (hb);
 	for (size_t i = 0; i < (size_t)m->msg_iovlen; i++)
@@ -352,6 +351,42 @@ udp_recvmsg(int fd, struct msghdr *m, int flags, const struct udp_io *u,
 }
 
 ssize_t
+udp_recvmsg(int fd, struct msghdr *m, int flags, const struct udp_io *u,
+    int xpg)
+{
+	struct iovec small[UDP_IOV_SMALL + 1], *iov = small;
+	size_t n = (size_t)m->msg_iovlen;
+	ssize_t r;
+	int e;
+
+	/* Errors of sends are queued on the socket they left by. */
+	if (flags & plat_msg_errqueue)
+		return (xpg ? real_recvmsg_xpg(u->out, m, flags) :
+		    real.recvmsg(u->out, m, flags));
+	if (n > UDP_IOV_MAX) {
+		errno = EMSGSIZE;
+		return (-1);
+	}
+	/*
+	 * A long vector (rare) on the heap: 16 KB more of a thread's stack
+	 * could overflow a small one (a coroutine's) that the plain call
+	 * would not.
+	 */
+	if (n > UDP_IOV_SMALL && (iov = malloc((n + 1) *
+	    sizeof (*iov))) == NULL) {
+		errno = ENOMEM;
+		return (-1);
+	}
+	r = recv_into(fd, m, flags, u, xpg, iov);
+	if (iov != small) {
+		e = errno;
+		free(iov);
+		errno = e;
+	}
+	return (r);
+}
+
+ssize_t
 udp_recv(int fd, void *buf, size_t len, int flags, struct sockaddr *from,
     socklen_t *fromlen, const struct udp_io *u)
 {
@@ -379,7 +414,7 @@ udp_readv(int fd, const struct iovec *iov, int iovcnt,
 	struct msghdr m;
 	size_t total = 0;
 
-	if (iovcnt < 0) {
+	if (iovcnt < 0 || iovcnt > UDP_IOV_KERNEL) {
 		errno = EINVAL;
 		return (-1);
 	}

@@ -1310,6 +1310,33 @@ def sc_cmsgs():
     one("cleared")
 
 
+def sc_iovs():
+    """Long vectors: a datagram spread over many buffers, up to 1023 (the
+    kernel's limit is 1024, one the shim's: README); past the kernel's,
+    recvmsg's and readv's errors."""
+    ms, port = group("m", 1)
+    m = ms[0]
+    c = client()
+    data = bytes(range(200))
+    for n in (100, 300, 1023):
+        send("send%d" % n, c, data, port)
+        if not readable(m, POLL_MS):
+            out("into%d" % n, "timeout")
+            continue
+        bufs = [bytearray(1) for _ in range(n)]
+        ok, r = guarded("into%d" % n, m.recvmsg_into, bufs, show_ok=False)
+        if ok:
+            out("into%d" % n, "%d %s %s" % (r[0], flag_names(r[2]), yn(
+                b"".join(bytes(b) for b in bufs[:r[0]]) == data[:r[0]])))
+    send("send_over", c, data, port)
+    readable(m, POLL_MS)
+    guarded("into1025", m.recvmsg_into, [bytearray(1) for _ in range(1025)])
+    if hasattr(os, "readv"):
+        guarded("readv1025", os.readv, m.fileno(),
+                [bytearray(1) for _ in range(1025)])
+    out("still_there", yn(readable(m, POLL_MS) and m.recv(256) == data))
+
+
 def sc_mmsgtime():
     """recvmmsg's timeout, as Linux keeps it: checked after each
     datagram (a zero one stops after the first), what is left of it
@@ -1565,6 +1592,7 @@ SCENARIOS = {
     "cmsgs": sc_cmsgs,
     "sendopts": sc_sendopts,
     "mmsgtime": sc_mmsgtime,
+    "iovs": sc_iovs,
     "gro": sc_gro,
     "shutdown": sc_shutdown,
     "fork": sc_fork,
