@@ -16,7 +16,8 @@
 #define	OFF_DST		40
 #define	OFF_TTL		68	/* a byte each */
 #define	OFF_TOS		69
-#define	OFF_KNOWN	70	/* which of the two: KNOWN_* */
+#define	OFF_KNOWN	70	/* which of the two: KNOWN_*; an earlier */
+				/* owner's 0: neither */
 
 #define	KNOWN_TTL	0x1
 #define	KNOWN_TOS	0x2
@@ -48,7 +49,6 @@ dgram_encode(const struct dgram_hdr *h, uint8_t out[DGRAM_HDR_SIZE])
 	put32(out + OFF_IFINDEX, h->ifindex);
 	proto_addr_put(out + OFF_SRC, &h->src);
 	proto_addr_put(out + OFF_DST, &h->dst);
-	/* An owner of an earlier build left them 0: none known. */
 	if (h->ttl >= 0 && h->ttl <= 255) {
 		out[OFF_TTL] = (uint8_t)h->ttl;
 		out[OFF_KNOWN] |= KNOWN_TTL;

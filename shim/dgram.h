@@ -7,9 +7,10 @@
  * what recvfrom and recvmsg must report: the datagram's length (a member
  * that asks with MSG_TRUNC learns it even when its buffer was short), its
  * source, where it was sent to (IP_PKTINFO, IPV6_RECVPKTINFO), its TTL
- * and TOS (IP_RECVTTL, IP_RECVTOS and IPv6's kin).  Both
- * ends are processes of one machine and one build, yet the layout has
- * fixed offsets, as proto.h's, so a 32-bit member reads a 64-bit owner.
+ * and TOS (IP_RECVTTL, IP_RECVTOS and IPv6's kin).  Both ends are
+ * processes of one machine, yet the layout has fixed offsets, as
+ * proto.h's, so a 32-bit member reads a 64-bit owner; and fields added
+ * since take bytes an earlier owner left 0, which read as "not known".
  * Pure: no system calls.
  */
 #ifndef SHIM_DGRAM_H

@@ -391,11 +391,12 @@ shim_writev(int fd, const struct iovec *iov, int iovcnt)
 	if (!fdtab_maybe(fd) || passes(k = kind_of(fd, NULL, &u)))
 		return (real.writev(fd, iov, iovcnt));
 	/*
-	 * A count out of range (both kernels' IOV_MAX is 1024): writev's
-	 * own error, not sendmsg's.
+	 * Only a vector writev itself would send: one out of range gets
+	 * writev's own error, one of nothing sends nothing (Linux's).
 	 */
 	if (k == IO_UDP && (fd = send_fd(&u)) >= 0 && u.so.set != 0 &&
-	    iovcnt >= 0 && iovcnt <= 1024)
+	    iovcnt >= 0 && iovcnt <= UDP_IOV_KERNEL && udp_iov_total(iov,
+	    iovcnt) > 0)
 		return (udp_send_opts(fd, &u, &(struct udp_send){
 		    .iov = iov, .iovcnt = iovcnt }));
 	if (k == IO_UDP)
@@ -553,12 +554,12 @@ shim_recvmmsg(int fd, void *vec, unsigned n, int flags, void *timeout)
 	}
 	if (!fdtab_maybe(fd) || passes(k = kind_of(fd, NULL, &u)))
 		return (real.recvmmsg(fd, vec, n, flags, timeout));
+	if (k == IO_UDP)
+		return (udp_recvmmsg(fd, vec, n, flags, timeout, &u));
 	if (vec == NULL && n > 0) {
 		errno = EFAULT;
 		return (-1);
 	}
-	if (k == IO_UDP)
-		return (udp_recvmmsg(fd, vec, n, flags, timeout, &u));
 	return (n == 0 ? 0 : (int)answer(k, &(struct plat_io){
 	    .op = PLAT_IO_RECVMSG, .flags = flags,
 	    .iov = ((struct msghdr *)vec)->msg_iov,

@@ -1624,7 +1624,9 @@ static const struct {
 	{ PLAT_PKT_V4, IPPROTO_IP, IP_PKTINFO },
 	{ PLAT_PKT_V6, IPPROTO_IPV6, IPV6_RECVPKTINFO },
 	{ PLAT_PKT_TTL, IPPROTO_IP, IP_RECVTTL },
+#if defined(IP_RECVTOS)	/* illumos since 2020 */
 	{ PLAT_PKT_TOS, IPPROTO_IP, IP_RECVTOS },
+#endif
 	{ PLAT_PKT_HOPS, IPPROTO_IPV6, IPV6_RECVHOPLIMIT },
 	{ PLAT_PKT_TCLASS, IPPROTO_IPV6, IPV6_RECVTCLASS },
 };
@@ -1702,11 +1704,17 @@ plat_pktinfo_enable(int fd, int family)
 #if defined(__sun)
 #define	RECV_TTL_TYPE	IP_RECVTTL
 #define	RECV_TTL_SIZE	1
+#if defined(IP_RECVTOS)
 #define	RECV_TOS_TYPE	IP_RECVTOS
+#else
+#define	RECV_TOS_TYPE	(-1)		/* none before 2020 */
+#endif
+#define	MAPPED_REPORTS_V6	1
 #else
 #define	RECV_TTL_TYPE	IP_TTL
 #define	RECV_TTL_SIZE	sizeof (int)
 #define	RECV_TOS_TYPE	IP_TOS
+#define	MAPPED_REPORTS_V6	0
 #endif
 
 /* A report's value: an int, or a byte where the kernel gives one. */
@@ -1764,7 +1772,6 @@ plat_pktinfo_parse(int level, int type, const void *data, size_t len,
 	return (0);
 }
 
-
 /* One report of value v into out: its size. */
 static size_t
 report_put(void *out, int v, size_t size)
@@ -1783,6 +1790,7 @@ plat_pktinfo_make(unsigned want, const struct dgram_hdr *h, int nth,
 	    0xff, 0xff };
 	const struct proto_addr *dst = &h->dst;
 	const uint8_t *v4 = NULL;
+	int ip4;
 
 	/* Linux's order: the IPv6 report, then the IPv4 one. */
 	if ((want & PLAT_PKT_V6) && dst->family == AF_INET6 && nth-- == 0) {
@@ -1815,18 +1823,23 @@ plat_pktinfo_make(unsigned want, const struct dgram_hdr *h, int nth,
 		*type = IP_PKTINFO;
 		return (sizeof (pi));
 	}
-	/* Then the TTL and the TOS, in each family's order. */
-	*level = v4 != NULL ? IPPROTO_IP : IPPROTO_IPV6;
-	if ((want & (v4 != NULL ? PLAT_PKT_TTL : PLAT_PKT_HOPS)) &&
-	    h->ttl >= 0 && nth-- == 0) {
-		*type = v4 != NULL ? RECV_TTL_TYPE : IPV6_HOPLIMIT;
-		return (report_put(out, h->ttl, v4 != NULL ? RECV_TTL_SIZE :
+	/*
+	 * Then the TTL and the TOS, in each family's order: IPv4's for an
+	 * IPv4 datagram on Linux; on illumos, whose IPv6 socket refuses
+	 * IPv4's options, IPv6's for one on a dual-stack socket.
+	 */
+	ip4 = v4 != NULL && !(MAPPED_REPORTS_V6 && dst->family == AF_INET6);
+	*level = ip4 ? IPPROTO_IP : IPPROTO_IPV6;
+	if ((want & (ip4 ? PLAT_PKT_TTL : PLAT_PKT_HOPS)) && h->ttl >= 0 &&
+	    nth-- == 0) {
+		*type = ip4 ? RECV_TTL_TYPE : IPV6_HOPLIMIT;
+		return (report_put(out, h->ttl, ip4 ? RECV_TTL_SIZE :
 		    sizeof (int)));
 	}
-	if ((want & (v4 != NULL ? PLAT_PKT_TOS : PLAT_PKT_TCLASS)) &&
-	    h->tos >= 0 && nth == 0) {
-		*type = v4 != NULL ? RECV_TOS_TYPE : IPV6_TCLASS;
-		return (report_put(out, h->tos, v4 != NULL ? 1 : sizeof (int)));
+	if ((want & (ip4 ? PLAT_PKT_TOS : PLAT_PKT_TCLASS)) && h->tos >= 0 &&
+	    nth == 0) {
+		*type = ip4 ? RECV_TOS_TYPE : IPV6_TCLASS;
+		return (report_put(out, h->tos, ip4 ? 1 : sizeof (int)));
 	}
 	return (0);
 }
@@ -1860,28 +1873,64 @@ plat_udp_member_opts(int from, int data, int out)
  * sets it per datagram (IPV6_HOPLIMIT for IPV6_UNICAST_HOPS, RFC 3542),
  * the family whose sends take it (0: both), the message's data size.
  */
+/*
+ * Each family's options on either family's socket: Linux takes IPv4's
+ * on an IPv6 socket for its IPv4-mapped peers (and ignores IPv4's
+ * control messages on its IPv6 sends); a socket that refuses one never
+ * has it to carry.
+ */
 static const struct plat_sendopt sendopt[PLAT_SENDOPTS] = {
-	{ IPPROTO_IP, IP_TOS, IP_TOS, AF_INET, sizeof (int) },
-	{ IPPROTO_IP, IP_TTL, IP_TTL, AF_INET, sizeof (int) },
-	{ IPPROTO_IPV6, IPV6_TCLASS, IPV6_TCLASS, AF_INET6, sizeof (int) },
-	{ IPPROTO_IPV6, IPV6_UNICAST_HOPS, IPV6_HOPLIMIT, AF_INET6,
-	    sizeof (int) },
+	{ IPPROTO_IP, IP_TOS, IP_TOS, sizeof (int), 0, 0 },
+	{ IPPROTO_IP, IP_TTL, IP_TTL, sizeof (int), -1, 1 },
+	{ IPPROTO_IPV6, IPV6_TCLASS, IPV6_TCLASS, sizeof (int), -1, 0 },
+	{ IPPROTO_IPV6, IPV6_UNICAST_HOPS, IPV6_HOPLIMIT, sizeof (int), -1,
+	    1 },
 #if defined(UDP_SEGMENT)
-	{ SOL_UDP, UDP_SEGMENT, UDP_SEGMENT, 0, sizeof (uint16_t) },
+	{ SOL_UDP, UDP_SEGMENT, UDP_SEGMENT, sizeof (uint16_t), 0, 0 },
 #else
-	{ -1, -1, -1, -1, 0 },	/* no GSO here */
+	{ -1, -1, -1, 0, 0, 0 },	/* no GSO here */
 #endif
 };
 
-int
-plat_sendopt(int level, int name)
+static int
+sendopt_index(int level, int name)
 {
 	for (size_t i = 0; i < PLAT_SENDOPTS; i++) {
 		if (sendopt[i].level == level && sendopt[i].name == name &&
 		    sendopt[i].size != 0)
-			return (1);
+			return ((int)i);
 	}
-	return (0);
+	return (-1);
+}
+
+int
+plat_sendopt(int level, int name)
+{
+	return (sendopt_index(level, name) >= 0);
+}
+
+void
+plat_sendopt_note(int fd, int level, int name, const void *val,
+    socklen_t len, struct plat_sendopts *o)
+{
+	int i = sendopt_index(level, name), v = 0, saved = errno;
+	socklen_t vl = sizeof (v);
+
+	if (i < 0 || val == NULL || len < 1)
+		return;
+	/* An int, or the byte Linux takes as well. */
+	if (len >= sizeof (int))
+		memcpy(&v, val, sizeof (v));
+	else
+		v = *(const unsigned char *)val;
+	o->set &= ~(1U << i);
+	/* As the kernel keeps it (a TOS's low bits...); "unset": nothing. */
+	if (v != sendopt[i].unset && real.getsockopt(fd, level, name, &v,
+	    &vl) == 0 && vl == sizeof (int)) {
+		o->set |= 1U << i;
+		o->v[i] = v;
+	}
+	errno = saved;
 }
 
 void
@@ -1889,19 +1938,18 @@ plat_sendopts_read(int fd, int family, struct plat_sendopts *o)
 {
 	int fresh, saved = errno;
 
-	memset(o, 0, sizeof (*o));
 	if ((fresh = socket(family, SOCK_DGRAM | plat_sock_cloexec, 0)) < 0) {
 		errno = saved;
 		return;
 	}
+	memset(o, 0, sizeof (*o));
 	for (size_t i = 0; i < PLAT_SENDOPTS; i++) {
 		const struct plat_sendopt *s = &sendopt[i];
 		int a = 0, b = 0;
 		socklen_t al = sizeof (a), bl = sizeof (b);
 
-		if (s->family != family && s->family != 0)
-			continue;
-		if (real.getsockopt(fd, s->level, s->name, &a, &al) == 0 &&
+		if (s->size != 0 &&
+		    real.getsockopt(fd, s->level, s->name, &a, &al) == 0 &&
 		    real.getsockopt(fresh, s->level, s->name, &b, &bl) == 0 &&
 		    al == sizeof (int) && bl == al && a != b) {
 			o->set |= 1U << i;
@@ -1926,7 +1974,9 @@ plat_udp_opts_copy(int from, int to)
 		{ IPPROTO_IP, IP_PKTINFO },
 		{ IPPROTO_IPV6, IPV6_RECVPKTINFO },
 		{ IPPROTO_IP, IP_RECVTTL },
+#if defined(IP_RECVTOS)
 		{ IPPROTO_IP, IP_RECVTOS },
+#endif
 		{ IPPROTO_IPV6, IPV6_RECVHOPLIMIT },
 		{ IPPROTO_IPV6, IPV6_RECVTCLASS },
 		{ IPPROTO_IP, IP_TOS },

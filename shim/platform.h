@@ -328,16 +328,30 @@ struct plat_sendopts {
 };
 /* 1 if (level, name) is one of them. */
 int plat_sendopt(int level, int name);
-/* Those of fd (a socket of family) that differ from a fresh socket's. */
+/*
+ * The application set (level, name) to val on fd (a member's shadow,
+ * which took it): into o, as fd keeps it, or out of o where val means
+ * "the default" (a TTL of -1, a TOS of 0).
+ */
+void plat_sendopt_note(int fd, int level, int name, const void *val,
+    socklen_t len, struct plat_sendopts *o);
+/*
+ * Those fd (a socket of family) has that differ from a fresh socket's,
+ * at join: o, or o unchanged if no socket can be had to compare.
+ */
 void plat_sendopts_read(int fd, int family, struct plat_sendopts *o);
 /*
  * The ith (from 0) of them, or NULL: the option (level, name), the
- * control message that sets it for one datagram (type, at level), the
- * family whose sends take it (0: both), the message's data size.
+ * control message that sets it for one datagram (type, at level), of
+ * size bytes (an int, or a uint16_t); the value setsockopt takes as
+ * "the default"; whether a multicast send ignores it (the unicast TTL:
+ * its own option sets a multicast one's).
  */
 struct plat_sendopt {
-	int	level, name, type, family;
+	int	level, name, type;
 	size_t	size;
+	int	unset;
+	int	unicast;
 };
 const struct plat_sendopt *plat_sendopt_nth(size_t i);
 

@@ -213,7 +213,7 @@ set_on_udp(int fd, struct shim_sock *sk, int level, int name,
 		return (-1);
 	/* As the kernel took it (TTL -1: the default, so none to carry). */
 	if (plat_sendopt(level, name)) {
-		plat_sendopts_read(sh, sk->family, &sk->so);
+		plat_sendopt_note(sh, level, name, val, len, &sk->so);
 		fdtab_changed();
 	}
 	/* What a receive waits on, and the time it reports, are its queue's. */

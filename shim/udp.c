@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -26,10 +27,9 @@
 #include "util.h"
 
 /*
- * An application's vector: both kernels' limit, less the header's entry
+ * An application's vector: the kernel's limit, less the header's entry
  * (1024 would be refused as 1025); on the stack up to UDP_IOV_SMALL.
  */
-#define	UDP_IOV_KERNEL	1024
 #define	UDP_IOV_MAX	(UDP_IOV_KERNEL - 1)
 #define	UDP_IOV_SMALL	64
 
@@ -370,7 +370,8 @@ udp_recvmsg(int fd, struct msghdr *m, int flags, const struct udp_io *u,
 	/*
 	 * A long vector (rare) on the heap: 16 KB more of a thread's stack
 	 * could overflow a small one (a coroutine's) that the plain call
-	 * would not.
+	 * would not.  (malloc, in a call POSIX lets signal handlers make:
+	 * only for a vector longer than any we know of.)
 	 */
 	if (n > UDP_IOV_SMALL && (iov = malloc((n + 1) *
 	    sizeof (*iov))) == NULL) {
@@ -407,27 +408,39 @@ udp_recv(int fd, void *buf, size_t len, int flags, struct sockaddr *from,
 	return (r);
 }
 
+size_t
+udp_iov_total(const struct iovec *iov, int cnt)
+{
+	size_t total = 0;
+
+	for (int i = 0; i < cnt; i++)
+		total += iov[i].iov_len;
+	return (total);
+}
+
 ssize_t
 udp_readv(int fd, const struct iovec *iov, int iovcnt,
     const struct udp_io *u)
 {
 	struct msghdr m;
-	size_t total = 0;
 
-	if (iovcnt < 0 || iovcnt > UDP_IOV_KERNEL) {
+	/* 1024, which the kernel takes, is one too many here: see above. */
+	if (iovcnt < 0 || iovcnt > UDP_IOV_MAX) {
 		errno = EINVAL;
 		return (-1);
 	}
-	for (int i = 0; i < iovcnt; i++)
-		total += iov[i].iov_len;
 	/* A read with no room takes nothing, as Linux's sock_read_iter. */
-	if (total == 0)
+	if (udp_iov_total(iov, iovcnt) == 0)
 		return (0);
 	memset(&m, 0, sizeof (m));
 	m.msg_iov = (struct iovec *)(uintptr_t)iov;
 	m.msg_iovlen = iovcnt;
 	return (udp_recvmsg(fd, &m, 0, u, 1));
 }
+
+/* The largest time_t, signed as both systems have it. */
+#define	TIME_T_MAX	((time_t)(((uintmax_t)1 << \
+	(sizeof (time_t) * CHAR_BIT - 1)) - 1))
 
 /*
  * recvmmsg's timeout, as Linux's: when it ends (a zero one has ended
@@ -443,6 +456,12 @@ mmsg_deadline(const struct timespec *t, struct timespec *end)
 	memset(end, 0, sizeof (*end));
 	if ((t->tv_sec != 0 || t->tv_nsec != 0) &&
 	    clock_gettime(CLOCK_MONOTONIC, end) == 0) {
+		/* "Forever" as a huge one: the end saturates, as Linux's. */
+		if (t->tv_sec >= TIME_T_MAX - end->tv_sec - 1) {
+			end->tv_sec = TIME_T_MAX;
+			end->tv_nsec = 999999999L;
+			return (0);
+		}
 		end->tv_sec += t->tv_sec;
 		if ((end->tv_nsec += t->tv_nsec) >= 1000000000L) {
 			end->tv_sec++;
@@ -480,8 +499,13 @@ udp_recvmmsg(int fd, void *vec, unsigned n, int flags, void *timeout,
 	int f = flags & ~plat_msg_waitforone, e = errno;
 	ssize_t r;
 
+	/* The timeout is checked first, as Linux's. */
 	if (t != NULL && mmsg_deadline(t, &end) != 0)
 		return (-1);
+	if (v == NULL && n > 0) {
+		errno = EFAULT;
+		return (-1);
+	}
 	while (got < n) {
 		if ((r = udp_recvmsg(fd, &v[got].hdr, f, u, 1)) < 0) {
 			if (got == 0)

@@ -87,6 +87,11 @@ ssize_t udp_recv(int fd, void *buf, size_t len, int flags,
 /* readv. */
 ssize_t udp_readv(int fd, const struct iovec *iov, int iovcnt,
     const struct udp_io *u);
+/* Both kernels' limit of a vector (IOV_MAX, UIO_MAXIOV). */
+#define	UDP_IOV_KERNEL	1024
+/* What iov's cnt entries hold, in bytes. */
+size_t udp_iov_total(const struct iovec *iov, int cnt);
+
 /* Linux's struct mmsghdr, which strict POSIX code may not name. */
 struct udp_mmsg {
 	struct msghdr	hdr;

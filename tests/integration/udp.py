@@ -1407,6 +1407,10 @@ def sc_sendopts():
                 [(tos[1], tos[2], struct.pack("=i", 0x88))], 0, dst)
     if ok:
         got("a.got_cmsg")
+    # A vector of nothing sends nothing (writev's own answer).
+    if hasattr(os, "writev"):
+        res("a.writev_nothing", os.writev, a.fileno(), [b""])
+        got("a.got_writev_nothing")
     # sendmmsg: each message carries them.
     ok, n = guarded("a.sendmmsg", sendmmsg, a, [b"mm-1", b"mm-22"], dst[0],
                     dst[1])
@@ -1426,6 +1430,37 @@ def sc_sendopts():
                 [(SOL_UDP, UDP_SEGMENT, struct.pack("=H", 120))], 0, dst)
     if ok:
         got("b.got_gso_cmsg", 3)
+
+
+def sc_dualopts():
+    """A dual-stack IPv6 member's IPv4 options (TOS, TTL) apply to what
+    it sends to IPv4-mapped peers, as Linux takes them; its IPv6 ones do
+    not.  IPv6 only."""
+    if not v6():
+        return
+    ms = [mksock() for _ in range(2)]
+    ok, _ = res("a.bind_any", ms[0].bind, ("::", 0))
+    if not ok:
+        return
+    port = ms[0].getsockname()[1]
+    res("b.bind_any", ms[1].bind, ("::", port))
+    c = keep(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+    c.bind(("127.0.0.1", 0))
+    c.setsockopt(socket.IPPROTO_IP, socket.IP_RECVTOS, 1)
+    c.setsockopt(socket.IPPROTO_IP, IP_RECVTTL, 1)
+    a = ms[0]
+    res("a.set_IP_TOS", a.setsockopt, socket.IPPROTO_IP, socket.IP_TOS,
+        0x20)
+    res("a.set_IP_TTL", a.setsockopt, socket.IPPROTO_IP, socket.IP_TTL, 17)
+    res("a.set_IPV6_TCLASS", a.setsockopt, socket.IPPROTO_IPV6,
+        socket.IPV6_TCLASS, 0x48)
+    dst = ("::ffff:127.0.0.1", c.getsockname()[1])
+    res("a.sendto_mapped", a.sendto, b"mapped", dst)
+    if readable(c, POLL_MS):
+        d, anc, fl, src = c.recvmsg(64, 256)
+        out("c.got", "%s %s" % (d.decode(), cmsg_text(anc)))
+    else:
+        out("c.got", "timeout")
 
 
 def sc_gro():
@@ -1593,6 +1628,7 @@ SCENARIOS = {
     "sendopts": sc_sendopts,
     "mmsgtime": sc_mmsgtime,
     "iovs": sc_iovs,
+    "dualopts": sc_dualopts,
     "gro": sc_gro,
     "shutdown": sc_shutdown,
     "fork": sc_fork,
