@@ -1074,12 +1074,7 @@ timers(void)
 static void
 fd_budget(void)
 {
-	unsigned long lim = util_raise_nofile();
-
-	o.max_members = GCORE_MAX_MEMBERS;
-	if (lim != 0 && lim < (unsigned long)GCORE_MAX_MEMBERS + 2 * FD_RESERVE)
-		o.max_members = lim > 4 * FD_RESERVE ?
-		    (size_t)lim - 2 * FD_RESERVE : (size_t)lim / 4 + 1;
+	o.max_members = util_fd_members(1, GCORE_MAX_MEMBERS, FD_RESERVE);
 }
 
 /* The earlier of two poll timeouts (-1: none). */

@@ -3,9 +3,10 @@
  * shared way (udp.h says what members see).
  *
  * It holds the group's one real socket and the rendezvous socket, takes
- * members (each keeps its connection open while it is one), answers
- * status clients, and in the dispatched ways reads the datagrams in
- * batches and forwards each to the member the policy picks.  A forward
+ * members (each keeps its connection open while it is one; as many as
+ * its fd limit allows, a joiner beyond is refused), answers status
+ * clients, and in the dispatched ways reads the datagrams in batches
+ * and forwards each to the member the policy picks.  A forward
  * never waits: a member whose queue is full loses that datagram, counted
  * as its drop, as the kernel drops what a full socket cannot take.  With
  * no member left the socket is not read: datagrams wait in the kernel's
@@ -35,6 +36,8 @@
 #include "util.h"
 
 #define	UDP_MEMBERS	256	/* as the kernel's group (the illumos patch) */
+/* fds kept from members, as the TCP owner's: joiners, status clients... */
+#define	FD_RESERVE	64
 #define	TOK_RV		0
 #define	TOK_SOCK	1
 #define	TOK_SB		2	/* the standby's end of the mirror */
@@ -72,6 +75,7 @@ static struct {
 	struct policy_state pol;
 	size_t		n;		/* slots in use are below n */
 	size_t		live;		/* members that said HELLO */
+	size_t		max_members;	/* what our fd limit allows */
 	int		had_first;
 	uint64_t	delivered;
 	uint64_t	drops;
@@ -414,6 +418,25 @@ send_stat(int fd)
 	}
 }
 
+/*
+ * A joiner beyond what our fd limit allows: told so (WELCOME -1), its
+ * bind fails now, not when it gives up waiting on an owner out of fds.
+ */
+static void
+refuse(size_t i, const struct proto_rec *r)
+{
+	struct proto_rec out;
+
+	shim_log(LOG_LVL_ERROR, "group full (%zu members%s): refusing pid %ld",
+	    u.max_members, u.max_members < UDP_MEMBERS ? ", as many as the "
+	    "owner's fd limit allows" : "", (long)r->arg);
+	memset(&out, 0, sizeof (out));
+	out.type = REC_WELCOME;
+	out.addr = u.gaddr;
+	out.arg = -1;
+	(void) proto_send(u.m[i].ctl, &out, -1);
+}
+
 /* Member slot i's connection is readable. */
 static void
 ctl_read(size_t i)
@@ -433,7 +456,10 @@ ctl_read(size_t i)
 		return;
 	}
 	if (!m->joined && r.type == REC_HELLO) {
-		if (welcome(i, &r) != 0) {
+		if (u.live >= u.max_members) {
+			refuse(i, &r);
+			drop_member(i);
+		} else if (welcome(i, &r) != 0) {
 			shim_log(LOG_LVL_WARN, "could not welcome a member: %s",
 			    strerror(errno));
 			drop_member(i);
@@ -646,7 +672,9 @@ setup(const struct owner_args *a, int sfd, int rvfd)
 	u.udp = a->udp;
 	u.rv_checked_us = util_now_us();
 	(void) clock_gettime(CLOCK_MONOTONIC, &u.started);
-	(void) util_raise_nofile();	/* two fds a member */
+	/* A member costs its connection, and its queue where dispatched. */
+	u.max_members = util_fd_members(dispatched() ? 2 : 1, UDP_MEMBERS,
+	    FD_RESERVE);
 	(void) real.fcntl(sfd, F_SETFD, FD_CLOEXEC);
 	(void) real.fcntl(rvfd, F_SETFD, FD_CLOEXEC);
 	(void) real.fcntl(rvfd, F_SETFL, O_NONBLOCK);

@@ -200,8 +200,13 @@ util_deadline(unsigned ms)
 	return (util_now_us() + (uint64_t)ms * 1000U);
 }
 
-unsigned long
-util_raise_nofile(void)
+/*
+ * RLIMIT_NOFILE's soft limit raised to the hard one (it was the starting
+ * program's): the soft limit now, RLIM_INFINITY included, or 0 if it
+ * cannot be read.
+ */
+static unsigned long
+raise_nofile(void)
 {
 	struct rlimit rl;
 
@@ -216,4 +221,19 @@ util_raise_nofile(void)
 	}
 	return (rl.rlim_cur == RLIM_INFINITY ? ULONG_MAX :
 	    (unsigned long)rl.rlim_cur);
+}
+
+size_t
+util_fd_members(size_t per, size_t max, size_t reserve)
+{
+	unsigned long lim = raise_nofile(), room;
+
+	if (lim == 0)
+		return (max);
+	/* A small one: a quarter (twice the reserve could be all of it). */
+	room = lim > 4 * reserve ? lim - 2 * reserve : lim / 4 + 1;
+	room /= per;
+	if (room == 0)
+		return (1);	/* the member that started the group */
+	return (room < max ? (size_t)room : max);
 }

@@ -4,6 +4,7 @@
 #ifndef SHIM_UTIL_H
 #define SHIM_UTIL_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -62,11 +63,12 @@ int util_opt_read(int fd, const struct plat_opt *o, int32_t *value);
 /* CLOCK_MONOTONIC in microseconds. */
 uint64_t util_now_us(void);
 /*
- * An owner: RLIMIT_NOFILE's soft limit raised to the hard one (it was
- * the starting program's; every member costs the owner fds).  The soft
- * limit now, RLIM_INFINITY included, or 0 if it cannot be read.
+ * An owner's member cap: RLIMIT_NOFILE's soft limit is raised to the
+ * hard one (it was the starting program's), and the members, per fds
+ * each, get what is left beside room for the owner's own work (reserve
+ * twice, or three quarters of a small limit); at most max, at least 1.
  */
-unsigned long util_raise_nofile(void);
+size_t util_fd_members(size_t per, size_t max, size_t reserve);
 /* util_now_us() ms from now. */
 uint64_t util_deadline(unsigned ms);
 

@@ -67,3 +67,134 @@ t_board_scribble() {
 	[ "$out" = "$want" ] ||
 	    fail "got '$out', want '$want' ($(grep -v '^board via' "$TDIR/board.err" | head -3 | tr '\n' ' '))"
 }
+
+# The same cap for the UDP owner (also the owner of a TCP group of the
+# shared way).  Each member costs it two fds, its connection and its
+# queue (one where shared), and it took joiners until its fds ran out;
+# then it paused its rendezvous, and the next joiner's bind failed only
+# when it gave up waiting (JOIN_WAIT_MS, 2.5 s).  Now it admits as many
+# as its limit allows (util_fd_members) and refuses the next at once, as
+# the TCP owner does: EADDRINUSE, the member's line says the owner
+# refused it, the owner's names the fd limit.  The starter has soft
+# limit 32 and hard limit FDLIMIT (the owner raises the one to the
+# other); each joiner is a process of its own, with room of its own.
+# For a dispatched way and for shared: join until refused, promptly;
+# the starter and the joiners are as many as the cap the owner's line
+# gives; every datagram is answered; one member leaves and a joiner
+# takes its room; all stop, and nothing is left.  With the cap taken
+# away the joins exhaust the owner's fds, and the bind that fails is not
+# a refusal (at 3204037: EEXIST, a stale errno: the owner welcomed the
+# joiner, had no fds for its queue, and dropped it).
+FDSOFT_UDP=32
+# The owner's refusal (sed): its cap, and the pid refused.
+FDB_FULL='.*group full (\([0-9]*\) members, as many as the owner.s fd limit allows): refusing pid \([0-9]*\).*'
+
+# fdb_join NAME: a member in a process of its own (udp.py _serve) joins
+# PORT: JOIN is "ok", or the errno name its bind failed with; JOIN_MS
+# how long until it said so (its python's start included).
+fdb_join() {
+	local line t0
+	t0=$(now_ms)
+	start_server "$1" "${SHIM[@]}" "$PYTHON" "$UDP_PY" _serve -n 1 \
+	    -p "$PORT" || return 1
+	if ! read_line "$1" line; then
+		fail "$1: no first line: $READ_WHY$(server_err "$1")"
+		return 1
+	fi
+	JOIN_MS=$(($(now_ms) - t0))
+	case $line in
+	"port $PORT")
+		JOIN=ok
+		expect_ready "$1" 1 ;;
+	"bind "*)
+		JOIN=${line#bind }
+		stop_server "$1" 1 ;;
+	*)
+		fail "$1: got '$line'$(server_err "$1")"
+		return 1 ;;
+	esac
+}
+
+# fdb_refused NAME: NAME's join was the owner's refusal, and prompt.
+fdb_refused() {
+	[ "$JOIN" = EADDRINUSE ] || {
+		fail "$1: bind gave $JOIN, want EADDRINUSE (the owner's refusal)$(server_err "$1")"
+		return 1
+	}
+	grep -q "refused to take another member" "$TDIR/$1.err" ||
+	    fail "$1: the failed bind was not the owner's refusal:$(server_err "$1")"
+	# A join that waits for an owner out of fds fails at 2500 ms.
+	[ "$JOIN_MS" -lt 2000 ] ||
+	    fail "$1: the refused bind took $JOIN_MS ms, not at once"
+	! failed
+}
+
+# fdb_rejoin: one more joiner (FDB_WAY-rFDB_TRY); it joined, or 1.
+fdb_rejoin() {
+	FDB_TRY=$((FDB_TRY + 1))
+	fdb_join "$FDB_WAY-r$FDB_TRY" && [ "$JOIN" = ok ]
+}
+
+# fd_budget_udp_round WAY
+fd_budget_udp_round() {
+	local way=$1 k n cap rpid gone names=() keep=() p
+	READY=()
+	start_server "$way" sh -c 'ulimit -Sn '"$FDSOFT_UDP"' &&
+	    ulimit -Hn '"$FDLIMIT"' && exec "$@"' sh "${SHIM[@]}" \
+	    "REUSEPORT_SHIM_UDP=$way" "$PYTHON" "$UDP_PY" _serve -n 1 ||
+	    return 1
+	server_up "$way" 1 || return 1
+	for ((k = 1; k <= 64; k++)); do
+		fdb_join "$way-$k" || return 1
+		[ "$JOIN" = ok ] || break
+		names+=("$way-$k")
+	done
+	[ "$JOIN" = ok ] &&
+	    { fail "$way: 64 joined, none refused"; return 1; }
+	fdb_refused "$way-$k" || return 1
+	# The owner's line: its cap, and the pid it refused.
+	read -r cap rpid < <(sed -n "s/$FDB_FULL/\\1 \\2/p" "$TDIR/$way.err" |
+	    head -1)
+	[ -n "$cap" ] || {
+		fail "$way: the owner did not say the group was full for its fd limit$(server_err "$way")"
+		return 1
+	}
+	[ "$rpid" = "${SRV_PID[$way-$k]}" ] ||
+	    fail "$way: the owner refused pid $rpid, the joiner was ${SRV_PID[$way-$k]}"
+	[ "$k" = "$cap" ] ||
+	    fail "$way: the starter and $((k - 1)) joiners are members, the owner's cap is $cap"
+	note "$way: $cap members (hard limit $FDLIMIT), the next refused in $JOIN_MS ms"
+	# Still full, still prompt.
+	fdb_join "$way-again" || return 1
+	fdb_refused "$way-again" || return 1
+	n=$((cap * 16))
+	udp_client "$way" "$PORT" -n "$n" -c "$((cap * 4))" -w 8
+	udp_check "$way" "$n" || return 1
+	[ "$way" = shared ] || udp_all_answered "$way" "${READY[@]}"
+	# A member leaves: its room is a joiner's (the owner sees the leave
+	# asynchronously: a refusal before that is no error).
+	gone=${SRV_PID[$way-1]}
+	stop_server "$way-1" 0
+	for p in "${READY[@]}"; do
+		[ "$p" = "$gone" ] || keep+=("$p")
+	done
+	READY=("${keep[@]}")
+	FDB_WAY=$way FDB_TRY=0
+	poll_until 3000 fdb_rejoin ||
+	    { fail "$way: no joiner took the room of one that left"; return 1; }
+	names=("${names[@]:1}" "$way-r$FDB_TRY")
+	udp_client "$way-after" "$PORT" -n "$n" -c "$((cap * 4))" -w 8
+	udp_check "$way-after" "$n" || return 1
+	for p in "${names[@]}"; do
+		stop_server "$p" 0
+	done
+	stop_server "$way" 0
+	poll_until "$GONE_MS" nothing_left ||
+	    fail "$way: left behind: $(describe_owners $(new_owners)) $(dir_sockets)"
+}
+
+t_fd_budget_udp() {
+	need_python
+	fd_budget_udp_round roundrobin || return
+	fd_budget_udp_round shared
+}
