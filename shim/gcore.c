@@ -129,6 +129,15 @@ list_unlink(struct gcore *g, size_t i, int32_t prev, int32_t k)
 	g->unacked--;
 }
 
+/* What endpoint i keeps of what it was handed, and extra on its way. */
+static void
+tell_handed(struct gcore *g, size_t i, uint32_t extra)
+{
+	const struct gcore_ep *e = &g->eps[i];
+
+	g->ops->handed(g->ctx, i, e->delivered + e->unacked + extra);
+}
+
 static void
 set_eligible(struct gcore *g, size_t i, int on)
 {
@@ -301,6 +310,7 @@ gcore_join(struct gcore *g, size_t i, long pid, int board)
 	g->nnew--;
 	e->first = (g->next_id == 0);
 	g->peps[i].id = g->next_id++;
+	tell_handed(g, i, 0);	/* not the count of the slot's last member */
 	shim_log(LOG_LVL_INFO, "member pid %ld joined", e->pid);
 	if (!board)
 		return (GCORE_WELCOMED);
@@ -313,17 +323,18 @@ gcore_join(struct gcore *g, size_t i, long pid, int board)
 }
 
 int
-gcore_resume(struct gcore *g, uint32_t seq)
+gcore_resume(struct gcore *g, uint32_t seq, uint64_t departed)
 {
 	if (g->live > 0)
 		return (-1);
 	g->seq = seq;
+	g->delivered = g->departed = departed;
 	return (0);
 }
 
 int
 gcore_adopt(struct gcore *g, size_t i, long pid, int listening, int board,
-    uint32_t slot, uint32_t sent)
+    uint32_t slot, uint32_t sent, uint64_t handed)
 {
 	struct gcore_ep *e;
 
@@ -349,6 +360,12 @@ gcore_adopt(struct gcore *g, size_t i, long pid, int listening, int board,
 	e->adopted = 1;
 	e->legacy = g->seq;
 	/*
+	 * Its count goes on, with what it had not yet acknowledged: its
+	 * acks of those, later, name no CONN of ours to count them by.
+	 */
+	e->delivered = handed;
+	g->delivered += handed;
+	/*
 	 * Its board ack for the next CONN is made from the last it was
 	 * sent: the chain goes on from there, and the slot may move along
 	 * the old one meanwhile (board_seen takes values up to last_sent).
@@ -361,6 +378,7 @@ gcore_adopt(struct gcore *g, size_t i, long pid, int listening, int board,
 	}
 	g->peps[i].id = g->next_id++;
 	g->live++;
+	tell_handed(g, i, 0);
 	update_policy_view(g, i);
 	return (0);
 }
@@ -420,6 +438,11 @@ gcore_end(struct gcore *g, size_t i, enum gcore_end how, const char *why)
 	 */
 	if (e->board)
 		board_seen(g, i, g->ops->board_retire(g->ctx, i, g->seq));
+	/* What it took is the group's now; the rest is not its any more. */
+	if (e->state != GCORE_NEW) {
+		g->ops->handed(g->ctx, i, e->delivered);
+		g->departed += e->delivered;
+	}
 	if (how == GCORE_GONE)
 		shim_log(LOG_LVL_INFO, "member pid %ld left (%s); %u "
 		    "connection(s) to hand on", e->pid, why, e->unacked);
@@ -501,8 +524,11 @@ dispatch(struct gcore *g, int32_t k, uint64_t now)
 		} while (g->seq == 0 || g->seq == GCORE_IDLE_NONE);
 		seq = g->conns[k].seq = g->seq;
 		g->conns[k].prev = e->chain;
+		tell_handed(g, i, 1);
 		err = g->ops->send_conn(g->ctx, i, seq, e->chain,
 		    &g->conns[k].peer, g->conns[k].fd);
+		if (err != 0)
+			tell_handed(g, i, 0);
 		if (err == 0) {
 			list_append(g, &e->head, &e->tail, k);
 			e->unacked++;
@@ -656,6 +682,7 @@ gcore_return(struct gcore *g, size_t i, uint32_t seq, uint64_t now)
 	 * before this one goes on (else the policy could pick it again).
 	 */
 	list_unlink(g, i, prev, k);
+	tell_handed(g, i, 0);	/* before it goes to another */
 	board_advance(g, i);
 	if (!g->eps[i].blocked)
 		shim_log(LOG_LVL_WARN, "member pid %ld could not take a "

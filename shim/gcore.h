@@ -121,6 +121,14 @@ struct gcore_ops {
 	int	(*board_move)(void *ctx, size_t ep, uint32_t from, uint32_t to);
 	/* Slot ep's endpoint ends: its last value, and the slot set to seq. */
 	uint32_t (*board_retire)(void *ctx, size_t ep, uint32_t seq);
+	/*
+	 * Endpoint ep keeps n of the connections it was handed (taken, or
+	 * on their way): what a standby taking over starts its count from
+	 * (standby.h).  Told before each CONN goes, so that a kill as the
+	 * send returns finds it counted, and as one is handed back; an ack
+	 * leaves n as it is.  At its end, n is what it took.
+	 */
+	void	(*handed)(void *ctx, size_t ep, uint64_t n);
 };
 
 struct gcore {
@@ -134,6 +142,7 @@ struct gcore {
 	uint32_t	next_id;
 	uint32_t	unacked;	/* over all endpoints */
 	uint64_t	delivered;
+	uint64_t	departed;	/* of it, by endpoints that ended */
 	size_t		nblocked;	/* endpoints with blocked set */
 	uint64_t	blocked_us;	/* when the last one was blocked */
 	size_t		nnew;		/* endpoints in GCORE_NEW */
@@ -177,20 +186,24 @@ void gcore_ep_cancel(struct gcore *g, size_t i);
 enum gcore_welcome gcore_join(struct gcore *g, size_t i, long pid, int board);
 /*
  * A standby takes over (standby.c) from an owner that died: CONNs go on
- * from seq, the last that owner sent.  0, or -1 if endpoints exist.
+ * from seq, the last that owner sent; departed: what its endpoints that
+ * ended had taken (stat's group count goes on).  0, or -1 if endpoints
+ * exist.
  */
-int gcore_resume(struct gcore *g, uint32_t seq);
+int gcore_resume(struct gcore *g, uint32_t seq, uint64_t departed);
 /*
  * Then each member the dead owner had, at its slot i (its board slot):
  * pid, listening or not, acking on the board (slot: what it reads now,
- * sent: the last CONN it was sent) or by record.  What it was sent and
- * has not acknowledged is not known one by one, so not handed on if it
- * goes (only the dead owner had copies); its acks, on the board or by
- * record, up to the last CONN sent, are no error.  0, or -1 out of
- * memory or a slot in use.
+ * sent: the last CONN it was sent) or by record; handed: the dead
+ * owner's last ops->handed for it, which its count goes on from.  What
+ * it was sent and has not acknowledged is not known one by one, so not
+ * handed on if it goes (only the dead owner had copies), and counted
+ * as taken from now; its acks, on the board or by record, up to the
+ * last CONN sent, are no error.  0, or -1 out of memory or a slot in
+ * use.
  */
 int gcore_adopt(struct gcore *g, size_t i, long pid, int listening,
-    int board, uint32_t slot, uint32_t sent);
+    int board, uint32_t slot, uint32_t sent, uint64_t handed);
 
 /* LISTEN on i: ok if the listener took its backlog. */
 void gcore_listen(struct gcore *g, size_t i, int ok);

@@ -138,12 +138,16 @@ standby_drop(const char *why)
 	shim_log(LOG_LVL_WARN, "standby %s; starting another", why);
 }
 
-/* Tell the standby, before the member hears from us. */
+/*
+ * Tell the standby, before the member hears from us; with what members
+ * that left had taken, which it keeps for stat if it takes over.
+ */
 static void
 mirror(enum standby_event ev, size_t i, int flags, int epfd)
 {
-	if (o.sbfd >= 0 && standby_tell(o.sbfd, ev, i, o.g.eps[i].pid, flags,
-	    epfd) != 0)
+	if (o.sbfd >= 0 && standby_tell_count(o.sbfd, ev, i,
+	    ev == SB_COUNT ? 0 : o.g.eps[i].pid, flags, epfd,
+	    o.g.departed) != 0)
 		standby_drop(errno == EAGAIN ? "cannot keep up" : "is gone");
 }
 
@@ -241,6 +245,7 @@ standby_up(void)
 		standby_drop("cannot be watched");
 		return;
 	}
+	mirror(SB_COUNT, 0, 0, -1);	/* also where no member is left */
 	for (size_t i = 0; i < o.g.n && o.sbfd >= 0; i++) {
 		if (o.g.eps[i].state == GCORE_JOINED ||
 		    o.g.eps[i].state == GCORE_LISTENING)
@@ -321,6 +326,13 @@ op_board_retire(void *ctx, size_t i, uint32_t seq)
 	return (ackmem_retire(o.board, i, seq));
 }
 
+static void
+op_handed(void *ctx, size_t i, uint64_t n)
+{
+	(void) ctx;
+	standby_mem_handed(o.sbmem, i, n);
+}
+
 static const struct gcore_ops shell_ops = {
 	.send_conn = op_send_conn,
 	.close_conn = op_close_conn,
@@ -329,7 +341,8 @@ static const struct gcore_ops shell_ops = {
 	.board_reset = op_board_reset,
 	.board_repair = op_board_repair,
 	.board_move = op_board_repair,
-	.board_retire = op_board_retire
+	.board_retire = op_board_retire,
+	.handed = op_handed
 };
 
 static int
@@ -1270,14 +1283,15 @@ owner_takeover(const struct owner_args *a, const struct standby_member *m,
 	o.sbmem = mem;
 	o.sbmemfd = a->memfd;
 	(void) real.close(a->mirrorfd);
-	(void) gcore_resume(&o.g, seq);
+	(void) gcore_resume(&o.g, seq, standby_mem_departed(mem));
 	for (k = 0; k < n; k++) {
 		size_t i = m[k].slot;
 		int board = m[k].board && o.board != NULL;
 
 		if (sep_room(i) != 0 || gcore_adopt(&o.g, i, m[k].pid,
 		    m[k].listening, board, board ? ackmem_read(o.board, i) : 0,
-		    standby_mem_slot_sent(mem, i)) != 0) {
+		    standby_mem_slot_sent(mem, i),
+		    standby_mem_slot_handed(mem, i)) != 0) {
 			(void) real.close(m[k].fd);
 			continue;
 		}

@@ -6,11 +6,13 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <string.h>
 #include <unistd.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 
@@ -30,39 +32,83 @@
 #define	TELL_MS		1000	/* a mirror record may wait this long */
 #define	UP_BYTE		'u'	/* a standby holds its copies (the mirror) */
 
-struct standby_mem {
+/* The memory itself, shared by an owner and the standbys it starts. */
+struct shared {
 	uint32_t	magic;
 	uint32_t	nslots;
 	atomic_uint	seq;		/* the last CONN, stored before sent */
 	atomic_uint	inhand;		/* accepted, not yet sent */
 	atomic_uint	takeovers;
 	atomic_uint	sent[ACKMEM_SLOTS];	/* each endpoint's last CONN */
+	/*
+	 * After what an older build maps, which reads and writes the rest
+	 * as before: each endpoint's count, in halves (a 64-bit atomic may
+	 * not be lock-free between processes; the standby reads only once
+	 * the owner is dead, so only a kill between the two stores as the
+	 * low half wraps tears it).
+	 */
+	atomic_uint	handed_lo[ACKMEM_SLOTS];
+	atomic_uint	handed_hi[ACKMEM_SLOTS];
+};
+
+/* Without the counts: an older owner's. */
+#define	SHARED_OLD	offsetof(struct shared, handed_lo)
+
+/* This process's view of it. */
+struct standby_mem {
+	struct shared	*s;
+	size_t		len;	/* mapped: SHARED_OLD, or all of it */
+	uint64_t	departed;	/* a standby's: what the mirror said */
 };
 
 static struct standby_mem *
-mem_map(int fd)
+mem_map(int fd, size_t len)
 {
-	struct standby_mem *m = mmap(NULL, sizeof (*m),
-	    PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	struct standby_mem *m;
+	void *p;
 
-	return (m == MAP_FAILED ? NULL : m);
+	if ((m = plat_alloc(sizeof (*m))) == NULL)
+		return (NULL);
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		plat_free(m, sizeof (*m));
+		return (NULL);
+	}
+	m->s = p;
+	m->len = len;
+	m->departed = 0;
+	return (m);
+}
+
+static void
+mem_unmap(struct standby_mem *m)
+{
+	(void) munmap(m->s, m->len);
+	plat_free(m, sizeof (*m));
+}
+
+static int
+counted(const struct standby_mem *m, size_t slot)
+{
+	return (m != NULL && slot < ACKMEM_SLOTS &&
+	    m->len == sizeof (struct shared));
 }
 
 struct standby_mem *
 standby_mem_create(int *fd)
 {
 	struct standby_mem *m;
-	int f = plat_shm_fd(sizeof (*m));
+	int f = plat_shm_fd(sizeof (struct shared));
 
 	if (f < 0)
 		return (NULL);
-	if ((m = mem_map(f)) == NULL) {
+	if ((m = mem_map(f, sizeof (struct shared))) == NULL) {
 		(void) real.close(f);
 		return (NULL);
 	}
 	/* A new shared object reads as zeros: only the header to write. */
-	m->magic = MEM_MAGIC;
-	m->nslots = ACKMEM_SLOTS;
+	m->s->magic = MEM_MAGIC;
+	m->s->nslots = ACKMEM_SLOTS;
 	*fd = f;
 	return (m);
 }
@@ -70,11 +116,18 @@ standby_mem_create(int *fd)
 struct standby_mem *
 standby_mem_attach(int fd)
 {
-	struct standby_mem *m = mem_map(fd);
+	struct standby_mem *m;
+	struct stat st;
+	size_t len;
 
-	if (m != NULL && (m->magic != MEM_MAGIC ||
-	    m->nslots != ACKMEM_SLOTS)) {
-		(void) munmap(m, sizeof (*m));
+	/* Mapped beyond the object, a read would kill us (SIGBUS). */
+	if (fstat(fd, &st) != 0 || st.st_size < (off_t)SHARED_OLD)
+		return (NULL);
+	len = st.st_size >= (off_t)sizeof (struct shared) ?
+	    sizeof (struct shared) : SHARED_OLD;
+	if ((m = mem_map(fd, len)) != NULL && (m->s->magic != MEM_MAGIC ||
+	    m->s->nslots != ACKMEM_SLOTS)) {
+		mem_unmap(m);
 		m = NULL;
 	}
 	return (m);
@@ -86,16 +139,16 @@ standby_mem_sent(struct standby_mem *m, size_t slot, uint32_t seq)
 	if (m == NULL)
 		return;
 	if (slot < ACKMEM_SLOTS)
-		atomic_store_explicit(&m->sent[slot], seq,
+		atomic_store_explicit(&m->s->sent[slot], seq,
 		    memory_order_relaxed);
-	atomic_store_explicit(&m->seq, seq, memory_order_release);
+	atomic_store_explicit(&m->s->seq, seq, memory_order_release);
 }
 
 void
 standby_mem_unsent(struct standby_mem *m, size_t slot, uint32_t was)
 {
 	if (m != NULL && slot < ACKMEM_SLOTS)
-		atomic_store_explicit(&m->sent[slot], was,
+		atomic_store_explicit(&m->s->sent[slot], was,
 		    memory_order_relaxed);
 }
 
@@ -103,37 +156,74 @@ void
 standby_mem_inhand(struct standby_mem *m, uint32_t n)
 {
 	if (m != NULL)
-		atomic_store_explicit(&m->inhand, n, memory_order_relaxed);
+		atomic_store_explicit(&m->s->inhand, n, memory_order_relaxed);
+}
+
+void
+standby_mem_handed(struct standby_mem *m, size_t slot, uint64_t n)
+{
+	uint32_t hi = (uint32_t)(n >> 32);
+
+	if (!counted(m, slot))
+		return;
+	atomic_store_explicit(&m->s->handed_lo[slot], (uint32_t)n,
+	    memory_order_relaxed);
+	/* Once in 2^32: the usual store is one. */
+	if (atomic_load_explicit(&m->s->handed_hi[slot],
+	    memory_order_relaxed) != hi)
+		atomic_store_explicit(&m->s->handed_hi[slot], hi,
+		    memory_order_relaxed);
 }
 
 uint32_t
 standby_mem_seq(const struct standby_mem *m)
 {
-	return (atomic_load(&m->seq));
+	return (atomic_load(&m->s->seq));
 }
 
 uint32_t
 standby_mem_slot_sent(const struct standby_mem *m, size_t slot)
 {
-	return (slot < ACKMEM_SLOTS ? atomic_load(&m->sent[slot]) : 0);
+	return (slot < ACKMEM_SLOTS ? atomic_load(&m->s->sent[slot]) : 0);
+}
+
+uint64_t
+standby_mem_slot_handed(const struct standby_mem *m, size_t slot)
+{
+	if (!counted(m, slot))
+		return (0);
+	return ((uint64_t)atomic_load(&m->s->handed_hi[slot]) << 32 |
+	    atomic_load(&m->s->handed_lo[slot]));
+}
+
+void
+standby_mem_set_departed(struct standby_mem *m, uint64_t n)
+{
+	m->departed = n;
+}
+
+uint64_t
+standby_mem_departed(const struct standby_mem *m)
+{
+	return (m->departed);
 }
 
 uint32_t
 standby_mem_held(const struct standby_mem *m)
 {
-	return (atomic_load(&m->inhand));
+	return (atomic_load(&m->s->inhand));
 }
 
 uint32_t
 standby_mem_takeovers(const struct standby_mem *m)
 {
-	return (m != NULL ? atomic_load(&m->takeovers) : 0);
+	return (m != NULL ? atomic_load(&m->s->takeovers) : 0);
 }
 
 uint32_t
 standby_mem_took_over(struct standby_mem *m)
 {
-	return (atomic_fetch_add(&m->takeovers, 1) + 1);
+	return (atomic_fetch_add(&m->s->takeovers, 1) + 1);
 }
 
 void
@@ -195,9 +285,9 @@ standby_start(const struct owner_args *a, int boardfd, int memfd, int *fd,
 	return (0);
 }
 
-int
-standby_tell(int fd, enum standby_event ev, size_t slot, long pid,
-    int flags, int epfd)
+static int
+tell(int fd, enum standby_event ev, size_t slot, long pid, int flags,
+    int epfd, int count, uint64_t departed)
 {
 	struct proto_rec r;
 
@@ -205,10 +295,26 @@ standby_tell(int fd, enum standby_event ev, size_t slot, long pid,
 	r.type = REC_MIRROR;
 	r.arg = (int32_t)ev;
 	r.seq = (uint32_t)slot;
-	r.nopts = 2;
+	r.nopts = count ? SB_NOPTS : 2;
 	r.opts[0] = (int32_t)pid;
 	r.opts[1] = flags;
+	r.opts[SB_O_DEPARTED] = (int32_t)(uint32_t)departed;
+	r.opts[SB_O_DEPARTED + 1] = (int32_t)(uint32_t)(departed >> 32);
 	return (proto_send(fd, &r, epfd));
+}
+
+int
+standby_tell(int fd, enum standby_event ev, size_t slot, long pid,
+    int flags, int epfd)
+{
+	return (tell(fd, ev, slot, pid, flags, epfd, 0, 0));
+}
+
+int
+standby_tell_count(int fd, enum standby_event ev, size_t slot, long pid,
+    int flags, int epfd, uint64_t departed)
+{
+	return (tell(fd, ev, slot, pid, flags, epfd, 1, departed));
 }
 
 void
@@ -330,6 +436,11 @@ standby_run(const struct owner_args *a)
 	standby_say_up(a->mirrorfd);
 	while ((rc = standby_next(a->mirrorfd, SB_SLOTS, &r, &fd)) == 1) {
 		k = r.seq;
+		/* Each record whole or not at all: never a torn count. */
+		if (r.nopts >= SB_NOPTS)
+			standby_mem_set_departed(mem, (uint64_t)(uint32_t)
+			    r.opts[SB_O_DEPARTED + 1] << 32 |
+			    (uint32_t)r.opts[SB_O_DEPARTED]);
 		switch (r.arg) {
 		case SB_JOIN:
 			if (tab[k].fd >= 0)

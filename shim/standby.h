@@ -20,6 +20,22 @@
  * sent a member that then dies without taking them (only the dead owner
  * had copies to hand on).  A stopped owner is not dead: nothing happens.
  *
+ * stat's counts go on.  Which member a connection went to is known only
+ * in the owner, one connection at a time (the sequence numbers on the
+ * board and here are the group's, one series for all members: no count
+ * can be read off them), so the owner keeps each endpoint's count in the
+ * shared memory, stored as its last CONN is, before the CONN is sent: a
+ * store to memory only it writes, no record.  The count is what the
+ * endpoint kept of what it was handed (gcore's ops->handed), which an
+ * ack does not change: so the CONNs the dead owner had in flight count
+ * from the takeover on, not as the member takes them (the new owner
+ * cannot match those acks to CONNs), and if the member dies without
+ * taking them they stay in the group's total (they are lost).  Also one
+ * too many: a CONN whose count was stored when the kill came before its
+ * send (it is lost, held unsent).  Exact otherwise.  What members that
+ * left had taken changes only as one leaves: the mirror records carry
+ * it (a standby keeps the last), which a kill cannot tear.
+ *
  * No record is cut in half by the death: each is one send of its own,
  * queued whole or not at all, and the owner reads whole records (its
  * buffer holds a whole number of them).  A member's stream the new owner
@@ -42,8 +58,13 @@ enum standby_event {
 	SB_UNLISTEN,
 	SB_END,
 	SB_FINISH,	/* the group ends: let go of everything and exit */
-	SB_QUEUE	/* UDP, dispatched: with our end of a member's queue */
+	SB_QUEUE,	/* UDP, dispatched: with our end of a member's queue */
+	SB_COUNT	/* a TCP standby's first: only the departed count */
 };
+
+/* A TCP owner's records: opts[2], opts[3] its gcore's departed, low first. */
+#define	SB_O_DEPARTED	2
+#define	SB_NOPTS	4
 
 /* SB_JOIN's flags (opts[1]; opts[0] is the member's pid). */
 #define	SB_F_LISTENING	0x1
@@ -69,10 +90,20 @@ void standby_mem_sent(struct standby_mem *m, size_t slot, uint32_t seq);
 void standby_mem_unsent(struct standby_mem *m, size_t slot, uint32_t was);
 /* Connections the owner accepted and holds unsent. */
 void standby_mem_inhand(struct standby_mem *m, uint32_t n);
+/* Endpoint slot's count now (gcore's ops->handed). */
+void standby_mem_handed(struct standby_mem *m, size_t slot, uint64_t n);
 
 uint32_t standby_mem_seq(const struct standby_mem *m);
 uint32_t standby_mem_slot_sent(const struct standby_mem *m, size_t slot);
 uint32_t standby_mem_held(const struct standby_mem *m);
+/* 0 where an owner of an older build made the memory: no counts there. */
+uint64_t standby_mem_slot_handed(const struct standby_mem *m, size_t slot);
+/*
+ * The departed count the mirror said last: the standby's own, kept with
+ * its view of the memory for the takeover.
+ */
+void standby_mem_set_departed(struct standby_mem *m, uint64_t n);
+uint64_t standby_mem_departed(const struct standby_mem *m);
 uint32_t standby_mem_takeovers(const struct standby_mem *m);
 /* One more takeover, by this process; how many so far. */
 uint32_t standby_mem_took_over(struct standby_mem *m);
@@ -93,6 +124,9 @@ void standby_kill(pid_t pid, int fd);
 /* Owner: one MIRROR record (epfd: the endpoint, for SB_JOIN).  0 or -1. */
 int standby_tell(int fd, enum standby_event ev, size_t slot, long pid,
     int flags, int epfd);
+/* A TCP owner's: the same, with its departed count (SB_O_DEPARTED). */
+int standby_tell_count(int fd, enum standby_event ev, size_t slot, long pid,
+    int flags, int epfd, uint64_t departed);
 /*
  * Owner, ending the group: FINISH, and wait (up to a second) until the
  * standby let go of the listener, so that the port is free when we are

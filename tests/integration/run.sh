@@ -129,6 +129,7 @@ run_test standby-kill		t_standby_kill
 run_test standby-stop		t_standby_stop
 run_test standby-stat		t_standby_stat
 run_test standby-service	t_standby_service
+run_test standby-counts		t_standby_counts
 run_test close-race		t_close_race
 run_test udp-emulated		t_udp_emulated
 run_test udp-oracle4		t_udp_oracle4

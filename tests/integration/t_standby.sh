@@ -62,6 +62,61 @@ t_standby_stat() {
 stat_line() { "$BUILD/reuseport-shim" stat --dir "$SHIMDIR" 2>&1 | head -1; }
 standby_named() { stat_line | grep -q 'standby pid [0-9]'; }
 taken_over() { stat_line | grep -q 'takeovers 1.*' && standby_named; }
+# The group has counted N connections taken (the owner reads the board
+# when it runs: a client's answer may come first).
+stat_delivered_is() { stat_line | grep -q "  delivered $1  waiting "; }
+# "PID COUNT" per member, as stat shows them; and as the clients saw.
+stat_counts() {
+	"$BUILD/reuseport-shim" stat --dir "$SHIMDIR" 2>&1 |
+	    awk '$1 == "pid" && $4 == "delivered" { print $2, $5 }' | sort
+}
+load_pids() { awk '$1 == "pid" { print $2, $3 }' "$TDIR/$1.load" | sort; }
+
+# stat's counts go on after a takeover (they started again from zero):
+# four members take 400 connections (stat agrees with the clients,
+# member by member), one leaves, the owner is killed (-9) and its standby
+# takes over, 300 more; then each member's count is what stat said
+# before plus what its clients saw it take since, and the group's, with
+# what the one that left took, 700.
+t_standby_counts() {
+	local i p owner before want now
+	start_server c1 "${SHIM[@]}" "$BUILD/examples/evloop" -p 0 || return
+	server_up c1 1 || return
+	p=$PORT
+	for i in 2 3 4; do
+		start_server "c$i" "${SHIM[@]}" "$BUILD/examples/evloop" -p "$p" || return
+		server_up "c$i" 1 || return
+	done
+	poll_until 3000 standby_named || { fail "stat names no standby: $(stat_line)"; return; }
+	run_load before 127.0.0.1 "$p" 400 4
+	check_answered before 400 || return
+	poll_until 3000 stat_delivered_is 400 ||
+	    { fail "stat before the kill: $(stat_line)"; return; }
+	before=$(stat_counts)
+	[ "$before" = "$(load_pids before)" ] ||
+	    { fail "stat's counts '$(echo $before)', the clients' '$(echo $(load_pids before))'"; return; }
+	stop_server c4 0
+	poll_until 3000 eval '[ "$(stat_counts | wc -l)" = 3 ]' ||
+	    { fail "c4 still a member: '$(echo $(stat_counts))'"; return; }
+	before=$(stat_counts)
+	stat_delivered_is 400 || { fail "c4 gone: $(stat_line)"; return; }
+	owner=$(stat_line | sed -n 's/.*owner pid \([0-9]*\).*/\1/p')
+	kill -KILL "$owner"
+	poll_until 3000 taken_over || { fail "no takeover in stat: $(stat_line)"; return; }
+	run_load after 127.0.0.1 "$p" 300 4
+	check_answered after 300 || return
+	poll_until 3000 stat_delivered_is 700 ||
+	    { fail "stat after the takeover: $(stat_line); members '$(echo $(stat_counts))', before '$(echo $before)'"; return; }
+	want=$(join -a 1 -a 2 -e 0 -o 0,1.2,2.2 <(echo "$before") <(load_pids after) |
+	    awk '{ print $1, $2 + $3 }')
+	now=$(stat_counts)
+	[ "$now" = "$want" ] ||
+	    fail "after the takeover: stat '$(echo $now)', want '$(echo $want)' (before '$(echo $before)', since '$(echo $(load_pids after))')"
+	note "before $(echo $before); after $(echo $now)"
+	for i in 1 2 3; do
+		stop_server "c$i" 0
+	done
+}
 
 # Services (systemd units, SMF services) are cgroups on Linux; restarting
 # one kills every process in it (cgroup.kill, what systemd's stop does).

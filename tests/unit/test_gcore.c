@@ -6,7 +6,9 @@
  * to one endpoint and un-acked, waiting, acked by exactly one, closed);
  * the core closes one only for the endpoint that acked it, the ejected
  * endpoint that holds it, or at the end with no member left; it never
- * sends one that an endpoint could still take.
+ * sends one that an endpoint could still take.  What a standby would
+ * count for each member (ops->handed) is what it keeps of what it was
+ * handed, told before each CONN goes; taken over, the counts go on.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -118,6 +120,8 @@ static struct fake {
 	struct mconn	conn[MAXCONN];
 	size_t		held;		/* conns C_HELD */
 	uint64_t	delivered;
+	uint64_t	departed;	/* delivered by lives that ended */
+	uint64_t	handed[256];	/* by slot: the last ops->handed */
 
 	/* What a history did: closes by phase, hand-ons, faults. */
 	size_t		nphase[P_FINISH + 1];
@@ -176,6 +180,17 @@ fk_send_conn(void *ctx, size_t ep, uint32_t seq, uint32_t prev,
 	assert_false(g.eps[ep].blocked);
 	assert_true(g.eps[ep].unacked < GCORE_MAX_UNACKED);
 	assert_int_equal(seq, g.seq);
+	/*
+	 * Every member's count told before the CONN goes (a kill as the
+	 * send returns must find it counted), a returned one's already
+	 * down: none counted twice.
+	 */
+	for (size_t j = 0; j < g.n; j++) {
+		if (g.eps[j].state == GCORE_JOINED ||
+		    g.eps[j].state == GCORE_LISTENING)
+			assert_int_equal(f.handed[j], g.eps[j].delivered +
+			    g.eps[j].unacked + (j == ep));
+	}
 	/* The chain a member's board ack is made from: its last CONN. */
 	if (g.eps[ep].board)
 		assert_int_equal(prev, g.eps[ep].chain);
@@ -300,6 +315,12 @@ fk_ep_closed(void *ctx, size_t ep)
 	}
 	if (how == GCORE_DONE)
 		assert_int_equal(g.eps[ep].unacked, 0);
+	/* What it took is told, and the group's, before the standby hears. */
+	if (g.eps[ep].state != GCORE_NEW) {
+		assert_int_equal(f.handed[ep], g.eps[ep].delivered);
+		f.departed += f.mep[m].delivered;
+	}
+	assert_int_equal(g.departed, f.departed);
 	/* Its board's last word took what it covers (else: served twice). */
 	if (f.phase == P_BOARD && f.pmid == m &&
 	    (int32_t)(f.pv - f.mep[m].last_sent) <= 0) {
@@ -380,6 +401,18 @@ fk_board_retire(void *ctx, size_t ep, uint32_t seq)
 	return (f.pv);
 }
 
+static void
+fk_handed(void *ctx, size_t ep, uint64_t n)
+{
+	int m = mid_of(ep);
+
+	assert_ptr_equal(ctx, &f);
+	assert_true(m >= 0 && f.mep[m].alive);
+	assert_true(g.eps[ep].state == GCORE_JOINED ||
+	    g.eps[ep].state == GCORE_LISTENING);
+	f.handed[ep] = n;
+}
+
 static const struct gcore_ops fake_ops = {
 	.send_conn = fk_send_conn,
 	.close_conn = fk_close_conn,
@@ -388,7 +421,8 @@ static const struct gcore_ops fake_ops = {
 	.board_reset = fk_board_reset,
 	.board_repair = fk_board_repair,
 	.board_move = fk_board_move,
-	.board_retire = fk_board_retire
+	.board_retire = fk_board_retire,
+	.handed = fk_handed
 };
 
 /* --- the invariant ------------------------------------------------------ */
@@ -414,6 +448,7 @@ check_all(void)
 	size_t listed = 0, nnew = 0, nblocked = 0, live = 0, nel = 0;
 	size_t nfree = 0, runs = 0;
 	uint32_t unacked = 0;
+	uint64_t live_delivered = 0;
 
 	stamp_now++;
 	for (size_t i = 0; i < g.n; i++) {
@@ -449,6 +484,9 @@ check_all(void)
 			assert_int_equal(e->tail, GCORE_NONE);
 		assert_int_equal(e->unacked, n);
 		assert_int_equal(e->delivered, f.mep[m].delivered);
+		if (e->state != GCORE_NEW)
+			assert_int_equal(f.handed[i], e->delivered + n);
+		live_delivered += e->delivered;
 		assert_int_equal(e->board, f.mep[m].board);
 		unacked += n;
 		listed += n;
@@ -470,6 +508,8 @@ check_all(void)
 	assert_int_equal(listed + nfree, g.ncap);
 	assert_int_equal(g.unacked, unacked);
 	assert_int_equal(g.delivered, f.delivered);
+	assert_int_equal(g.departed, f.departed);
+	assert_int_equal(g.delivered, g.departed + live_delivered);
 	assert_int_equal(g.live, live);
 	assert_int_equal(g.nnew, nnew);
 	assert_int_equal(g.nblocked, nblocked);
@@ -878,12 +918,22 @@ test_unlisten_last_resets(void **state)
 	done();
 }
 
-/* An endpoint taken over from a dead owner, at slot i, as the model's. */
+/* A standby takes over: CONNs after seq, departed as the mirror said. */
 static void
-adopt(size_t i, int listening, int board, uint32_t slot, uint32_t sent)
+resume(uint32_t seq, uint64_t departed)
 {
-	assert_int_equal(gcore_adopt(&g, i, 100 + (long)i, listening, board,
-	    slot, sent), 0);
+	assert_int_equal(gcore_resume(&g, seq, departed), 0);
+	f.delivered = f.departed = departed;
+}
+
+/*
+ * An endpoint taken over from a dead owner, at slot i, as the model's;
+ * handed, its count as the dead owner last told it.
+ */
+static void
+adopt_n(size_t i, int listening, int board, uint32_t slot, uint32_t sent,
+    uint64_t handed)
+{
 	assert_int_equal(f.slot_mid[i], -1);
 	f.slot_mid[i] = f.nmid;
 	memset(&f.mep[f.nmid], 0, sizeof (f.mep[0]));
@@ -892,7 +942,21 @@ adopt(size_t i, int listening, int board, uint32_t slot, uint32_t sent)
 	f.mep[f.nmid].board = board;
 	f.mep[f.nmid].slot_val = slot;
 	f.mep[f.nmid].last_sent = sent;
+	f.mep[f.nmid].delivered = handed;
+	f.delivered += handed;
 	f.nmid++;
+	/* The slot's memory may hold anything; the core tells it anew. */
+	f.handed[i] = ~handed;
+	assert_int_equal(gcore_adopt(&g, i, 100 + (long)i, listening, board,
+	    slot, sent, handed), 0);
+	assert_int_equal(g.eps[i].delivered, handed);
+	assert_int_equal(f.handed[i], handed);
+}
+
+static void
+adopt(size_t i, int listening, int board, uint32_t slot, uint32_t sent)
+{
+	adopt_n(i, listening, board, slot, sent, 0);
 }
 
 /*
@@ -910,7 +974,7 @@ test_takeover(void **state)
 
 	(void) state;
 	reset(SHIM_POLICY_ROUNDROBIN, 8);
-	assert_int_equal(gcore_resume(&g, 1000), 0);
+	resume(1000, 0);
 	adopt(a, 1, 1, 990, 998);
 	adopt(b, 1, 0, 0, 0);
 	assert_int_equal(g.live, 2);
@@ -940,6 +1004,138 @@ test_takeover(void **state)
 	/* A new member takes a free slot below the adopted ones. */
 	c = member(1);
 	assert_true(c < a);
+	check_all();
+	done();
+}
+
+/* What a standby holds of one member when the owner dies. */
+struct snap {
+	size_t		slot;
+	long		pid;
+	int		listening;
+	int		board;
+	uint32_t	slot_val;	/* its board slot now */
+	uint32_t	sent;		/* the last CONN sent to it */
+	uint64_t	handed;		/* the shared memory's count */
+};
+
+/*
+ * The owner dies: what its standby finds (the shared memory's counts,
+ * the departed count of the last mirror record, which the core had
+ * before ep_closed) goes into a new core with nothing of the old one's.
+ * Each member's count goes on from what it took and had on its way; the
+ * group's from that and what members that left took.  Returns how many
+ * were on their way.
+ */
+static uint64_t
+take_over(enum shim_policy pol)
+{
+	static struct snap sn[256];
+	uint64_t departed = g.departed, total = g.delivered, before = total;
+	uint32_t seq = g.seq;
+	size_t n = 0;
+
+	for (size_t i = 0; i < g.n; i++) {
+		const struct gcore_ep *e = &g.eps[i];
+
+		if (e->state != GCORE_JOINED && e->state != GCORE_LISTENING)
+			continue;
+		sn[n].slot = i;
+		sn[n].pid = e->pid;
+		sn[n].listening = e->state == GCORE_LISTENING;
+		sn[n].board = e->board;
+		sn[n].slot_val = f.mep[mid_of(i)].slot_val;
+		sn[n].sent = f.mep[mid_of(i)].last_sent;
+		sn[n].handed = f.handed[i];
+		assert_int_equal(sn[n].handed, e->delivered + e->unacked);
+		total += e->unacked;
+		n++;
+	}
+	done();
+	reset(pol, 6);
+	resume(seq, departed);
+	for (size_t k = 0; k < n; k++) {
+		adopt_n(sn[k].slot, sn[k].listening, sn[k].board,
+		    sn[k].slot_val, sn[k].sent, sn[k].handed);
+		assert_int_equal(g.eps[sn[k].slot].pid, sn[k].pid);
+	}
+	assert_int_equal(g.delivered, total);
+	check_all();
+	return (total - before);
+}
+
+/*
+ * stat's counts go on after a takeover: each member's is what it took
+ * plus what was on its way (its acks of those count nothing twice), the
+ * group's adds what members that left took; then, and after a second
+ * takeover, each new connection taken counts once more.
+ */
+static void
+test_takeover_counts(void **state)
+{
+	size_t a, b, c, d;
+	uint32_t s[8], legacy_a, legacy_c;
+
+	(void) state;
+	reset(SHIM_POLICY_ROUNDROBIN, 6);
+	a = member(1);
+	b = member(0);
+	c = member(1);
+	d = member(0);
+	for (int k = 0; k < 8; k++)
+		(void) holder(conn(), &s[k]);	/* a b c d a b c d */
+	board(a, s[0]);
+	assert_int_equal(ack(b, s[1]), 0);
+	assert_int_equal(ack(b, s[5]), 0);
+	assert_int_equal(ack(d, s[3]), 0);
+	assert_int_equal(ack(d, s[7]), 0);
+	end(d, GCORE_GONE);
+	assert_int_equal(g.departed, 2);
+	assert_int_equal(g.delivered, 5);
+	check_all();
+	legacy_a = s[4];
+	legacy_c = s[6];
+
+	/* a: 1 taken + 1 on its way; b: 2; c: 0 + 2.  Group: 2 + 6. */
+	assert_int_equal(take_over(SHIM_POLICY_ROUNDROBIN), 3);
+	assert_int_equal(g.eps[a].delivered, 2);
+	assert_int_equal(g.eps[b].delivered, 2);
+	assert_int_equal(g.eps[c].delivered, 2);
+	assert_int_equal(g.delivered, 8);
+	assert_int_equal(g.departed, 2);
+	/* Acks of what the dead owner sent: counted already. */
+	board(a, legacy_a);
+	assert_int_equal(ack(c, s[2]), 0);
+	board(c, legacy_c);
+	assert_int_equal(g.delivered, 8);
+	check_all();
+
+	/* New ones count as they are taken. */
+	for (int k = 0; k < 3; k++)
+		(void) holder(conn(), &s[k]);	/* a b c */
+	board(a, s[0]);
+	assert_int_equal(ack(b, s[1]), 0);
+	board(c, s[2]);
+	assert_int_equal(g.eps[a].delivered, 3);
+	assert_int_equal(g.eps[b].delivered, 3);
+	assert_int_equal(g.eps[c].delivered, 3);
+	assert_int_equal(g.delivered, 11);
+	end(b, GCORE_GONE);
+	assert_int_equal(g.departed, 5);
+	check_all();
+
+	/* Again, with one on its way to c. */
+	(void) holder(conn(), &s[0]);
+	(void) holder(conn(), &s[1]);
+	board(a, s[0]);
+	assert_int_equal(take_over(SHIM_POLICY_ROUNDROBIN), 1);
+	assert_int_equal(g.eps[a].delivered, 4);
+	assert_int_equal(g.eps[c].delivered, 4);
+	assert_int_equal(g.delivered, 13);
+	(void) holder(conn(), &s[2]);
+	assert_int_equal(ack(a, s[2]), 0);
+	assert_int_equal(g.eps[a].delivered, 5);
+	assert_int_equal(g.delivered, 14);
 	check_all();
 	done();
 }
@@ -1335,8 +1531,11 @@ step(void)
 		seq = pick_held(i);
 		v = fake_rand(&f.rng) % 20;
 		if (v == 0) {
-			/* Never sent to it: broken. */
-			seq = g.eps[i].last_sent + 1 + v;
+			/*
+			 * Never sent to it (nor by an owner it was taken
+			 * over from): broken.
+			 */
+			seq = g.seq + 1;
 			assert_int_equal(ack(i, seq), -1);
 			broken(i);
 		} else if (seq == 0) {
@@ -1437,6 +1636,40 @@ history(uint32_t seed, enum shim_policy pol, int nsteps)
 	done();
 }
 
+/*
+ * Owners killed at random points of random histories: every member's
+ * count and the group's go on (take_over), and stay right after.
+ */
+static void
+test_takeover_histories(void **state)
+{
+	uint64_t onway = 0;
+	unsigned n = 0;
+
+	(void) state;
+	for (uint32_t seed = 1; seed <= 8; seed++) {
+		reset(SHIM_POLICY_ROUNDROBIN, 6);
+		f.rng = seed * 2246822519u;
+		f.fail_pct = 10;
+		for (int s = 0; s < 3000; s++) {
+			f.now += fake_rand(&f.rng) % 200;
+			step();
+			check_all();
+			if (fake_rand(&f.rng) % 500 == 0) {
+				uint32_t rng = f.rng;
+
+				onway += take_over(SHIM_POLICY_ROUNDROBIN);
+				n++;
+				f.rng = rng;
+				f.fail_pct = 10;
+			}
+		}
+		done();
+	}
+	/* Taken over often, also with connections on their way. */
+	assert_true(n > 20 && onway > 0);
+}
+
 static void
 test_random_histories(void **state)
 {
@@ -1458,6 +1691,8 @@ main(void)
 		cmocka_unit_test(test_no_room_eagain),
 		cmocka_unit_test(test_unlisten_last_resets),
 		cmocka_unit_test(test_takeover),
+		cmocka_unit_test(test_takeover_counts),
+		cmocka_unit_test(test_takeover_histories),
 		cmocka_unit_test(test_no_room_enobufs),
 		cmocka_unit_test(test_no_room_enomem),
 		cmocka_unit_test(test_gone_epipe),
