@@ -526,6 +526,43 @@ prepare(unsigned k)
 		b.to[k] = UDP_MEMBERS;
 }
 
+/*
+ * Member i did not take v[0..n) (the rest of its share of a batch): if
+ * its queue's end is closed, it left, its close() returned, before its
+ * connection's end reached us.  The kernel's group would have given
+ * what came since to the others, so they go to the others, each as the
+ * policy picks again (i is dropped).  How many of them it saw to: all
+ * then; else none, or the one its queue had room for again (the caller
+ * drops the rest: a full queue's loss).
+ */
+static unsigned
+left(size_t i, struct msghdr *const *v, unsigned n)
+{
+	struct dgram_hdr h;
+	size_t to;
+
+	if (plat_send_batch(u.m[i].dfd, v, 1) == 1) {
+		u.m[i].delivered++;
+		u.delivered++;
+		return (1);
+	}
+	if (errno != ECONNREFUSED && errno != ENOTCONN && errno != EPIPE &&
+	    errno != ECONNRESET)
+		return (0);
+	drop_member(i);
+	for (unsigned k = 0; k < n; k++) {
+		if (dgram_decode(v[k]->msg_iov[0].iov_base, &h) != 0 ||
+		    (to = policy_pick(&u.pol, u.eps, u.n, &h.src)) >= u.n ||
+		    plat_send_batch(u.m[to].dfd, &v[k], 1) != 1) {
+			u.drops++;	/* none to take it, or that one full */
+			continue;
+		}
+		u.m[to].delivered++;
+		u.delivered++;
+	}
+	return (n);
+}
+
 /* The batch's got datagrams to their members; none waits for one. */
 static void
 forward(unsigned got)
@@ -574,6 +611,8 @@ forward(unsigned got)
 			sent = 0;
 		u.m[i].delivered += (unsigned)sent;
 		u.delivered += (unsigned)sent;
+		if ((unsigned)sent < n)
+			sent += (int)left(i, v + sent, n - (unsigned)sent);
 		/* A full queue: what did not fit is dropped, counted. */
 		u.m[i].drops += n - (unsigned)sent;
 		u.drops += n - (unsigned)sent;
