@@ -40,10 +40,19 @@ dgram_end(int ctl)
 	struct proto_rec r;
 	int fd = -1;
 
+	/*
+	 * No record: the owner ended, or had no fd for our queue, after its
+	 * welcome; the group could not be joined (and a stale errno must
+	 * not pass for the answer).
+	 */
 	if (util_wait_fd(ctl, POLLIN,
 	    util_deadline(UTIL_REPLY_TIMEOUT_MS)) != 0 ||
-	    proto_recv(ctl, &r, &fd, 0) != 1)
+	    proto_recv(ctl, &r, &fd, 0) != 1) {
+		shim_log(LOG_LVL_ERROR, "the UDP group's owner did not hand "
+		    "this member its queue; the bind fails with EADDRINUSE");
+		errno = EADDRINUSE;
 		return (-1);
+	}
 	if (r.type != REC_DGRAM || fd < 0) {
 		if (fd >= 0)
 			(void) real.close(fd);

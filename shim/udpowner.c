@@ -48,6 +48,7 @@
 #define	FWD_QUEUE	(4 << 20)
 #define	CTL_SIZE	160	/* a datagram's reports (plat_pktinfo_enable) */
 #define	RV_CHECK_MS	2000	/* is our rendezvous name still there? */
+#define	NO_SLOT_WAIT_MS	100	/* a connection beyond the slots: its record */
 /* For room in a full member's queue, at the end (a member that reads). */
 #define	END_WAIT_MS	60000
 
@@ -271,43 +272,6 @@ drop_member(size_t i)
 		u.n--;
 }
 
-static void
-accept_members(void)
-{
-	for (;;) {
-		int fd = owner_next_joiner(u.rvfd, u.uid);
-		size_t i;
-
-		if (fd < 0) {
-			if (errno == EMFILE || errno == ENFILE) {
-				(void) plat_poller_set(u.poller, u.rvfd, TOK_RV,
-				    0);
-				u.rv_paused_us = util_now_us();
-			}
-			return;
-		}
-		for (i = 0; i < UDP_MEMBERS && u.m[i].ctl >= 0; i++)
-			continue;
-		/* Its HELLO finds the connection closed: refused. */
-		if (i == UDP_MEMBERS) {
-			shim_log(LOG_LVL_ERROR, "the group is full (%d members)",
-			    UDP_MEMBERS);
-			(void) real.close(fd);
-			continue;
-		}
-		if (plat_poller_set(u.poller, fd, TOK_M(i), 1) != 0) {
-			shim_log(LOG_LVL_ERROR, "cannot watch a member: %s",
-			    strerror(errno));
-			(void) real.close(fd);
-			continue;
-		}
-		u.m[i].ctl = fd;
-		u.m[i].dfd = -1;
-		if (i >= u.n)
-			u.n = i + 1;
-	}
-}
-
 /* The member's end of a new datagram pair, ours in m->dfd; or -1. */
 static int
 new_pair(struct umember *m)
@@ -423,7 +387,7 @@ send_stat(int fd)
  * bind fails now, not when it gives up waiting on an owner out of fds.
  */
 static void
-refuse(size_t i, const struct proto_rec *r)
+refuse(int fd, const struct proto_rec *r)
 {
 	struct proto_rec out;
 
@@ -434,7 +398,66 @@ refuse(size_t i, const struct proto_rec *r)
 	out.type = REC_WELCOME;
 	out.addr = u.gaddr;
 	out.arg = -1;
-	(void) proto_send(u.m[i].ctl, &out, -1);
+	(void) proto_send(fd, &out, -1);
+}
+
+/*
+ * A connection while every slot is taken (256 members, or fewer with
+ * status clients): its first record is read here, waiting a little, so
+ * that a joiner is refused at once, as beyond the fd limit, and a
+ * status client still answered.  Rare enough to hold the datagrams up.
+ */
+static void
+no_slot(int fd)
+{
+	struct proto_rec r;
+	int got = -1;
+
+	if (util_wait_fd(fd, POLLIN, util_deadline(NO_SLOT_WAIT_MS)) == 0 &&
+	    proto_recv(fd, &r, &got, plat_recv_dontwait_flag()) == 1) {
+		if (r.type == REC_HELLO)
+			refuse(fd, &r);
+		else if (r.type == REC_STAT)
+			send_stat(fd);
+	}
+	if (got >= 0)
+		(void) real.close(got);
+	(void) real.close(fd);
+}
+
+/* The rendezvous is readable: joiners and status clients. */
+static void
+accept_members(void)
+{
+	for (;;) {
+		int fd = owner_next_joiner(u.rvfd, u.uid);
+		size_t i;
+
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE) {
+				(void) plat_poller_set(u.poller, u.rvfd, TOK_RV,
+				    0);
+				u.rv_paused_us = util_now_us();
+			}
+			return;
+		}
+		for (i = 0; i < UDP_MEMBERS && u.m[i].ctl >= 0; i++)
+			continue;
+		if (i == UDP_MEMBERS) {
+			no_slot(fd);
+			continue;
+		}
+		if (plat_poller_set(u.poller, fd, TOK_M(i), 1) != 0) {
+			shim_log(LOG_LVL_ERROR, "cannot watch a member: %s",
+			    strerror(errno));
+			(void) real.close(fd);
+			continue;
+		}
+		u.m[i].ctl = fd;
+		u.m[i].dfd = -1;
+		if (i >= u.n)
+			u.n = i + 1;
+	}
 }
 
 /* Member slot i's connection is readable. */
@@ -457,7 +480,7 @@ ctl_read(size_t i)
 	}
 	if (!m->joined && r.type == REC_HELLO) {
 		if (u.live >= u.max_members) {
-			refuse(i, &r);
+			refuse(m->ctl, &r);
 			drop_member(i);
 		} else if (welcome(i, &r) != 0) {
 			shim_log(LOG_LVL_WARN, "could not welcome a member: %s",

@@ -146,6 +146,7 @@ run_test udp-forced		t_udp_forced
 run_test udp-connect		t_udp_connect
 run_test udp-bad-way		t_udp_bad_way
 run_test udp-leftovers		t_udp_leftovers
+run_test udp-full		t_udp_full
 run_test dns-unbound		t_dns_unbound
 run_test fd-budget-udp		t_fd_budget_udp
 run_test no-leftovers		t_no_leftovers

@@ -481,6 +481,23 @@ t_udp_bad_way() {
 	bad_value REUSEPORT_SHIM_UDP hash srcip roundrobin shared
 }
 
+# A UDP group holds 256 members, as the illumos patch's: one more is
+# refused at once, though every slot is taken (the owner reads its HELLO
+# all the same, and says why), and a status client of the full group is
+# still answered.
+t_udp_full() {
+	need_python
+	"${SHIM[@]}" REUSEPORT_SHIM_UDP=hash "$PYTHON" "$UDP_PY" _full 256 \
+	    "$BUILD/reuseport-shim" stat --dir "$SHIMDIR" >"$TDIR/full.out" \
+	    2>"$TDIR/full.err"
+	grep -qx "extra.bind EADDRINUSE" "$TDIR/full.out" ||
+	    fail "the 257th member's bind: $(grep extra "$TDIR/full.out"), want EADDRINUSE"
+	grep -q "group full (256 members): refusing pid" "$TDIR/full.err" ||
+	    fail "the owner did not refuse the 257th member: $(grep -v joined "$TDIR/full.err" | tail -2 | tr '\n' ' ')"
+	grep -qx "stat 0 members 256" "$TDIR/full.out" ||
+	    fail "stat of the full group: $(grep '^stat' "$TDIR/full.out"), want 256 members"
+}
+
 # The owner goes, and its rendezvous socket with it, once the last member
 # is gone: a clean exit and a kill -9 (leftover_round: t_leftovers.sh).
 t_udp_leftovers() {

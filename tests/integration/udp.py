@@ -26,6 +26,7 @@ the port holds its socket alone, and the scenario runs again if not
 
 usage: udp.py [-6] SCENARIO... | udp.py [-6] all
        udp.py [-6] _count N            (N members; the kernel's sockets)
+       udp.py [-6] _full N STATPROG... (N members, one more; a status)
        udp.py [-6] _serve [options]    (a server for t_udp.sh)
        udp.py [-6] _client PORT [options]
        (exec re-runs this script as "udp.py [-6] _exec-child FD PORT CPORT")
@@ -38,10 +39,12 @@ import errno
 import hashlib
 import io
 import os
+import resource
 import select
 import signal
 import socket
 import struct
+import subprocess
 import sys
 import threading
 import time
@@ -1715,6 +1718,34 @@ def cmd_count(args):
     return 0
 
 
+def cmd_full(args):
+    """N members of one process, then one more: how its bind ends; then,
+    the N still there, STATPROG ARGS... run (a status client of a full
+    group), its exit status and how many members it shows."""
+    n = int(args[0])
+    probe.scn = "full"
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    # Each member keeps four fds here (its queue, shadow, connection,
+    # the group's socket).
+    if soft != resource.RLIM_INFINITY and soft < 8 * n:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(8 * n, hard), hard))
+    ms, port = group("m", n)
+    extra = mksock()
+    try:
+        extra.bind(probe.addr(port))
+        print("extra.bind ok")
+    except OSError as e:
+        print("extra.bind %s" % errname(e.errno))
+    r = subprocess.run(args[1:], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=20)
+    shown = sum(1 for line in r.stdout.decode().splitlines()
+                if line.lstrip().startswith("pid "))
+    print("stat %d members %d" % (r.returncode, shown))
+    for m in ms:
+        m.close()
+    return 0
+
+
 def cmd_serve(args):
     """A UDP server: -n PROCS processes (the first forks the others after
     its bind), each with -s SOCKS sockets on one port (-p PORT, else the
@@ -1922,6 +1953,8 @@ def main(argv):
     sys.stdout.reconfigure(line_buffering=True)
     if args and args[0] == "_count" and len(args) == 2:
         return cmd_count(args[1:])
+    if args and args[0] == "_full" and len(args) >= 3:
+        return cmd_full(args[1:])
     if args and args[0] == "_exec-child" and len(args) == 4:
         return cmd_exec_child(args[1:])
     if args and args[0] == "_serve":
