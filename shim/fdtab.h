@@ -77,6 +77,7 @@ struct shim_sock {
 	struct plat_sendopts so;	/* SK_DIRECT: its own, on each send */
 	int		shut;		/* shutdown() was called */
 	int		tell_idle;	/* leastloaded: say when we wait */
+	int		tell_reports;	/* UDP: tell the owner (udp.h) */
 	int		idle_told;	/* and we said so since the last CONN */
 	uint32_t	last_seq;	/* the last CONN taken by this process */
 	uint32_t	slot1;		/* its board slot + 1; 0: none */

@@ -1679,20 +1679,24 @@ plat_pktinfo_asked(int fd)
 }
 
 void
-plat_pktinfo_enable(int fd, int family)
+plat_pktinfo_enable(int fd, int family, unsigned want)
 {
-	int one = 1, saved = errno;
+	int saved = errno;
 
 	/*
-	 * A dual-stack socket's IPv4 datagrams: their TTL and TOS come as
-	 * IPv4's; their destination as IPv6's, mapped (IPv4's too would
-	 * take its place).
+	 * The destination always.  A dual-stack socket's IPv4 datagrams
+	 * report it as IPv6's, mapped (IPv4's too would take its place),
+	 * and their TTL and TOS as IPv4's.
 	 */
+	want = (want & PLAT_PKT_REPORTS) |
+	    (family == AF_INET ? PLAT_PKT_V4 : PLAT_PKT_V6);
 	for (size_t i = 0; i < NREPORT; i++) {
-		if (family == AF_INET ? report[i].level == IPPROTO_IP :
-		    report[i].bit != PLAT_PKT_V4)
-			(void) real.setsockopt(fd, report[i].level,
-			    report[i].name, &one, sizeof (one));
+		int on = (want & report[i].bit) != 0;
+
+		if (family == AF_INET && report[i].level != IPPROTO_IP)
+			continue;
+		(void) real.setsockopt(fd, report[i].level, report[i].name,
+		    &on, sizeof (on));
 	}
 	errno = saved;
 }

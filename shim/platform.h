@@ -279,6 +279,9 @@ struct dgram_hdr;
 #define	PLAT_PKT_TOS	0x8U	/* IP_RECVTOS */
 #define	PLAT_PKT_HOPS	0x10U	/* IPV6_RECVHOPLIMIT */
 #define	PLAT_PKT_TCLASS	0x20U	/* IPV6_RECVTCLASS */
+/* Those an owner asks its socket for only while a member wants them. */
+#define	PLAT_PKT_REPORTS	(PLAT_PKT_TTL | PLAT_PKT_TOS | PLAT_PKT_HOPS | \
+	PLAT_PKT_TCLASS)
 unsigned plat_pktinfo_opt(int level, int name);
 /* The reports fd's options ask for now. */
 unsigned plat_pktinfo_asked(int fd);
@@ -289,10 +292,11 @@ extern const int plat_msg_errqueue;
 /* recvmmsg's MSG_WAITFORONE (Linux); 0 where there is none. */
 extern const int plat_msg_waitforone;
 /*
- * The owner's socket: report each datagram's destination, TTL (hop
- * limit) and TOS (traffic class), for whichever member asks.
+ * The owner's socket (of family): report each datagram's destination,
+ * and of want (PLAT_PKT_REPORTS: what its members ask for) its TTL (hop
+ * limit) and TOS (traffic class); the others not.
  */
-void plat_pktinfo_enable(int fd, int family);
+void plat_pktinfo_enable(int fd, int family, unsigned want);
 /*
  * One control message of a received datagram (level, type, data of len)
  * into h's reports (dst and ifindex, ttl, tos): 1 if it was one.

@@ -33,9 +33,13 @@
  *
  * A UDP group's owner answers HELLO with WELCOME (arg = the way, see
  * udp.h) carrying the group's real socket, then, unless the way is
- * shared, DGRAM carrying the member's end of its datagram pair.  The
- * connection stays open, quiet, for as long as the member is one.
- * STAT_GROUP and STAT_EP say DELIVERED for datagrams forwarded.
+ * shared, DGRAM carrying the member's end of its datagram pair (arg:
+ * PROTO_DGRAM_* features; 0 from an owner of an earlier build).  The
+ * connection stays open for as long as the member is one, quiet but
+ * for SETOPT (opts[0] = the PLAT_PKT_REPORTS its application asks for
+ * now), which a member sends where DGRAM said PROTO_DGRAM_REPORTS and
+ * the owner answers (arg 0) once its socket reports what its members
+ * ask.  STAT_GROUP and STAT_EP say DELIVERED for datagrams forwarded.
  */
 #ifndef SHIM_PROTO_H
 #define SHIM_PROTO_H
@@ -45,6 +49,8 @@
 #include <sys/socket.h>
 
 #define	PROTO_MAGIC	0x48535052u	/* "RPSH" read as bytes */
+/* DGRAM's arg: the owner takes SETOPT for the TTL and TOS reports. */
+#define	PROTO_DGRAM_REPORTS	0x1
 #define	PROTO_REC_SIZE	96
 #define	PROTO_MAX_OPTS	12	/* fills the record: (96 - 48) / 4 */
 

@@ -9,6 +9,7 @@
  * what acts on the group's listener.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -21,6 +22,7 @@
 #include "real.h"
 #include "rendezvous.h"
 #include "shim.h"
+#include "udp.h"
 #include "util.h"
 
 /*
@@ -199,9 +201,9 @@ udp_shared(const struct shim_sock *sk)
  */
 static int
 set_on_udp(int fd, struct shim_sock *sk, int level, int name,
-    const void *val, socklen_t len, setsockopt_fn rf)
+    const void *val, socklen_t len, setsockopt_fn rf, int *tell)
 {
-	unsigned bit = plat_pktinfo_opt(level, name);
+	unsigned bit = plat_pktinfo_opt(level, name), was = sk->pktinfo;
 	enum plat_opt_class c;
 	int sh, v = 0;
 
@@ -236,6 +238,14 @@ set_on_udp(int fd, struct shim_sock *sk, int level, int name,
 		sk->pktinfo = v != 0 ? sk->pktinfo | bit : sk->pktinfo & ~bit;
 		fdtab_changed();
 	}
+	/*
+	 * A TTL or TOS report asked for, or no longer: the owner's socket
+	 * gives it only while a member asks.  Told after the unlock, on a
+	 * copy of the connection (a close cannot hand its number on).
+	 */
+	if (((was ^ sk->pktinfo) & PLAT_PKT_REPORTS) && sk->tell_reports &&
+	    sk->ctl >= 0)
+		*tell = real.fcntl(sk->ctl, F_DUPFD_CLOEXEC, 3);
 	return (0);
 }
 
@@ -340,8 +350,16 @@ shim_setsockopt(int fd, int level, int name, const void *val, socklen_t len,
 		return (rf(fd, level, name, val, len));
 	}
 	if (sk->state == SK_DIRECT) {
-		rc = set_on_udp(fd, sk, level, name, val, len, rf);
+		unsigned want;
+		int tell = -1;
+
+		rc = set_on_udp(fd, sk, level, name, val, len, rf, &tell);
+		want = sk->pktinfo;
 		fdtab_unlock(&saved);
+		if (tell >= 0) {
+			udp_tell_reports(tell, want);
+			(void) real.close(tell);
+		}
 		if (rc == 0)
 			errno = saved_errno;
 		return (rc);

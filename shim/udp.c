@@ -33,9 +33,12 @@
 #define	UDP_IOV_MAX	(UDP_IOV_KERNEL - 1)
 #define	UDP_IOV_SMALL	64
 
-/* The dispatched way's DGRAM record: the member's end of its pair. */
+/*
+ * The dispatched way's DGRAM record: the member's end of its pair, and
+ * into *features its PROTO_DGRAM_* (proto.h).
+ */
 static int
-dgram_end(int ctl)
+dgram_end(int ctl, int *features)
 {
 	struct proto_rec r;
 	int fd = -1;
@@ -53,6 +56,7 @@ dgram_end(int ctl)
 		errno = EADDRINUSE;
 		return (-1);
 	}
+	*features = r.arg;
 	if (r.type != REC_DGRAM || fd < 0) {
 		if (fd >= 0)
 			(void) real.close(fd);
@@ -105,12 +109,12 @@ direct_install(int fd, int ctl, const struct sockaddr_storage *ss,
 {
 	struct shim_sock *sk;
 	int shared = welcome->arg == SHIM_POLICY_SHARED;
-	int data = -1, out = -1, shadow = -1, fl, own, e;
+	int data = -1, out = -1, shadow = -1, fl, own, e, features = 0;
 	sigset_t saved;
 
 	if (shared) {
 		data = sockfd;
-	} else if ((data = dgram_end(ctl)) < 0 ||
+	} else if ((data = dgram_end(ctl, &features)) < 0 ||
 	    (out = real.fcntl(sockfd, F_DUPFD_CLOEXEC, 3)) < 0) {
 		e = errno;
 		if (data >= 0)
@@ -118,6 +122,10 @@ direct_install(int fd, int ctl, const struct sockaddr_storage *ss,
 		errno = e;
 		return (-1);
 	}
+	/* Reports asked for before bind: the owner's socket must give them. */
+	if (!shared && (features & PROTO_DGRAM_REPORTS) &&
+	    (plat_pktinfo_asked(fd) & PLAT_PKT_REPORTS) != 0)
+		udp_tell_reports(ctl, plat_pktinfo_asked(fd));
 	fdtab_lock(&saved);
 	if ((sk = fdtab_get_or_new(fd, ss->ss_family)) == NULL)
 		goto fail;
@@ -154,6 +162,7 @@ direct_install(int fd, int ctl, const struct sockaddr_storage *ss,
 		sk->shadow = fdtab_hide_away(shadow);
 		sk->pktinfo = plat_pktinfo_asked(sk->shadow);
 		plat_sendopts_read(sk->shadow, ss->ss_family, &sk->so);
+		sk->tell_reports = (features & PROTO_DGRAM_REPORTS) != 0;
 	}
 	if (out >= 0)
 		sk->out = fdtab_hide_away(out);
@@ -176,6 +185,23 @@ fail:
 		(void) real.close(out);
 	errno = ENOMEM;
 	return (-1);
+}
+
+void
+udp_tell_reports(int ctl, unsigned want)
+{
+	struct proto_rec rec, rep;
+	int saved = errno;
+
+	memset(&rec, 0, sizeof (rec));
+	rec.type = REC_SETOPT;
+	rec.nopts = 1;
+	rec.opts[0] = (int32_t)(want & PLAT_PKT_REPORTS);
+	if (util_request(ctl, &rec, REC_SETOPT, &rep) != 0)
+		shim_log(LOG_LVL_WARN, "the UDP group's owner did not say it "
+		    "reports what this member asks (TTL, TOS): %s",
+		    strerror(errno));
+	errno = saved;
 }
 
 /* The source, as recvfrom writes it: truncated to the room, full length. */

@@ -48,6 +48,13 @@ struct shim_sock;
 int direct_install(int fd, int ctl, const struct sockaddr_storage *ss,
     socklen_t len, const struct proto_rec *welcome, int sockfd, int dgram);
 
+/*
+ * A dispatched member (its connection ctl, to an owner that takes it:
+ * tell_reports) asks for want's PLAT_PKT_REPORTS: the owner says when
+ * its socket gives them, so that a datagram after comes with them.
+ */
+void udp_tell_reports(int ctl, unsigned want);
+
 /* What a dispatched member's data calls need, read under the lock. */
 struct udp_io {
 	int		out;		/* the group's socket, for sends */

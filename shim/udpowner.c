@@ -58,6 +58,7 @@ struct umember {
 	int		joined;		/* said HELLO */
 	int		first;		/* started the group */
 	int		pid;
+	unsigned	wants;		/* PLAT_PKT_REPORTS its application asks */
 	uint64_t	delivered;
 	uint32_t	drops;
 };
@@ -95,6 +96,7 @@ static struct {
 	uint64_t	sb_tried_us;
 	long		sb_wait_ms;
 	uint32_t	takeovers;	/* 1: this owner took over */
+	unsigned	reports;	/* PLAT_PKT_REPORTS the socket gives */
 } u;
 
 static int
@@ -250,6 +252,23 @@ sb_up(void)
 	}
 }
 
+/*
+ * The socket reports each datagram's TTL and TOS only while a member
+ * asks: each costs every datagram two control messages.
+ */
+static void
+reports(void)
+{
+	unsigned want = 0;
+
+	for (size_t i = 0; i < u.n; i++)
+		want |= u.m[i].joined ? u.m[i].wants : 0;
+	if (want != u.reports && dispatched()) {
+		plat_pktinfo_enable(u.sfd, u.gaddr.family, want);
+		u.reports = want;
+	}
+}
+
 static void
 drop_member(size_t i)
 {
@@ -270,6 +289,7 @@ drop_member(size_t i)
 	policy_update(&u.pol, u.eps, i);
 	while (u.n > 0 && u.m[u.n - 1].ctl < 0)
 		u.n--;
+	reports();
 }
 
 /* The member's end of a new datagram pair, ours in m->dfd; or -1. */
@@ -307,6 +327,7 @@ welcome(size_t i, const struct proto_rec *r)
 	if (dispatched()) {
 		memset(&out, 0, sizeof (out));
 		out.type = REC_DGRAM;
+		out.arg = PROTO_DGRAM_REPORTS;
 		if ((end = new_pair(m)) < 0)
 			return (-1);
 		if (proto_send(m->ctl, &out, end) != 0) {
@@ -498,7 +519,19 @@ ctl_read(size_t i)
 		shim_log(LOG_LVL_INFO, "stopped on request");
 		finish();
 	}
-	/* A member says nothing after HELLO; LISTEN and the like: no. */
+	/* The reports it asks for: set before the answer (proto.h). */
+	if (m->joined && r.type == REC_SETOPT && r.nopts >= 1) {
+		struct proto_rec out;
+
+		m->wants = (unsigned)r.opts[0] & PLAT_PKT_REPORTS;
+		reports();
+		memset(&out, 0, sizeof (out));
+		out.type = REC_SETOPT;
+		if (proto_send(m->ctl, &out, -1) != 0)
+			drop_member(i);
+		return;
+	}
+	/* A member says nothing else after HELLO; LISTEN and the like: no. */
 	shim_log(LOG_LVL_WARN, "unexpected record %d from a member", r.type);
 	drop_member(i);
 }
@@ -756,7 +789,7 @@ setup(const struct owner_args *a, int sfd, int rvfd)
 		/* Ours alone to read: non-blocking, with each destination. */
 		(void) real.fcntl(sfd, F_SETFL,
 		    real.fcntl(sfd, F_GETFL) | O_NONBLOCK);
-		plat_pktinfo_enable(sfd, ss.ss_family);
+		plat_pktinfo_enable(sfd, ss.ss_family, 0);
 	}
 }
 
@@ -853,6 +886,8 @@ udp_owner_takeover(const struct owner_args *a, const struct udp_member *m,
 		um->dfd = dispatched() ? m[k].dfd : -1;
 		um->joined = 1;
 		um->pid = (int)m[k].pid;
+		/* What it asked the dead owner for is not known: all. */
+		um->wants = PLAT_PKT_REPORTS;
 		um->first = 0;
 		u.live++;
 		u.had_first = 1;
@@ -863,6 +898,7 @@ udp_owner_takeover(const struct owner_args *a, const struct udp_member *m,
 			u.n = i + 1;
 		adopted++;
 	}
+	reports();
 	shim_log(LOG_LVL_WARN, "the owner of %s died; took over its %zu "
 	    "member(s)", a->path, adopted);
 	loop();

@@ -13,10 +13,11 @@ UDP_PY=$TI_HERE/udp.py
 # bind, the hash's flow affinity, members leaving, dup, fork, shutdown,
 # FIONREAD, the receive reports (TOS/class, TTL/hops, timestamps), a
 # member's own send options (TOS/class, TTL/hops, UDP_SEGMENT),
-# recvmmsg's timeout, long vectors, a dual-stack member's IPv4 options.
+# recvmmsg's timeout, long vectors, a dual-stack member's IPv4 options,
+# the reports asked for before bind.
 UDP_SCENARIOS="opts name recv trunc peek dontwait zero pktinfo poll send
 inuse proto affinity leave dup fork shutdown fionread cmsgs sendopts
-mmsgtime iovs dualopts"
+mmsgtime iovs dualopts cmsgspre"
 # Beyond it, one test each (t_udp_x_*), of departures the README lists,
 # not run by the suite: UDP_GRO, a member across exec.
 

@@ -1367,6 +1367,36 @@ def sc_mmsgtime():
     guarded("none", recvmmsg, m, 2, 64, socket.MSG_DONTWAIT, (1, 0))
 
 
+def sc_cmsgspre():
+    """The TTL and TOS reports asked for before bind: the first datagram
+    after it comes with them; a member that joins later and did not ask
+    gets none."""
+    m = mksock()
+    for name, level, opt in recv_opts():
+        res("m.set_" + name, m.setsockopt, level, opt, 1)
+    port = bind0("m.bind", m)
+    c = client()
+    tos = tos_opt()
+    c.setsockopt(tos[1], tos[2], 0x22)
+    send("send", c, b"pre", port)
+    if readable(m, POLL_MS):
+        d, anc, fl, src = m.recvmsg(64, 256)
+        out("m.cmsg", "%s %s" % (d.decode(), cmsg_text(anc)))
+    else:
+        out("m.cmsg", "timeout")
+    m.close()
+    n = mksock()
+    err = probe.bind_freed(n, port)
+    out("n.bind", "ok" if err is None else errname(err.errno))
+    if err is None:
+        send("send2", c, b"plain", port)
+        if readable(n, POLL_MS):
+            d, anc, fl, src = n.recvmsg(64, 256)
+            out("n.cmsg", "%s %s" % (d.decode(), cmsg_text(anc)))
+        else:
+            out("n.cmsg", "timeout")
+
+
 def sc_sendopts():
     """Options of a member apply to what it sends: TOS/class, TTL/hops,
     UDP_SEGMENT (GSO, as QUIC servers send); a member without them sends
@@ -1632,6 +1662,7 @@ SCENARIOS = {
     "mmsgtime": sc_mmsgtime,
     "iovs": sc_iovs,
     "dualopts": sc_dualopts,
+    "cmsgspre": sc_cmsgspre,
     "gro": sc_gro,
     "shutdown": sc_shutdown,
     "fork": sc_fork,
