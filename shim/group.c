@@ -55,7 +55,8 @@ backoff(int attempt, uint64_t deadline)
  * The reply is awaited until deadline.
  */
 static int
-hello(int ctl, struct proto_rec *welcome, int *board, uint64_t deadline)
+hello(int ctl, int fd, struct proto_rec *welcome, int *board,
+    uint64_t deadline)
 {
 	struct proto_rec req;
 	uid_t uid;
@@ -72,7 +73,12 @@ hello(int ctl, struct proto_rec *welcome, int *board, uint64_t deadline)
 	memset(&req, 0, sizeof (req));
 	req.type = REC_HELLO;
 	req.arg = (int32_t)getpid();
-	req.seq = HELLO_TAKES_BOARD;
+	/*
+	 * A UDP member: the reports it asked for before bind, which the
+	 * owner's socket gives before the first datagram comes for it.
+	 */
+	req.seq = HELLO_TAKES_BOARD | HELLO_TELLS_REPORTS |
+	    (plat_pktinfo_asked(fd) & PLAT_PKT_REPORTS) << HELLO_REPORTS_SHIFT;
 	if (util_request_until(ctl, &req, REC_WELCOME, welcome, board,
 	    deadline) != 0)
 		return (-1);
@@ -244,7 +250,7 @@ start_group(int fd, int lfd, int rvfd, int udp)
 	(void) real.close(a.rvfd);
 	a.rvfd = -1;
 	/* The owner has our connection queued; it exits if we give up. */
-	if (hello(ctl, &welcome, &board,
+	if (hello(ctl, fd, &welcome, &board,
 	    util_deadline(UTIL_REPLY_TIMEOUT_MS)) != 0 ||
 	    member_install(udp, fd, ctl, &ss, len, &welcome, board) != 0) {
 		shim_log(LOG_LVL_ERROR, "owner of %s did not answer: %s",
@@ -370,7 +376,7 @@ join_group(int fd, int lfd, const struct sockaddr *sa, socklen_t salen,
 	for (attempt = 0; attempt < JOIN_TRIES; attempt++) {
 		stuck = NULL;
 		if ((ctl = rv_connect_until(path, deadline)) >= 0) {
-			if (hello(ctl, &welcome, &board, deadline) == 0)
+			if (hello(ctl, fd, &welcome, &board, deadline) == 0)
 				break;
 			e = errno;
 			(void) real.close(ctl);

@@ -2029,11 +2029,12 @@ plat_recv_batch(int fd, struct msghdr *hdrs, unsigned *lens, unsigned n)
 }
 
 int
-plat_send_batch(int fd, struct msghdr *const *v, unsigned n)
+plat_send_batch(int fd, struct msghdr *const *v, unsigned n, int *err)
 {
 	int flags = MSG_DONTWAIT | plat_send_nosignal_flag();
 #if defined(__linux__)
 	struct mmsghdr mm[PLAT_BATCH];
+	int sent;
 
 	if (n > PLAT_BATCH)
 		n = PLAT_BATCH;
@@ -2041,13 +2042,18 @@ plat_send_batch(int fd, struct msghdr *const *v, unsigned n)
 		mm[i].msg_hdr = *v[i];
 		mm[i].msg_len = 0;
 	}
-	return (sendmmsg(fd, mm, n, flags));
+	sent = sendmmsg(fd, mm, n, flags);
+	*err = sent < 0 ? errno : 0;	/* a short count tells no errno */
+	return (sent);
 #else
 	unsigned sent = 0;
 
+	*err = 0;
 	while (sent < n && sent < PLAT_BATCH) {
-		if (real_sendmsg_xpg(fd, v[sent], flags) < 0)
+		if (real_sendmsg_xpg(fd, v[sent], flags) < 0) {
+			*err = errno;
 			return (sent > 0 ? (int)sent : -1);
+		}
 		sent++;
 	}
 	return ((int)sent);

@@ -376,8 +376,10 @@ int plat_recv_batch(int fd, struct msghdr *hdrs, unsigned *lens,
 /*
  * v[0..n) (n at most PLAT_BATCH) to fd in order without waiting, in one
  * system call where the kernel has one (sendmmsg): how many went, or -1
- * with errno if not even the first did.
+ * with errno if not even the first did; *err, the errno of the one that
+ * did not go, or 0 where the kernel does not tell (sendmmsg's short
+ * count).
  */
-int plat_send_batch(int fd, struct msghdr *const *v, unsigned n);
+int plat_send_batch(int fd, struct msghdr *const *v, unsigned n, int *err);
 
 #endif /* SHIM_PLATFORM_H */

@@ -61,6 +61,13 @@
  * an exec of a newer build, during a binary upgrade).
  */
 #define	HELLO_TAKES_BOARD	0x1U
+/*
+ * A UDP member says which TTL and TOS reports it asks for (above
+ * HELLO_REPORTS_SHIFT, PLAT_PKT_REPORTS) and will say when that changes
+ * (SETOPT); one of an earlier build does not, and gets them all.
+ */
+#define	HELLO_TELLS_REPORTS	0x2U
+#define	HELLO_REPORTS_SHIFT	8
 
 enum proto_type {
 	REC_HELLO = 1,

@@ -244,9 +244,37 @@ set_on_udp(int fd, struct shim_sock *sk, int level, int name,
 	 * copy of the connection (a close cannot hand its number on).
 	 */
 	if (((was ^ sk->pktinfo) & PLAT_PKT_REPORTS) && sk->tell_reports &&
-	    sk->ctl >= 0)
-		*tell = real.fcntl(sk->ctl, F_DUPFD_CLOEXEC, 3);
+	    sk->ctl >= 0 && (*tell = real.fcntl(sk->ctl, F_DUPFD_CLOEXEC,
+	    3)) >= 0)
+		*tell = fdtab_hide_away(*tell);
 	return (0);
+}
+
+/*
+ * Tell the owner, on tell (set_on_udp's copy, closed here), the reports
+ * member fd asks for: want, and again while another thread's setsockopt
+ * changed them meanwhile (its answer may have come first).
+ */
+static void
+tell_owner(int fd, int tell, unsigned want)
+{
+	struct shim_sock *sk;
+	sigset_t saved;
+
+	for (int tries = 0; ; tries++) {
+		udp_tell_reports(tell, want);
+		fdtab_lock(&saved);
+		sk = fdtab_get(fd);
+		if (sk == NULL || sk->state != SK_DIRECT || tries == 3 ||
+		    !((sk->pktinfo ^ want) & PLAT_PKT_REPORTS)) {
+			fdtab_hide(tell, 0);
+			(void) real.close(tell);
+			fdtab_unlock(&saved);
+			return;
+		}
+		want = sk->pktinfo;
+		fdtab_unlock(&saved);
+	}
 }
 
 /*
@@ -356,10 +384,8 @@ shim_setsockopt(int fd, int level, int name, const void *val, socklen_t len,
 		rc = set_on_udp(fd, sk, level, name, val, len, rf, &tell);
 		want = sk->pktinfo;
 		fdtab_unlock(&saved);
-		if (tell >= 0) {
-			udp_tell_reports(tell, want);
-			(void) real.close(tell);
-		}
+		if (tell >= 0)
+			tell_owner(fd, tell, want);
 		if (rc == 0)
 			errno = saved_errno;
 		return (rc);

@@ -52,7 +52,7 @@ dgram_end(int ctl, int *features)
 	    util_deadline(UTIL_REPLY_TIMEOUT_MS)) != 0 ||
 	    proto_recv(ctl, &r, &fd, 0) != 1) {
 		shim_log(LOG_LVL_ERROR, "the UDP group's owner did not hand "
-		    "this member its queue; the bind fails with EADDRINUSE");
+		    "this member its queue");
 		errno = EADDRINUSE;
 		return (-1);
 	}
@@ -122,10 +122,6 @@ direct_install(int fd, int ctl, const struct sockaddr_storage *ss,
 		errno = e;
 		return (-1);
 	}
-	/* Reports asked for before bind: the owner's socket must give them. */
-	if (!shared && (features & PROTO_DGRAM_REPORTS) &&
-	    (plat_pktinfo_asked(fd) & PLAT_PKT_REPORTS) != 0)
-		udp_tell_reports(ctl, plat_pktinfo_asked(fd));
 	fdtab_lock(&saved);
 	if ((sk = fdtab_get_or_new(fd, ss->ss_family)) == NULL)
 		goto fail;
@@ -191,8 +187,14 @@ void
 udp_tell_reports(int ctl, unsigned want)
 {
 	struct proto_rec rec, rep;
-	int saved = errno;
+	int fd = -1, saved = errno;
 
+	/* A late answer to an earlier ask that timed out: not this one's. */
+	while (proto_recv(ctl, &rep, &fd, plat_recv_dontwait_flag()) == 1) {
+		if (fd >= 0)
+			(void) real.close(fd);
+		fd = -1;
+	}
 	memset(&rec, 0, sizeof (rec));
 	rec.type = REC_SETOPT;
 	rec.nopts = 1;

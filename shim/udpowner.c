@@ -59,6 +59,7 @@ struct umember {
 	int		first;		/* started the group */
 	int		pid;
 	unsigned	wants;		/* PLAT_PKT_REPORTS its application asks */
+					/* (proto.h HELLO_TELLS_REPORTS) */
 	uint64_t	delivered;
 	uint32_t	drops;
 };
@@ -261,8 +262,9 @@ reports(void)
 {
 	unsigned want = 0;
 
+	/* A slot's wants are 0 until its HELLO, and again once it is free. */
 	for (size_t i = 0; i < u.n; i++)
-		want |= u.m[i].joined ? u.m[i].wants : 0;
+		want |= u.m[i].wants;
 	if (want != u.reports && dispatched()) {
 		plat_pktinfo_enable(u.sfd, u.gaddr.family, want);
 		u.reports = want;
@@ -317,6 +319,11 @@ welcome(size_t i, const struct proto_rec *r)
 	struct proto_rec out;
 	int end;
 
+	/* Its reports, before it is sent a datagram (proto.h). */
+	m->wants = (r->seq & HELLO_TELLS_REPORTS) ?
+	    (r->seq >> HELLO_REPORTS_SHIFT) & PLAT_PKT_REPORTS :
+	    PLAT_PKT_REPORTS;
+	reports();
 	memset(&out, 0, sizeof (out));
 	out.type = REC_WELCOME;
 	out.addr = u.gaddr;
@@ -412,9 +419,15 @@ refuse(int fd, const struct proto_rec *r)
 {
 	struct proto_rec out;
 
-	shim_log(LOG_LVL_ERROR, "group full (%zu members%s): refusing pid %ld",
-	    u.max_members, u.max_members < UDP_MEMBERS ? ", as many as the "
-	    "owner's fd limit allows" : "", (long)r->arg);
+	if (u.live >= u.max_members)
+		shim_log(LOG_LVL_ERROR, "group full (%zu members%s): refusing "
+		    "pid %ld", u.max_members, u.max_members < UDP_MEMBERS ?
+		    ", as many as the owner's fd limit allows" : "",
+		    (long)r->arg);
+	else
+		shim_log(LOG_LVL_ERROR, "group full (%zu members, every other "
+		    "slot held by a joiner or status client): refusing pid "
+		    "%ld", u.live, (long)r->arg);
 	memset(&out, 0, sizeof (out));
 	out.type = REC_WELCOME;
 	out.addr = u.gaddr;
@@ -424,22 +437,27 @@ refuse(int fd, const struct proto_rec *r)
 
 /*
  * A connection while every slot is taken (256 members, or fewer with
- * status clients): its first record is read here, waiting a little, so
- * that a joiner is refused at once, as beyond the fd limit, and a
- * status client still answered.  Rare enough to hold the datagrams up.
+ * status clients): its first record is read here, waiting until
+ * deadline, so that a joiner is refused at once, as beyond the fd
+ * limit, and a status client still answered.  Rare enough to hold the
+ * datagrams up, for NO_SLOT_WAIT_MS at most a wakeup.
  */
 static void
-no_slot(int fd)
+no_slot(int fd, uint64_t deadline)
 {
 	struct proto_rec r;
 	int got = -1;
 
-	if (util_wait_fd(fd, POLLIN, util_deadline(NO_SLOT_WAIT_MS)) == 0 &&
+	if (util_wait_fd(fd, POLLIN, deadline) == 0 &&
 	    proto_recv(fd, &r, &got, plat_recv_dontwait_flag()) == 1) {
-		if (r.type == REC_HELLO)
+		if (r.type == REC_HELLO) {
 			refuse(fd, &r);
-		else if (r.type == REC_STAT)
+		} else if (r.type == REC_STAT) {
 			send_stat(fd);
+		} else if (r.type == REC_STOP) {
+			shim_log(LOG_LVL_INFO, "stopped on request");
+			finish();
+		}
 	}
 	if (got >= 0)
 		(void) real.close(got);
@@ -450,6 +468,8 @@ no_slot(int fd)
 static void
 accept_members(void)
 {
+	uint64_t deadline = util_deadline(NO_SLOT_WAIT_MS);
+
 	for (;;) {
 		int fd = owner_next_joiner(u.rvfd, u.uid);
 		size_t i;
@@ -465,7 +485,7 @@ accept_members(void)
 		for (i = 0; i < UDP_MEMBERS && u.m[i].ctl >= 0; i++)
 			continue;
 		if (i == UDP_MEMBERS) {
-			no_slot(fd);
+			no_slot(fd, deadline);
 			continue;
 		}
 		if (plat_poller_set(u.poller, fd, TOK_M(i), 1) != 0) {
@@ -527,8 +547,8 @@ ctl_read(size_t i)
 		reports();
 		memset(&out, 0, sizeof (out));
 		out.type = REC_SETOPT;
-		if (proto_send(m->ctl, &out, -1) != 0)
-			drop_member(i);
+		/* Not sent: the member gives up waiting, and says so. */
+		(void) proto_send(m->ctl, &out, -1);
 		return;
 	}
 	/* A member says nothing else after HELLO; LISTEN and the like: no. */
@@ -592,25 +612,34 @@ prepare(unsigned k)
  * drops the rest: a full queue's loss).
  */
 static unsigned
-left(size_t i, struct msghdr *const *v, unsigned n)
+left(size_t i, struct msghdr *const *v, unsigned n, int err)
 {
 	struct dgram_hdr h;
 	size_t to;
 
-	if (plat_send_batch(u.m[i].dfd, v, 1) == 1) {
+	/* Not told why (sendmmsg's short count): the first again. */
+	if (err == 0 && plat_send_batch(u.m[i].dfd, v, 1, &err) == 1) {
 		u.m[i].delivered++;
 		u.delivered++;
 		return (1);
 	}
-	if (errno != ECONNREFUSED && errno != ENOTCONN && errno != EPIPE &&
-	    errno != ECONNRESET)
+	/*
+	 * The peer's end closed: Linux refuses (then says not connected);
+	 * illumos says ECONNRESET once, at the send after.  EPIPE is a
+	 * member that shut its queue down for reading: still one.
+	 */
+	if (err != ECONNREFUSED && err != ENOTCONN && err != ECONNRESET)
 		return (0);
 	drop_member(i);
 	for (unsigned k = 0; k < n; k++) {
 		if (dgram_decode(v[k]->msg_iov[0].iov_base, &h) != 0 ||
-		    (to = policy_pick(&u.pol, u.eps, u.n, &h.src)) >= u.n ||
-		    plat_send_batch(u.m[to].dfd, &v[k], 1) != 1) {
-			u.drops++;	/* none to take it, or that one full */
+		    (to = policy_pick(&u.pol, u.eps, u.n, &h.src)) >= u.n) {
+			u.drops++;	/* none to take it */
+			continue;
+		}
+		if (plat_send_batch(u.m[to].dfd, &v[k], 1, &err) != 1) {
+			u.m[to].drops++;	/* that one's queue is full */
+			u.drops++;
 			continue;
 		}
 		u.m[to].delivered++;
@@ -626,7 +655,7 @@ forward(unsigned got)
 	struct msghdr *v[PLAT_BATCH];
 	unsigned k, j, l, n;
 	size_t i;
-	int sent;
+	int sent, err;
 
 	for (k = 0; k < got; k++) {
 		prepare(k);
@@ -663,12 +692,12 @@ forward(unsigned got)
 			b.out[j].msg_iovlen = 2;
 			v[n++] = &b.out[j];
 		}
-		if ((sent = plat_send_batch(u.m[i].dfd, v, n)) < 0)
+		if ((sent = plat_send_batch(u.m[i].dfd, v, n, &err)) < 0)
 			sent = 0;
 		u.m[i].delivered += (unsigned)sent;
 		u.delivered += (unsigned)sent;
 		if ((unsigned)sent < n)
-			sent += (int)left(i, v + sent, n - (unsigned)sent);
+			sent += (int)left(i, v + sent, n - (unsigned)sent, err);
 		/* A full queue: what did not fit is dropped, counted. */
 		u.m[i].drops += n - (unsigned)sent;
 		u.drops += n - (unsigned)sent;
@@ -697,7 +726,8 @@ read_socket(void)
 		    PLAT_BATCH)) <= 0)
 			return;
 		forward((unsigned)got);
-		if (got < PLAT_BATCH)
+		/* The last member left under us: the rest wait for the next. */
+		if (got < PLAT_BATCH || u.live == 0)
 			return;
 	}
 }
