@@ -97,7 +97,7 @@ control(const struct plat_sendopts *o, const struct udp_send *s, void *buf)
 
 	if (app_control(s->ctl, len, &used, &has) != 0)
 		return (-1);
-	if (buf != NULL) {
+	if (buf != NULL && used > 0) {
 		memset(buf, 0, used);
 		memcpy(buf, s->ctl, len < used ? len : used);
 	}
