@@ -1367,6 +1367,15 @@ def sc_mmsgtime():
     guarded("none", recvmmsg, m, 2, 64, socket.MSG_DONTWAIT, (1, 0))
 
 
+def recv_cmsgs(step, s):
+    """The next datagram on s, and its control messages, or "timeout"."""
+    if readable(s, POLL_MS):
+        d, anc, fl, src = s.recvmsg(64, 256)
+        out(step, "%s %s" % (d.decode(), cmsg_text(anc)))
+    else:
+        out(step, "timeout")
+
+
 def sc_cmsgspre():
     """The TTL and TOS reports asked for before bind: the first datagram
     after it comes with them; a member that joins later and did not ask
@@ -1379,22 +1388,14 @@ def sc_cmsgspre():
     tos = tos_opt()
     c.setsockopt(tos[1], tos[2], 0x22)
     send("send", c, b"pre", port)
-    if readable(m, POLL_MS):
-        d, anc, fl, src = m.recvmsg(64, 256)
-        out("m.cmsg", "%s %s" % (d.decode(), cmsg_text(anc)))
-    else:
-        out("m.cmsg", "timeout")
+    recv_cmsgs("m.cmsg", m)
     m.close()
     n = mksock()
     err = probe.bind_freed(n, port)
     out("n.bind", "ok" if err is None else errname(err.errno))
     if err is None:
         send("send2", c, b"plain", port)
-        if readable(n, POLL_MS):
-            d, anc, fl, src = n.recvmsg(64, 256)
-            out("n.cmsg", "%s %s" % (d.decode(), cmsg_text(anc)))
-        else:
-            out("n.cmsg", "timeout")
+        recv_cmsgs("n.cmsg", n)
 
 
 def sc_sendopts():
@@ -1489,11 +1490,7 @@ def sc_dualopts():
         socket.IPV6_TCLASS, 0x48)
     dst = ("::ffff:127.0.0.1", c.getsockname()[1])
     res("a.sendto_mapped", a.sendto, b"mapped", dst)
-    if readable(c, POLL_MS):
-        d, anc, fl, src = c.recvmsg(64, 256)
-        out("c.got", "%s %s" % (d.decode(), cmsg_text(anc)))
-    else:
-        out("c.got", "timeout")
+    recv_cmsgs("c.got", c)
 
 
 def sc_gro():
