@@ -485,7 +485,7 @@ t_udp_bad_way() {
 # A UDP group holds 256 members, as the illumos patch's: one more is
 # refused at once, though every slot is taken (the owner reads its HELLO
 # all the same, and says why), and a status client of the full group is
-# still answered.
+# still answered, and a stop obeyed.
 t_udp_full() {
 	local hard
 	need_python
@@ -494,14 +494,17 @@ t_udp_full() {
 	[ "$hard" = unlimited ] || [ "$hard" -ge 2048 ] ||
 	    skip "hard fd limit $hard: 256 members need about 1100 fds"
 	"${SHIM[@]}" REUSEPORT_SHIM_UDP=hash "$PYTHON" "$UDP_PY" _full 256 \
-	    "$BUILD/reuseport-shim" stat --dir "$SHIMDIR" >"$TDIR/full.out" \
+	    "$BUILD/reuseport-shim" "$SHIMDIR" >"$TDIR/full.out" \
 	    2>"$TDIR/full.err"
 	grep -qx "extra.bind EADDRINUSE" "$TDIR/full.out" ||
 	    fail "the 257th member's bind: $(grep extra "$TDIR/full.out"), want EADDRINUSE"
 	grep -q "group full (256 members): refusing pid" "$TDIR/full.err" ||
 	    fail "the owner did not refuse the 257th member: $(grep -v joined "$TDIR/full.err" | tail -2 | tr '\n' ' ')"
 	grep -qx "stat 0 members 256" "$TDIR/full.out" ||
-	    fail "stat of the full group: $(grep '^stat' "$TDIR/full.out"), want 256 members"
+	    fail "stat of the full group: $(grep '^stat ' "$TDIR/full.out"), want 256 members"
+	grep -q "^stop 0 " "$TDIR/full.out" &&
+	    grep -qx "stat_after_stop [0-9]* members 0" "$TDIR/full.out" ||
+	    fail "stop of the full group: $(grep '^stop\|^stat_after' "$TDIR/full.out" | tr '\n' ' ')"
 }
 
 # The owner goes, and its rendezvous socket with it, once the last member

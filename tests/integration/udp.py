@@ -26,7 +26,7 @@ the port holds its socket alone, and the scenario runs again if not
 
 usage: udp.py [-6] SCENARIO... | udp.py [-6] all
        udp.py [-6] _count N            (N members; the kernel's sockets)
-       udp.py [-6] _full N STATPROG... (N members, one more; a status)
+       udp.py [-6] _full N TOOL DIR    (N members, one more; stat, stop)
        udp.py [-6] _serve [options]    (a server for t_udp.sh)
        udp.py [-6] _client PORT [options]
        (exec re-runs this script as "udp.py [-6] _exec-child FD PORT CPORT")
@@ -1748,9 +1748,10 @@ def cmd_count(args):
 
 def cmd_full(args):
     """N members of one process, then one more: how its bind ends; then,
-    the N still there, STATPROG ARGS... run (a status client of a full
-    group), its exit status and how many members it shows."""
-    n = int(args[0])
+    the N still there, TOOL's stat and stop (rendezvous directory DIR)
+    of the full group, and its stat again: each one's exit status and
+    how many members it shows."""
+    n, tool, rdir = int(args[0]), args[1], args[2]
     probe.scn = "full"
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     # Each member keeps four fds here (its queue, shadow, connection,
@@ -1764,11 +1765,18 @@ def cmd_full(args):
         print("extra.bind ok")
     except OSError as e:
         print("extra.bind %s" % errname(e.errno))
-    r = subprocess.run(args[1:], stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT, timeout=20)
-    shown = sum(1 for line in r.stdout.decode().splitlines()
-                if line.lstrip().startswith("pid "))
-    print("stat %d members %d" % (r.returncode, shown))
+
+    def run(step, *what):
+        r = subprocess.run([tool, what[0], "--dir", rdir] + list(what[1:]),
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=20)
+        shown = sum(1 for line in r.stdout.decode().splitlines()
+                    if line.lstrip().startswith("pid "))
+        print("%s %d members %d" % (step, r.returncode, shown))
+
+    run("stat", "stat")
+    run("stop", "stop", "udp:%d" % port)
+    run("stat_after_stop", "stat")
     for m in ms:
         m.close()
     return 0
@@ -1981,7 +1989,7 @@ def main(argv):
     sys.stdout.reconfigure(line_buffering=True)
     if args and args[0] == "_count" and len(args) == 2:
         return cmd_count(args[1:])
-    if args and args[0] == "_full" and len(args) >= 3:
+    if args and args[0] == "_full" and len(args) == 4:
         return cmd_full(args[1:])
     if args and args[0] == "_exec-child" and len(args) == 4:
         return cmd_exec_child(args[1:])
