@@ -174,12 +174,14 @@ shim_send(int fd, const void *buf, size_t len, int flags)
 	shim_init();
 	if (!fdtab_maybe(fd) || passes(k = kind_of(fd, NULL, &u)))
 		return (real.send(fd, buf, len, flags));
-	if (k == IO_UDP && (fd = send_fd(&u)) >= 0 && u.so.set != 0)
+	if (k == IO_UDP && (fd = send_fd(&u)) < 0)
+		return (-1);
+	if (k == IO_UDP && u.so.set != 0)
 		return (udp_send_opts(fd, &u, &(struct udp_send){
 		    .iov = &(struct iovec){ (void *)buf, len }, .iovcnt = 1,
 		    .flags = flags }));
 	if (k == IO_UDP)
-		return (fd < 0 ? -1 : real.send(fd, buf, len, flags));
+		return (real.send(fd, buf, len, flags));
 	return (answer(k, &(struct plat_io){ .op = PLAT_IO_SEND,
 	    .flags = flags, .len = len }));
 }
@@ -357,11 +359,13 @@ shim_write(int fd, const void *buf, size_t len)
 	shim_init();
 	if (!fdtab_maybe(fd) || passes(k = kind_of(fd, NULL, &u)))
 		return (real.write(fd, buf, len));
-	if (k == IO_UDP && (fd = send_fd(&u)) >= 0 && u.so.set != 0)
+	if (k == IO_UDP && (fd = send_fd(&u)) < 0)
+		return (-1);
+	if (k == IO_UDP && u.so.set != 0)
 		return (udp_send_opts(fd, &u, &(struct udp_send){
 		    .iov = &(struct iovec){ (void *)buf, len }, .iovcnt = 1 }));
 	if (k == IO_UDP)
-		return (fd < 0 ? -1 : real.write(fd, buf, len));
+		return (real.write(fd, buf, len));
 	return (answer(k, &(struct plat_io){ .op = PLAT_IO_WRITE,
 	    .len = len }));
 }
@@ -394,13 +398,14 @@ shim_writev(int fd, const struct iovec *iov, int iovcnt)
 	 * Only a vector writev itself would send: one out of range gets
 	 * writev's own error, one of nothing sends nothing (Linux's).
 	 */
-	if (k == IO_UDP && (fd = send_fd(&u)) >= 0 && u.so.set != 0 &&
-	    iovcnt >= 0 && iovcnt <= UDP_IOV_KERNEL && udp_iov_total(iov,
-	    iovcnt) > 0)
+	if (k == IO_UDP && (fd = send_fd(&u)) < 0)
+		return (-1);
+	if (k == IO_UDP && u.so.set != 0 && iovcnt >= 0 &&
+	    iovcnt <= UDP_IOV_KERNEL && udp_iov_total(iov, iovcnt) > 0)
 		return (udp_send_opts(fd, &u, &(struct udp_send){
 		    .iov = iov, .iovcnt = iovcnt }));
 	if (k == IO_UDP)
-		return (fd < 0 ? -1 : real.writev(fd, iov, iovcnt));
+		return (real.writev(fd, iov, iovcnt));
 	return (answer(k, &(struct plat_io){ .op = PLAT_IO_WRITEV,
 	    .iov = iov, .iovcnt = iovcnt }));
 }
@@ -583,10 +588,12 @@ shim_sendmmsg(int fd, void *vec, unsigned n, int flags)
 		errno = EFAULT;
 		return (-1);
 	}
-	if (k == IO_UDP && (fd = send_fd(&u)) >= 0 && u.so.set != 0)
+	if (k == IO_UDP && (fd = send_fd(&u)) < 0)
+		return (-1);
+	if (k == IO_UDP && u.so.set != 0)
 		return (udp_sendmmsg_opts(fd, &u, vec, n, flags));
 	if (k == IO_UDP)
-		return (fd < 0 ? -1 : real.sendmmsg(fd, vec, n, flags));
+		return (real.sendmmsg(fd, vec, n, flags));
 	/* A TCP member: the first message's answer, as the kernel's. */
 	return (n == 0 ? 0 : (int)answer(k, &(struct plat_io){
 	    .op = PLAT_IO_SENDMSG, .flags = flags,

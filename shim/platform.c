@@ -1908,20 +1908,16 @@ sendopt_index(int level, int name)
 }
 
 int
-plat_sendopt(int level, int name)
-{
-	return (sendopt_index(level, name) >= 0);
-}
-
-void
 plat_sendopt_note(int fd, int level, int name, const void *val,
     socklen_t len, struct plat_sendopts *o)
 {
 	int i = sendopt_index(level, name), v = 0, saved = errno;
 	socklen_t vl = sizeof (v);
 
-	if (i < 0 || val == NULL || len < 1)
-		return;
+	if (i < 0)
+		return (0);
+	if (val == NULL || len < 1)
+		return (1);
 	/* An int, or the byte Linux takes as well. */
 	if (len >= sizeof (int))
 		memcpy(&v, val, sizeof (v));
@@ -1935,6 +1931,7 @@ plat_sendopt_note(int fd, int level, int name, const void *val,
 		o->v[i] = v;
 	}
 	errno = saved;
+	return (1);
 }
 
 void

@@ -330,14 +330,13 @@ struct plat_sendopts {
 	unsigned	set;		/* bit i: v[i] rides on each send */
 	int		v[PLAT_SENDOPTS];
 };
-/* 1 if (level, name) is one of them. */
-int plat_sendopt(int level, int name);
 /*
  * The application set (level, name) to val on fd (a member's shadow,
- * which took it): into o, as fd keeps it, or out of o where val means
- * "the default" (a TTL of -1, a TOS of 0).
+ * which took it): if it is one of them (1, else 0), into o as fd keeps
+ * it, or out of o where val means "the default" (a TTL of -1, a TOS of
+ * 0).
  */
-void plat_sendopt_note(int fd, int level, int name, const void *val,
+int plat_sendopt_note(int fd, int level, int name, const void *val,
     socklen_t len, struct plat_sendopts *o);
 /*
  * Those fd (a socket of family) has that differ from a fresh socket's,

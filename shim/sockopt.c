@@ -203,9 +203,9 @@ static int
 set_on_udp(int fd, struct shim_sock *sk, int level, int name,
     const void *val, socklen_t len, setsockopt_fn rf, int *tell)
 {
-	unsigned bit = plat_pktinfo_opt(level, name), was = sk->pktinfo;
+	unsigned was = sk->pktinfo;
 	enum plat_opt_class c;
-	int sh, v = 0;
+	int sh;
 
 	if (plat_opt_fixed_at_bind(level, name)) {
 		errno = EINVAL;
@@ -214,10 +214,8 @@ set_on_udp(int fd, struct shim_sock *sk, int level, int name,
 	if ((sh = shadow_of(sk)) < 0 || rf(sh, level, name, val, len) != 0)
 		return (-1);
 	/* As the kernel took it (TTL -1: the default, so none to carry). */
-	if (plat_sendopt(level, name)) {
-		plat_sendopt_note(sh, level, name, val, len, &sk->so);
+	if (plat_sendopt_note(sh, level, name, val, len, &sk->so))
 		fdtab_changed();
-	}
 	/* What a receive waits on, and the time it reports, are its queue's. */
 	c = plat_opt_classify(level, name);
 	if (c == PLAT_OPT_RCVTIMEO || c == PLAT_OPT_TIMESTAMP)
@@ -229,13 +227,9 @@ set_on_udp(int fd, struct shim_sock *sk, int level, int name,
 	if (level == SOL_SOCKET && name == SO_BROADCAST && sk->out >= 0 &&
 	    len >= sizeof (int) && *(const int *)val != 0)
 		(void) rf(sk->out, level, name, val, len);
-	/* An int, or a char as Linux takes too; larger: not a switch. */
-	if (bit != 0 && len <= sizeof (int)) {
-		if (len == sizeof (int))
-			memcpy(&v, val, sizeof (v));
-		else if (len >= 1)
-			v = *(const unsigned char *)val;
-		sk->pktinfo = v != 0 ? sk->pktinfo | bit : sk->pktinfo & ~bit;
+	/* The reports it asks for, as the shadow (the kernel) took them. */
+	if (plat_pktinfo_opt(level, name) != 0) {
+		sk->pktinfo = plat_pktinfo_asked(sh);
 		fdtab_changed();
 	}
 	/*
