@@ -60,7 +60,7 @@ EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(filter-out examples/common
 TOOLS	:= $(B)/tests/loadclient $(B)/tests/probe
 UNITS	:= $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(filter-out tests/unit/fakes.c,$(wildcard tests/unit/test_*.c)))
 
-.PHONY: all deps deps-test illumos-check like-illumos test unit integration demo portcheck clean test-asan \
+.PHONY: all cstyle deps deps-test illumos-check like-illumos test unit integration demo portcheck clean test-asan \
 	test-valgrind
 all: deps $(LIB) $(B)/rpshim-owner $(EXAMPLES) $(TOOLS) $(B)/reuseport-shim
 
@@ -116,7 +116,7 @@ like-illumos:
 	@$(MAKE) --no-print-directory -s B=$(LIKE_B) \
 	    OPT="$(OPT) -DPLAT_LIKE_ILLUMOS" all
 
-test: all $(UNITS) like-illumos
+test: all $(UNITS) like-illumos cstyle
 	@LIKE_BUILD=$(CURDIR)/$(LIKE_B) bash tests/run.sh $(UNITS)
 
 demo: all
@@ -158,6 +158,11 @@ portcheck: deps
 ILLUMOS_INC ?= ../shared/illumos/include
 illumos-check:
 	@sh tests/illumos/check.sh "$(ILLUMOS_INC)"
+
+# The mechanical part of illumos's cstyle over the shipped sources.
+cstyle:
+	@awk -f tests/cstyle.awk shim/*.c shim/*.h include/*.h tools/*.c && \
+	    echo "cstyle: ok"
 
 # The kernel-oracle probes under the shim, run by valgrind's memcheck.
 test-valgrind: all

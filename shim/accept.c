@@ -358,7 +358,8 @@ send_ack(int fd, const struct accept_view *v, uint32_t seq, int wait,
 		if (n == (ssize_t)sizeof (buf))
 			return (SEND_OK);
 		if (n >= 0)
-			return (SEND_PEER_CLOSED);	/* cut short: see settle() */
+			/* Cut short: see settle(). */
+			return (SEND_PEER_CLOSED);
 		if (err == EINTR)
 			continue;
 		if ((err == EAGAIN || err == EWOULDBLOCK) && wait) {
@@ -563,7 +564,7 @@ shim_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags,
 		goto real_call;
 	}
 	if (sk->state == SK_MEMBER) {
-		/* Bound, not listening (the real socket may be the listener). */
+		/* Bound, not listening (the real socket may be the listener) */
 		fdtab_unlock(&saved);
 		errno = EINVAL;
 		return (-1);

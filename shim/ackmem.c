@@ -57,7 +57,7 @@ _Static_assert(ATOMIC_INT_LOCK_FREE == 2,
  */
 struct slot {
 	_Alignas(64) atomic_uint seq;
-	atomic_uint	busy;	/* 8 x us its application keeps away, averaged */
+	atomic_uint	busy;	/* 8 x us its application keeps away (mean) */
 	atomic_int	pid;	/* the process that acked last (stat) */
 	atomic_uint	life;	/* see LIFE_RETIRED */
 	atomic_uint	idle;	/* its application waits, having taken this */
@@ -73,10 +73,10 @@ struct ackmem_board {
 };
 
 struct ackmem {
-	uint32_t	gen;		/* which attach in this process, not 0 */
+	uint32_t	gen;		/* which attach in this process (> 0) */
 	unsigned	life;		/* the slot's life when we attached */
 	atomic_uint	refs;
-	atomic_int	off;		/* a record went missing: records only */
+	atomic_int	off;		/* a record went missing: no board */
 	atomic_uint	last;		/* the latest connection taken here */
 	atomic_uint	waiting;	/* threads between wait and waited */
 	atomic_int	wpid;		/* whose count that is (see waiters) */

@@ -41,7 +41,7 @@ struct shim_config {
 	enum shim_policy udp;	/* hash, srcip, roundrobin or shared */
 	int		log_level;
 	char		dir[CONFIG_PATH_MAX];	/* "" when not set */
-	long		linger_ms;	/* listener kept after the last member */
+	long		linger_ms;	/* kept after the last member */
 	struct port_rule rules[CONFIG_MAX_RULES];
 	size_t		nrules;
 	int		valid;	/* 0: a variable was not understood */

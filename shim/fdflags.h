@@ -18,7 +18,7 @@ struct accept_bits {
 	int	fd_clofork;
 	int	o_nonblock;
 	int	o_ndelay;
-	int	inherit;	/* the listener's O_NONBLOCK/O_NDELAY carry over */
+	int	inherit;	/* listener's O_NONBLOCK/O_NDELAY carry over */
 };
 
 /* This system's bits. */

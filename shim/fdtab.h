@@ -79,7 +79,7 @@ struct shim_sock {
 	int		tell_idle;	/* leastloaded: say when we wait */
 	int		tell_reports;	/* UDP: tell the owner (udp.h) */
 	int		idle_told;	/* and we said so since the last CONN */
-	uint32_t	last_seq;	/* the last CONN taken by this process */
+	uint32_t	last_seq;	/* the last CONN this process took */
 	uint32_t	slot1;		/* its board slot + 1; 0: none */
 	struct ackmem	*ack;		/* the group's ack board, or NULL */
 	struct sockaddr_storage addr;	/* the group's address */
@@ -200,9 +200,9 @@ void fdtab_become(const struct shim_sock *sk, int file);
 /*
  * A sock from the pool (no malloc: see fdtab.c), zeroed but for family,
  * shadow, ctl and out -1 and a serial no other sock of this process has
- * had; NULL with errno ENOMEM.  sock_free puts it back (its board released); the next
- * sock_new may hand out the same address, never the same serial.  Either
- * with or without the table lock.
+ * had; NULL with errno ENOMEM.  sock_free puts it back (its board
+ * released); the next sock_new may hand out the same address, never the
+ * same serial.  Either with or without the table lock.
  */
 struct shim_sock *sock_new(int family);
 void sock_free(struct shim_sock *sk);

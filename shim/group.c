@@ -25,8 +25,8 @@
 #include "udp.h"
 #include "util.h"
 
-#define	JOIN_TRIES		50	/* an exiting owner is gone well before */
-#define	JOIN_TRIES_NO_NAME	3	/* no rendezvous: a program without us */
+#define	JOIN_TRIES		50	/* an exiting owner is gone before */
+#define	JOIN_TRIES_NO_NAME	3	/* no rendezvous: a program not ours */
 /*
  * A join's whole wait, every try included.  A live owner answers far
  * sooner even when busy; one stopped or out of fds never does, and the

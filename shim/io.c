@@ -304,7 +304,8 @@ shim_sendmsg(int fd, const void *msg, int flags, enum shim_variant v)
 		    .ctllen = xpg ? m->msg_controllen : 0, .flags = flags }));
 	if (k == IO_UDP)
 		return (v == SHIM_XNET && real.xnet_sendmsg != NULL ?
-		    real.xnet_sendmsg(fd, m, flags) : real.sendmsg(fd, m, flags));
+		    real.xnet_sendmsg(fd, m, flags) :
+		    real.sendmsg(fd, m, flags));
 	return (answer(k, &(struct plat_io){ .op = PLAT_IO_SENDMSG,
 	    .flags = flags, .iov = m->msg_iov, .iovcnt = msg_iovcnt(m),
 	    .control = m->msg_controllen != 0 }));

@@ -24,7 +24,7 @@ struct owner_args {
 	char		path[RV_PATH_MAX];	/* where rvfd is named */
 	enum shim_policy policy;
 	uid_t		uid;		/* the only uid that may join */
-	long		linger_ms;	/* kept this long after the last member */
+	long		linger_ms;	/* kept after the last member */
 	/* A standby's (standby.h); -1 for an owner. */
 	int		boardfd;	/* the ack board */
 	int		memfd;		/* what the owner shares with it */

@@ -41,7 +41,7 @@ struct plat_opt {
 	int	inherit;
 };
 
-#define	PLAT_OPT_MAX	12	/* = PROTO_MAX_OPTS: they travel in one record */
+#define	PLAT_OPT_MAX	12	/* = PROTO_MAX_OPTS: they go in one record */
 
 /* The kernel's SO_REUSEPORT value (illumos: the pending patch's). */
 extern const int plat_so_reuseport;

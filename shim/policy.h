@@ -15,7 +15,7 @@
 #include "proto.h"
 
 /* leastloaded's classes: idle ones by unacked, then busy ones by unacked. */
-#define	POLICY_MAX_UNACKED	64	/* an endpoint at this many is not eligible */
+#define	POLICY_MAX_UNACKED	64	/* this many: not eligible */
 #define	POLICY_CLASSES		(2 * POLICY_MAX_UNACKED)
 
 struct policy_ring_pt;
@@ -25,13 +25,13 @@ struct policy_state {
 	size_t		cap;		/* slots the index has room for */
 
 	/* roundrobin */
-	uint32_t	run;		/* the longest run now, set by the owner */
+	uint32_t	run;		/* the longest run now (the owner's) */
 	uint32_t	quota;		/* what the pass under way gives each */
 	uint32_t	pass;		/* its number */
 	uint32_t	*pass_of;	/* slot -> the pass its count is of */
 	uint32_t	*got;		/* slot -> its count in that pass */
 	size_t		cursor;		/* the next slot of the sweep */
-	int		sweep_gave;	/* this sweep gave someone a connection */
+	int		sweep_gave;	/* this sweep gave a connection */
 	size_t		last;		/* the endpoint of the current run */
 	uint32_t	in_run;		/* connections it has had in the run */
 
@@ -48,7 +48,7 @@ struct policy_state {
 
 	/* srcip: a ring of points of the listening endpoints */
 	uint8_t		*member;	/* slot -> on the ring */
-	uint32_t	*ring_id;	/* slot -> the id its points came from */
+	uint32_t	*ring_id;	/* slot -> the id of its points */
 	struct policy_ring_pt *ring;
 	size_t		nring;
 	int		ring_stale;	/* rebuild before the next choice */
@@ -58,7 +58,7 @@ struct policy_state {
 struct policy_ep {
 	uint8_t		eligible;	/* listening and under its cap */
 	uint8_t		listening;	/* a member of the group's rotation */
-	uint8_t		idle;		/* its application waits for a connection */
+	uint8_t		idle;		/* its application waits to accept */
 	uint32_t	unacked;	/* connections sent, not yet accepted */
 	uint32_t	id;		/* stable for the endpoint's life */
 };

@@ -340,7 +340,7 @@ proto_recv(int fd, struct proto_rec *r, int *connfd, int flags)
 	uint8_t buf[PROTO_REC_SIZE];
 	union {
 		struct cmsghdr	align;
-		/* Room for a few stray fds, so that they are closed, not leaked. */
+		/* Room for a few stray fds: they are closed, not leaked. */
 		char		buf[CMSG_SPACE(8 * sizeof (int))];
 	} cm;
 	size_t got = 0;
@@ -362,7 +362,7 @@ proto_recv(int fd, struct proto_rec *r, int *connfd, int flags)
 		if (n < 0) {
 			if (got > 0 && (errno == EINTR || (errno == EAGAIN &&
 			    wait_readable(fd) == 0)))
-				continue;	/* a record split across sends */
+				continue;	/* a record split in two */
 			if (got > 0)
 				errno = EPROTO;
 			goto fail;

@@ -81,7 +81,7 @@ enum proto_type {
 	REC_STAT_GROUP,
 	REC_STAT_EP,
 	REC_IDLE,		/* member: waiting; seq = last CONN it took */
-	REC_RETURN,		/* member: could not take CONN seq; hand it on */
+	REC_RETURN,		/* member: cannot take CONN seq: hand it on */
 	REC_STOP,		/* status client: end the group now */
 	REC_SETOPT,		/* set an option on the listener; its answer */
 	REC_MIRROR,		/* owner -> its standby (standby.h) */

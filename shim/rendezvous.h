@@ -112,7 +112,10 @@ int rv_connect_until(const char *path, uint64_t deadline);
 /* The same within UTIL_REPLY_TIMEOUT_MS. */
 int rv_connect(const char *path);
 
-/* The directory, checked, for this process.  NULL (and a log line) if unusable. */
+/*
+ * The directory, checked, for this process.  NULL (and a log line) if
+ * unusable.
+ */
 const char *rv_dir_get(void);
 
 #endif /* SHIM_RENDEZVOUS_H */

@@ -362,8 +362,8 @@ recv_into(int fd, struct msghdr *m, int flags, const struct udp_io *u,
 			break;
 		if (e == 1) {
 			/* The group ended: its socket goes; nothing comes. */
-			if (!(flags & MSG_PEEK) || real.recv(fd, hb, sizeof (hb),
-			    MSG_DONTWAIT) >= 0)
+			if (!(flags & MSG_PEEK) ||
+			    real.recv(fd, hb, sizeof (hb), MSG_DONTWAIT) >= 0)
 				udp_ended(fd);
 			continue;
 		}

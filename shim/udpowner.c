@@ -58,7 +58,7 @@ struct umember {
 	int		joined;		/* said HELLO */
 	int		first;		/* started the group */
 	int		pid;
-	unsigned	wants;		/* PLAT_PKT_REPORTS its application asks */
+	unsigned	wants;		/* PLAT_PKT_REPORTS its program asks */
 					/* (proto.h HELLO_TELLS_REPORTS) */
 	uint64_t	delivered;
 	uint32_t	drops;
@@ -681,7 +681,7 @@ forward(unsigned got)
 			continue;
 		}
 		if (!b.first[k])
-			continue;		/* sent with its member's first */
+			continue;	/* sent with its member's first */
 		for (n = 0, j = k; j < got; j = b.next[j]) {
 			b.out_iov[j][0].iov_base = b.heads[j];
 			b.out_iov[j][0].iov_len = DGRAM_HDR_SIZE;

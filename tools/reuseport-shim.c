@@ -656,7 +656,8 @@ read_answer(int fd, struct group *g, char *why, size_t wl)
 			    (unsigned)r.nopts);
 			return (-1);
 		}
-		if ((g->nm & (g->nm - 1)) == 0) {	/* 0, 1, 2, 4...: grow */
+		/* At 0, 1, 2, 4...: grow. */
+		if ((g->nm & (g->nm - 1)) == 0) {
 			m = realloc(g->m, (g->nm == 0 ? 1 : g->nm * 2) *
 			    sizeof (*m));
 			if (m == NULL) {
@@ -1105,7 +1106,7 @@ list_groups(const char *dir, struct group **out, size_t *n)
 		memset(g, 0, sizeof (*g));
 		g->ss = ss;
 		g->proto = proto;
-		/* group_name proved that the path fits; checked all the same. */
+		/* group_name proved that the path fits; checked again. */
 		if (snprintf(g->path, sizeof (g->path), "%s/%s", dir,
 		    de->d_name) < (int)sizeof (g->path) &&
 		    lstat(g->path, &st) == 0 && S_ISSOCK(st.st_mode))
