@@ -285,25 +285,35 @@ kept(int fd)
 /*
  * What the new program needs of tracked fd if it is a member's: its
  * shadow, and a dispatched UDP member's connection to its owner and the
- * group's socket, into e; 0, or -1 (none: not a member, or a member the
- * new program cannot take: one of the shared way is the group's socket
- * or listener itself, and stays that without the shim).  The table's
- * lock held.  Where the table is not ours (a vfork child, a child forked
- * without the atfork handlers) its lock must not be taken and nothing
- * answers: no shadow, and the new program's listeners start with fresh
- * options (a lock-free read of the table would do, were its fields
- * atomic).  The hidden fds must be open here too: a child's closefrom
- * before exec (Python's close_fds) closes them where the table is not
- * ours.
+ * group's socket, into e; 0, or -1 (none: not a member).  A member of
+ * the shared way is the group's socket itself and has no shadow: only
+ * its connection to the owner, its membership, goes along, named as
+ * fd:fd:ctl:fd (execenv.h).  Without it the member left the group at
+ * exec, and once the group's last member had, the next bind of the port
+ * found no group and the port taken.  The table's lock held.  Where
+ * the table is not ours (a vfork child, a child forked without the
+ * atfork handlers) its lock must not be taken and nothing answers: no
+ * shadow (a shared member leaves the group), and the new program's
+ * listeners start with fresh options (a lock-free read of the table
+ * would do, were its fields atomic).  The hidden fds must be open here
+ * too: a child's closefrom before exec (Python's close_fds) closes them
+ * where the table is not ours.
  */
 static int
 carried(int fd, struct execenv_pair *e)
 {
 	struct shim_sock *sk;
 
-	if ((sk = fdtab_get(fd)) == NULL || sk->state == SK_OPT ||
-	    (sk->state == SK_DIRECT && (!sk->dgram ||
-	    sk->way == SHIM_POLICY_SHARED)) || !kept(sk->shadow))
+	if ((sk = fdtab_get(fd)) == NULL || sk->state == SK_OPT)
+		return (-1);
+	if (sk->state == SK_DIRECT && sk->way == SHIM_POLICY_SHARED) {
+		if (!kept(sk->ctl))
+			return (-1);
+		e->fd = e->shadow = e->out = fd;
+		e->ctl = sk->ctl;
+		return (0);
+	}
+	if ((sk->state == SK_DIRECT && !sk->dgram) || !kept(sk->shadow))
 		return (-1);
 	e->fd = fd;
 	e->shadow = sk->shadow;

@@ -133,7 +133,10 @@ int execenv_search(const char *file, char *const argv[], char *const envp[],
  * binary upgrade).  exec keeps the shadows open and names them, paired
  * with their endpoints' fds, in REUSEPORT_SHIM_SHADOWS=fd:shadow[,...].
  * A UDP member of a dispatched way (udp.h) names two fds more, its
- * connection to the owner and the group's socket: fd:shadow:ctl:out.
+ * connection to the owner and the group's socket: fd:shadow:ctl:out.  A
+ * member of the shared way, the group's socket itself with no shadow,
+ * names its fd three times: fd:fd:ctl:fd (an earlier build takes that
+ * for a UDP member's and leaves it alone, with a warning).
  * The entry for EXECENV_PAIRS_MAX of them, numbers below 65536 (the fd
  * table's bitmap, the only fds it lists), fits EXECENV_PAIRS_BYTES.
  */

@@ -65,6 +65,9 @@ look(int fd, void *arg)
 	socklen_t tlen = sizeof (type);
 
 	memset(&un, 0, sizeof (un));
+	/* A shared member's connection to its owner, adopted already. */
+	if (fdtab_hidden(fd) || fdtab_maybe(fd))
+		return;
 	if (fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode) ||
 	    real.getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) != 0 ||
 	    type != SOCK_STREAM ||
@@ -337,6 +340,87 @@ stale:
 	return (0);
 }
 
+/* Entry e names a member of the shared way (execenv.h: fd:fd:ctl:fd). */
+static int
+is_shared(const struct execenv_pair *e)
+{
+	return (e->ctl >= 0 && e->shadow == e->fd && e->out == e->fd);
+}
+
+/*
+ * Entry i names a member of the shared way: fd the group's socket
+ * itself, TCP or UDP, and ctl its connection to the group's owner (its
+ * peer's name says which group, and our uid is its owner's).  So, fd is
+ * that member again and ctl hidden as before the exec: 1.  Else 0, and
+ * left alone (stale or forged).  A dup of an earlier entry's member
+ * takes its sock.
+ */
+static int
+adopt_shared(struct pairs *p, size_t i, const char *dir)
+{
+	const struct execenv_pair *e = &p->p[i];
+	struct sockaddr_storage ga, sb;
+	struct sockaddr_un un;
+	struct shim_sock *sk;
+	enum rv_proto proto;
+	socklen_t ul = sizeof (un), gl, sl = sizeof (sb);
+	sigset_t saved;
+	uid_t uid;
+	size_t j;
+	int fam;
+
+	p->sk[i] = NULL;
+	for (j = 0; j < i && (p->sk[j] == NULL || p->p[j].ctl != e->ctl); j++)
+		;
+	if (j < i) {
+		fdtab_lock(&saved);
+		if (same_file(p->p[j].fd, e->fd) && !fdtab_maybe(e->fd) &&
+		    fdtab_put(e->fd, p->sk[j]) == 0)
+			p->sk[i] = p->sk[j];
+		fdtab_unlock(&saved);
+		return (0);
+	}
+	memset(&un, 0, sizeof (un));
+	memset(&sb, 0, sizeof (sb));
+	if (fdtab_maybe(e->fd) || fdtab_maybe(e->ctl) ||
+	    fdtab_hidden(e->ctl) || e->ctl == e->fd ||
+	    sock_of(e->ctl, SOCK_STREAM, &fam) != 0 || fam != AF_UNIX ||
+	    real.getpeername(e->ctl, (struct sockaddr *)&un, &ul) != 0 ||
+	    un.sun_family != AF_UNIX)
+		goto stale;
+	un.sun_path[sizeof (un.sun_path) - 1] = '\0';
+	if (rv_parse_peer_proto(dir, un.sun_path, &ga, &gl, &proto) != 0 ||
+	    plat_peer_euid(e->ctl, &uid) != 0 || uid != geteuid() ||
+	    sock_of(e->fd, proto == RV_UDP ? SOCK_DGRAM : SOCK_STREAM,
+	    &fam) != 0 || fam != ga.ss_family ||
+	    real.getsockname(e->fd, (struct sockaddr *)&sb, &sl) != 0 ||
+	    port_of(&sb) != port_of(&ga) ||
+	    (sk = sock_new(ga.ss_family)) == NULL)
+		goto stale;
+	sk->state = SK_DIRECT;
+	sk->way = SHIM_POLICY_SHARED;
+	sk->dgram = proto == RV_UDP;
+	sk->reuseport = 1;
+	sk->addr = ga;
+	sk->addrlen = gl;
+	fdtab_lock(&saved);
+	if (fdtab_put(e->fd, sk) != 0) {
+		fdtab_unlock(&saved);
+		sock_free(sk);
+		return (0);
+	}
+	sk->ctl = fdtab_hide_away(e->ctl);
+	fdtab_changed();
+	fdtab_unlock(&saved);
+	p->sk[i] = sk;
+	return (1);
+stale:
+	shim_log(LOG_LVL_WARN, "%s names fd %d as a member of a group's "
+	    "shared way, but it is not one (stale or forged); left alone",
+	    REUSEPORT_SHIM_ENV_SHADOWS, e->fd);
+	return (0);
+}
+
 /*
  * The pairs REUSEPORT_SHIM_SHADOWS names, into p, and the variable
  * gone: the program's own children must not take its numbers for
@@ -372,8 +456,18 @@ inherit_scan(void)
 	/* Only the name: a program that never groups creates no directory. */
 	if (c->mode != SHIM_MODE_OFF && rv_dir_choose(s.dir, sizeof (s.dir),
 	    c->dir, getenv("XDG_RUNTIME_DIR"), geteuid()) == 0) {
+		/*
+		 * Shared members first: a TCP one's connection to its owner
+		 * would look like an endpoint.
+		 */
+		for (size_t i = 0; i < p.n; i++) {
+			if (is_shared(&p.p[i]))
+				s.found += adopt_shared(&p, i, s.dir);
+		}
 		plat_for_each_fd(look, &s);
 		for (size_t i = 0; i < p.n; i++) {
+			if (is_shared(&p.p[i]))
+				continue;
 			if (p.p[i].ctl >= 0)
 				s.found += adopt_udp(&p, i, s.dir);
 			else
