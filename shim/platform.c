@@ -56,8 +56,9 @@
  * wherever Linux can execute it, so that an integration run exercises the
  * paths illumos will take: accept inheriting O_NONBLOCK, close-on-exec by
  * fcntl after receipt, shm_open for the board, fork for the owner, the
- * one-shot poller of event ports (over EPOLLONESHOT), and a member's
- * answers to the data calls and connect (no SIGPIPE).
+ * one-shot poller of event ports (over EPOLLONESHOT), a member's
+ * answers to the data calls and connect (no SIGPIPE), and a dispatched
+ * UDP member's arrival times taken as it reads (plat_queue_stamps).
  */
 #if defined(__sun) || defined(PLAT_LIKE_ILLUMOS)
 #define	ILLUMOS_PATHS	1
@@ -1629,6 +1630,10 @@ static const struct {
 #endif
 	{ PLAT_PKT_HOPS, IPPROTO_IPV6, IPV6_RECVHOPLIMIT },
 	{ PLAT_PKT_TCLASS, IPPROTO_IPV6, IPV6_RECVTCLASS },
+	{ PLAT_PKT_STAMP, SOL_SOCKET, SO_TIMESTAMP },
+#if defined(SO_TIMESTAMPNS)
+	{ PLAT_PKT_STAMPNS, SOL_SOCKET, SO_TIMESTAMPNS },
+#endif
 };
 #define	NREPORT	(sizeof (report) / sizeof (report[0]))
 
@@ -1641,6 +1646,12 @@ plat_pktinfo_opt(int level, int name)
 	}
 	return (0);
 }
+
+#if defined(ILLUMOS_PATHS)
+const int plat_queue_stamps = 0;
+#else
+const int plat_queue_stamps = 1;
+#endif
 
 #if defined(__sun)
 const int plat_plain_msg_xpg = 0;
@@ -1693,7 +1704,9 @@ plat_pktinfo_enable(int fd, int family, unsigned want)
 	for (size_t i = 0; i < NREPORT; i++) {
 		int on = (want & report[i].bit) != 0;
 
-		if (family == AF_INET && report[i].level != IPPROTO_IP)
+		/* The time: the member's own (plat_queue_stamps). */
+		if ((family == AF_INET && report[i].level != IPPROTO_IP) ||
+		    report[i].level == SOL_SOCKET)
 			continue;
 		(void) real.setsockopt(fd, report[i].level, report[i].name,
 		    &on, sizeof (on));
@@ -1786,9 +1799,36 @@ report_put(void *out, int v, size_t size)
 	return (size);
 }
 
-size_t
-plat_pktinfo_make(unsigned want, const struct dgram_hdr *h, int nth,
-    int *level, int *type, void *out)
+/* The reports of one datagram, in the order each kernel writes them. */
+enum report_item {
+	RI_STAMP,	/* SO_TIMESTAMP, SO_TIMESTAMPNS */
+	RI_DST6,	/* IPV6_PKTINFO */
+	RI_DST4,	/* IP_PKTINFO */
+	RI_TTL,		/* the TTL or hop limit */
+	RI_TOS		/* the TOS or traffic class */
+};
+
+#if defined(__sun)
+/*
+ * illumos (conn_recvancillary_add): the destination, the time, then
+ * IPv4's TOS before its TTL; an IPv6 socket's after its hop limit and
+ * traffic class.
+ */
+static const enum report_item order4[] = { RI_DST4, RI_STAMP, RI_TOS,
+	RI_TTL };
+static const enum report_item order6[] = { RI_DST6, RI_TTL, RI_TOS,
+	RI_STAMP };
+#else
+/* Linux: the time (sock_recv_cmsgs), then the IP ones, IPv6's first. */
+static const enum report_item order4[] = { RI_STAMP, RI_DST6, RI_DST4,
+	RI_TTL, RI_TOS };
+#define	order6	order4
+#endif
+
+/* Item it of h's reports into out, if want has it: its length, or 0. */
+static size_t
+report_item(enum report_item it, unsigned want, const struct dgram_hdr *h,
+    const struct timespec *now, int *level, int *type, void *out)
 {
 	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 	    0xff, 0xff };
@@ -1796,10 +1836,34 @@ plat_pktinfo_make(unsigned want, const struct dgram_hdr *h, int nth,
 	const uint8_t *v4 = NULL;
 	int ip4;
 
-	/* Linux's order: the IPv6 report, then the IPv4 one. */
-	if ((want & PLAT_PKT_V6) && dst->family == AF_INET6 && nth-- == 0) {
+	if (it == RI_STAMP) {
+		if (now == NULL || !(want & PLAT_PKT_STAMPS))
+			return (0);
+		*level = SOL_SOCKET;
+#if defined(SO_TIMESTAMPNS)
+		if (want & PLAT_PKT_STAMPNS) {
+			_Static_assert(sizeof (*now) <= PLAT_PKTINFO_MAX,
+			    "room");
+			*type = SCM_TIMESTAMPNS;
+			memcpy(out, now, sizeof (*now));
+			return (sizeof (*now));
+		}
+#endif
+		struct timeval tv = { .tv_sec = now->tv_sec,
+		    .tv_usec = (suseconds_t)(now->tv_nsec / 1000) };
+
+		_Static_assert(sizeof (tv) <= PLAT_PKTINFO_MAX, "room");
+		*type = SCM_TIMESTAMP;
+		memcpy(out, &tv, sizeof (tv));
+		return (sizeof (tv));
+	}
+	if (dst->family == 0)
+		return (0);	/* not known: nor its TTL and TOS */
+	if (it == RI_DST6) {
 		struct in6_pktinfo pi;
 
+		if (!(want & PLAT_PKT_V6) || dst->family != AF_INET6)
+			return (0);
 		_Static_assert(sizeof (pi) <= PLAT_PKTINFO_MAX, "room");
 		memset(&pi, 0, sizeof (pi));
 		pi.ipi6_ifindex = h->ifindex;
@@ -1814,9 +1878,11 @@ plat_pktinfo_make(unsigned want, const struct dgram_hdr *h, int nth,
 		v4 = dst->addr;
 	else if (dst->family == AF_INET6 && memcmp(dst->addr, mapped, 12) == 0)
 		v4 = dst->addr + 12;
-	if ((want & PLAT_PKT_V4) && v4 != NULL && nth-- == 0) {
+	if (it == RI_DST4) {
 		struct in_pktinfo pi;
 
+		if (!(want & PLAT_PKT_V4) || v4 == NULL)
+			return (0);
 		_Static_assert(sizeof (pi) <= PLAT_PKTINFO_MAX, "room");
 		memset(&pi, 0, sizeof (pi));
 		pi.ipi_ifindex = (int)h->ifindex;
@@ -1828,22 +1894,41 @@ plat_pktinfo_make(unsigned want, const struct dgram_hdr *h, int nth,
 		return (sizeof (pi));
 	}
 	/*
-	 * Then the TTL and the TOS, in each family's order: IPv4's for an
-	 * IPv4 datagram on Linux; on illumos, whose IPv6 socket refuses
-	 * IPv4's options, IPv6's for one on a dual-stack socket.
+	 * The TTL and the TOS, each family's: IPv4's for an IPv4 datagram
+	 * on Linux; on illumos, whose IPv6 socket refuses IPv4's options,
+	 * IPv6's for one on a dual-stack socket.
 	 */
 	ip4 = v4 != NULL && !(MAPPED_REPORTS_V6 && dst->family == AF_INET6);
 	*level = ip4 ? IPPROTO_IP : IPPROTO_IPV6;
-	if ((want & (ip4 ? PLAT_PKT_TTL : PLAT_PKT_HOPS)) && h->ttl >= 0 &&
-	    nth-- == 0) {
+	if (it == RI_TTL) {
+		if (!(want & (ip4 ? PLAT_PKT_TTL : PLAT_PKT_HOPS)) ||
+		    h->ttl < 0)
+			return (0);
 		*type = ip4 ? RECV_TTL_TYPE : IPV6_HOPLIMIT;
 		return (report_put(out, h->ttl, ip4 ? RECV_TTL_SIZE :
 		    sizeof (int)));
 	}
-	if ((want & (ip4 ? PLAT_PKT_TOS : PLAT_PKT_TCLASS)) && h->tos >= 0 &&
-	    nth == 0) {
-		*type = ip4 ? RECV_TOS_TYPE : IPV6_TCLASS;
-		return (report_put(out, h->tos, ip4 ? 1 : sizeof (int)));
+	if (!(want & (ip4 ? PLAT_PKT_TOS : PLAT_PKT_TCLASS)) || h->tos < 0)
+		return (0);
+	*type = ip4 ? RECV_TOS_TYPE : IPV6_TCLASS;
+	return (report_put(out, h->tos, ip4 ? 1 : sizeof (int)));
+}
+
+size_t
+plat_pktinfo_make(unsigned want, const struct dgram_hdr *h,
+    const struct timespec *now, int nth, int *level, int *type, void *out)
+{
+	/* An IPv6 socket's order (also dual-stack), or an IPv4 one's. */
+	int six = h->dst.family == AF_INET6;
+	const enum report_item *order = six ? order6 : order4;
+	size_t n = six ? sizeof (order6) : sizeof (order4);
+
+	for (size_t i = 0; i < n / sizeof (order[0]); i++) {
+		size_t len = report_item(order[i], want, h, now, level, type,
+		    out);
+
+		if (len > 0 && nth-- == 0)
+			return (len);
 	}
 	return (0);
 }
@@ -1863,7 +1948,9 @@ plat_udp_member_opts(int from, int data, int out)
 
 	if (real.getsockopt(from, SOL_SOCKET, SO_RCVTIMEO, tv, &len) == 0)
 		(void) real.setsockopt(data, SOL_SOCKET, SO_RCVTIMEO, tv, len);
-	opts_copy(from, data, stamps, sizeof (stamps) / sizeof (stamps[0]), 1);
+	if (plat_queue_stamps)
+		opts_copy(from, data, stamps,
+		    sizeof (stamps) / sizeof (stamps[0]), 1);
 	len = sizeof (v);
 	if (out >= 0 && real.getsockopt(from, SOL_SOCKET, SO_BROADCAST, &v,
 	    &len) == 0 && v != 0)

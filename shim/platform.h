@@ -268,6 +268,7 @@ const char *plat_exec_path(void);
 
 struct proto_addr;
 struct dgram_hdr;
+struct timespec;
 
 /*
  * Which report of a datagram's arrival (level, name) asks for, or 0:
@@ -279,6 +280,13 @@ struct dgram_hdr;
 #define	PLAT_PKT_TOS	0x8U	/* IP_RECVTOS */
 #define	PLAT_PKT_HOPS	0x10U	/* IPV6_RECVHOPLIMIT */
 #define	PLAT_PKT_TCLASS	0x20U	/* IPV6_RECVTCLASS */
+/*
+ * The arrival time: a member's own queue gives it where it can
+ * (plat_queue_stamps), else the member takes the time it read it.
+ */
+#define	PLAT_PKT_STAMP	0x40U	/* SO_TIMESTAMP */
+#define	PLAT_PKT_STAMPNS	0x80U	/* SO_TIMESTAMPNS (Linux) */
+#define	PLAT_PKT_STAMPS	(PLAT_PKT_STAMP | PLAT_PKT_STAMPNS)
 /* Those an owner asks its socket for only while a member wants them. */
 #define	PLAT_PKT_REPORTS	(PLAT_PKT_TTL | PLAT_PKT_TOS | PLAT_PKT_HOPS | \
 	PLAT_PKT_TCLASS)
@@ -307,10 +315,20 @@ int plat_pktinfo_parse(int level, int type, const void *data, size_t len,
  * The nth (from 0) control message that reports h's arrival as the
  * kernel writes them for want (PLAT_PKT_*), in its order: level, type
  * and data (in out); its data's length, or 0 when there are no more.
+ * The arrival time is now's where now is not NULL (the member's queue
+ * gave none: see plat_queue_stamps); illumos writes it after the
+ * destination, Linux first.
  */
 #define	PLAT_PKTINFO_MAX	32
-size_t plat_pktinfo_make(unsigned want, const struct dgram_hdr *h, int nth,
-    int *level, int *type, void *out);
+size_t plat_pktinfo_make(unsigned want, const struct dgram_hdr *h,
+    const struct timespec *now, int nth, int *level, int *type, void *out);
+/*
+ * A dispatched member's queue (a Unix datagram socket) reports each
+ * datagram's arrival time (SO_TIMESTAMP) itself: Linux's does; illumos's
+ * refuses the option (tl, its Unix sockets' transport, knows none), and
+ * the build that takes illumos's paths does without it as well.
+ */
+extern const int plat_queue_stamps;
 /*
  * A dispatched member's options set before bind on its own socket
  * (from) that the shim carries: SO_RCVTIMEO onto its queue (data), which

@@ -216,9 +216,13 @@ set_on_udp(int fd, struct shim_sock *sk, int level, int name,
 	/* As the kernel took it (TTL -1: the default, so none to carry). */
 	if (plat_sendopt_note(sh, level, name, val, len, &sk->so))
 		fdtab_changed();
-	/* What a receive waits on, and the time it reports, are its queue's. */
+	/*
+	 * What a receive waits on, and the time it reports, are its queue's
+	 * (where the queue has one: plat_queue_stamps).
+	 */
 	c = plat_opt_classify(level, name);
-	if (c == PLAT_OPT_RCVTIMEO || c == PLAT_OPT_TIMESTAMP)
+	if (c == PLAT_OPT_RCVTIMEO ||
+	    (c == PLAT_OPT_TIMESTAMP && plat_queue_stamps))
 		(void) rf(fd, level, name, val, len);
 	/*
 	 * A broadcast send leaves by the group's socket: it must allow it

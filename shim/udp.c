@@ -302,15 +302,17 @@ cmsg_put(struct msghdr *m, size_t *used, int level, int type,
 }
 
 /*
- * Into m's control buffer, the reports the application asked for: first
- * the arrival time, as the kernel's (its queue's own, which takes the
- * member's SO_TIMESTAMP: when the owner forwarded it), then the owner's.
+ * Into m's control buffer, the reports the application asked for: the
+ * arrival time as its queue gave it (the member's SO_TIMESTAMP there:
+ * when the owner forwarded it), first, as the kernel's; else the time
+ * now (plat_queue_stamps), where the platform puts it; then the owner's.
  */
 static void
 pktinfo_out(struct msghdr *m, unsigned want, const struct dgram_hdr *h,
     const struct msghdr *own)
 {
 	unsigned char data[PLAT_PKTINFO_MAX];
+	struct timespec now, *stamp = NULL;
 	size_t n, used = 0;
 	int level, type;
 
@@ -320,9 +322,11 @@ pktinfo_out(struct msghdr *m, unsigned want, const struct dgram_hdr *h,
 			cmsg_put(m, &used, c->cmsg_level, c->cmsg_type,
 			    CMSG_DATA(c), c->cmsg_len - CMSG_LEN(0));
 	}
-	for (int k = 0; want != 0 && h->dst.family != 0 &&
-	    (n = plat_pktinfo_make(want, h, k, &level, &type, data)) != 0;
-	    k++)
+	if ((want & PLAT_PKT_STAMPS) && used == 0 &&
+	    clock_gettime(CLOCK_REALTIME, &now) == 0)
+		stamp = &now;
+	for (int k = 0; want != 0 && (n = plat_pktinfo_make(want, h, stamp,
+	    k, &level, &type, data)) != 0; k++)
 		cmsg_put(m, &used, level, type, data, n);
 	m->msg_controllen = used;
 }

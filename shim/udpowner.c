@@ -625,10 +625,14 @@ left(size_t i, struct msghdr *const *v, unsigned n, int err)
 	}
 	/*
 	 * The peer's end closed: Linux refuses (then says not connected);
-	 * illumos says ECONNRESET once, at the send after.  EPIPE is a
-	 * member that shut its queue down for reading: still one.
+	 * illumos says ECONNRESET once, at the send after, and then, the
+	 * pair no longer connected, EDESTADDRREQ (a member whose reset
+	 * went unseen stayed, its datagrams counted as drops for ever).
+	 * EPIPE is a member that shut its queue down for reading: still
+	 * one.
 	 */
-	if (err != ECONNREFUSED && err != ENOTCONN && err != ECONNRESET)
+	if (err != ECONNREFUSED && err != ENOTCONN && err != ECONNRESET &&
+	    err != EDESTADDRREQ)
 		return (0);
 	drop_member(i);
 	for (unsigned k = 0; k < n; k++) {
