@@ -30,14 +30,17 @@ shim_close(int fd)
 	sigset_t saved;
 
 	shim_init();
-	if (!fdtab_maybe(fd) || !fdtab_ours())
+	if (!fdtab_maybe(fd) || !fdtab_ours()) {
+		plat_pktinfo_forget(fd, fd);
 		return (real.close(fd));
+	}
 	fdtab_lock(&saved);
 	if (fdtab_hidden(fd)) {
 		fdtab_unlock(&saved);
 		errno = EBADF;	/* not the application's to close */
 		return (-1);
 	}
+	plat_pktinfo_forget(fd, fd);
 	/*
 	 * Forgotten first, closed after, outside the lock: a close can block
 	 * (SO_LINGER), and no call of ours may wait on it meanwhile.  The
@@ -80,6 +83,7 @@ shim_closefrom(int lowfd)
 
 	shim_init();
 	if (!fdtab_any(lo, INT_MAX) || !fdtab_ours()) {
+		plat_pktinfo_forget(lo, INT_MAX);
 		plat_closefrom_next(lowfd);
 		errno = e;
 		return;
@@ -93,10 +97,13 @@ shim_closefrom(int lowfd)
 		fdtab_unlock(&saved);
 		if (h < 0)
 			break;
-		if (h > lo)
+		if (h > lo) {
+			plat_pktinfo_forget(lo, h - 1);
 			close_span(lo, h - 1);
+		}
 		lo = h + 1;
 	}
+	plat_pktinfo_forget(lo, INT_MAX);
 	plat_closefrom_next(lo);
 	errno = e;
 }
@@ -112,8 +119,14 @@ shim_close_range(unsigned first, unsigned last, int flags)
 	if (first > last || first > INT_MAX ||
 	    !plat_close_range_closes(flags) ||
 	    !fdtab_any((int)first, last > INT_MAX ? INT_MAX : (int)last) ||
-	    !fdtab_ours())
-		return (plat_close_range_next(first, last, flags));
+	    !fdtab_ours()) {
+		if ((h = plat_close_range_next(first, last, flags)) == 0 &&
+		    first <= last && first <= INT_MAX &&
+		    plat_close_range_closes(flags))
+			plat_pktinfo_forget((int)first,
+			    last > INT_MAX ? INT_MAX : (int)last);
+		return (h);
+	}
 	/*
 	 * The kernel checks the flags (and unshares the fd table) before it
 	 * closes anything: a range past every fd has it do just that, so
@@ -135,10 +148,14 @@ shim_close_range(unsigned first, unsigned last, int flags)
 		if (h > lo && plat_close_range_next((unsigned)lo,
 		    (unsigned)h - 1, flags) != 0)
 			return (-1);
+		if (h > lo)
+			plat_pktinfo_forget(lo, h - 1);
 		lo = h + 1;
 	}
-	if ((unsigned)lo <= last)
+	if ((unsigned)lo <= last) {
+		plat_pktinfo_forget(lo, hi);
 		return (plat_close_range_next((unsigned)lo, last, flags));
+	}
 	return (0);
 }
 
@@ -153,6 +170,7 @@ follow(int fd, int nfd)
 
 	if (nfd < 0 || nfd == fd)
 		return (nfd);
+	plat_pktinfo_dup(fd, nfd);
 	fdtab_forget(nfd);
 	sk = fdtab_get(fd);
 	if (sk != NULL && fdtab_put(nfd, sk) != 0) {
@@ -161,6 +179,19 @@ follow(int fd, int nfd)
 		errno = ENOMEM;
 		return (-1);
 	}
+	return (nfd);
+}
+
+/*
+ * A dup-like call of fds the table does not know returned nfd: what the
+ * shim keeps of fd where the kernel cannot say (plat_pktinfo_note) is
+ * nfd's now.
+ */
+static int
+made(int fd, int nfd)
+{
+	if (nfd >= 0 && nfd != fd)
+		plat_pktinfo_dup(fd, nfd);
 	return (nfd);
 }
 
@@ -214,7 +245,7 @@ shim_dup(int fd)
 
 	shim_init();
 	if (!fdtab_maybe(fd) || !fdtab_ours())
-		return (real.dup(fd));
+		return (made(fd, real.dup(fd)));
 	fdtab_lock(&saved);
 	nfd = follow(fd, real.dup(app_fd(fd)));
 	fdtab_unlock(&saved);
@@ -229,7 +260,7 @@ shim_dup2(int fd, int nfd)
 
 	shim_init();
 	if ((!fdtab_maybe(fd) && !fdtab_maybe(nfd)) || !fdtab_ours())
-		return (real.dup2(fd, nfd));
+		return (made(fd, real.dup2(fd, nfd)));
 	fdtab_lock(&saved);
 	if (fdtab_hidden(fd)) {
 		rc = real.dup2(-1, nfd);
@@ -254,7 +285,7 @@ shim_dup3(int fd, int nfd, int flags)
 		return (-1);
 	}
 	if ((!fdtab_maybe(fd) && !fdtab_maybe(nfd)) || !fdtab_ours())
-		return (real.dup3(fd, nfd, flags));
+		return (made(fd, real.dup3(fd, nfd, flags)));
 	fdtab_lock(&saved);
 	if (fdtab_hidden(fd) && fd != nfd) {
 		rc = real.dup3(-1, nfd, flags);
@@ -321,9 +352,10 @@ fdops_fcntl(int fd, int cmd, enum fcntl_dup kind, void *arg, int arg1)
 	/* As dup2: the target may be a member the call closes. */
 	if (kind == FCNTL_DUP2FD || kind == FCNTL_DUP3FD)
 		nfd = (int)(intptr_t)arg;
-	if (kind == FCNTL_NODUP || (!fdtab_maybe(fd) && !fdtab_maybe(nfd)) ||
-	    !fdtab_ours())
+	if (kind == FCNTL_NODUP)
 		return (real_fcntl(fd, cmd, kind, arg, arg1));
+	if ((!fdtab_maybe(fd) && !fdtab_maybe(nfd)) || !fdtab_ours())
+		return (made(fd, real_fcntl(fd, cmd, kind, arg, arg1)));
 	fdtab_lock(&saved);
 	if (fdtab_hidden(fd)) {
 		rc = real_fcntl(-1, cmd, kind, arg, arg1);

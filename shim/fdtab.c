@@ -541,6 +541,8 @@ fdtab_hide_away(int fd)
 	int nfd = dup_away(fd);
 
 	if (nfd >= 0) {
+		plat_pktinfo_dup(fd, nfd);
+		plat_pktinfo_forget(fd, fd);
 		(void) real.close(fd);
 		fd = nfd;
 	}
@@ -557,6 +559,7 @@ fdtab_hidden_move(int fd)
 
 	if (nfd < 0)
 		return (-1);
+	plat_pktinfo_dup(fd, nfd);
 	s = slot_at(fd, 0);
 	if (s != NULL && s->hid_pid != 0) {
 		/*
@@ -708,8 +711,10 @@ release_hidden(int *fd)
 		int ok = hidden_still(*fd), e = errno;
 
 		unhide(*fd);
-		if (ok)
+		if (ok) {
+			plat_pktinfo_forget(*fd, *fd);
 			(void) real.close(*fd);
+		}
 		errno = e;
 		*fd = -1;
 	}

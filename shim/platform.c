@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
@@ -1671,6 +1672,85 @@ const int plat_msg_waitforone = MSG_WAITFORONE;
 const int plat_msg_waitforone = 0;
 #endif
 
+/*
+ * illumos cannot say whether a socket asked for IP_PKTINFO's report: its
+ * getsockopt answers with the sticky sending struct (conn_opt_get: the
+ * receive flag's branch is compiled out), and IP_RECVPKTINFO is the same
+ * option.  Read back, an IPv4 member's ask was lost and it never got the
+ * destination (a DNS server on a wildcard address answers from it).  So
+ * the shim keeps the ask itself, per fd, from each successful int-sized
+ * setsockopt; close, dup2 and closefrom forget it, and the shim's own
+ * dups copy it.  The build that takes illumos's paths keeps it too.
+ */
+#if defined(ILLUMOS_PATHS)
+#define	PKT4_FDS	65536	/* as the fd table's bitmap */
+static atomic_uint pkt4[PKT4_FDS / 32];
+
+static int
+pkt4_get(int fd)
+{
+	return (fd >= 0 && fd < PKT4_FDS &&
+	    (atomic_load(&pkt4[fd / 32]) & (1U << (fd % 32))) != 0);
+}
+
+static void
+pkt4_set(int fd, int on)
+{
+	unsigned bit;
+
+	if (fd < 0 || fd >= PKT4_FDS || pkt4_get(fd) == on)
+		return;
+	bit = 1U << (fd % 32);
+	if (on)
+		(void) atomic_fetch_or(&pkt4[fd / 32], bit);
+	else
+		(void) atomic_fetch_and(&pkt4[fd / 32], ~bit);
+}
+#endif
+
+void
+plat_pktinfo_note(int fd, int level, int name, const void *val,
+    socklen_t len)
+{
+#if defined(ILLUMOS_PATHS)
+	int on;
+
+	if (level != IPPROTO_IP || name != IP_PKTINFO || len != sizeof (on))
+		return;
+	memcpy(&on, val, sizeof (on));
+	pkt4_set(fd, on != 0);
+#else
+	(void) fd, (void) level, (void) name, (void) val, (void) len;
+#endif
+}
+
+void
+plat_pktinfo_forget(int lo, int hi)
+{
+#if defined(ILLUMOS_PATHS)
+	for (int fd = lo < 0 ? 0 : lo; fd <= hi && fd < PKT4_FDS; fd++) {
+		if (fd % 32 == 0 && fd + 31 <= hi &&
+		    atomic_load(&pkt4[fd / 32]) == 0) {
+			fd += 31;	/* a word with nothing to forget */
+			continue;
+		}
+		pkt4_set(fd, 0);
+	}
+#else
+	(void) lo, (void) hi;
+#endif
+}
+
+void
+plat_pktinfo_dup(int from, int to)
+{
+#if defined(ILLUMOS_PATHS)
+	pkt4_set(to, pkt4_get(from));
+#else
+	(void) from, (void) to;
+#endif
+}
+
 unsigned
 plat_pktinfo_asked(int fd)
 {
@@ -1681,6 +1761,13 @@ plat_pktinfo_asked(int fd)
 		int v = 0;
 		socklen_t len = sizeof (v);
 
+#if defined(ILLUMOS_PATHS)
+		if (report[i].bit == PLAT_PKT_V4) {
+			if (pkt4_get(fd))
+				want |= PLAT_PKT_V4;
+			continue;
+		}
+#endif
 		if (real.getsockopt(fd, report[i].level, report[i].name, &v,
 		    &len) == 0 && v != 0)
 			want |= report[i].bit;
@@ -2076,6 +2163,15 @@ plat_udp_opts_copy(int from, int to)
 	};
 
 	opts_copy(from, to, t, sizeof (t) / sizeof (t[0]), 1);
+#if defined(ILLUMOS_PATHS)
+	/* The one it cannot read back (plat_pktinfo_note). */
+	if (pkt4_get(from)) {
+		int on = 1;
+
+		(void) real.setsockopt(to, IPPROTO_IP, IP_PKTINFO, &on,
+		    sizeof (on));
+	}
+#endif
 }
 
 int

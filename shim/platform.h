@@ -293,6 +293,15 @@ struct timespec;
 unsigned plat_pktinfo_opt(int level, int name);
 /* The reports fd's options ask for now. */
 unsigned plat_pktinfo_asked(int fd);
+/*
+ * Where the kernel cannot say (illumos: IP_PKTINFO, see platform.c), the
+ * shim keeps fd's ask: note each setsockopt that succeeded, forget fds
+ * lo..hi as they close or are replaced, copy it to a dup of fd.
+ */
+void plat_pktinfo_note(int fd, int level, int name, const void *val,
+    socklen_t len);
+void plat_pktinfo_forget(int lo, int hi);
+void plat_pktinfo_dup(int from, int to);
 /* The plain recvmsg's header is XPG's (Linux), not 4.3BSD's (illumos). */
 extern const int plat_plain_msg_xpg;
 /* Linux's MSG_ERRQUEUE; 0 where there is none. */

@@ -194,6 +194,20 @@ udp_shared(const struct shim_sock *sk)
 }
 
 /*
+ * The kernel's setsockopt of fd, and what it took noted where the kernel
+ * cannot say it back (plat_pktinfo_note: illumos's IP_PKTINFO).
+ */
+static int
+noted(int fd, int level, int name, const void *val, socklen_t len,
+    setsockopt_fn rf)
+{
+	if (rf(fd, level, name, val, len) != 0)
+		return (-1);
+	plat_pktinfo_note(fd, level, name, val, len);
+	return (0);
+}
+
+/*
  * setsockopt on a dispatched UDP member: on its shadow, as a TCP
  * member's; what the shim itself acts on is noted (the reports its
  * recv calls write, SO_RCVTIMEO on the fd it waits on).  The group's
@@ -211,7 +225,8 @@ set_on_udp(int fd, struct shim_sock *sk, int level, int name,
 		errno = EINVAL;
 		return (-1);
 	}
-	if ((sh = shadow_of(sk)) < 0 || rf(sh, level, name, val, len) != 0)
+	if ((sh = shadow_of(sk)) < 0 || noted(sh, level, name, val, len,
+	    rf) != 0)
 		return (-1);
 	/* As the kernel took it (TTL -1: the default, so none to carry). */
 	if (plat_sendopt_note(sh, level, name, val, len, &sk->so))
@@ -368,12 +383,12 @@ shim_setsockopt(int fd, int level, int name, const void *val, socklen_t len,
 	if (cls == PLAT_OPT_REUSEPORT)
 		return (set_reuseport(fd, val, len, rf));
 	if (!fdtab_maybe(fd))
-		return (rf(fd, level, name, val, len));
+		return (noted(fd, level, name, val, len, rf));
 	fdtab_lock(&saved);
 	sk = fdtab_get(fd);
 	if (sk == NULL || sk->state == SK_OPT || udp_shared(sk)) {
 		fdtab_unlock(&saved);
-		return (rf(fd, level, name, val, len));
+		return (noted(fd, level, name, val, len, rf));
 	}
 	if (sk->state == SK_DIRECT) {
 		unsigned want;

@@ -132,6 +132,8 @@ direct_install(int fd, int ctl, const struct sockaddr_storage *ss,
 		shared_tcp_opts(sk, fd, sockfd);
 	} else if ((shadow = real.fcntl(fd, F_DUPFD_CLOEXEC, 3)) < 0) {
 		goto fail;
+	} else {
+		plat_pktinfo_dup(fd, shadow);
 	}
 	/*
 	 * File status flags: shared, they are the group's, one open file
@@ -152,6 +154,8 @@ direct_install(int fd, int ctl, const struct sockaddr_storage *ss,
 	if (!shared)
 		plat_udp_member_opts(fd, data, out);
 	fdtab_become(sk, data);
+	if (!shared)
+		plat_pktinfo_forget(fd, fd);	/* the member's queue now */
 	if (shadow >= 0) {
 		/* A specific IPv6 address reads IPV6_V6ONLY 1, as bound. */
 		plat_shadow_bound(shadow, (const struct sockaddr *)ss);
