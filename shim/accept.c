@@ -317,9 +317,31 @@ enum sent {
  * before it closes the fd) and no record reaches a file that took the
  * number.  Under the lock the send must not wait: while the owner's end
  * is full, room is waited for outside it (or, wait 0, not at all).
- * Where there is no MSG_DONTWAIT (no system the shim is built for) the
- * send may wait under the lock.  *shut: the endpoint was shut down.
+ * Where a send ignores MSG_DONTWAIT (illumos), a poll under the lock
+ * says whether there is room: else every tracked call of the process
+ * waited for an owner that reads no more.  *shut: the endpoint was shut
+ * down.
  */
+/* A send on fd would not wait: it has MSG_DONTWAIT, or room now. */
+static int
+room(int fd)
+{
+	struct pollfd pfd;
+	int e = errno;
+
+	if (plat_send_dontwait_flag() != 0)
+		return (1);
+	pfd.fd = fd;
+	pfd.events = POLLOUT;
+	pfd.revents = 0;
+	if (poll(&pfd, 1, 0) == 0) {
+		errno = e;
+		return (0);
+	}
+	errno = e;
+	return (1);	/* room, an error, a hang-up: the send says which */
+}
+
 static enum sent
 send_ack(int fd, const struct accept_view *v, uint32_t seq, int wait,
     int *shut)
@@ -351,9 +373,15 @@ send_ack(int fd, const struct accept_view *v, uint32_t seq, int wait,
 			return (SEND_NOT_HELD);
 		}
 		*shut = sk->shut;
-		n = real_sendmsg_xpg(fd, &mh, plat_send_nosignal_flag() |
-		    plat_recv_dontwait_flag());
-		err = errno;
+		if (room(fd)) {
+			n = real_sendmsg_xpg(fd, &mh,
+			    plat_send_nosignal_flag() |
+			    plat_send_dontwait_flag());
+			err = errno;
+		} else {
+			n = -1;
+			err = EAGAIN;
+		}
 		fdtab_unlock(&saved);
 		if (n == (ssize_t)sizeof (buf))
 			return (SEND_OK);

@@ -42,6 +42,7 @@
 #elif defined(__sun)
 #include <port.h>
 #include <sys/filio.h>	/* FIONREAD (sys/ioctl.h has it under BSD_COMP) */
+#include <sys/file.h>	/* FASYNC */
 #include <sys/fork.h>
 #include <ucred.h>
 #endif
@@ -350,14 +351,26 @@ plat_tcp_reset(int fd)
 	errno = saved;
 }
 
+/*
+ * The file status flag that asks for SIGIO: O_ASYNC; illumos has none by
+ * that name, but takes FASYNC (<sys/file.h>) through F_SETFL on sockets
+ * (so_flip_async), and its F_GETFL reports it.  Without it there, the
+ * shim's own records raised SIGPOLL in programs that asked for it.
+ */
+#if defined(O_ASYNC)
+#define	ASYNC_FLAG	O_ASYNC
+#elif defined(FASYNC)
+#define	ASYNC_FLAG	FASYNC
+#endif
+
 int
 plat_async_pause(int fd)
 {
-#if defined(O_ASYNC)
+#if defined(ASYNC_FLAG)
 	int fl = real.fcntl(fd, F_GETFL);
 
-	if (fl < 0 || !(fl & O_ASYNC) ||
-	    real.fcntl(fd, F_SETFL, fl & ~O_ASYNC) != 0)
+	if (fl < 0 || !(fl & ASYNC_FLAG) ||
+	    real.fcntl(fd, F_SETFL, fl & ~ASYNC_FLAG) != 0)
 		return (0);
 	return (1);
 #else
@@ -369,11 +382,11 @@ plat_async_pause(int fd)
 void
 plat_async_resume(int fd)
 {
-#if defined(O_ASYNC)
+#if defined(ASYNC_FLAG)
 	struct pollfd p = { fd, POLLIN, 0 };
 	int fl = real.fcntl(fd, F_GETFL), own, saved = errno;
 
-	if (fl < 0 || real.fcntl(fd, F_SETFL, fl | O_ASYNC) != 0)
+	if (fl < 0 || real.fcntl(fd, F_SETFL, fl | ASYNC_FLAG) != 0)
 		return;
 	/* What came meanwhile raised no signal: raise the kernel's one. */
 	if (poll(&p, 1, 0) == 1 && !(p.revents & POLLNVAL) &&
@@ -515,6 +528,16 @@ int
 plat_recv_dontwait_flag(void)
 {
 #ifdef MSG_DONTWAIT
+	return (MSG_DONTWAIT);
+#else
+	return (0);
+#endif
+}
+
+int
+plat_send_dontwait_flag(void)
+{
+#if defined(MSG_DONTWAIT) && !defined(ILLUMOS_PATHS)
 	return (MSG_DONTWAIT);
 #else
 	return (0);

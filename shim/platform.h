@@ -116,6 +116,12 @@ int plat_accept_cloexec(int fd, struct sockaddr *sa, socklen_t *len);
 int plat_recv_cloexec_flag(void);
 /* recvmsg flags that make one call non-blocking (0: none exist). */
 int plat_recv_dontwait_flag(void);
+/*
+ * The same for a send on a Unix socket, or 0 where the kernel ignores
+ * it there (illumos: sotpi_sendmsg heeds the file's O_NONBLOCK only; the
+ * build that takes illumos's paths does without it too): poll first.
+ */
+int plat_send_dontwait_flag(void);
 /* req (shim_ioctl's) is FIONREAD. */
 int plat_is_fionread(unsigned long req);
 /*
