@@ -381,7 +381,9 @@ shim_fcntl(int fd, int cmd, void *arg, int arg1)
  * shutdown(SHUT_RD or SHUT_RDWR) of a listener: the owner stops choosing
  * this endpoint (what it already sent stays queued, and goes to another
  * endpoint when this one is closed), and blocked accepts wake up with
- * EINVAL, as on a listener the kernel shut down.
+ * EINVAL, as on a listener the kernel shut down.  Where the kernel's
+ * shutdown of a socket not connected does nothing but fail (illumos:
+ * plat_shutdown_unconnected), a listener's does that.
  */
 int
 shim_shutdown(int fd, int how)
@@ -401,6 +403,12 @@ shim_shutdown(int fd, int how)
 		rc = udp_shutdown(fd, sk, how);
 		fdtab_unlock(&saved);
 		return (rc);
+	}
+	if (sk != NULL && (sk->state == SK_ENDPOINT || (sk->state ==
+	    SK_DIRECT && !sk->dgram)) && !plat_shutdown_unconnected) {
+		fdtab_unlock(&saved);
+		errno = ENOTCONN;
+		return (-1);
 	}
 	if (sk != NULL && sk->state == SK_DIRECT && !sk->dgram) {
 		/*

@@ -534,6 +534,12 @@ plat_recv_dontwait_flag(void)
 #endif
 }
 
+#if defined(__sun)
+const int plat_shutdown_unconnected = 0;
+#else
+const int plat_shutdown_unconnected = 1;
+#endif
+
 int
 plat_send_dontwait_flag(void)
 {

@@ -122,6 +122,13 @@ int plat_recv_dontwait_flag(void);
  * build that takes illumos's paths does without it too): poll first.
  */
 int plat_send_dontwait_flag(void);
+/*
+ * shutdown() of a socket that is not connected (a listener, an
+ * unconnected UDP socket) takes effect: Linux's does (a UDP socket's
+ * says ENOTCONN all the same); illumos's fails with ENOTCONN and does
+ * nothing (so_shutdown's X/Open check).
+ */
+extern const int plat_shutdown_unconnected;
 /* req (shim_ioctl's) is FIONREAD. */
 int plat_is_fionread(unsigned long req);
 /*

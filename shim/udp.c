@@ -236,7 +236,7 @@ udp_shutdown(int fd, struct shim_sock *sk, int how)
 	}
 	rc = real.shutdown(sk->shadow, how);
 	e = errno;
-	if (rc == 0 || e == ENOTCONN) {
+	if (rc == 0 || (e == ENOTCONN && plat_shutdown_unconnected)) {
 		/* Its queue: poll then says what the kernel's would. */
 		(void) real.shutdown(fd, how);
 		if (how == SHUT_RD || how == SHUT_RDWR)
