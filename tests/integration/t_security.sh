@@ -195,7 +195,10 @@ except OSError as e:
 
 # The member limit (4096 per group): the next bind is refused with
 # EADDRINUSE and a line saying why, never skipped silently; the group
-# carries on.
+# carries on.  4097 joins are as many round trips to the owner, each
+# waiting for the scheduler twice: on a busy 2-CPU machine (load 13) 32 s,
+# 40 s under ASan, and once past the old bound of 50 s.  The bound (here,
+# and the case's own in run.sh) only ends a hang.
 PY_LIMIT='
 import errno, resource, socket, sys
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -228,7 +231,7 @@ member(port); print("after-one-left ok")
 t_member_limit() {
 	local out
 	need_python
-	out=$(timeout 50 "${SHIM[@]}" "$PYTHON" -c "$PY_LIMIT" 2>"$TDIR/limit.err")
+	out=$(timeout 170 "${SHIM[@]}" "$PYTHON" -c "$PY_LIMIT" 2>"$TDIR/limit.err")
 	case $out in rlimit*) skip "RLIMIT_NOFILE too low for 4097 sockets: $out" ;; esac
 	note "$(echo "$out" | tr '\n' ' '); $(grep -m1 'group full' "$TDIR/limit.err" | sed 's/.*: error: //')"
 	[ "$out" = "4097th EADDRINUSE
