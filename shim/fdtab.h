@@ -78,6 +78,8 @@ struct shim_sock {
 	int		shut;		/* shutdown() was called */
 	int		tell_idle;	/* leastloaded: say when we wait */
 	int		tell_reports;	/* UDP: tell the owner (udp.h) */
+	int		tell_rcvbuf;	/* and its buffer */
+	int		rcvbuf;		/* UDP: its shadow's SO_RCVBUF */
 	int		idle_told;	/* and we said so since the last CONN */
 	uint32_t	last_seq;	/* the last CONN this process took */
 	uint32_t	slot1;		/* its board slot + 1; 0: none */

@@ -122,6 +122,12 @@ plat_opt_classify(int level, int name)
 		return (PLAT_OPT_REUSEPORT);
 	if (is_timestamp(name))
 		return (PLAT_OPT_TIMESTAMP);
+#if defined(SO_RCVBUFFORCE)
+	if (name == SO_RCVBUFFORCE)
+		return (PLAT_OPT_RCVBUF);
+#endif
+	if (name == SO_RCVBUF)
+		return (PLAT_OPT_RCVBUF);
 	switch (name) {
 	case SO_REUSEADDR:
 		return (PLAT_OPT_REUSEADDR);
@@ -539,6 +545,52 @@ const int plat_shutdown_unconnected = 0;
 #else
 const int plat_shutdown_unconnected = 1;
 #endif
+
+int
+plat_rcvbuf(int fd)
+{
+	int v = 0, saved = errno;
+	socklen_t len = sizeof (v);
+
+	if (real.getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, &len) != 0)
+		v = -1;
+	errno = saved;
+	return (v);
+}
+
+int
+plat_rcvbuf_default(int family)
+{
+	int fd, v, saved = errno;
+
+	if ((fd = socket(family, SOCK_DGRAM | plat_sock_cloexec, 0)) < 0) {
+		errno = saved;
+		return (-1);
+	}
+	v = plat_rcvbuf(fd);
+	(void) real.close(fd);
+	errno = saved;
+	return (v);
+}
+
+void
+plat_rcvbuf_set(int fd, int bytes)
+{
+	int saved = errno;
+#if defined(__linux__)
+	/* Linux keeps twice what it is asked; past rmem_max, only forced. */
+	int v = bytes / 2;
+
+	if (real.setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &v,
+	    sizeof (v)) != 0)
+		(void) real.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v,
+		    sizeof (v));
+#else
+	(void) real.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes,
+	    sizeof (bytes));
+#endif
+	errno = saved;
+}
 
 int
 plat_send_dontwait_flag(void)

@@ -22,7 +22,8 @@ enum plat_opt_class {
 	PLAT_OPT_ACCEPTCONN,
 	PLAT_OPT_ERROR,
 	PLAT_OPT_RCVTIMEO,
-	PLAT_OPT_TIMESTAMP	/* SO_TIMESTAMP, SO_TIMESTAMPNS */
+	PLAT_OPT_TIMESTAMP,	/* SO_TIMESTAMP, SO_TIMESTAMPNS */
+	PLAT_OPT_RCVBUF		/* SO_RCVBUF, Linux's SO_RCVBUFFORCE */
 };
 
 /* How an option's value is stored and copied to accepted sockets. */
@@ -129,6 +130,14 @@ int plat_send_dontwait_flag(void);
  * nothing (so_shutdown's X/Open check).
  */
 extern const int plat_shutdown_unconnected;
+/*
+ * A socket's receive buffer in bytes as the kernel keeps it (Linux's is
+ * twice what setsockopt asked), or -1; that of a new UDP socket of
+ * family; fd's set to about bytes (up to what the kernel allows).
+ */
+int plat_rcvbuf(int fd);
+int plat_rcvbuf_default(int family);
+void plat_rcvbuf_set(int fd, int bytes);
 /* req (shim_ioctl's) is FIONREAD. */
 int plat_is_fionread(unsigned long req);
 /*

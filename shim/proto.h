@@ -37,9 +37,12 @@
  * PROTO_DGRAM_* features; 0 from an owner of an earlier build).  The
  * connection stays open for as long as the member is one, quiet but
  * for SETOPT (opts[0] = the PLAT_PKT_REPORTS its application asks for
- * now), which a member sends where DGRAM said PROTO_DGRAM_REPORTS and
- * the owner answers (arg 0) once its socket reports what its members
- * ask.  STAT_GROUP and STAT_EP say DELIVERED for datagrams forwarded.
+ * now; opts[1], where DGRAM said PROTO_DGRAM_RCVBUF, its receive
+ * buffer in bytes as its kernel socket keeps it), which a member sends
+ * where DGRAM said PROTO_DGRAM_REPORTS and the owner answers (arg 0)
+ * once its socket reports what its members ask and holds what their
+ * buffers would (an owner of an earlier build reads opts[0] only).
+ * STAT_GROUP and STAT_EP say DELIVERED for datagrams forwarded.
  */
 #ifndef SHIM_PROTO_H
 #define SHIM_PROTO_H
@@ -51,6 +54,8 @@
 #define	PROTO_MAGIC	0x48535052u	/* "RPSH" read as bytes */
 /* DGRAM's arg: the owner takes SETOPT for the TTL and TOS reports. */
 #define	PROTO_DGRAM_REPORTS	0x1
+/* And for the member's receive buffer (opts[1]), which it adds up. */
+#define	PROTO_DGRAM_RCVBUF	0x2
 #define	PROTO_REC_SIZE	96
 #define	PROTO_MAX_OPTS	12	/* fills the record: (96 - 48) / 4 */
 

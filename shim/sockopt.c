@@ -219,7 +219,7 @@ set_on_udp(int fd, struct shim_sock *sk, int level, int name,
 {
 	unsigned was = sk->pktinfo;
 	enum plat_opt_class c;
-	int sh;
+	int sh, grew = 0;
 
 	if (plat_opt_fixed_at_bind(level, name)) {
 		errno = EINVAL;
@@ -251,43 +251,23 @@ set_on_udp(int fd, struct shim_sock *sk, int level, int name,
 		sk->pktinfo = plat_pktinfo_asked(sh);
 		fdtab_changed();
 	}
+	/* Its receive buffer: the owner's socket holds its members' sum. */
+	if (c == PLAT_OPT_RCVBUF && sk->tell_rcvbuf) {
+		int b = plat_rcvbuf(sh);
+
+		grew = b != sk->rcvbuf;
+		sk->rcvbuf = b;
+	}
 	/*
 	 * A TTL or TOS report asked for, or no longer: the owner's socket
 	 * gives it only while a member asks.  Told after the unlock, on a
 	 * copy of the connection (a close cannot hand its number on).
 	 */
-	if (((was ^ sk->pktinfo) & PLAT_PKT_REPORTS) && sk->tell_reports &&
-	    sk->ctl >= 0 && (*tell = real.fcntl(sk->ctl, F_DUPFD_CLOEXEC,
-	    3)) >= 0)
+	if (((((was ^ sk->pktinfo) & PLAT_PKT_REPORTS) && sk->tell_reports) ||
+	    grew) && sk->ctl >= 0 && (*tell = real.fcntl(sk->ctl,
+	    F_DUPFD_CLOEXEC, 3)) >= 0)
 		*tell = fdtab_hide_away(*tell);
 	return (0);
-}
-
-/*
- * Tell the owner, on tell (set_on_udp's copy, closed here), the reports
- * member fd asks for: want, and again while another thread's setsockopt
- * changed them meanwhile (its answer may have come first).
- */
-static void
-tell_owner(int fd, int tell, unsigned want)
-{
-	struct shim_sock *sk;
-	sigset_t saved;
-
-	for (int tries = 0; ; tries++) {
-		udp_tell_reports(tell, want);
-		fdtab_lock(&saved);
-		sk = fdtab_get(fd);
-		if (sk == NULL || sk->state != SK_DIRECT || tries == 3 ||
-		    !((sk->pktinfo ^ want) & PLAT_PKT_REPORTS)) {
-			fdtab_hide(tell, 0);
-			(void) real.close(tell);
-			fdtab_unlock(&saved);
-			return;
-		}
-		want = sk->pktinfo;
-		fdtab_unlock(&saved);
-	}
 }
 
 /*
@@ -392,13 +372,14 @@ shim_setsockopt(int fd, int level, int name, const void *val, socklen_t len,
 	}
 	if (sk->state == SK_DIRECT) {
 		unsigned want;
-		int tell = -1;
+		int tell = -1, rcvbuf;
 
 		rc = set_on_udp(fd, sk, level, name, val, len, rf, &tell);
 		want = sk->pktinfo;
+		rcvbuf = sk->rcvbuf;
 		fdtab_unlock(&saved);
 		if (tell >= 0)
-			tell_owner(fd, tell, want);
+			udp_tell_owner(fd, tell, want, rcvbuf);
 		if (rc == 0)
 			errno = saved_errno;
 		return (rc);

@@ -103,6 +103,23 @@ shared_tcp_opts(struct shim_sock *sk, int from, int listener)
 	(void) real.close(fresh);
 }
 
+/*
+ * The shared way: the group's one socket holds what its members' own
+ * would (natively each has its buffer): the first member's, then the
+ * sum.  A burst it cannot hold is lost before anyone reads.
+ */
+static void
+shared_rcvbuf(int fd, int sockfd, int first)
+{
+	int mine = plat_rcvbuf(fd), cur = plat_rcvbuf(sockfd), want;
+
+	if (mine <= 0 || cur <= 0)
+		return;
+	want = first ? mine : (cur > INT_MAX - mine ? INT_MAX : cur + mine);
+	if (want > cur)
+		plat_rcvbuf_set(sockfd, want);
+}
+
 int
 direct_install(int fd, int ctl, const struct sockaddr_storage *ss,
     socklen_t len, const struct proto_rec *welcome, int sockfd, int dgram)
@@ -110,6 +127,8 @@ direct_install(int fd, int ctl, const struct sockaddr_storage *ss,
 	struct shim_sock *sk;
 	int shared = welcome->arg == SHIM_POLICY_SHARED;
 	int data = -1, out = -1, shadow = -1, fl, own, e, features = 0;
+	int t = -1;
+	unsigned want = 0;
 	sigset_t saved;
 
 	if (shared) {
@@ -128,6 +147,7 @@ direct_install(int fd, int ctl, const struct sockaddr_storage *ss,
 	if (shared && dgram) {
 		/* The receive reports it asked for, on the group's socket. */
 		plat_udp_opts_copy(fd, sockfd);
+		shared_rcvbuf(fd, sockfd, welcome->seq == 0);
 	} else if (shared) {
 		shared_tcp_opts(sk, fd, sockfd);
 	} else if ((shadow = real.fcntl(fd, F_DUPFD_CLOEXEC, 3)) < 0) {
@@ -163,6 +183,8 @@ direct_install(int fd, int ctl, const struct sockaddr_storage *ss,
 		sk->pktinfo = plat_pktinfo_asked(sk->shadow);
 		plat_sendopts_read(sk->shadow, ss->ss_family, &sk->so);
 		sk->tell_reports = (features & PROTO_DGRAM_REPORTS) != 0;
+		sk->tell_rcvbuf = (features & PROTO_DGRAM_RCVBUF) != 0;
+		sk->rcvbuf = plat_rcvbuf(sk->shadow);
 	}
 	if (out >= 0)
 		sk->out = fdtab_hide_away(out);
@@ -173,9 +195,20 @@ direct_install(int fd, int ctl, const struct sockaddr_storage *ss,
 	sk->family = ss->ss_family;
 	memcpy(&sk->addr, ss, len);
 	sk->addrlen = len;
+	/*
+	 * Its buffer, told before a burst can overflow it, where it is not
+	 * the one the owner counts a member at (a new socket's).
+	 */
+	if (sk->tell_rcvbuf && sk->rcvbuf != plat_rcvbuf_default(sk->family) &&
+	    (t = real.fcntl(sk->ctl, F_DUPFD_CLOEXEC, 3)) >= 0)
+		t = fdtab_hide_away(t);
+	want = sk->pktinfo;
+	e = sk->rcvbuf;
 	fdtab_unlock(&saved);
 	if (!shared)
 		(void) real.close(data);
+	if (t >= 0)
+		udp_tell_owner(fd, t, want, e);
 	return (0);
 fail:
 	fdtab_unlock(&saved);
@@ -187,8 +220,8 @@ fail:
 	return (-1);
 }
 
-void
-udp_tell_reports(int ctl, unsigned want)
+static void
+tell(int ctl, unsigned want, int rcvbuf)
 {
 	struct proto_rec rec, rep;
 	int fd = -1, saved = errno;
@@ -201,13 +234,38 @@ udp_tell_reports(int ctl, unsigned want)
 	}
 	memset(&rec, 0, sizeof (rec));
 	rec.type = REC_SETOPT;
-	rec.nopts = 1;
+	rec.nopts = 2;
 	rec.opts[0] = (int32_t)(want & PLAT_PKT_REPORTS);
+	rec.opts[1] = rcvbuf;
 	if (util_request(ctl, &rec, REC_SETOPT, &rep) != 0)
 		shim_log(LOG_LVL_WARN, "the UDP group's owner did not say it "
-		    "reports what this member asks (TTL, TOS): %s",
-		    strerror(errno));
+		    "took what this member asks (TTL, TOS, its receive "
+		    "buffer): %s", strerror(errno));
 	errno = saved;
+}
+
+void
+udp_tell_owner(int fd, int t, unsigned want, int rcvbuf)
+{
+	struct shim_sock *sk;
+	sigset_t saved;
+
+	for (int tries = 0; ; tries++) {
+		tell(t, want, rcvbuf);
+		fdtab_lock(&saved);
+		sk = fdtab_get(fd);
+		if (sk == NULL || sk->state != SK_DIRECT || tries == 3 ||
+		    (!((sk->pktinfo ^ want) & PLAT_PKT_REPORTS) &&
+		    sk->rcvbuf == rcvbuf)) {
+			fdtab_hide(t, 0);
+			(void) real.close(t);
+			fdtab_unlock(&saved);
+			return;
+		}
+		want = sk->pktinfo;
+		rcvbuf = sk->rcvbuf;
+		fdtab_unlock(&saved);
+	}
 }
 
 /* The source, as recvfrom writes it: truncated to the room, full length. */

@@ -49,11 +49,15 @@ int direct_install(int fd, int ctl, const struct sockaddr_storage *ss,
     socklen_t len, const struct proto_rec *welcome, int sockfd, int dgram);
 
 /*
- * A dispatched member (its connection ctl, to an owner that takes it:
- * tell_reports) asks for want's PLAT_PKT_REPORTS: the owner says when
- * its socket gives them, so that a datagram after comes with them.
+ * Dispatched member fd tells its owner, on tell (a hidden copy of its
+ * connection, closed here), the PLAT_PKT_REPORTS of want it asks for
+ * (where its owner takes them: tell_reports) and its receive buffer
+ * (tell_rcvbuf: the owner's socket holds the sum of its members'); the
+ * owner answers once its socket does, so that a datagram after comes
+ * with them.  Again while another thread changed them meanwhile (its
+ * answer may have come first).
  */
-void udp_tell_reports(int ctl, unsigned want);
+void udp_tell_owner(int fd, int tell, unsigned want, int rcvbuf);
 
 /* What a dispatched member's data calls need, read under the lock. */
 struct udp_io {

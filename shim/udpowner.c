@@ -14,6 +14,7 @@
  * member is gone, which frees the port.
  */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -60,6 +61,7 @@ struct umember {
 	int		pid;
 	unsigned	wants;		/* PLAT_PKT_REPORTS its program asks */
 					/* (proto.h HELLO_TELLS_REPORTS) */
+	int		rcvbuf;		/* its receive buffer; 0: not told */
 	uint64_t	delivered;
 	uint32_t	drops;
 };
@@ -98,6 +100,9 @@ static struct {
 	long		sb_wait_ms;
 	uint32_t	takeovers;	/* 1: this owner took over */
 	unsigned	reports;	/* PLAT_PKT_REPORTS the socket gives */
+	int		rcvbuf0;	/* a member's buffer, untold: a new */
+					/* socket's */
+	int		rcvbuf;		/* the socket's, as it is now */
 } u;
 
 static int
@@ -271,6 +276,31 @@ reports(void)
 	}
 }
 
+/*
+ * The socket holds what its members' own would (natively each has its
+ * buffer; one default-sized socket for all dropped a DNS server's
+ * bursts, in the kernel, before the owner could read them): the sum of
+ * theirs.  Grown, never shrunk (what it holds may still be read).
+ */
+static void
+rcvbuf_grow(void)
+{
+	long sum = 0;
+
+	if (!dispatched() || u.rcvbuf0 <= 0)
+		return;
+	for (size_t i = 0; i < u.n; i++) {
+		if (u.m[i].joined)
+			sum += u.m[i].rcvbuf > 0 ? u.m[i].rcvbuf : u.rcvbuf0;
+	}
+	if (sum > INT_MAX)
+		sum = INT_MAX;
+	if (sum > u.rcvbuf) {
+		plat_rcvbuf_set(u.sfd, (int)sum);
+		u.rcvbuf = plat_rcvbuf(u.sfd);
+	}
+}
+
 static void
 drop_member(size_t i)
 {
@@ -334,7 +364,7 @@ welcome(size_t i, const struct proto_rec *r)
 	if (dispatched()) {
 		memset(&out, 0, sizeof (out));
 		out.type = REC_DGRAM;
-		out.arg = PROTO_DGRAM_REPORTS;
+		out.arg = PROTO_DGRAM_REPORTS | PROTO_DGRAM_RCVBUF;
 		if ((end = new_pair(m)) < 0)
 			return (-1);
 		if (proto_send(m->ctl, &out, end) != 0) {
@@ -348,6 +378,7 @@ welcome(size_t i, const struct proto_rec *r)
 	m->first = !u.had_first;
 	u.had_first = 1;
 	u.live++;
+	rcvbuf_grow();
 	u.eps[i].eligible = u.eps[i].listening = (uint8_t)dispatched();
 	u.eps[i].id = ++u.next_id;
 	policy_update(&u.pol, u.eps, i);
@@ -545,6 +576,10 @@ ctl_read(size_t i)
 
 		m->wants = (unsigned)r.opts[0] & PLAT_PKT_REPORTS;
 		reports();
+		if (r.nopts >= 2 && r.opts[1] > 0) {
+			m->rcvbuf = r.opts[1];
+			rcvbuf_grow();
+		}
 		memset(&out, 0, sizeof (out));
 		out.type = REC_SETOPT;
 		/* Not sent: the member gives up waiting, and says so. */
@@ -824,6 +859,8 @@ setup(const struct owner_args *a, int sfd, int rvfd)
 		(void) real.fcntl(sfd, F_SETFL,
 		    real.fcntl(sfd, F_GETFL) | O_NONBLOCK);
 		plat_pktinfo_enable(sfd, ss.ss_family, 0);
+		u.rcvbuf0 = plat_rcvbuf_default(ss.ss_family);
+		u.rcvbuf = plat_rcvbuf(sfd);
 	}
 }
 

@@ -72,7 +72,7 @@ run_test owner-killed		t_owner_killed
 run_test garbage		t_garbage
 run_test other-user		t_other_user
 run_test bad-dir			t_bad_dir
-run_test member-limit		t_member_limit
+run_test member-limit		t_member_limit	180
 run_test close-all		t_close_all
 run_test nginx			t_nginx
 run_test gunicorn		t_gunicorn
@@ -148,8 +148,11 @@ run_test udp-forced		t_udp_forced
 run_test udp-connect		t_udp_connect
 run_test udp-bad-way		t_udp_bad_way
 run_test udp-leftovers		t_udp_leftovers
+run_test udp-burst		t_udp_burst
+run_test udp-burst-shared	t_udp_burst_shared
 run_test udp-full		t_udp_full
 run_test dns-unbound		t_dns_unbound
+run_test dns-nsd		t_dns_nsd
 run_test fd-budget-udp		t_fd_budget_udp
 run_test no-leftovers		t_no_leftovers
 

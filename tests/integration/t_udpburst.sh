@@ -1,0 +1,69 @@
+# A burst to a dispatched UDP group while its owner cannot read (busy, or
+# descheduled on a loaded machine): the kernel's group holds it in its
+# members' sockets, each as large as its member asked (NSD asks 1 MB);
+# the shim's one socket must hold the sum of theirs, or the kernel drops
+# what it cannot before the owner reads (NSD lost half of a 1000-query
+# burst).  The owner is stopped (SIGSTOP) for the burst, so that only the
+# socket's size decides; natively the same program sends to four plain
+# SO_REUSEPORT sockets.
+
+PY_UDPBURST='
+import json, os, select, signal, socket, subprocess, sys
+
+BURST = 400     # datagrams: more than a default-sized socket holds
+tool = sys.argv[1] if len(sys.argv) > 1 else None
+
+members = []
+for i in range(4):
+    m = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    m.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    m.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    m.bind(("127.0.0.1", members[0].getsockname()[1] if members else 0))
+    m.setblocking(False)
+    members.append(m)
+port = members[0].getsockname()[1]
+owner = None
+if tool:
+    got = json.loads(subprocess.run([tool, "stat", "--json"],
+                                    capture_output=True, text=True).stdout)
+    owner = got[0]["owner_pid"]
+    os.kill(owner, signal.SIGSTOP)
+try:
+    cs = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(100)]
+    for k in range(BURST):
+        cs[k % len(cs)].sendto(b"burst-%d" % k, ("127.0.0.1", port))
+finally:
+    if owner:
+        os.kill(owner, signal.SIGCONT)
+n = 0
+while n < BURST:
+    ready, _, _ = select.select(members, [], [], 5)
+    if not ready:
+        break
+    for m in ready:
+        try:
+            while m.recv(64):
+                n += 1
+        except BlockingIOError:
+            pass
+print("received %d of %d" % (n, BURST))
+'
+
+# udp_burst WAY: the burst, natively and in that way of the shim's
+# (shared: the members read the one socket themselves, which must hold
+# what their four would).
+udp_burst() {
+	local n s
+	need_python
+	printf '%s' "$PY_UDPBURST" >"$TDIR/burst.py"
+	n=$(timeout 30 "$PYTHON" "$TDIR/burst.py" 2>&1)
+	[ "$n" = "received 400 of 400" ] ||
+	    skip "natively the kernel's four sockets did not hold the burst: $n"
+	s=$(timeout 30 "${SHIM[@]}" "REUSEPORT_SHIM_UDP=$1" "$PYTHON" \
+	    "$TDIR/burst.py" "$BUILD/reuseport-shim" 2>&1)
+	note "native: $n; shim: $s"
+	[ "$s" = "$n" ] || fail "under the shim: $s (natively: $n)"
+}
+
+t_udp_burst() { udp_burst hash; }
+t_udp_burst_shared() { udp_burst shared; }
