@@ -190,21 +190,9 @@ plat_listener_opts(size_t *n)
 	return (listener_opts);
 }
 
-int
-plat_opt_readback(const struct plat_opt *o, int v)
-{
-	if (o->kind == PLAT_KIND_BOOL)
-		return (v != 0);
-#if defined(__linux__)
-	/* Linux doubles buffer sizes for its bookkeeping and reports that. */
-	if (o->kind == PLAT_KIND_BUF)
-		return (v * 2);
-#endif
-	return (v);
-}
-
-int
-plat_opt_setval(const struct plat_opt *o, int v)
+/* What setsockopt must pass for getsockopt to read v back. */
+static int
+opt_setval(const struct plat_opt *o, int v)
 {
 #if defined(__linux__)
 	if (o->kind == PLAT_KIND_BUF)
@@ -539,6 +527,12 @@ plat_recv_dontwait_flag(void)
 	return (0);
 #endif
 }
+
+#if defined(MSG_MAXIOVLEN)
+const int plat_msg_iov_max = MSG_MAXIOVLEN;
+#else
+const int plat_msg_iov_max = 1024;	/* UIO_MAXIOV */
+#endif
 
 #if defined(__sun)
 const int plat_shutdown_unconnected = 0;
@@ -1673,7 +1667,7 @@ plat_opt_unread(int level, int name, int v)
 		const struct plat_opt *o = &listener_opts[i];
 
 		if (o->level == level && o->name == name)
-			return (plat_opt_setval(o, v));
+			return (opt_setval(o, v));
 	}
 	return (v);
 }

@@ -59,9 +59,6 @@ extern const int plat_o_ndelay;
 
 enum plat_opt_class plat_opt_classify(int level, int name);
 const struct plat_opt *plat_listener_opts(size_t *n);
-/* What getsockopt reads back after setsockopt of v, and the inverse. */
-int plat_opt_readback(const struct plat_opt *o, int v);
-int plat_opt_setval(const struct plat_opt *o, int v);
 
 /*
  * Options set on a member (on its shadow, see fdtab.h): 1 if the
@@ -130,6 +127,11 @@ int plat_send_dontwait_flag(void);
  * nothing (so_shutdown's X/Open check).
  */
 extern const int plat_shutdown_unconnected;
+/*
+ * The longest vector sendmsg and recvmsg take: Linux's UIO_MAXIOV,
+ * illumos's MSG_MAXIOVLEN (16; readv and writev take IOV_MAX there).
+ */
+extern const int plat_msg_iov_max;
 /*
  * A socket's receive buffer in bytes as the kernel keeps it (Linux's is
  * twice what setsockopt asked), or -1; that of a new UDP socket of

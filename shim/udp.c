@@ -26,11 +26,7 @@
 #include "udp.h"
 #include "util.h"
 
-/*
- * An application's vector: the kernel's limit, less the header's entry
- * (1024 would be refused as 1025); on the stack up to UDP_IOV_SMALL.
- */
-#define	UDP_IOV_MAX	(UDP_IOV_KERNEL - 1)
+/* An application's vector with the header's entry: on the stack up to. */
 #define	UDP_IOV_SMALL	64
 
 /*
@@ -453,6 +449,72 @@ recv_into(int fd, struct msghdr *m, int flags, const struct udp_io *u,
 	return ((flags & MSG_TRUNC) ? (ssize_t)h.len : (ssize_t)copied);
 }
 
+/*
+ * udp_recvmsg of a vector as long as the kernel takes (Linux's 1024,
+ * illumos's 16 for the msg calls): with the header's entry it would be
+ * one too many (refused, where the kernel takes it), so its last
+ * entries share one buffer, copied out after.
+ */
+static ssize_t
+recv_merged(int fd, struct msghdr *m, int flags, const struct udp_io *u,
+    int xpg)
+{
+	size_t keep = (size_t)plat_msg_iov_max - 2, direct, blen, placed;
+	size_t n = (size_t)m->msg_iovlen, k, off;
+	struct iovec *vec, *iov;
+	struct msghdr m2;
+	uint8_t *bounce;
+	ssize_t r;
+	int e;
+
+	direct = udp_iov_total(m->msg_iov, (int)keep);
+	blen = udp_iov_total(m->msg_iov + keep, (int)(n - keep));
+	if (blen > DGRAM_MAX)
+		blen = DGRAM_MAX;	/* more than any datagram brings */
+	vec = malloc((keep + 1 + keep + 2) * sizeof (*vec));
+	bounce = malloc(blen > 0 ? blen : 1);
+	if (vec == NULL || bounce == NULL) {
+		free(vec);
+		free(bounce);
+		errno = ENOMEM;
+		return (-1);
+	}
+	iov = vec + keep + 1;
+	memcpy(vec, m->msg_iov, keep * sizeof (*vec));
+	vec[keep].iov_base = bounce;
+	vec[keep].iov_len = blen;
+	/* Field by field: without xpg, m is 4.3BSD's, which has no flags. */
+	memset(&m2, 0, sizeof (m2));
+	m2.msg_name = m->msg_name;
+	m2.msg_namelen = m->msg_namelen;
+	m2.msg_control = m->msg_control;
+	m2.msg_controllen = m->msg_controllen;
+	m2.msg_iov = vec;
+	m2.msg_iovlen = keep + 1;
+	r = recv_into(fd, &m2, flags, u, xpg, iov);
+	e = errno;
+	if (r >= 0) {
+		m->msg_namelen = m2.msg_namelen;
+		m->msg_controllen = m2.msg_controllen;
+		if (xpg)
+			m->msg_flags = m2.msg_flags;
+		/* MSG_TRUNC asked: r is the datagram's length, not what came */
+		placed = (size_t)r < direct + blen ? (size_t)r : direct + blen;
+		placed = placed > direct ? placed - direct : 0;
+		for (k = keep, off = 0; k < n && off < placed; k++) {
+			size_t c = m->msg_iov[k].iov_len < placed - off ?
+			    m->msg_iov[k].iov_len : placed - off;
+
+			memcpy(m->msg_iov[k].iov_base, bounce + off, c);
+			off += c;
+		}
+	}
+	free(vec);
+	free(bounce);
+	errno = e;
+	return (r);
+}
+
 ssize_t
 udp_recvmsg(int fd, struct msghdr *m, int flags, const struct udp_io *u,
     int xpg)
@@ -466,10 +528,13 @@ udp_recvmsg(int fd, struct msghdr *m, int flags, const struct udp_io *u,
 	if (flags & plat_msg_errqueue)
 		return (xpg ? real_recvmsg_xpg(u->out, m, flags) :
 		    real.recvmsg(u->out, m, flags));
-	if (n > UDP_IOV_MAX) {
+	if (n > (size_t)plat_msg_iov_max) {
 		errno = EMSGSIZE;
 		return (-1);
 	}
+	/* The kernel's longest vector: the header's entry needs one more. */
+	if (n + 1 > (size_t)plat_msg_iov_max)
+		return (recv_merged(fd, m, flags, u, xpg));
 	/*
 	 * A long vector (rare) on the heap: 16 KB more of a thread's stack
 	 * could overflow a small one (a coroutine's) that the plain call
@@ -527,8 +592,7 @@ udp_readv(int fd, const struct iovec *iov, int iovcnt,
 {
 	struct msghdr m;
 
-	/* 1024, which the kernel takes, is one too many here: see above. */
-	if (iovcnt < 0 || iovcnt > UDP_IOV_MAX) {
+	if (iovcnt < 0 || iovcnt > UDP_IOV_KERNEL) {
 		errno = EINVAL;
 		return (-1);
 	}
