@@ -662,8 +662,11 @@ plat_unconnected_io(const struct plat_io *c, int *sigpipe)
 	*sigpipe = 0;
 	if (vec && (c->iovcnt < 0 || c->iovcnt > IOV_MAX))
 		return (io_fail(EINVAL));
-#if !defined(ILLUMOS_PATHS)
-	if (msg && (c->iovcnt < 0 || c->iovcnt > IOV_MAX))
+	/* Both check the vector first (illumos: socksyscalls.c). */
+	if (msg && (c->iovcnt < 0 || c->iovcnt > plat_msg_iov_max))
+		return (io_fail(EMSGSIZE));
+#if defined(__sun)
+	if (c->op == PLAT_IO_RECVMSG && c->iovcnt == 0)
 		return (io_fail(EMSGSIZE));
 #endif
 	if ((vec || msg) && c->iov == NULL && c->iovcnt > 0)
