@@ -136,7 +136,9 @@ int execenv_search(const char *file, char *const argv[], char *const envp[],
  * connection to the owner and the group's socket: fd:shadow:ctl:out.  A
  * member of the shared way, the group's socket itself with no shadow,
  * names its fd three times: fd:fd:ctl:fd (an earlier build takes that
- * for a UDP member's and leaves it alone, with a warning).
+ * for a UDP member's and leaves it alone, with a warning, and keeps ctl
+ * open, a TCP one as an endpoint it never reads: the member stays in
+ * its group while the new program runs).
  * The entry for EXECENV_PAIRS_MAX of them, numbers below 65536 (the fd
  * table's bitmap, the only fds it lists), fits EXECENV_PAIRS_BYTES.
  */

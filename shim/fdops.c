@@ -31,7 +31,8 @@ shim_close(int fd)
 
 	shim_init();
 	if (!fdtab_maybe(fd) || !fdtab_ours()) {
-		plat_pktinfo_forget(fd, fd);
+		if (plat_pktinfo_held(fd) && fdtab_ours())
+			plat_pktinfo_forget(fd, fd);
 		return (real.close(fd));
 	}
 	fdtab_lock(&saved);
@@ -83,7 +84,8 @@ shim_closefrom(int lowfd)
 
 	shim_init();
 	if (!fdtab_any(lo, INT_MAX) || !fdtab_ours()) {
-		plat_pktinfo_forget(lo, INT_MAX);
+		if (fdtab_ours())
+			plat_pktinfo_forget(lo, INT_MAX);
 		plat_closefrom_next(lowfd);
 		errno = e;
 		return;
@@ -122,7 +124,7 @@ shim_close_range(unsigned first, unsigned last, int flags)
 	    !fdtab_ours()) {
 		if ((h = plat_close_range_next(first, last, flags)) == 0 &&
 		    first <= last && first <= INT_MAX &&
-		    plat_close_range_closes(flags))
+		    plat_close_range_closes(flags) && fdtab_ours())
 			plat_pktinfo_forget((int)first,
 			    last > INT_MAX ? INT_MAX : (int)last);
 		return (h);
@@ -190,7 +192,8 @@ follow(int fd, int nfd)
 static int
 made(int fd, int nfd)
 {
-	if (nfd >= 0 && nfd != fd)
+	if (nfd >= 0 && nfd != fd && (plat_pktinfo_held(fd) ||
+	    plat_pktinfo_held(nfd)) && fdtab_ours())
 		plat_pktinfo_dup(fd, nfd);
 	return (nfd);
 }

@@ -432,7 +432,8 @@ pairs_take(struct pairs *p)
 	const char *v = getenv(REUSEPORT_SHIM_ENV_SHADOWS);
 	int n;
 
-	p->n = 0;
+	/* sk[] too: adopt_shared reads the earlier entries' */
+	memset(p, 0, sizeof (*p));
 	if (v == NULL)
 		return;
 	if ((n = execenv_pairs_parse(v, p->p, EXECENV_PAIRS_MAX)) < 0)

@@ -580,8 +580,15 @@ plat_rcvbuf_set(int fd, int bytes)
 		(void) real.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v,
 		    sizeof (v));
 #else
-	(void) real.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes,
-	    sizeof (bytes));
+	/*
+	 * illumos refuses past udp_max_buf (ENOBUFS) where Linux clamps:
+	 * halfway back to what it has, until it takes one.
+	 */
+	int cur = plat_rcvbuf(fd);
+
+	while (bytes > cur && real.setsockopt(fd, SOL_SOCKET, SO_RCVBUF,
+	    &bytes, sizeof (bytes)) != 0 && errno == ENOBUFS)
+		bytes = cur + (bytes - cur) / 2;
 #endif
 	errno = saved;
 }
@@ -1786,6 +1793,28 @@ pkt4_set(int fd, int on)
 }
 #endif
 
+int
+plat_pktinfo_kept(int level, int name)
+{
+#if defined(ILLUMOS_PATHS)
+	return (level == IPPROTO_IP && name == IP_PKTINFO);
+#else
+	(void) level, (void) name;
+	return (0);
+#endif
+}
+
+int
+plat_pktinfo_held(int fd)
+{
+#if defined(ILLUMOS_PATHS)
+	return (pkt4_get(fd));
+#else
+	(void) fd;
+	return (0);
+#endif
+}
+
 void
 plat_pktinfo_note(int fd, int level, int name, const void *val,
     socklen_t len)
@@ -1793,7 +1822,7 @@ plat_pktinfo_note(int fd, int level, int name, const void *val,
 #if defined(ILLUMOS_PATHS)
 	int on;
 
-	if (level != IPPROTO_IP || name != IP_PKTINFO || len != sizeof (on))
+	if (!plat_pktinfo_kept(level, name) || len != sizeof (on))
 		return;
 	memcpy(&on, val, sizeof (on));
 	pkt4_set(fd, on != 0);
@@ -2002,6 +2031,8 @@ report_item(enum report_item it, unsigned want, const struct dgram_hdr *h,
 	int ip4;
 
 	if (it == RI_STAMP) {
+		struct timeval tv;
+
 		if (now == NULL || !(want & PLAT_PKT_STAMPS))
 			return (0);
 		*level = SOL_SOCKET;
@@ -2014,10 +2045,9 @@ report_item(enum report_item it, unsigned want, const struct dgram_hdr *h,
 			return (sizeof (*now));
 		}
 #endif
-		struct timeval tv = { .tv_sec = now->tv_sec,
-		    .tv_usec = (suseconds_t)(now->tv_nsec / 1000) };
-
 		_Static_assert(sizeof (tv) <= PLAT_PKTINFO_MAX, "room");
+		tv.tv_sec = now->tv_sec;
+		tv.tv_usec = (suseconds_t)(now->tv_nsec / 1000);
 		*type = SCM_TIMESTAMP;
 		memcpy(out, &tv, sizeof (tv));
 		return (sizeof (tv));

@@ -319,9 +319,13 @@ unsigned plat_pktinfo_opt(int level, int name);
 unsigned plat_pktinfo_asked(int fd);
 /*
  * Where the kernel cannot say (illumos: IP_PKTINFO, see platform.c), the
- * shim keeps fd's ask: note each setsockopt that succeeded, forget fds
- * lo..hi as they close or are replaced, copy it to a dup of fd.
+ * shim keeps fd's ask: note each setsockopt of such an option (kept)
+ * that succeeded, forget fds lo..hi as they close or are replaced, copy
+ * it to a dup of fd; held: fd has it.  Memory of the process's own: a
+ * vfork child, which shares its parent's, must not write it.
  */
+int plat_pktinfo_kept(int level, int name);
+int plat_pktinfo_held(int fd);
 void plat_pktinfo_note(int fd, int level, int name, const void *val,
     socklen_t len);
 void plat_pktinfo_forget(int lo, int hi);

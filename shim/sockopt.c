@@ -203,7 +203,8 @@ noted(int fd, int level, int name, const void *val, socklen_t len,
 {
 	if (rf(fd, level, name, val, len) != 0)
 		return (-1);
-	plat_pktinfo_note(fd, level, name, val, len);
+	if (plat_pktinfo_kept(level, name) && fdtab_ours())
+		plat_pktinfo_note(fd, level, name, val, len);
 	return (0);
 }
 

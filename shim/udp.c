@@ -100,20 +100,18 @@ shared_tcp_opts(struct shim_sock *sk, int from, int listener)
 }
 
 /*
- * The shared way: the group's one socket holds what its members' own
- * would (natively each has its buffer): the first member's, then the
- * sum.  A burst it cannot hold is lost before anyone reads.
+ * The shared way: the group's one socket holds at least what this
+ * member asked for before bind (a burst it cannot hold is lost before
+ * anyone reads); the owner adds up a new socket's for each member (a
+ * sum here would grow with every member that came and went).
  */
 static void
-shared_rcvbuf(int fd, int sockfd, int first)
+shared_rcvbuf(int fd, int sockfd)
 {
-	int mine = plat_rcvbuf(fd), cur = plat_rcvbuf(sockfd), want;
+	int mine = plat_rcvbuf(fd);
 
-	if (mine <= 0 || cur <= 0)
-		return;
-	want = first ? mine : (cur > INT_MAX - mine ? INT_MAX : cur + mine);
-	if (want > cur)
-		plat_rcvbuf_set(sockfd, want);
+	if (mine > plat_rcvbuf(sockfd))
+		plat_rcvbuf_set(sockfd, mine);
 }
 
 int
@@ -123,7 +121,7 @@ direct_install(int fd, int ctl, const struct sockaddr_storage *ss,
 	struct shim_sock *sk;
 	int shared = welcome->arg == SHIM_POLICY_SHARED;
 	int data = -1, out = -1, shadow = -1, fl, own, e, features = 0;
-	int t = -1;
+	int t = -1, rcvbuf = 0;
 	unsigned want = 0;
 	sigset_t saved;
 
@@ -143,7 +141,7 @@ direct_install(int fd, int ctl, const struct sockaddr_storage *ss,
 	if (shared && dgram) {
 		/* The receive reports it asked for, on the group's socket. */
 		plat_udp_opts_copy(fd, sockfd);
-		shared_rcvbuf(fd, sockfd, welcome->seq == 0);
+		shared_rcvbuf(fd, sockfd);
 	} else if (shared) {
 		shared_tcp_opts(sk, fd, sockfd);
 	} else if ((shadow = real.fcntl(fd, F_DUPFD_CLOEXEC, 3)) < 0) {
@@ -199,12 +197,12 @@ direct_install(int fd, int ctl, const struct sockaddr_storage *ss,
 	    (t = real.fcntl(sk->ctl, F_DUPFD_CLOEXEC, 3)) >= 0)
 		t = fdtab_hide_away(t);
 	want = sk->pktinfo;
-	e = sk->rcvbuf;
+	rcvbuf = sk->rcvbuf;
 	fdtab_unlock(&saved);
 	if (!shared)
 		(void) real.close(data);
 	if (t >= 0)
-		udp_tell_owner(fd, t, want, e);
+		udp_tell_owner(fd, t, want, rcvbuf);
 	return (0);
 fail:
 	fdtab_unlock(&saved);
@@ -253,8 +251,11 @@ udp_tell_owner(int fd, int t, unsigned want, int rcvbuf)
 		if (sk == NULL || sk->state != SK_DIRECT || tries == 3 ||
 		    (!((sk->pktinfo ^ want) & PLAT_PKT_REPORTS) &&
 		    sk->rcvbuf == rcvbuf)) {
-			fdtab_hide(t, 0);
-			(void) real.close(t);
+			/* A dup2 onto it meanwhile: the number is the app's */
+			if (fdtab_hidden(t)) {
+				fdtab_hide(t, 0);
+				(void) real.close(t);
+			}
 			fdtab_unlock(&saved);
 			return;
 		}

@@ -102,7 +102,6 @@ static struct {
 	unsigned	reports;	/* PLAT_PKT_REPORTS the socket gives */
 	int		rcvbuf0;	/* a member's buffer, untold: a new */
 					/* socket's */
-	int		rcvbuf;		/* the socket's, as it is now */
 } u;
 
 static int
@@ -285,9 +284,9 @@ reports(void)
 static void
 rcvbuf_grow(void)
 {
-	long sum = 0;
+	int64_t sum = 0;
 
-	if (!dispatched() || u.rcvbuf0 <= 0)
+	if (!u.udp || u.rcvbuf0 <= 0)
 		return;
 	for (size_t i = 0; i < u.n; i++) {
 		if (u.m[i].joined)
@@ -295,10 +294,9 @@ rcvbuf_grow(void)
 	}
 	if (sum > INT_MAX)
 		sum = INT_MAX;
-	if (sum > u.rcvbuf) {
+	/* As it is now: a shared member may have set it meanwhile. */
+	if (sum > plat_rcvbuf(u.sfd))
 		plat_rcvbuf_set(u.sfd, (int)sum);
-		u.rcvbuf = plat_rcvbuf(u.sfd);
-	}
 }
 
 static void
@@ -859,9 +857,9 @@ setup(const struct owner_args *a, int sfd, int rvfd)
 		(void) real.fcntl(sfd, F_SETFL,
 		    real.fcntl(sfd, F_GETFL) | O_NONBLOCK);
 		plat_pktinfo_enable(sfd, ss.ss_family, 0);
-		u.rcvbuf0 = plat_rcvbuf_default(ss.ss_family);
-		u.rcvbuf = plat_rcvbuf(sfd);
 	}
+	if (u.udp)
+		u.rcvbuf0 = plat_rcvbuf_default(ss.ss_family);
 }
 
 _Noreturn static void
