@@ -33,6 +33,11 @@
  * inherited fd's options live on which other fd, "fd:shadow[,...]".
  */
 #define	REUSEPORT_SHIM_ENV_SHADOWS	"REUSEPORT_SHIM_SHADOWS"
+/*
+ * With it, where the kernel cannot read an option back (illumos's
+ * IP_PKTINFO): the inherited UDP members that asked for it, "fd[,...]".
+ */
+#define	REUSEPORT_SHIM_ENV_PKT4		"REUSEPORT_SHIM_PKT4"
 
 /* The wire protocol version spoken between members and owners. */
 #define	REUSEPORT_SHIM_PROTO_VERSION	1

@@ -431,6 +431,45 @@ execenv_pairs_parse(const char *value, struct execenv_pair *p, size_t max)
 }
 
 int
+execenv_fds_format(const char *name, const int *fds, size_t n, char *buf,
+    size_t len)
+{
+	size_t pos = strlen(name) + 1;
+
+	if (len <= pos)
+		return (-1);
+	memcpy(buf, name, pos - 1);
+	buf[pos - 1] = '=';
+	for (size_t i = 0; i < n; i++) {
+		if (fds[i] < 0 || (i > 0 && pos + 1 >= len))
+			return (-1);
+		if (i > 0)
+			buf[pos++] = ',';
+		if (put_num(buf, len, &pos, fds[i]) != 0)
+			return (-1);
+	}
+	buf[pos] = '\0';
+	return ((int)pos);
+}
+
+int
+execenv_fds_parse(const char *value, int *fds, size_t max)
+{
+	size_t n = 0;
+
+	if (*value == '\0')
+		return (0);
+	for (;;) {
+		if (n == max || (fds[n++] = get_num(&value)) < 0)
+			return (-1);
+		if (*value == '\0')
+			return ((int)n);
+		if (*value++ != ',')
+			return (-1);
+	}
+}
+
+int
 execenv_replace(char *const envp[], const char *name, char *entry,
     char **out, size_t outmax)
 {

@@ -170,6 +170,15 @@ int execenv_pairs_parse(const char *value, struct execenv_pair *p,
     size_t max);
 
 /*
+ * The entry "name=fd,..." of n fds (>= 0) into buf: its length, or -1 if
+ * it does not fit; and the fds of such a value into fds (max): how many,
+ * or -1 if it is not exactly that syntax or has more than max.
+ */
+int execenv_fds_format(const char *name, const int *fds, size_t n,
+    char *buf, size_t len);
+int execenv_fds_parse(const char *value, int *fds, size_t max);
+
+/*
  * envp (NULL: empty) without its entries named name, and entry appended
  * (NULL: none), into out (outmax pointers, NULL-terminated); out may be
  * envp itself.  The number of entries, or -1 if out is too small, in

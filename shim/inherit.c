@@ -102,6 +102,9 @@ struct pairs {
 	/* The sock that took pair i's shadow, or NULL. */
 	struct shim_sock *sk[EXECENV_PAIRS_MAX];
 	size_t	n;
+	/* REUSEPORT_SHIM_PKT4's members (exec.c, pkt4_env). */
+	int	pkt4[EXECENV_PAIRS_MAX];
+	size_t	npkt4;
 };
 
 /*
@@ -327,6 +330,10 @@ adopt_udp(struct pairs *p, size_t i, const char *dir)
 	sk->shadow = fdtab_hide_away(e->shadow);
 	sk->ctl = fdtab_hide_away(e->ctl);
 	sk->out = fdtab_hide_away(e->out);
+	for (j = 0; j < p->npkt4; j++) {
+		if (p->pkt4[j] == e->fd)
+			plat_pktinfo_mark(sk->shadow);
+	}
 	sk->pktinfo = plat_pktinfo_asked(sk->shadow);
 	plat_sendopts_read(sk->shadow, sk->family, &sk->so);
 	fdtab_changed();
@@ -434,14 +441,20 @@ pairs_take(struct pairs *p)
 
 	/* sk[] too: adopt_shared reads the earlier entries' */
 	memset(p, 0, sizeof (*p));
-	if (v == NULL)
-		return;
-	if ((n = execenv_pairs_parse(v, p->p, EXECENV_PAIRS_MAX)) < 0)
+	if (v != NULL && (n = execenv_pairs_parse(v, p->p,
+	    EXECENV_PAIRS_MAX)) >= 0)
+		p->n = (size_t)n;
+	else if (v != NULL)
 		shim_log(LOG_LVL_WARN, "%s is malformed (\"%.64s\"); "
 		    "ignored", REUSEPORT_SHIM_ENV_SHADOWS, v);
-	else
-		p->n = (size_t)n;
 	(void) unsetenv(REUSEPORT_SHIM_ENV_SHADOWS);
+	if ((v = getenv(REUSEPORT_SHIM_ENV_PKT4)) != NULL &&
+	    (n = execenv_fds_parse(v, p->pkt4, EXECENV_PAIRS_MAX)) >= 0)
+		p->npkt4 = (size_t)n;
+	else if (v != NULL)
+		shim_log(LOG_LVL_WARN, "%s is malformed (\"%.64s\"); "
+		    "ignored", REUSEPORT_SHIM_ENV_PKT4, v);
+	(void) unsetenv(REUSEPORT_SHIM_ENV_PKT4);
 }
 
 void

@@ -1849,6 +1849,16 @@ plat_pktinfo_forget(int lo, int hi)
 }
 
 void
+plat_pktinfo_mark(int fd)
+{
+#if defined(ILLUMOS_PATHS)
+	pkt4_set(fd, 1);
+#else
+	(void) fd;
+#endif
+}
+
+void
 plat_pktinfo_dup(int from, int to)
 {
 #if defined(ILLUMOS_PATHS)

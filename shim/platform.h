@@ -330,6 +330,8 @@ void plat_pktinfo_note(int fd, int level, int name, const void *val,
     socklen_t len);
 void plat_pktinfo_forget(int lo, int hi);
 void plat_pktinfo_dup(int from, int to);
+/* fd asked for what the shim keeps (an exec's REUSEPORT_SHIM_PKT4). */
+void plat_pktinfo_mark(int fd);
 /* The plain recvmsg's header is XPG's (Linux), not 4.3BSD's (illumos). */
 extern const int plat_plain_msg_xpg;
 /* Linux's MSG_ERRQUEUE; 0 where there is none. */

@@ -615,6 +615,41 @@ pairs_round_trip(void **state)
 	assert_int_equal(r[0].out, -1);
 }
 
+/* A list of fds, "NAME=3,65535": written, read back, its room, its syntax. */
+static void
+fds_round_trip(void **state)
+{
+	const int fds[] = { 3, 65535, 0 }, neg[] = { 4, -1 };
+	int r[4];
+	char buf[32];
+
+	(void) state;
+	assert_int_equal(execenv_fds_format("P", fds, 3, buf, sizeof (buf)),
+	    strlen("P=3,65535,0"));
+	assert_string_equal(buf, "P=3,65535,0");
+	assert_int_equal(execenv_fds_parse(buf + 2, r, 4), 3);
+	assert_memory_equal(r, fds, sizeof (fds));
+	assert_int_equal(execenv_fds_format("P", fds, 0, buf, sizeof (buf)),
+	    2);
+	assert_string_equal(buf, "P=");
+	assert_int_equal(execenv_fds_parse("", r, 4), 0);
+	/* Exactly its room: the terminator's byte too, else -1. */
+	assert_int_equal(execenv_fds_format("P", fds, 2, buf,
+	    strlen("P=3,65535") + 1), strlen("P=3,65535"));
+	assert_int_equal(execenv_fds_format("P", fds, 2, buf,
+	    strlen("P=3,65535")), -1);
+	assert_int_equal(execenv_fds_format("P", neg, 2, buf, sizeof (buf)),
+	    -1);
+	/* Forged or broken: none of it. */
+	assert_int_equal(execenv_fds_parse("3,", r, 4), -1);
+	assert_int_equal(execenv_fds_parse(",3", r, 4), -1);
+	assert_int_equal(execenv_fds_parse("3 ,4", r, 4), -1);
+	assert_int_equal(execenv_fds_parse("-3", r, 4), -1);
+	assert_int_equal(execenv_fds_parse("2147483648", r, 4), -1);
+	assert_int_equal(execenv_fds_parse("1,2,3,4,5", r, 4), -1);
+	assert_int_equal(execenv_fds_parse("1,2,3,4", r, 4), 4);
+}
+
 /* The worst case the room is sized for fits; one byte less does not. */
 static void
 pairs_format_room(void **state)
@@ -740,6 +775,7 @@ main(void)
 		cmocka_unit_test(search_errors),
 		cmocka_unit_test(search_script),
 		cmocka_unit_test(pairs_round_trip),
+		cmocka_unit_test(fds_round_trip),
 		cmocka_unit_test(pairs_format_room),
 		cmocka_unit_test(pairs_parse_refuses),
 		cmocka_unit_test(replace_stale),
