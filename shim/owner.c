@@ -57,6 +57,7 @@ struct sep {
 	int		pids[STAT_PIDS];	/* who accepts, latest first */
 	int32_t		lopt[LOPT_MAX];	/* its listener options, */
 	unsigned	lopt_set;	/* where asked for (bit k) */
+	int		backlog;	/* its listen()'s, once it listened */
 };
 
 static struct {
@@ -301,6 +302,7 @@ op_ep_closed(void *ctx, size_t i)
 	o.seps[i].fd = -1;
 	o.seps[i].rxlen = 0;
 	o.seps[i].lopt_set = 0;
+	o.seps[i].backlog = 0;
 	o.lopt_dirty = 1;
 	o.paused = 0;	/* an fd came free */
 }
@@ -470,10 +472,28 @@ accept_conns(void)
 	}
 }
 
-/* The listener listens from the group's first bind; this sets its backlog. */
+static int live_member(size_t i);
+
+/*
+ * The listener listens from the group's first bind; this sets its
+ * backlog: the sum of its listening members' (natively each has its own
+ * queue that long; with the largest alone, a burst of connections while
+ * the workers were busy found the one queue full, and its SYNs were
+ * dropped where the kernel's group held them), never shrunk.  A
+ * negative one asks the kernel's most.
+ */
 static int
-do_listen(int backlog)
+do_listen(void)
 {
+	int64_t sum = 0;
+	int backlog;
+
+	for (size_t i = 0; i < o.g.n; i++) {
+		if (o.seps[i].fd >= 0 && live_member(i))
+			sum += o.seps[i].backlog < 0 ? INT_MAX :
+			    o.seps[i].backlog;
+	}
+	backlog = sum > INT_MAX ? INT_MAX : (int)sum;
 	if (backlog <= o.backlog)
 		return (0);
 	if (real.listen(o.lfd, backlog) != 0)
@@ -743,7 +763,10 @@ handle(size_t i, const struct proto_rec *r)
 	}
 	switch (r->type) {
 	case REC_LISTEN: {
-		int err = do_listen(r->arg);
+		int err;
+
+		o.seps[i].backlog = r->arg;
+		err = do_listen();
 
 		if (err == 0 && e->state != GCORE_LISTENING)
 			mirror(SB_LISTEN, i, 0, -1);
@@ -894,6 +917,7 @@ accept_members(void)
 		}
 		o.seps[i].fd = fd;
 		o.seps[i].rxlen = 0;
+		o.seps[i].backlog = 0;
 		memset(o.seps[i].pids, 0, sizeof (o.seps[i].pids));
 		if (plat_poller_set(o.poller, fd, EP_TOKEN(i), 1) != 0) {
 			shim_log(LOG_LVL_ERROR, "cannot watch a member: %s",

@@ -150,6 +150,7 @@ run_test udp-bad-way		t_udp_bad_way
 run_test udp-leftovers		t_udp_leftovers
 run_test udp-burst		t_udp_burst
 run_test udp-burst-shared	t_udp_burst_shared
+run_test tcp-burst		t_tcp_burst
 run_test udp-full		t_udp_full
 run_test dns-unbound		t_dns_unbound
 run_test dns-nsd		t_dns_nsd

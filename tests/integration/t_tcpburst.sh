@@ -1,0 +1,54 @@
+# A burst of connections while no member accepts (busy workers, a pause):
+# the kernel's group holds them in its members' accept queues, each as
+# long as its member's listen() asked; the shim's one listener must hold
+# the sum (it held the longest alone, and the SYNs past it were dropped
+# where the kernel's group completed them).  The members are sockets of
+# the script itself, which never accepts; it counts the connections
+# whose handshake completes.
+
+PY_TCPBURST='
+import select, socket, time
+
+BURST, BACKLOG = 700, 200   # more than one queue and the in-hand hold
+members = []
+for i in range(4):
+    m = socket.socket()
+    m.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    m.bind(("127.0.0.1", members[0].getsockname()[1] if members else 0))
+    m.listen(BACKLOG)
+    members.append(m)
+port = members[0].getsockname()[1]
+pending = {}
+for _ in range(BURST):
+    c = socket.socket()
+    c.setblocking(False)
+    c.connect_ex(("127.0.0.1", port))
+    pending[c.fileno()] = c
+done = 0
+p = select.poll()
+for fd in pending:
+    p.register(fd, select.POLLOUT)
+# Until all are done, or none for a while (a dropped SYN waits 1 s and more).
+while pending:
+    ev = p.poll(3000)
+    if not ev:
+        break
+    for fd, _ in ev:
+        c = pending.pop(fd)
+        p.unregister(fd)
+        if c.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
+            done += 1
+print("connected %d of %d" % (done, BURST))
+'
+
+t_tcp_burst() {
+	local n s
+	need_python
+	printf '%s' "$PY_TCPBURST" >"$TDIR/burst.py"
+	n=$(timeout 60 "$PYTHON" "$TDIR/burst.py" 2>&1)
+	[ "$n" = "connected 700 of 700" ] ||
+	    skip "natively the kernel's four queues did not hold the burst: $n"
+	s=$(timeout 60 "${SHIM[@]}" "$PYTHON" "$TDIR/burst.py" 2>&1)
+	note "native: $n; shim: $s"
+	[ "$s" = "$n" ] || fail "under the shim: $s (natively: $n)"
+}
