@@ -9,7 +9,7 @@
 PY_TCPBURST='
 import select, socket, time
 
-BURST, BACKLOG = 700, 200   # more than one queue and the in-hand hold
+BURST, BACKLOG = 700, 250   # more than one queue and the in-hand hold
 members = []
 for i in range(4):
     m = socket.socket()
