@@ -263,6 +263,58 @@ port_of(const struct sockaddr_storage *ss)
 }
 
 /*
+ * Entry i names the same member (its ctl) as an earlier entry that was
+ * taken: fd, a dup of that one's, takes its sock.  1 if so (done with
+ * entry i either way), else 0.
+ */
+static int
+dup_of_earlier(struct pairs *p, size_t i)
+{
+	const struct execenv_pair *e = &p->p[i];
+	sigset_t saved;
+	size_t j;
+
+	p->sk[i] = NULL;
+	for (j = 0; j < i && (p->sk[j] == NULL || p->p[j].ctl != e->ctl); j++)
+		;
+	if (j == i)
+		return (0);
+	fdtab_lock(&saved);
+	if (same_file(p->p[j].fd, e->fd) && !fdtab_maybe(e->fd) &&
+	    fdtab_put(e->fd, p->sk[j]) == 0)
+		p->sk[i] = p->sk[j];
+	fdtab_unlock(&saved);
+	return (1);
+}
+
+/*
+ * ctl is a connection to a group of ours (its peer's name says which:
+ * its address into ga, gl, and its protocol) whose owner has our uid:
+ * 0, else -1.
+ */
+static int
+ctl_group(int ctl, const char *dir, struct sockaddr_storage *ga,
+    socklen_t *gl, enum rv_proto *proto)
+{
+	struct sockaddr_un un;
+	socklen_t ul = sizeof (un);
+	uid_t uid;
+	int fam;
+
+	memset(&un, 0, sizeof (un));
+	if (fdtab_hidden(ctl) || sock_of(ctl, SOCK_STREAM, &fam) != 0 ||
+	    fam != AF_UNIX ||
+	    real.getpeername(ctl, (struct sockaddr *)&un, &ul) != 0 ||
+	    un.sun_family != AF_UNIX)
+		return (-1);
+	un.sun_path[sizeof (un.sun_path) - 1] = '\0';
+	if (rv_parse_peer_proto(dir, un.sun_path, ga, gl, proto) != 0 ||
+	    plat_peer_euid(ctl, &uid) != 0 || uid != geteuid())
+		return (-1);
+	return (0);
+}
+
+/*
  * Entry i names a dispatched UDP member (fd:shadow:ctl:out): fd its
  * queue, a Unix datagram socket; ctl a connection to a UDP group of ours
  * (its peer's name says which, and our uid is its owner's); out a UDP
@@ -276,39 +328,20 @@ adopt_udp(struct pairs *p, size_t i, const char *dir)
 {
 	const struct execenv_pair *e = &p->p[i];
 	struct sockaddr_storage ga, ob;
-	struct sockaddr_un un;
 	struct shim_sock *sk;
 	enum rv_proto proto;
-	socklen_t ul = sizeof (un), gl, ol = sizeof (ob);
+	socklen_t gl, ol = sizeof (ob);
 	sigset_t saved;
-	uid_t uid;
 	size_t j;
 	int fam;
 
-	p->sk[i] = NULL;
-	for (j = 0; j < i && (p->sk[j] == NULL || p->p[j].ctl != e->ctl); j++)
-		;
-	if (j < i) {
-		fdtab_lock(&saved);
-		if (same_file(p->p[j].fd, e->fd) && !fdtab_maybe(e->fd) &&
-		    fdtab_put(e->fd, p->sk[j]) == 0)
-			p->sk[i] = p->sk[j];
-		fdtab_unlock(&saved);
+	if (dup_of_earlier(p, i))
 		return (0);
-	}
-	memset(&un, 0, sizeof (un));
 	memset(&ob, 0, sizeof (ob));
-	if (fdtab_maybe(e->fd) || fdtab_hidden(e->ctl) ||
-	    fdtab_hidden(e->out) ||
+	if (fdtab_maybe(e->fd) || fdtab_hidden(e->out) ||
 	    sock_of(e->fd, SOCK_DGRAM, &fam) != 0 || fam != AF_UNIX ||
-	    sock_of(e->ctl, SOCK_STREAM, &fam) != 0 || fam != AF_UNIX ||
-	    real.getpeername(e->ctl, (struct sockaddr *)&un, &ul) != 0 ||
-	    un.sun_family != AF_UNIX)
-		goto stale;
-	un.sun_path[sizeof (un.sun_path) - 1] = '\0';
-	if (rv_parse_peer_proto(dir, un.sun_path, &ga, &gl, &proto) != 0 ||
-	    proto != RV_UDP || plat_peer_euid(e->ctl, &uid) != 0 ||
-	    uid != geteuid() ||
+	    ctl_group(e->ctl, dir, &ga, &gl, &proto) != 0 ||
+	    proto != RV_UDP ||
 	    real.getsockname(e->out, (struct sockaddr *)&ob, &ol) != 0 ||
 	    sock_of(e->out, SOCK_DGRAM, &fam) != 0 ||
 	    ob.ss_family != ga.ss_family || port_of(&ob) != port_of(&ga) ||
@@ -367,37 +400,17 @@ adopt_shared(struct pairs *p, size_t i, const char *dir)
 {
 	const struct execenv_pair *e = &p->p[i];
 	struct sockaddr_storage ga, sb;
-	struct sockaddr_un un;
 	struct shim_sock *sk;
 	enum rv_proto proto;
-	socklen_t ul = sizeof (un), gl, sl = sizeof (sb);
+	socklen_t gl, sl = sizeof (sb);
 	sigset_t saved;
-	uid_t uid;
-	size_t j;
 	int fam;
 
-	p->sk[i] = NULL;
-	for (j = 0; j < i && (p->sk[j] == NULL || p->p[j].ctl != e->ctl); j++)
-		;
-	if (j < i) {
-		fdtab_lock(&saved);
-		if (same_file(p->p[j].fd, e->fd) && !fdtab_maybe(e->fd) &&
-		    fdtab_put(e->fd, p->sk[j]) == 0)
-			p->sk[i] = p->sk[j];
-		fdtab_unlock(&saved);
+	if (dup_of_earlier(p, i))
 		return (0);
-	}
-	memset(&un, 0, sizeof (un));
 	memset(&sb, 0, sizeof (sb));
-	if (fdtab_maybe(e->fd) || fdtab_maybe(e->ctl) ||
-	    fdtab_hidden(e->ctl) || e->ctl == e->fd ||
-	    sock_of(e->ctl, SOCK_STREAM, &fam) != 0 || fam != AF_UNIX ||
-	    real.getpeername(e->ctl, (struct sockaddr *)&un, &ul) != 0 ||
-	    un.sun_family != AF_UNIX)
-		goto stale;
-	un.sun_path[sizeof (un.sun_path) - 1] = '\0';
-	if (rv_parse_peer_proto(dir, un.sun_path, &ga, &gl, &proto) != 0 ||
-	    plat_peer_euid(e->ctl, &uid) != 0 || uid != geteuid() ||
+	if (fdtab_maybe(e->fd) || fdtab_maybe(e->ctl) || e->ctl == e->fd ||
+	    ctl_group(e->ctl, dir, &ga, &gl, &proto) != 0 ||
 	    sock_of(e->fd, proto == RV_UDP ? SOCK_DGRAM : SOCK_STREAM,
 	    &fam) != 0 || fam != ga.ss_family ||
 	    real.getsockname(e->fd, (struct sockaddr *)&sb, &sl) != 0 ||

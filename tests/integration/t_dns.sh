@@ -3,16 +3,9 @@
 # per thread), under the shim, answering queries from many source ports,
 # every one right.  A tiny stub client (PY_DNS) asks; no dig needed.
 
-# PY_DNS PORT COUNT CLIENTS WINDOW: COUNT queries from CLIENTS sockets
-# in turn, at most WINDOW unanswered: a.test A (want 192.0.2.1),
-# nope.test A (want NXDOMAIN) and who.test TXT (which server answered).
-# Prints "answered N of COUNT", "wrong N" (with the first few reasons on
-# stderr) and "who NAME:COUNT ...".  No retries: every query must be
-# answered once.  PY_DNS PORT who: one who.test query from a fresh
-# socket, its TXT or "none".
-PY_DNS='
-import os, random, select, socket, struct, sys, time
-
+# PY_DNS_WIRE: a DNS query's bytes and an answer's records, for the
+# stub resolvers here and in t_nsd.sh.
+PY_DNS_WIRE='
 def query(qid, name, qtype):
     q = struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 0)
     for label in name.split("."):
@@ -44,6 +37,17 @@ def answer(m):
         rrs.append((t, m[i:i + ln]))
         i += ln
     return qid, fl & 0xF, rrs
+'
+
+# PY_DNS PORT COUNT CLIENTS WINDOW: COUNT queries from CLIENTS sockets
+# in turn, at most WINDOW unanswered: a.test A (want 192.0.2.1),
+# nope.test A (want NXDOMAIN) and who.test TXT (which server answered).
+# Prints "answered N of COUNT", "wrong N" (with the first few reasons on
+# stderr) and "who NAME:COUNT ...".  No retries: every query must be
+# answered once.  PY_DNS PORT who: one who.test query from a fresh
+# socket, its TXT or "none".
+PY_DNS="$PY_DNS_WIRE"'
+import os, random, select, socket, struct, sys, time
 
 KINDS = [("a.test", 1), ("nope.test", 1), ("who.test", 16)]
 

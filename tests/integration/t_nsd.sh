@@ -35,39 +35,8 @@
 # kill -9 it, then wait for the rest.
 # Both print "answered N of TOTAL" and "wrong N" (first reasons on
 # stderr); burst with PID also "before N", answered before the kill.
-PY_NSD='
+PY_NSD="$PY_DNS_WIRE"'
 import os, select, signal, socket, struct, sys, threading, time
-
-def query(qid, name, qtype):
-    q = struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 0)
-    for label in name.split("."):
-        q += bytes([len(label)]) + label.encode()
-    return q + b"\0" + struct.pack("!HH", qtype, 1)
-
-def skip_name(m, i):
-    while True:
-        n = m[i]
-        if n == 0:
-            return i + 1
-        if n & 0xC0 == 0xC0:
-            return i + 2
-        i += 1 + n
-
-def answer(m):
-    qid, fl, qd, an = struct.unpack_from("!HHHH", m)
-    if not fl & 0x8000:
-        raise ValueError("not a response")
-    i = 12
-    for _ in range(qd):
-        i = skip_name(m, i) + 4
-    rrs = []
-    for _ in range(an):
-        i = skip_name(m, i)
-        t, c, ttl, ln = struct.unpack_from("!HHIH", m, i)
-        i += 10
-        rrs.append((t, m[i:i + ln]))
-        i += ln
-    return qid, fl & 0xF, rrs
 
 KINDS = [("a.test", 1, lambda rc, rrs: rc == 0 and rrs == [(1, bytes([192, 0, 2, 1]))]),
          ("nope.test", 1, lambda rc, rrs: rc == 3 and not rrs),

@@ -41,14 +41,7 @@ while pending:
 print("connected %d of %d" % (done, BURST))
 '
 
+# (burst_oracle: t_udpburst.sh)
 t_tcp_burst() {
-	local n s
-	need_python
-	printf '%s' "$PY_TCPBURST" >"$TDIR/burst.py"
-	n=$(timeout 60 "$PYTHON" "$TDIR/burst.py" 2>&1)
-	[ "$n" = "connected 700 of 700" ] ||
-	    skip "natively the kernel's four queues did not hold the burst: $n"
-	s=$(timeout 60 "${SHIM[@]}" "$PYTHON" "$TDIR/burst.py" 2>&1)
-	note "native: $n; shim: $s"
-	[ "$s" = "$n" ] || fail "under the shim: $s (natively: $n)"
+	burst_oracle tcpburst "connected 700 of 700" "$PY_TCPBURST"
 }

@@ -49,21 +49,33 @@ while n < BURST:
 print("received %d of %d" % (n, BURST))
 '
 
-# udp_burst WAY: the burst, natively and in that way of the shim's
-# (shared: the members read the one socket themselves, which must hold
-# what their four would).
-udp_burst() {
-	local n s
+# burst_oracle NAME WANT SCRIPT [VAR=VAL...] [-- ARG...]: SCRIPT natively,
+# which must print WANT (else SKIP: the kernel's own did not hold the
+# burst), then under the shim with the VAR=VALs, given the ARGs there;
+# it must print the same.
+burst_oracle() {
+	local name=$1 want=$2 script=$3 n s envs=()
+	shift 3
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do envs+=("$1"); shift; done
+	[ $# -gt 0 ] && shift
 	need_python
-	printf '%s' "$PY_UDPBURST" >"$TDIR/burst.py"
-	n=$(timeout 30 "$PYTHON" "$TDIR/burst.py" 2>&1)
-	[ "$n" = "received 400 of 400" ] ||
-	    skip "natively the kernel's four sockets did not hold the burst: $n"
-	s=$(timeout 30 "${SHIM[@]}" "REUSEPORT_SHIM_UDP=$1" "$PYTHON" \
-	    "$TDIR/burst.py" "$BUILD/reuseport-shim" 2>&1)
+	printf '%s' "$script" >"$TDIR/$name.py"
+	n=$(timeout 60 "$PYTHON" "$TDIR/$name.py" 2>&1)
+	[ "$n" = "$want" ] ||
+	    skip "natively the kernel's own did not hold the burst: $n"
+	s=$(timeout 60 "${SHIM[@]}" "${envs[@]}" "$PYTHON" "$TDIR/$name.py" \
+	    "$@" 2>&1)
 	note "native: $n; shim: $s"
 	[ "$s" = "$n" ] || fail "under the shim: $s (natively: $n)"
 }
 
-t_udp_burst() { udp_burst hash; }
-t_udp_burst_shared() { udp_burst shared; }
+# The burst, in a dispatched way and in the shared one (whose members
+# read the one socket themselves, which must hold what their four would).
+t_udp_burst() {
+	burst_oracle udpburst "received 400 of 400" "$PY_UDPBURST" \
+	    REUSEPORT_SHIM_UDP=hash -- "$BUILD/reuseport-shim"
+}
+t_udp_burst_shared() {
+	burst_oracle udpburst "received 400 of 400" "$PY_UDPBURST" \
+	    REUSEPORT_SHIM_UDP=shared -- "$BUILD/reuseport-shim"
+}
