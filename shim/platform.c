@@ -481,7 +481,10 @@ plat_peer_euid(int fd, uid_t *euid)
 	*euid = uc.uid;
 	return (0);
 #elif defined(__sun)
-	/* getpeerucred(3C): the credentials the peer had at connect/listen. */
+	/*
+	 * getpeerucred(3C): a connecting peer's at connect, a listener's
+	 * as it made its socket (tl keeps the cred of its open).
+	 */
 	ucred_t *uc = NULL;
 
 	if (getpeerucred(fd, &uc) != 0)
