@@ -1329,6 +1329,12 @@ owner_takeover(const struct owner_args *a, const struct standby_member *m,
 		}
 		adopted++;
 	}
+	/*
+	 * The dead owner's members' backlogs are not known here: its
+	 * listener keeps the queue it set, which a first LISTEN after the
+	 * takeover would shrink to one member's.
+	 */
+	o.backlog = INT_MAX;
 	shim_log(LOG_LVL_WARN, "the owner of %s died; took over its %zu "
 	    "member(s) (takeover %u); %u connection(s) it had accepted and "
 	    "not yet sent are lost", a->path, adopted, nth, held);

@@ -506,7 +506,8 @@ recv_merged(int fd, struct msghdr *m, int flags, const struct udp_io *u,
 			size_t c = m->msg_iov[k].iov_len < placed - off ?
 			    m->msg_iov[k].iov_len : placed - off;
 
-			memcpy(m->msg_iov[k].iov_base, bounce + off, c);
+			if (c > 0)
+				memcpy(m->msg_iov[k].iov_base, bounce + off, c);
 			off += c;
 		}
 	}
@@ -516,9 +517,13 @@ recv_merged(int fd, struct msghdr *m, int flags, const struct udp_io *u,
 	return (r);
 }
 
-ssize_t
-udp_recvmsg(int fd, struct msghdr *m, int flags, const struct udp_io *u,
-    int xpg)
+/*
+ * udp_recvmsg, and readv's (which takes IOV_MAX entries where illumos's
+ * recvmsg takes 16): a vector of up to max entries.
+ */
+static ssize_t
+recv_vec(int fd, struct msghdr *m, int flags, const struct udp_io *u,
+    int xpg, size_t max)
 {
 	struct iovec small[UDP_IOV_SMALL + 1], *iov = small;
 	size_t n = (size_t)m->msg_iovlen;
@@ -529,7 +534,7 @@ udp_recvmsg(int fd, struct msghdr *m, int flags, const struct udp_io *u,
 	if (flags & plat_msg_errqueue)
 		return (xpg ? real_recvmsg_xpg(u->out, m, flags) :
 		    real.recvmsg(u->out, m, flags));
-	if (n > (size_t)plat_msg_iov_max) {
+	if (n > max) {
 		errno = EMSGSIZE;
 		return (-1);
 	}
@@ -554,6 +559,13 @@ udp_recvmsg(int fd, struct msghdr *m, int flags, const struct udp_io *u,
 		errno = e;
 	}
 	return (r);
+}
+
+ssize_t
+udp_recvmsg(int fd, struct msghdr *m, int flags, const struct udp_io *u,
+    int xpg)
+{
+	return (recv_vec(fd, m, flags, u, xpg, (size_t)plat_msg_iov_max));
 }
 
 ssize_t
@@ -603,7 +615,7 @@ udp_readv(int fd, const struct iovec *iov, int iovcnt,
 	memset(&m, 0, sizeof (m));
 	m.msg_iov = (struct iovec *)(uintptr_t)iov;
 	m.msg_iovlen = iovcnt;
-	return (udp_recvmsg(fd, &m, 0, u, 1));
+	return (recv_vec(fd, &m, 0, u, 1, UDP_IOV_KERNEL));
 }
 
 /* The largest time_t, signed as both systems have it. */
