@@ -220,7 +220,7 @@ set_on_udp(int fd, struct shim_sock *sk, int level, int name,
 {
 	unsigned was = sk->pktinfo;
 	enum plat_opt_class c;
-	int sh, grew = 0;
+	int sh, resized = 0;
 
 	if (plat_opt_fixed_at_bind(level, name)) {
 		errno = EINVAL;
@@ -256,7 +256,7 @@ set_on_udp(int fd, struct shim_sock *sk, int level, int name,
 	if (c == PLAT_OPT_RCVBUF && sk->tell_rcvbuf) {
 		int b = plat_rcvbuf(sh);
 
-		grew = b != sk->rcvbuf;
+		resized = b != sk->rcvbuf;
 		sk->rcvbuf = b;
 	}
 	/*
@@ -264,10 +264,9 @@ set_on_udp(int fd, struct shim_sock *sk, int level, int name,
 	 * gives it only while a member asks.  Told after the unlock, on a
 	 * copy of the connection (a close cannot hand its number on).
 	 */
-	if (((((was ^ sk->pktinfo) & PLAT_PKT_REPORTS) && sk->tell_reports) ||
-	    grew) && sk->ctl >= 0 && (*tell = real.fcntl(sk->ctl,
-	    F_DUPFD_CLOEXEC, 3)) >= 0)
-		*tell = fdtab_hide_away(*tell);
+	if ((((was ^ sk->pktinfo) & PLAT_PKT_REPORTS) && sk->tell_reports) ||
+	    resized)
+		*tell = udp_tell_copy(sk);
 	return (0);
 }
 

@@ -121,7 +121,7 @@ direct_install(int fd, int ctl, const struct sockaddr_storage *ss,
 	struct shim_sock *sk;
 	int shared = welcome->arg == SHIM_POLICY_SHARED;
 	int data = -1, out = -1, shadow = -1, fl, own, e, features = 0;
-	int t = -1, rcvbuf = 0;
+	int t = -1, rcvbuf = 0, dflt = -1;
 	unsigned want = 0;
 	sigset_t saved;
 
@@ -135,6 +135,9 @@ direct_install(int fd, int ctl, const struct sockaddr_storage *ss,
 		errno = e;
 		return (-1);
 	}
+	/* The buffer the owner counts an untold member at: a new socket's. */
+	if (features & PROTO_DGRAM_RCVBUF)
+		dflt = plat_rcvbuf_default(ss->ss_family);
 	fdtab_lock(&saved);
 	if ((sk = fdtab_get_or_new(fd, ss->ss_family)) == NULL)
 		goto fail;
@@ -189,13 +192,9 @@ direct_install(int fd, int ctl, const struct sockaddr_storage *ss,
 	sk->family = ss->ss_family;
 	memcpy(&sk->addr, ss, len);
 	sk->addrlen = len;
-	/*
-	 * Its buffer, told before a burst can overflow it, where it is not
-	 * the one the owner counts a member at (a new socket's).
-	 */
-	if (sk->tell_rcvbuf && sk->rcvbuf != plat_rcvbuf_default(sk->family) &&
-	    (t = real.fcntl(sk->ctl, F_DUPFD_CLOEXEC, 3)) >= 0)
-		t = fdtab_hide_away(t);
+	/* Its buffer, told before a burst can overflow it. */
+	if (sk->tell_rcvbuf && sk->rcvbuf != dflt)
+		t = udp_tell_copy(sk);
 	want = sk->pktinfo;
 	rcvbuf = sk->rcvbuf;
 	fdtab_unlock(&saved);
@@ -236,6 +235,16 @@ tell(int ctl, unsigned want, int rcvbuf)
 		    "took what this member asks (TTL, TOS, its receive "
 		    "buffer): %s", strerror(errno));
 	errno = saved;
+}
+
+int
+udp_tell_copy(const struct shim_sock *sk)
+{
+	int t;
+
+	if (sk->ctl < 0 || (t = real.fcntl(sk->ctl, F_DUPFD_CLOEXEC, 3)) < 0)
+		return (-1);
+	return (fdtab_hide_away(t));
 }
 
 void

@@ -58,6 +58,12 @@ int direct_install(int fd, int ctl, const struct sockaddr_storage *ss,
  * answer may have come first).
  */
 void udp_tell_owner(int fd, int tell, unsigned want, int rcvbuf);
+/*
+ * The copy of sk's connection to its owner that udp_tell_owner takes:
+ * hidden, or -1.  The table's lock held (a close cannot hand the number
+ * on before the copy is made).
+ */
+int udp_tell_copy(const struct shim_sock *sk);
 
 /* What a dispatched member's data calls need, read under the lock. */
 struct udp_io {
