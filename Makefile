@@ -159,10 +159,16 @@ ILLUMOS_INC ?= ../shared/illumos/include
 illumos-check:
 	@sh tests/illumos/check.sh "$(ILLUMOS_INC)"
 
-# The mechanical part of illumos's cstyle over the shipped sources.
+# The mechanical part of illumos's cstyle over the shipped sources; and
+# a line with each fault it checks must still be refused.
 cstyle:
-	@awk -f tests/cstyle.awk shim/*.c shim/*.h include/*.h tools/*.c && \
-	    echo "cstyle: ok"
+	@awk -f tests/cstyle.awk shim/*.c shim/*.h include/*.h tools/*.c
+	@printf '%b\n' '        x = 1;' 'if(x) {' '\treturn x;' '\ty = 1; ' \
+	    '\t// c' '\tf(a,b);' '\tif (x){' '\t}else {' '\t}' '\telse {' \
+	    '\tx = 0123456789012345678901234567890123456789012345678901234567890123456789;' | \
+	    awk -f tests/cstyle.awk | awk -F': ' '{ print $$2 }' | sort -u | \
+	    { [ "$$(wc -l)" -ge 10 ] || { echo "cstyle: the checker misses a fault"; exit 1; }; }
+	@echo "cstyle: ok"
 
 # The kernel-oracle probes under the shim, run by valgrind's memcheck.
 test-valgrind: all

@@ -149,6 +149,7 @@ run_test udp-connect		t_udp_connect
 run_test udp-bad-way		t_udp_bad_way
 run_test udp-leftovers		t_udp_leftovers
 run_test udp-burst		t_udp_burst
+run_test udp-burst-after	t_udp_burst_after
 run_test udp-burst-shared	t_udp_burst_shared
 run_test tcp-burst		t_tcp_burst
 run_test udp-full		t_udp_full

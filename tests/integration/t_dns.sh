@@ -37,6 +37,20 @@ def answer(m):
         rrs.append((t, m[i:i + ln]))
         i += ln
     return qid, fl & 0xF, rrs
+
+def clients(n):
+    """n non-blocking UDP sockets on 127.0.0.1, a poll of them, and
+    the index of each by fd: (sockets, poll, index)"""
+    cs, fdk = [], {}
+    p = select.poll()
+    for k in range(n):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("127.0.0.1", 0))
+        s.setblocking(False)
+        cs.append(s)
+        p.register(s, select.POLLIN)
+        fdk[s.fileno()] = k
+    return cs, p, fdk
 '
 
 # PY_DNS PORT COUNT CLIENTS WINDOW: COUNT queries from CLIENTS sockets
@@ -79,17 +93,7 @@ if sys.argv[2] == "who":
     sys.exit(0)
 
 count, nclients, window = map(int, sys.argv[2:5])
-cs = []
-for k in range(nclients):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    s.setblocking(False)
-    cs.append(s)
-p = select.poll()
-fdk = {}
-for k, s in enumerate(cs):
-    p.register(s, select.POLLIN)
-    fdk[s.fileno()] = k
+cs, p, fdk = clients(nclients)
 ids = random.Random(port).sample(range(65536), count)
 out = {}                        # qid -> (client, kind)
 answered = wrong = nxt = 0

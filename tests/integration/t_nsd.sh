@@ -110,17 +110,7 @@ def burst(port, count, pid):
         t = time.monotonic() + 5
         while not stopped(pid) and time.monotonic() < t:
             time.sleep(0.01)
-    cs = []
-    for k in range(min(count, 250)):
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.bind(("127.0.0.1", 0))
-        s.setblocking(False)
-        cs.append(s)
-    p = select.poll()
-    fdk = {}
-    for k, s in enumerate(cs):
-        p.register(s, select.POLLIN)
-        fdk[s.fileno()] = k
+    cs, p, fdk = clients(min(count, 250))
     for k in range(count):
         cs[k % len(cs)].sendto(query(k, *KINDS[k % 3][:2]), ("127.0.0.1", port))
     out = set(range(count))
