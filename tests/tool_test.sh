@@ -622,34 +622,54 @@ while True:
     s.sendto(tag + data, peer)
 EOF
 # udpclient.py PORT N FLOWS: N datagrams to 127.0.0.1:PORT, one at a time,
-# from FLOWS sockets in turn, each waiting up to 2 s for its answer.
+# from FLOWS sockets in turn, each sent once the one before is answered.
+# An answer is awaited for as long as it takes, up to one deadline for
+# the whole run (30 s: a bound on a hang, never a pace; only a lost
+# datagram reaches it); a datagram unanswered by then is lost, and so is
+# each one after it (not sent).
 # Prints "answered A lost L badsrc B", then "pid P N" per server that
 # answered, then "flows K" (K: most servers any one flow reached).
 cat >"$TMP/udpclient.py" <<'EOF'
-import collections, socket, sys
+import collections, socket, sys, time
 port, n, nflows = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 dst = ("127.0.0.1", port)
+deadline = time.monotonic() + 30
 flows = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
          for _ in range(nflows)]
 for f in flows:
-    f.settimeout(2)
     f.bind(("127.0.0.1", 0))
+
+
+def answer(f, msg):
+    """msg's answer on f: (data, src), or None at the deadline."""
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        f.settimeout(left)
+        try:
+            data, src = f.recvfrom(65536)
+        except socket.timeout:
+            return None
+        # Only msg's answer counts, not another datagram's.
+        if data.split(b" ", 1)[1] == msg:
+            return data, src
+
+
 answered = lost = badsrc = 0
 pids = collections.Counter()
 reached = collections.defaultdict(set)
 for i in range(n):
     f = flows[i % nflows]
     msg = b"datagram %d" % i
-    f.sendto(msg, dst)
-    try:
-        while True:
-            data, src = f.recvfrom(65536)
-            # A late answer to a datagram counted lost: not this one.
-            if data.split(b" ", 1)[1] == msg:
-                break
-    except socket.timeout:
+    got = None
+    if time.monotonic() < deadline:
+        f.sendto(msg, dst)
+        got = answer(f, msg)
+    if got is None:
         lost += 1
         continue
+    data, src = got
     # The answer must come from the group's address, as the kernel's.
     if src[:2] != dst:
         badsrc += 1
