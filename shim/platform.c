@@ -570,6 +570,21 @@ plat_rcvbuf_default(int family)
 	return (v);
 }
 
+int
+plat_pair_bytes(int want)
+{
+#if defined(PLAT_LIKE_ILLUMOS)
+	/*
+	 * Linux keeps twice, and takes one datagram up to that: a 64 KB
+	 * datagram and its header must pass, as through illumos's tl.
+	 */
+	(void) want;
+	return (40 << 10);
+#else
+	return (want);
+#endif
+}
+
 void
 plat_rcvbuf_set(int fd, int bytes)
 {
@@ -788,7 +803,7 @@ plat_free(void *p, size_t size)
 struct plat_poller {
 	int		pfd;	/* the port, or the epoll fd */
 	int		*fd;	/* by token: the fd, or -1 */
-	uint8_t		*want;	/* by token: watch for input */
+	uint8_t		*want;	/* by token: PLAT_POLL_IN, _OUT, or 0 */
 	uint8_t		*armed;	/* by token: associated now */
 	uint32_t	*fired;	/* tokens returned by the last wait */
 	size_t		nfired;
@@ -796,16 +811,18 @@ struct plat_poller {
 };
 
 static int
-os_arm(struct plat_poller *p, int fd, uint32_t token)
+os_arm(struct plat_poller *p, int fd, uint32_t token, int on)
 {
 #if defined(__sun)
-	return (port_associate(p->pfd, PORT_SOURCE_FD, (uintptr_t)fd, POLLIN,
-	    (void *)(uintptr_t)token));
+	return (port_associate(p->pfd, PORT_SOURCE_FD, (uintptr_t)fd,
+	    ((on & PLAT_POLL_IN) ? POLLIN : 0) |
+	    ((on & PLAT_POLL_OUT) ? POLLOUT : 0), (void *)(uintptr_t)token));
 #else
 	struct epoll_event ev;
 
 	memset(&ev, 0, sizeof (ev));
-	ev.events = EPOLLIN | EPOLLONESHOT;
+	ev.events = EPOLLONESHOT | ((on & PLAT_POLL_IN) ? EPOLLIN : 0) |
+	    ((on & PLAT_POLL_OUT) ? EPOLLOUT : 0);
 	ev.data.u32 = token;
 	if (epoll_ctl(p->pfd, EPOLL_CTL_MOD, fd, &ev) == 0)
 		return (0);
@@ -931,10 +948,15 @@ plat_poller_set(struct plat_poller *p, int fd, uint32_t token, int on)
 		os_disarm(p, p->fd[token]);
 		p->armed[token] = 0;
 	}
+	/* Armed for something else: associated again, as it is wanted now. */
+	if (p->armed[token] && p->want[token] != on && on) {
+		os_disarm(p, fd);
+		p->armed[token] = 0;
+	}
 	p->fd[token] = fd;
-	p->want[token] = on != 0;
+	p->want[token] = (uint8_t)on;
 	if (on && !p->armed[token]) {
-		if (os_arm(p, fd, token) != 0)
+		if (os_arm(p, fd, token, on) != 0)
 			return (-1);
 		p->armed[token] = 1;
 	} else if (!on && p->armed[token]) {
@@ -966,7 +988,7 @@ plat_poller_wait(struct plat_poller *p, uint32_t *tokens, int max,
 		uint32_t t = p->fired[i];
 
 		if (t < p->cap && p->want[t] && !p->armed[t] &&
-		    p->fd[t] >= 0 && os_arm(p, p->fd[t], t) == 0)
+		    p->fd[t] >= 0 && os_arm(p, p->fd[t], t, p->want[t]) == 0)
 			p->armed[t] = 1;
 	}
 	p->nfired = 0;
@@ -1011,7 +1033,8 @@ plat_poller_set(struct plat_poller *p, int fd, uint32_t token, int on)
 	struct epoll_event ev;
 
 	memset(&ev, 0, sizeof (ev));
-	ev.events = on ? EPOLLIN : 0;
+	ev.events = ((on & PLAT_POLL_IN) ? EPOLLIN : 0) |
+	    ((on & PLAT_POLL_OUT) ? EPOLLOUT : 0);
 	ev.data.u32 = token;
 	if (epoll_ctl(p->epfd, EPOLL_CTL_MOD, fd, &ev) == 0)
 		return (0);
@@ -1080,7 +1103,8 @@ plat_poller_set(struct plat_poller *p, int fd, uint32_t token, int on)
 		p->cap = nc;
 	}
 	p->fds[token].fd = on ? fd : -1;
-	p->fds[token].events = POLLIN;
+	p->fds[token].events = (short)(((on & PLAT_POLL_IN) ? POLLIN : 0) |
+	    ((on & PLAT_POLL_OUT) ? POLLOUT : 0));
 	if (token >= p->n)
 		p->n = token + 1;
 	return (0);

@@ -140,6 +140,13 @@ extern const int plat_msg_iov_max;
 int plat_rcvbuf(int fd);
 int plat_rcvbuf_default(int family);
 void plat_rcvbuf_set(int fd, int bytes);
+/*
+ * The buffer to ask for a UDP member's forwarding pair: want; in the
+ * build that takes illumos's paths on Linux, about what illumos's pair
+ * holds whatever it is asked (21 KB), so that the owner's own queue for
+ * a member whose pair is full (udpowner.c) runs in the tests.
+ */
+int plat_pair_bytes(int want);
 /* req (shim_ioctl's) is FIONREAD. */
 int plat_is_fionread(unsigned long req);
 /*
@@ -210,12 +217,17 @@ void plat_free(void *p, size_t size);
  * The owner's readiness poller: epoll on Linux, event ports on illumos
  * (and their one-shot logic over EPOLLONESHOT in the PLAT_LIKE_ILLUMOS
  * build), poll(2) elsewhere.  Each fd has a token
- * (a small dense integer); wait returns the tokens of readable fds, so the
+ * (a small dense integer); wait returns the tokens of ready fds, so the
  * owner's work per wakeup is what is ready, not every endpoint it has.
  */
 struct plat_poller;
 struct plat_poller *plat_poller_new(void);
-/* Watch fd for input under token, or stop watching it (on == 0). */
+#define	PLAT_POLL_IN	1
+#define	PLAT_POLL_OUT	2
+/*
+ * Watch fd under token for what on says (PLAT_POLL_IN, PLAT_POLL_OUT,
+ * both), or stop watching it (on == 0).
+ */
 int plat_poller_set(struct plat_poller *p, int fd, uint32_t token, int on);
 /* Forget fd before it is closed. */
 void plat_poller_del(struct plat_poller *p, int fd, uint32_t token);

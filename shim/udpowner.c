@@ -7,8 +7,10 @@
  * its fd limit allows, a joiner beyond is refused), answers status
  * clients, and in the dispatched ways reads the datagrams in batches
  * and forwards each to the member the policy picks.  A forward
- * never waits: a member whose queue is full loses that datagram, counted
- * as its drop, as the kernel drops what a full socket cannot take.  With
+ * never waits: what a member's queue has no room for is held here for
+ * it (dqueue.h), up to its buffer, and sent when it reads; beyond that
+ * it is dropped, counted as its drop, as the kernel drops what a full
+ * socket cannot take.  With
  * no member left the socket is not read: datagrams wait in the kernel's
  * queue for the next member during the linger.  It exits when the last
  * member is gone, which frees the port.
@@ -26,6 +28,7 @@
 
 #include "config.h"
 #include "dgram.h"
+#include "dqueue.h"
 #include "log.h"
 #include "owner.h"
 #include "platform.h"
@@ -43,6 +46,8 @@
 #define	TOK_SOCK	1
 #define	TOK_SB		2	/* the standby's end of the mirror */
 #define	TOK_M(i)	((uint32_t)(3 + (i)))
+/* A member's queue has room again, for what we hold for it. */
+#define	TOK_D(i)	((uint32_t)(3 + UDP_MEMBERS + (i)))
 #define	SB_RETRY_MS	1000	/* a standby that died, again */
 #define	SB_RETRY_MAX_MS	60000	/* after failures, doubling up to this */
 /* A member's queue: what its pair holds before we drop (SO_SNDBUF). */
@@ -64,6 +69,8 @@ struct umember {
 	int		rcvbuf;		/* its receive buffer; 0: not told */
 	uint64_t	delivered;
 	uint32_t	drops;
+	struct dqueue	held;		/* for it while its queue is full */
+	int		waiting;	/* held's: dfd watched for room */
 };
 
 static struct {
@@ -104,6 +111,8 @@ static struct {
 					/* socket's */
 } u;
 
+static int flush(size_t i);
+
 static int
 dispatched(void)
 {
@@ -129,7 +138,8 @@ tell_end(size_t i)
  * it lets the group's socket go (else members that will never be given a
  * datagram again keep the port bound).  One whose queue is full is told
  * when it has read some, or has left; the name and the socket are gone
- * meanwhile, so the next group can start.
+ * meanwhile, so the next group can start.  What we hold for one goes
+ * first: it came before the end, as it would be in its own socket.
  */
 static void
 tell_members(void)
@@ -137,13 +147,14 @@ tell_members(void)
 	uint64_t deadline = util_deadline(END_WAIT_MS);
 	struct pollfd p[2 * UDP_MEMBERS];
 	size_t who[UDP_MEMBERS], n;
+	int f;
 
 	for (;;) {
 		n = 0;
 		for (size_t i = 0; i < u.n; i++) {
 			if (u.m[i].dfd < 0)
 				continue;
-			if (tell_end(i) != 0) {
+			if ((f = flush(i)) < 0 || (f > 0 && tell_end(i) != 0)) {
 				(void) real.close(u.m[i].dfd);
 				u.m[i].dfd = -1;
 				continue;
@@ -305,6 +316,11 @@ drop_member(size_t i)
 	struct umember *m = &u.m[i];
 
 	plat_poller_del(u.poller, m->ctl, TOK_M(i));
+	/* What we held for it was in its socket, as the kernel sees it. */
+	u.drops += m->held.n;
+	dqueue_free(&m->held);
+	if (m->dfd >= 0)
+		plat_poller_del(u.poller, m->dfd, TOK_D(i));
 	if (m->joined && u.sbfd >= 0 &&
 	    standby_tell(u.sbfd, SB_END, i, 0, 0, -1) != 0)
 		sb_drop("did not take a member's end");
@@ -326,7 +342,7 @@ drop_member(size_t i)
 static int
 new_pair(struct umember *m)
 {
-	int sv[2], q = FWD_QUEUE;
+	int sv[2], q = plat_pair_bytes(FWD_QUEUE);
 
 	if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sv) != 0)
 		return (-1);
@@ -636,37 +652,61 @@ prepare(unsigned k)
 }
 
 /*
- * Member i did not take v[0..n) (the rest of its share of a batch): if
- * its queue's end is closed, it left, its close() returned, before its
- * connection's end reached us.  The kernel's group would have given
- * what came since to the others, so they go to the others, each as the
- * policy picks again (i is dropped).  How many of them it saw to: all
- * then; else none, or the one its queue had room for again (the caller
- * drops the rest: a full queue's loss).
+ * err, from a send to a member's queue, says its end is closed: it left,
+ * its close() returned, before its connection's end reached us.  Linux
+ * refuses (then says not connected); illumos says ECONNRESET once, at
+ * the send after, and then, the pair no longer connected, EDESTADDRREQ
+ * (a member whose reset went unseen stayed, its datagrams counted as
+ * drops for ever).  EPIPE is a member that shut its queue down for
+ * reading: still one.
  */
-static unsigned
-left(size_t i, struct msghdr *const *v, unsigned n, int err)
+static int
+gone(int err)
+{
+	return (err == ECONNREFUSED || err == ENOTCONN || err == ECONNRESET ||
+	    err == EDESTADDRREQ);
+}
+
+/* What we may hold for member i: what its own socket would hold. */
+static size_t
+held_limit(const struct umember *m)
+{
+	int sz = m->rcvbuf > 0 ? m->rcvbuf : u.rcvbuf0;
+
+	return (sz > 0 ? (size_t)sz : 0);
+}
+
+/* v (its header, its payload) held for member i, or dropped, counted. */
+static void
+hold(size_t i, const struct msghdr *v)
+{
+	struct umember *m = &u.m[i];
+	const struct iovec *io = v->msg_iov;
+
+	if (dqueue_push(&m->held, held_limit(m), io[0].iov_base,
+	    io[0].iov_len, io[1].iov_base, io[1].iov_len) != 0) {
+		m->drops++;
+		u.drops++;
+		return;
+	}
+	if (!m->waiting &&
+	    plat_poller_set(u.poller, m->dfd, TOK_D(i), PLAT_POLL_OUT) == 0)
+		m->waiting = 1;
+}
+
+static void deliver(size_t i, struct msghdr *const *v, unsigned n);
+
+/*
+ * Member i left (gone()) with v[0..n) not sent: the kernel's group would
+ * have given what came since to the others, so they go to the others,
+ * each as the policy picks again.
+ */
+static void
+left(size_t i, struct msghdr *const *v, unsigned n)
 {
 	struct dgram_hdr h;
 	size_t to;
 
-	/* Not told why (sendmmsg's short count): the first again. */
-	if (err == 0 && plat_send_batch(u.m[i].dfd, v, 1, &err) == 1) {
-		u.m[i].delivered++;
-		u.delivered++;
-		return (1);
-	}
-	/*
-	 * The peer's end closed: Linux refuses (then says not connected);
-	 * illumos says ECONNRESET once, at the send after, and then, the
-	 * pair no longer connected, EDESTADDRREQ (a member whose reset
-	 * went unseen stayed, its datagrams counted as drops for ever).
-	 * EPIPE is a member that shut its queue down for reading: still
-	 * one.
-	 */
-	if (err != ECONNREFUSED && err != ENOTCONN && err != ECONNRESET &&
-	    err != EDESTADDRREQ)
-		return (0);
 	drop_member(i);
 	for (unsigned k = 0; k < n; k++) {
 		if (dgram_decode(v[k]->msg_iov[0].iov_base, &h) != 0 ||
@@ -674,15 +714,88 @@ left(size_t i, struct msghdr *const *v, unsigned n, int err)
 			u.drops++;	/* none to take it */
 			continue;
 		}
-		if (plat_send_batch(u.m[to].dfd, &v[k], 1, &err) != 1) {
-			u.m[to].drops++;	/* that one's queue is full */
-			u.drops++;
-			continue;
-		}
-		u.m[to].delivered++;
-		u.delivered++;
+		deliver(to, &v[k], 1);
 	}
-	return (n);
+}
+
+/*
+ * v[0..n), member i's in the order they came (n <= PLAT_BATCH): sent
+ * while its queue has room and we hold nothing older for it; the rest
+ * held.  One its queue can never take (EMSGSIZE) is dropped, counted,
+ * as a socket drops what is larger than its buffer.
+ */
+static void
+deliver(size_t i, struct msghdr *const *v, unsigned n)
+{
+	struct umember *m = &u.m[i];
+	unsigned k = 0;
+	int sent, err;
+
+	/* A short count tells no errno: the next call says why. */
+	while (k < n && m->held.n == 0) {
+		if ((sent = plat_send_batch(m->dfd, v + k, n - k, &err)) > 0) {
+			k += (unsigned)sent;
+			m->delivered += (unsigned)sent;
+			u.delivered += (unsigned)sent;
+		} else if (gone(err)) {
+			left(i, v + k, n - k);
+			return;
+		} else if (err == EMSGSIZE) {
+			k++;
+			m->drops++;
+			u.drops++;
+		} else {
+			break;		/* full */
+		}
+	}
+	for (; k < n; k++)
+		hold(i, v[k]);
+}
+
+/*
+ * Member i's queue has room: what we hold for it, oldest first.  1 when
+ * all is sent, 0 if some must wait for room again, -1 if it left (what
+ * we hold then is lost with it, as its socket's queue would be).
+ */
+static int
+flush(size_t i)
+{
+	struct umember *m = &u.m[i];
+	struct iovec iov[PLAT_BATCH][2];
+	struct msghdr h[PLAT_BATCH], *v[PLAT_BATCH];
+	int sent, err;
+	unsigned n;
+
+	while (m->held.n > 0) {
+		size_t at = 0;
+
+		for (n = 0; n < PLAT_BATCH && n < m->held.n; n++) {
+			memset(&h[n], 0, sizeof (h[n]));
+			h[n].msg_iov = iov[n];
+			h[n].msg_iovlen = dqueue_peek(&m->held, &at, iov[n]);
+			v[n] = &h[n];
+		}
+		if ((sent = plat_send_batch(m->dfd, v, n, &err)) > 0) {
+			dqueue_pop(&m->held, (size_t)sent);
+			m->delivered += (unsigned)sent;
+			u.delivered += (unsigned)sent;
+		} else if (gone(err)) {
+			return (-1);
+		} else if (err == EMSGSIZE) {
+			dqueue_pop(&m->held, 1);
+			m->drops++;
+			u.drops++;
+		} else {
+			break;		/* full again */
+		}
+	}
+	if (m->held.n > 0)
+		return (0);
+	if (m->waiting) {
+		(void) plat_poller_set(u.poller, m->dfd, TOK_D(i), 0);
+		m->waiting = 0;
+	}
+	return (1);
 }
 
 /* The batch's got datagrams to their members; none waits for one. */
@@ -692,7 +805,6 @@ forward(unsigned got)
 	struct msghdr *v[PLAT_BATCH];
 	unsigned k, j, l, n;
 	size_t i;
-	int sent, err;
 
 	for (k = 0; k < got; k++) {
 		prepare(k);
@@ -729,15 +841,7 @@ forward(unsigned got)
 			b.out[j].msg_iovlen = 2;
 			v[n++] = &b.out[j];
 		}
-		if ((sent = plat_send_batch(u.m[i].dfd, v, n, &err)) < 0)
-			sent = 0;
-		u.m[i].delivered += (unsigned)sent;
-		u.delivered += (unsigned)sent;
-		if ((unsigned)sent < n)
-			sent += (int)left(i, v + sent, n - (unsigned)sent, err);
-		/* A full queue: what did not fit is dropped, counted. */
-		u.m[i].drops += n - (unsigned)sent;
-		u.drops += n - (unsigned)sent;
+		deliver(i, v, n);
 	}
 }
 
@@ -891,7 +995,12 @@ loop(void)
 			else if (tok[k] == TOK_SOCK && u.swatched &&
 			    u.live > 0)
 				read_socket();
-			else if (tok[k] >= TOK_M(0) &&
+			else if (tok[k] >= TOK_D(0) &&
+			    tok[k] - TOK_D(0) < u.n &&
+			    u.m[tok[k] - TOK_D(0)].dfd >= 0 &&
+			    flush(tok[k] - TOK_D(0)) < 0)
+				drop_member(tok[k] - TOK_D(0));
+			else if (tok[k] >= TOK_M(0) && tok[k] < TOK_D(0) &&
 			    tok[k] - TOK_M(0) < u.n &&
 			    u.m[tok[k] - TOK_M(0)].ctl >= 0)
 				ctl_read(tok[k] - TOK_M(0));
