@@ -16,12 +16,16 @@
  * endpoint's directory when neither has it (XDG_RUNTIME_DIR, which picks
  * the default, is usually dropped as well).  Where that cannot be done
  * (no room), one error line says so and how to fix it, and the exec goes
- * ahead unchanged.
+ * ahead unchanged.  A member of the shared way (its fd the group's
+ * socket itself) and a dispatched UDP member (its fd its queue) survive
+ * exec as members too, their connection to the owner going along as the
+ * shadows below do, and the shim is put back for them as well.
  *
  * glibc's execv, execvp, execl and the others call an internal execve,
  * not ours, so each is wrapped, and so is posix_spawn.  exec may run in
  * a vfork child or a signal handler: the check reads the fd table's
- * bitmap without its lock and writes nothing, the new environment is
+ * bitmap and the direct members' published view (fdfast.h) without a
+ * lock and writes nothing, the new environment is
  * built on the stack, and log lines are written without stdio.  A
  * process that tracks no fd passes straight through (one atomic load).
  *
@@ -57,12 +61,14 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #include "reuseport_shim.h"
 #include "exec.h"
 #include "config.h"
 #include "execenv.h"
+#include "fdfast.h"
 #include "fdtab.h"
 #include "log.h"
 #include "platform.h"
@@ -170,39 +176,92 @@ exec_init(void)
 }
 
 /*
- * The first endpoint that survives exec (not close-on-exec), its
- * group's directory into dir; -1 if none.  A tracked fd that is a Unix
- * socket is an endpoint: members before listen are TCP sockets, and the
- * shim's own connections are hidden (and close-on-exec).  Its peer is
- * the owner's "<dir>/tcp4-..." (rendezvous.c); a number reused for some
- * other Unix socket behind the shim's back is told apart by that name.
+ * fd is connected to a group's owner: the peer is its rendezvous
+ * "<dir>/tcp4-..." (rendezvous.c; udp too if any); that directory into
+ * dir.  0, else -1.
  */
 static int
-survivor(char *dir, size_t len)
+owner_dir(int fd, int any, char *dir, size_t len)
+{
+	struct sockaddr_un un;
+	socklen_t ul = sizeof (un);
+	const char *slash;
+
+	memset(&un, 0, sizeof (un));
+	if (real.getpeername(fd, (struct sockaddr *)&un, &ul) != 0 ||
+	    un.sun_family != AF_UNIX ||
+	    ul <= offsetof(struct sockaddr_un, sun_path))
+		return (-1);
+	un.sun_path[sizeof (un.sun_path) - 1] = '\0';
+	if ((slash = strrchr(un.sun_path, '/')) == NULL ||
+	    (strncmp(slash + 1, "tcp", 3) != 0 &&
+	    (!any || strncmp(slash + 1, "udp", 3) != 0)) ||
+	    (slash[4] != '4' && slash[4] != '6') || slash[5] != '-' ||
+	    (size_t)(slash - un.sun_path) >= len)
+		return (-1);
+	memcpy(dir, un.sun_path, (size_t)(slash - un.sun_path));
+	dir[slash - un.sun_path] = '\0';
+	return (0);
+}
+
+/*
+ * fd is a direct member (fdtab.h, SK_DIRECT: of the shared way, TCP or
+ * UDP, its fd the group's socket; or a dispatched UDP member, its fd
+ * its queue) as the lock-free view has it (fdfast.h), still the file it
+ * was, with its connection to the owner open: the group's directory
+ * (the connection's peer names it) into dir and 0, else -1.  Its fd has
+ * no owner for a peer, and was taken for no member: a program exec'd by
+ * one with an environment that dropped the shim ran without it, its
+ * binds of the port went to the kernel (EADDRINUSE on illumos), and the
+ * member it inherited was a bare socket with the owner's connection an
+ * fd beside it (the shared way) or a queue whose datagrams came with
+ * the shim's header in front (dispatched).  The view holds FDFAST_MAX
+ * members: past that many, a surviving one may go unseen.
+ */
+static int
+direct_dir(int fd, char *dir, size_t len, int *stream)
+{
+	struct fdfast_ent f;
+	struct stat st;
+
+	if (!fdfast_get(fd, &f) || fstat(fd, &st) != 0 ||
+	    (uint64_t)st.st_dev != f.dev || (uint64_t)st.st_ino != f.ino ||
+	    f.ctl < 0 || !fdtab_hidden(f.ctl) ||
+	    owner_dir(f.ctl, 1, dir, len) != 0)
+		return (-1);
+	*stream = (f.flags & FDFAST_STREAM) != 0;
+	return (0);
+}
+
+/*
+ * The first member that survives exec (not close-on-exec), its group's
+ * directory into dir and what it is into *what (for log lines); -1 if
+ * none.  Lock-free, and writes nothing but dir (see above): the table's
+ * bitmap says which fds are tracked, hidden ones are the shim's own (and
+ * close-on-exec), and a member is either an endpoint or a direct member
+ * (direct_dir).  A tracked fd that is a Unix socket whose peer is the
+ * owner's "<dir>/tcp4-..." is an endpoint: members before listen are
+ * TCP sockets; a number reused for some other Unix socket behind the
+ * shim's back is told apart by that name.
+ */
+static int
+survivor(char *dir, size_t len, const char **what)
 {
 	for (int fd = fdtab_next(0); fd >= 0; fd = fdtab_next(fd + 1)) {
-		struct sockaddr_un un;
-		socklen_t ul = sizeof (un);
-		const char *slash;
-		int fl;
+		int fl, stream;
 
 		if (fdtab_hidden(fd) || (fl = real.fcntl(fd, F_GETFD)) < 0 ||
 		    (fl & FD_CLOEXEC) != 0)
 			continue;
-		memset(&un, 0, sizeof (un));
-		if (real.getpeername(fd, (struct sockaddr *)&un, &ul) != 0 ||
-		    un.sun_family != AF_UNIX ||
-		    ul <= offsetof(struct sockaddr_un, sun_path))
-			continue;
-		un.sun_path[sizeof (un.sun_path) - 1] = '\0';
-		if ((slash = strrchr(un.sun_path, '/')) == NULL ||
-		    (strncmp(slash + 1, "tcp4-", 5) != 0 &&
-		    strncmp(slash + 1, "tcp6-", 5) != 0) ||
-		    (size_t)(slash - un.sun_path) >= len)
-			continue;
-		memcpy(dir, un.sun_path, (size_t)(slash - un.sun_path));
-		dir[slash - un.sun_path] = '\0';
-		return (fd);
+		if (owner_dir(fd, 0, dir, len) == 0) {
+			*what = "shared listener";
+			return (fd);
+		}
+		if (direct_dir(fd, dir, len, &stream) == 0) {
+			*what = stream ? "shared listener" : "UDP group's "
+			    "member";
+			return (fd);
+		}
 	}
 	return (-1);
 }
@@ -229,7 +288,7 @@ static char *const *
 shim_env(const char *what, char *const envp[], struct exec_room *r)
 {
 	char dir[sizeof (((struct sockaddr_un *)0)->sun_path)], nb[12], ab[12];
-	const char *why;
+	const char *why, *kind;
 	size_t npre;
 	int fd, n;
 
@@ -242,7 +301,7 @@ shim_env(const char *what, char *const envp[], struct exec_room *r)
 	if (self.base != NULL && execenv_has_shim(envp, &self) &&
 	    execenv_get(envp, REUSEPORT_SHIM_ENV_DIR) != NULL)
 		return (envp);
-	if ((fd = survivor(dir, sizeof (dir))) < 0)
+	if ((fd = survivor(dir, sizeof (dir), &kind)) < 0)
 		return (envp);
 	if (self.base != NULL && self.npre == 0 && !cap_short) {
 		/*
@@ -264,8 +323,8 @@ shim_env(const char *what, char *const envp[], struct exec_room *r)
 		why = "the environment has more entries or longer values "
 		    "than the shim has room for";
 	else {
-		shim_log_strs(LOG_LVL_INFO, "exec of ", what, ": the shared "
-		    "listener on fd ", num(nb, fd), " survives it but the new "
+		shim_log_strs(LOG_LVL_INFO, "exec of ", what, ": the ", kind,
+		    " on fd ", num(nb, fd), " survives it but the new "
 		    "environment lacks the shim", npre > 0 ? "" : "'s settings",
 		    ": added ", npre > 0 ? pre_name : "",
 		    npre > 0 ? " and " : "", num(ab, n - (int)npre),
@@ -273,8 +332,8 @@ shim_env(const char *what, char *const envp[], struct exec_room *r)
 		    "start)", NULL);
 		return (r->env);
 	}
-	shim_log_strs(LOG_LVL_ERROR, "exec of ", what, ": the shared "
-	    "listener on fd ", num(nb, fd), " survives it but the new "
+	shim_log_strs(LOG_LVL_ERROR, "exec of ", what, ": the ", kind,
+	    " on fd ", num(nb, fd), " survives it but the new "
 	    "environment lacks the shim, and it cannot be put back: ", why,
 	    "; the new program will bind the port itself and fail with "
 	    "EADDRINUSE.  Keep ", pre_name, " and REUSEPORT_SHIM_* in its "

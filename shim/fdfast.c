@@ -13,6 +13,7 @@ struct slotf {
 	atomic_uint	seq;		/* odd while the writer changes it */
 	atomic_int	fd;		/* -1: none */
 	atomic_int	out;
+	atomic_int	ctl;
 	atomic_uint	flags;
 	_Atomic uint64_t dev;
 	_Atomic uint64_t ino;
@@ -34,6 +35,7 @@ put(struct slotf *s, const struct fdfast_ent *e)
 	    memory_order_relaxed);
 	if (e != NULL) {
 		atomic_store_explicit(&s->out, e->out, memory_order_relaxed);
+		atomic_store_explicit(&s->ctl, e->ctl, memory_order_relaxed);
 		atomic_store_explicit(&s->flags, e->flags,
 		    memory_order_relaxed);
 		atomic_store_explicit(&s->dev, e->dev, memory_order_relaxed);
@@ -55,7 +57,8 @@ same(struct slotf *s, const struct fdfast_ent *e)
 			return (0);
 	}
 	return (atomic_load(&s->fd) == e->fd && atomic_load(&s->out) ==
-	    e->out && atomic_load(&s->flags) == e->flags &&
+	    e->out && atomic_load(&s->ctl) == e->ctl &&
+	    atomic_load(&s->flags) == e->flags &&
 	    atomic_load(&s->dev) == e->dev && atomic_load(&s->ino) == e->ino &&
 	    atomic_load(&s->so_set) == e->so.set);
 }
@@ -100,6 +103,7 @@ fdfast_get(int fd, struct fdfast_ent *e)
 			return (0);	/* being changed: the slow path */
 		e->fd = fd;
 		e->out = atomic_load_explicit(&s->out, memory_order_relaxed);
+		e->ctl = atomic_load_explicit(&s->ctl, memory_order_relaxed);
 		e->flags = atomic_load_explicit(&s->flags,
 		    memory_order_relaxed);
 		e->dev = atomic_load_explicit(&s->dev, memory_order_relaxed);

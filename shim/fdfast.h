@@ -11,7 +11,9 @@
  * check only that the fd still refers to what it did (one fstat, and
  * none for the shared way, whose calls go to the fd itself either way).
  * A process with more such fds than FDFAST_MAX has the rest on the slow
- * path.
+ * path.  exec reads it too (exec.c, survivor): it may run in a vfork
+ * child or a signal handler, where the table's lock must not be taken,
+ * and must tell whether a member survives.
  */
 #ifndef SHIM_FDFAST_H
 #define SHIM_FDFAST_H
@@ -31,6 +33,7 @@
 struct fdfast_ent {
 	int		fd;
 	int		out;		/* the group's socket, for sends */
+	int		ctl;		/* the connection to the owner */
 	unsigned	flags;
 	uint64_t	dev;		/* what fd refers to (fstat) */
 	uint64_t	ino;

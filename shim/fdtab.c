@@ -672,6 +672,7 @@ fast_publish(void)
 			continue;
 		v[n].fd = fd;
 		v[n].out = sk->out;
+		v[n].ctl = sk->ctl;
 		v[n].flags = (sk->way == SHIM_POLICY_SHARED ?
 		    FDFAST_SHARED : 0) | ((sk->shut & UDP_SHUT_WR) ?
 		    FDFAST_SHUT_WR : 0) | (sk->dgram ? 0 : FDFAST_STREAM) |

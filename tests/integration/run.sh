@@ -144,6 +144,9 @@ run_test udp-standby		t_udp_standby
 run_test udp-exec		t_udp_exec
 run_test sharedexec-tcp	t_sharedexec_tcp
 run_test sharedexec-udp	t_sharedexec_udp
+run_test sharedexec-env-tcp	t_sharedexec_env_tcp
+run_test sharedexec-env-udp	t_sharedexec_env_udp
+run_test sharedexec-env-udphash	t_sharedexec_env_udphash
 run_test udp-forced		t_udp_forced
 run_test udp-connect		t_udp_connect
 run_test udp-bad-way		t_udp_bad_way

@@ -3,7 +3,9 @@
  * them (shim/fdfast.c): what was published is read back, what was not
  * (or no longer is) is not, and an fd whose number now refers to another
  * file is not taken for the member (but for the shared way, whose calls
- * go to the fd itself either way).
+ * go to the fd itself either way).  A member's connection to its owner
+ * is read back too, and a change of it alone is published (exec's
+ * survivor reads the group's directory from it).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,8 +26,10 @@ ent(int fd, int out, unsigned flags)
 	struct stat st;
 
 	assert_int_equal(fstat(fd, &st), 0);
+	memset(&e, 0, sizeof (e));
 	e.fd = fd;
 	e.out = out;
+	e.ctl = out + 100;
 	e.flags = flags;
 	e.dev = (uint64_t)st.st_dev;
 	e.ino = (uint64_t)st.st_ino;
@@ -47,10 +51,16 @@ test_published(void **state)
 	assert_int_equal(fdfast_count(), 2);
 	assert_int_equal(fdfast_get(a[0], &e), 1);
 	assert_int_equal(e.out, 77);
+	assert_int_equal(e.ctl, 177);
 	assert_int_equal(e.flags, 2U << FDFAST_PKT_SHIFT);
 	assert_int_equal(fdfast_get(b[0], &e), 1);
 	assert_int_equal(e.out, 78);
 	assert_int_equal(e.flags, FDFAST_SHUT_WR);
+	/* The connection to the owner moved (a dup2 onto it), alone. */
+	v[0].ctl = 200;
+	fdfast_publish(v, 2);
+	assert_int_equal(fdfast_get(a[0], &e), 1);
+	assert_int_equal(e.ctl, 200);
 	/* Never published, and no longer published. */
 	assert_int_equal(fdfast_get(a[1], &e), 0);
 	fdfast_publish(v + 1, 1);
