@@ -18,12 +18,15 @@
 #define	OFF_TOS		69
 #define	OFF_KNOWN	70	/* which of the two: KNOWN_*; an earlier */
 				/* owner's 0: neither */
+#define	OFF_FLAGS	71	/* FLAG_*; an earlier owner's 0 */
 
 #define	KNOWN_TTL	0x1
 #define	KNOWN_TOS	0x2
+#define	FLAG_IN_FILE	0x1
+
+_Static_assert(OFF_FLAGS < DGRAM_HDR_SIZE, "header fits");
 
 _Static_assert(OFF_DST + PROTO_ADDR_SIZE <= OFF_TTL, "addresses fit");
-_Static_assert(OFF_KNOWN < DGRAM_HDR_SIZE, "header fits");
 
 static void
 put32(uint8_t *p, uint32_t v)
@@ -57,6 +60,8 @@ dgram_encode(const struct dgram_hdr *h, uint8_t out[DGRAM_HDR_SIZE])
 		out[OFF_TOS] = (uint8_t)h->tos;
 		out[OFF_KNOWN] |= KNOWN_TOS;
 	}
+	if (h->in_file)
+		out[OFF_FLAGS] |= FLAG_IN_FILE;
 }
 
 void
@@ -81,6 +86,7 @@ dgram_decode(const uint8_t in[DGRAM_HDR_SIZE], struct dgram_hdr *h)
 	proto_addr_get(in + OFF_DST, &h->dst);
 	h->ttl = (in[OFF_KNOWN] & KNOWN_TTL) ? in[OFF_TTL] : -1;
 	h->tos = (in[OFF_KNOWN] & KNOWN_TOS) ? in[OFF_TOS] : -1;
+	h->in_file = (in[OFF_FLAGS] & FLAG_IN_FILE) != 0;
 	if (h->len > DGRAM_MAX ||
 	    (h->src.family != AF_INET && h->src.family != AF_INET6) ||
 	    (h->dst.family != 0 && h->dst.family != AF_INET &&

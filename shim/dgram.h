@@ -36,6 +36,9 @@ struct dgram_hdr {
 	uint32_t	ifindex;	/* the interface it came in on */
 	int		ttl;		/* its TTL or hop limit; -1: unknown */
 	int		tos;		/* its TOS or traffic class; -1 too */
+	int		in_file;	/* the payload comes in a file passed */
+					/* with the header, not after it */
+					/* (proto.h HELLO_TAKES_FILE) */
 };
 
 void dgram_encode(const struct dgram_hdr *h, uint8_t out[DGRAM_HDR_SIZE]);

@@ -77,7 +77,7 @@ hello(int ctl, int fd, struct proto_rec *welcome, int *board,
 	 * A UDP member: the reports it asked for before bind, which the
 	 * owner's socket gives before the first datagram comes for it.
 	 */
-	req.seq = HELLO_TAKES_BOARD | HELLO_TELLS_REPORTS |
+	req.seq = HELLO_TAKES_BOARD | HELLO_TELLS_REPORTS | HELLO_TAKES_FILE |
 	    (plat_pktinfo_asked(fd) & PLAT_PKT_REPORTS) << HELLO_REPORTS_SHIFT;
 	if (util_request_until(ctl, &req, REC_WELCOME, welcome, board,
 	    deadline) != 0)

@@ -74,6 +74,7 @@ struct udp_member {
 	int		ctl;		/* the owner's side of its connection */
 	int		dfd;		/* its queue's owner end, or -1 */
 	long		pid;
+	int		files;		/* HELLO_TAKES_FILE */
 };
 /* Be the owner in place of one that died (udpstandby.c); never returns. */
 _Noreturn void udp_owner_takeover(const struct owner_args *a,

@@ -575,11 +575,11 @@ plat_pair_bytes(int want)
 {
 #if defined(PLAT_LIKE_ILLUMOS)
 	/*
-	 * Linux keeps twice, and takes one datagram up to that: a 64 KB
-	 * datagram and its header must pass, as through illumos's tl.
+	 * Linux keeps twice, and refuses a datagram beyond that less 32
+	 * bytes: 65536 at most, as illumos's tl (its TIDU, strmsgsz).
 	 */
 	(void) want;
-	return (40 << 10);
+	return ((65536 + 32) / 2);
 #else
 	return (want);
 #endif

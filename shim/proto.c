@@ -245,23 +245,20 @@ proto_addr_to_sockaddr(const struct proto_addr *pa,
 	}
 }
 
-int
-proto_send(int fd, const struct proto_rec *r, int connfd)
+ssize_t
+proto_send_fd(int fd, const void *buf, size_t len, int passfd, int flags)
 {
-	uint8_t buf[PROTO_REC_SIZE];
 	union {
 		struct cmsghdr	align;
 		char		buf[CMSG_SPACE(sizeof (int))];
 	} cm;
-	struct iovec iov = { buf, sizeof (buf) };
+	struct iovec iov = { (void *)buf, len };
 	struct msghdr mh;
-	ssize_t n;
 
-	proto_encode(r, buf);
 	memset(&mh, 0, sizeof (mh));
 	mh.msg_iov = &iov;
 	mh.msg_iovlen = 1;
-	if (connfd >= 0) {
+	if (passfd >= 0) {
 		struct cmsghdr *c;
 
 		memset(&cm, 0, sizeof (cm));
@@ -271,10 +268,20 @@ proto_send(int fd, const struct proto_rec *r, int connfd)
 		c->cmsg_level = SOL_SOCKET;
 		c->cmsg_type = SCM_RIGHTS;
 		c->cmsg_len = CMSG_LEN(sizeof (int));
-		memcpy(CMSG_DATA(c), &connfd, sizeof (int));
+		memcpy(CMSG_DATA(c), &passfd, sizeof (int));
 	}
+	return (real_sendmsg_xpg(fd, &mh, flags | plat_send_nosignal_flag()));
+}
+
+int
+proto_send(int fd, const struct proto_rec *r, int connfd)
+{
+	uint8_t buf[PROTO_REC_SIZE];
+	ssize_t n;
+
+	proto_encode(r, buf);
 	do {
-		n = real_sendmsg_xpg(fd, &mh, plat_send_nosignal_flag());
+		n = proto_send_fd(fd, buf, sizeof (buf), connfd, 0);
 	} while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return (-1);

@@ -72,6 +72,12 @@
  * (SETOPT); one of an earlier build does not, and gets them all.
  */
 #define	HELLO_TELLS_REPORTS	0x2U
+/*
+ * A UDP member takes a datagram whose payload comes in a file passed
+ * with its header (dgram.h in_file): one too large for its queue with
+ * the header (illumos's Unix datagrams carry 65536 bytes at most).
+ */
+#define	HELLO_TAKES_FILE	0x4U
 #define	HELLO_REPORTS_SHIFT	8
 
 enum proto_type {
@@ -186,6 +192,12 @@ socklen_t proto_addr_to_sockaddr(const struct proto_addr *pa,
  * is reported as EPIPE: the stream can no longer be parsed.
  */
 int proto_send(int fd, const struct proto_rec *r, int connfd);
+/*
+ * len bytes of buf as one message, with passfd attached when >= 0; one
+ * sendmsg with flags (and no SIGPIPE): what it returns.
+ */
+ssize_t proto_send_fd(int fd, const void *buf, size_t len, int passfd,
+    int flags);
 
 /*
  * Receive one whole record.  *connfd gets the fd that came with it or -1;

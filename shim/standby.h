@@ -69,6 +69,7 @@ enum standby_event {
 /* SB_JOIN's flags (opts[1]; opts[0] is the member's pid). */
 #define	SB_F_LISTENING	0x1
 #define	SB_F_BOARD	0x2
+#define	SB_F_FILES	0x4	/* UDP: takes payloads in files */
 
 /* A member as the standby takes it over. */
 struct standby_member {

@@ -386,7 +386,8 @@ pktinfo_out(struct msghdr *m, unsigned want, const struct dgram_hdr *h,
 
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(own); c != NULL;
 	    c = CMSG_NXTHDR((struct msghdr *)own, c)) {
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_len >= CMSG_LEN(0))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type != SCM_RIGHTS &&
+		    c->cmsg_len >= CMSG_LEN(0))
 			cmsg_put(m, &used, c->cmsg_level, c->cmsg_type,
 			    CMSG_DATA(c), c->cmsg_len - CMSG_LEN(0));
 	}
@@ -399,6 +400,53 @@ pktinfo_out(struct msghdr *m, unsigned want, const struct dgram_hdr *h,
 	m->msg_controllen = used;
 }
 
+/*
+ * The file a datagram's payload came in (dgram.h in_file), taken out of
+ * dm's control messages (and the application never sees it); -1 if
+ * none came.  Any other fd is closed.
+ */
+static int
+take_file(struct msghdr *dm)
+{
+	int f = -1, n = 0;
+
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(dm); c != NULL;
+	    c = CMSG_NXTHDR(dm, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+			n += (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof (int));
+			if (f < 0 && c->cmsg_len >= CMSG_LEN(sizeof (int)))
+				memcpy(&f, CMSG_DATA(c), sizeof (int));
+		}
+	}
+	if (n > 1) {
+		proto_close_fds(dm);
+		f = -1;
+	}
+	return (f);
+}
+
+/* Up to len bytes of file f into m's vector: how many. */
+static size_t
+from_file(int f, const struct msghdr *m, size_t len)
+{
+	size_t got = 0;
+
+	for (size_t i = 0; i < (size_t)m->msg_iovlen && got < len; i++) {
+		size_t want = m->msg_iov[i].iov_len < len - got ?
+		    m->msg_iov[i].iov_len : len - got, off = 0;
+		ssize_t r;
+
+		while (off < want && ((r = pread(f,
+		    (uint8_t *)m->msg_iov[i].iov_base + off, want - off,
+		    (off_t)(got + off))) > 0 || (r < 0 && errno == EINTR)))
+			off += r > 0 ? (size_t)r : 0;
+		got += off;
+		if (off < want)
+			break;
+	}
+	return (got);
+}
+
 /* udp_recvmsg, the header's room and m's vector in iov. */
 static ssize_t
 recv_into(int fd, struct msghdr *m, int flags, const struct udp_io *u,
@@ -407,14 +455,17 @@ recv_into(int fd, struct msghdr *m, int flags, const struct udp_io *u,
 	uint8_t hb[DGRAM_HDR_SIZE];
 	struct dgram_hdr h;
 	struct msghdr dm;
-	/* The time it came, where the application asked (SO_TIMESTAMP). */
+	/*
+	 * The time it came, where the application asked (SO_TIMESTAMP), and
+	 * a large datagram's file.
+	 */
 	union {
 		struct cmsghdr	hdr;
-		unsigned char	b[64];
+		unsigned char	b[64 + CMSG_SPACE(sizeof (int))];
 	} ctl;
 	ssize_t r;
 	size_t copied;
-	int e, saved = errno;
+	int e, file, saved = errno;
 
 	iov[0].iov_base = hb;
 	iov[0].iov_len = sizeof (hb);
@@ -425,13 +476,24 @@ recv_into(int fd, struct msghdr *m, int flags, const struct udp_io *u,
 	dm.msg_iovlen = m->msg_iovlen + 1;
 	for (;;) {
 		dm.msg_control = ctl.b;
-		dm.msg_controllen = xpg ? sizeof (ctl.b) : 0;
-		r = real_recvmsg_xpg(fd, &dm, flags & ~MSG_TRUNC);
+		dm.msg_controllen = sizeof (ctl.b);
+		r = real_recvmsg_xpg(fd, &dm, (flags & ~MSG_TRUNC) |
+		    plat_recv_cloexec_flag());
 		if (r < 0)
 			return (-1);
+		file = dm.msg_controllen > 0 ? take_file(&dm) : -1;
 		e = (size_t)r >= sizeof (hb) ? dgram_decode(hb, &h) : -1;
-		if (e == 0)
+		if (e == 0 && h.in_file && file >= 0) {
+			copied = from_file(file, m, h.len);
+			(void) real.close(file);
 			break;
+		}
+		if (file >= 0)
+			(void) real.close(file);
+		if (e == 0 && !h.in_file) {
+			copied = (size_t)r - sizeof (hb);
+			break;
+		}
 		if (e == 1) {
 			/* The group ended: its socket goes; nothing comes. */
 			if (!(flags & MSG_PEEK) ||
@@ -439,14 +501,16 @@ recv_into(int fd, struct msghdr *m, int flags, const struct udp_io *u,
 				udp_ended(fd);
 			continue;
 		}
-		/* Not a datagram of ours (never, from our owner): skip it. */
+		/*
+		 * Not a datagram of ours (never, from our owner), or one whose
+		 * file did not come (we are out of fds): skip it.
+		 */
 		if (r == 0)
 			return (0);
 		if ((flags & MSG_PEEK) && real.recv(fd, hb, sizeof (hb),
 		    MSG_DONTWAIT) < 0)
 			return (-1);
 	}
-	copied = (size_t)r - sizeof (hb);
 	name_out(m, &h.src);
 	if (!xpg) {
 		m->msg_controllen = 0;		/* msg_accrightslen */

@@ -69,6 +69,8 @@ struct umember {
 	int		rcvbuf;		/* its receive buffer; 0: not told */
 	uint64_t	delivered;
 	uint32_t	drops;
+	int		files;		/* takes payloads in files (proto.h */
+					/* HELLO_TAKES_FILE) */
 	struct dqueue	held;		/* for it while its queue is full */
 	int		waiting;	/* held's: dfd watched for room */
 };
@@ -222,7 +224,8 @@ sb_tell(size_t i)
 
 	if (u.sbfd < 0)
 		return;
-	if (standby_tell(u.sbfd, SB_JOIN, i, m->pid, 0, m->ctl) != 0 ||
+	if (standby_tell(u.sbfd, SB_JOIN, i, m->pid,
+	    m->files ? SB_F_FILES : 0, m->ctl) != 0 ||
 	    (m->dfd >= 0 && standby_tell(u.sbfd, SB_QUEUE, i, m->pid, 0,
 	    m->dfd) != 0))
 		sb_drop("did not take a member");
@@ -367,6 +370,7 @@ welcome(size_t i, const struct proto_rec *r)
 	m->wants = (r->seq & HELLO_TELLS_REPORTS) ?
 	    (r->seq >> HELLO_REPORTS_SHIFT) & PLAT_PKT_REPORTS :
 	    PLAT_PKT_REPORTS;
+	m->files = (r->seq & HELLO_TAKES_FILE) != 0;
 	reports();
 	memset(&out, 0, sizeof (out));
 	out.type = REC_WELCOME;
@@ -667,6 +671,19 @@ gone(int err)
 	    err == EDESTADDRREQ);
 }
 
+/* One datagram for member m: delivered, or dropped. */
+static void
+tally(struct umember *m, int delivered)
+{
+	if (delivered) {
+		m->delivered++;
+		u.delivered++;
+	} else {
+		m->drops++;
+		u.drops++;
+	}
+}
+
 /* What we may hold for member i: what its own socket would hold. */
 static size_t
 held_limit(const struct umember *m)
@@ -685,13 +702,79 @@ hold(size_t i, const struct msghdr *v)
 
 	if (dqueue_push(&m->held, held_limit(m), io[0].iov_base,
 	    io[0].iov_len, io[1].iov_base, io[1].iov_len) != 0) {
-		m->drops++;
-		u.drops++;
+		tally(m, 0);
 		return;
 	}
 	if (!m->waiting &&
 	    plat_poller_set(u.poller, m->dfd, TOK_D(i), PLAT_POLL_OUT) == 0)
 		m->waiting = 1;
+}
+
+/* n bytes of p into file fd at off; 0, or -1. */
+static int
+write_at(int fd, const uint8_t *p, size_t n, size_t off)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		if ((w = pwrite(fd, p, n, (off_t)off)) < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return (-1);
+		p += w;
+		n -= (size_t)w;
+		off += (size_t)w;
+	}
+	return (0);
+}
+
+/*
+ * A datagram (its header and payload, as nio pieces of io) too large for
+ * member i's queue (illumos's Unix datagrams carry 65536 bytes, a UDP
+ * datagram and our header up to 65599), with its payload in a file
+ * passed along (dgram.h in_file): 1 sent, 0 no room yet, -1 it cannot go
+ * (a member of an earlier build, or no file).
+ */
+static int
+send_file(size_t i, const struct iovec *io, size_t nio)
+{
+	uint8_t hb[DGRAM_HDR_SIZE];
+	struct dgram_hdr h;
+	size_t total = 0, at, k, skip;
+	int fd, ok = 0;
+
+	for (k = 0; k < nio; k++)
+		total += io[k].iov_len;
+	if (!u.m[i].files || total < sizeof (hb))
+		return (-1);
+	for (k = 0, at = 0; at < sizeof (hb); at += skip, k++) {
+		skip = io[k].iov_len < sizeof (hb) - at ? io[k].iov_len :
+		    sizeof (hb) - at;
+		memcpy(hb + at, io[k].iov_base, skip);
+	}
+	if (dgram_decode(hb, &h) != 0 ||
+	    (fd = plat_shm_fd(total - sizeof (hb))) < 0)
+		return (-1);
+	/* Each piece's bytes past the header, where they go in the file. */
+	for (k = 0, at = 0; k < nio && ok == 0; at += io[k].iov_len, k++) {
+		skip = at >= sizeof (hb) ? 0 : sizeof (hb) - at;
+		if (skip < io[k].iov_len)
+			ok = write_at(fd, (const uint8_t *)io[k].iov_base +
+			    skip, io[k].iov_len - skip,
+			    at + skip - sizeof (hb));
+	}
+	h.in_file = 1;
+	dgram_encode(&h, hb);
+	if (ok != 0)
+		ok = -1;
+	else if (proto_send_fd(u.m[i].dfd, hb, sizeof (hb), fd,
+	    MSG_DONTWAIT) >= 0)
+		ok = 1;
+	else
+		ok = errno == EAGAIN || errno == EWOULDBLOCK ||
+		    errno == ENOBUFS ? 0 : -1;
+	(void) real.close(fd);
+	return (ok);
 }
 
 static void deliver(size_t i, struct msghdr *const *v, unsigned n);
@@ -721,8 +804,8 @@ left(size_t i, struct msghdr *const *v, unsigned n)
 /*
  * v[0..n), member i's in the order they came (n <= PLAT_BATCH): sent
  * while its queue has room and we hold nothing older for it; the rest
- * held.  One its queue can never take (EMSGSIZE) is dropped, counted,
- * as a socket drops what is larger than its buffer.
+ * held.  One too large for its queue goes with its payload in a file;
+ * where it cannot, it is dropped, counted.
  */
 static void
 deliver(size_t i, struct msghdr *const *v, unsigned n)
@@ -740,10 +823,10 @@ deliver(size_t i, struct msghdr *const *v, unsigned n)
 		} else if (gone(err)) {
 			left(i, v + k, n - k);
 			return;
-		} else if (err == EMSGSIZE) {
+		} else if (err == EMSGSIZE && (sent = send_file(i,
+		    v[k]->msg_iov, (size_t)v[k]->msg_iovlen)) != 0) {
+			tally(m, sent > 0);
 			k++;
-			m->drops++;
-			u.drops++;
 		} else {
 			break;		/* full */
 		}
@@ -781,10 +864,10 @@ flush(size_t i)
 			u.delivered += (unsigned)sent;
 		} else if (gone(err)) {
 			return (-1);
-		} else if (err == EMSGSIZE) {
+		} else if (err == EMSGSIZE && (sent = send_file(i,
+		    iov[0], (size_t)h[0].msg_iovlen)) != 0) {
 			dqueue_pop(&m->held, 1);
-			m->drops++;
-			u.drops++;
+			tally(m, sent > 0);
 		} else {
 			break;		/* full again */
 		}
@@ -1066,6 +1149,7 @@ udp_owner_takeover(const struct owner_args *a, const struct udp_member *m,
 		um->pid = (int)m[k].pid;
 		/* What it asked the dead owner for is not known: all. */
 		um->wants = PLAT_PKT_REPORTS;
+		um->files = m[k].files;
 		um->first = 0;
 		u.live++;
 		u.had_first = 1;

@@ -77,6 +77,7 @@ udp_standby_run(const struct owner_args *args)
 			forget(k);
 			tab[k].ctl = fd;
 			tab[k].pid = r.opts[0];
+			tab[k].files = (r.opts[1] & SB_F_FILES) != 0;
 			fd = -1;
 			break;
 		case SB_QUEUE:

@@ -616,6 +616,16 @@ def sc_recv():
     if send("big.send", c, big, port):
         m = arrive("big.arrived", ms)
         if m is not None:
+            # A peek leaves it whole, however its bytes came; a short
+            # one is cut (and says so with MSG_TRUNC).
+            ok, r = guarded("big.peek", m.recv, 70000, socket.MSG_PEEK)
+            if ok:
+                out("big.peek_same", yn(r == big))
+            ok, r = guarded("big.peek_short", m.recvmsg, 100, 0,
+                            socket.MSG_PEEK)
+            if ok:
+                out("big.peek_short_same", yn(r[0] == big[:100]))
+                out("big.peek_short_trunc", yn(r[2] & socket.MSG_TRUNC))
             ok, r = guarded("big.recvfrom", m.recvfrom, 70000)
             if ok:
                 out("big.len_same", yn(len(r[0]) == len(big)))

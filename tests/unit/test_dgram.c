@@ -54,7 +54,19 @@ test_roundtrip(void **state)
 		assert_memory_equal(&out.dst, &in.dst, sizeof (in.dst));
 		assert_int_equal(out.ttl, 33);
 		assert_int_equal(out.tos, 0x22);
+		assert_int_equal(out.in_file, 0);
 	}
+	/* A payload in a file: said, and nothing else changes. */
+	sample(&in, AF_INET6);
+	in.in_file = 1;
+	dgram_encode(&in, b);
+	memset(&out, 0xa5, sizeof (out));
+	assert_int_equal(dgram_decode(b, &out), 0);
+	assert_int_equal(out.in_file, 1);
+	assert_int_equal(out.len, in.len);
+	assert_int_equal(out.ttl, 33);
+	assert_int_equal(out.tos, 0x22);
+	assert_memory_equal(&out.src, &in.src, sizeof (in.src));
 	/* No destination known (no pktinfo): family 0 passes. */
 	sample(&in, AF_INET);
 	in.dst.family = 0;
