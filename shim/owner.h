@@ -75,6 +75,8 @@ struct udp_member {
 	int		dfd;		/* its queue's owner end, or -1 */
 	long		pid;
 	int		files;		/* HELLO_TAKES_FILE */
+	int		rcvbuf;		/* its receive buffer; 0: not told */
+	int		wants;		/* its reports; -1: not known */
 };
 /* Be the owner in place of one that died (udpstandby.c); never returns. */
 _Noreturn void udp_owner_takeover(const struct owner_args *a,

@@ -285,9 +285,10 @@ standby_start(const struct owner_args *a, int boardfd, int memfd, int *fd,
 	return (0);
 }
 
+/* A MIRROR record; o2 and o3 its opts[2] and [3] if more, else 2 opts. */
 static int
 tell(int fd, enum standby_event ev, size_t slot, long pid, int flags,
-    int epfd, int count, uint64_t departed)
+    int epfd, int more, int32_t o2, int32_t o3)
 {
 	struct proto_rec r;
 
@@ -295,11 +296,11 @@ tell(int fd, enum standby_event ev, size_t slot, long pid, int flags,
 	r.type = REC_MIRROR;
 	r.arg = (int32_t)ev;
 	r.seq = (uint32_t)slot;
-	r.nopts = count ? SB_NOPTS : 2;
+	r.nopts = more ? SB_NOPTS : 2;
 	r.opts[0] = (int32_t)pid;
 	r.opts[1] = flags;
-	r.opts[SB_O_DEPARTED] = (int32_t)(uint32_t)departed;
-	r.opts[SB_O_DEPARTED + 1] = (int32_t)(uint32_t)(departed >> 32);
+	r.opts[2] = o2;
+	r.opts[3] = o3;
 	return (proto_send(fd, &r, epfd));
 }
 
@@ -307,14 +308,23 @@ int
 standby_tell(int fd, enum standby_event ev, size_t slot, long pid,
     int flags, int epfd)
 {
-	return (tell(fd, ev, slot, pid, flags, epfd, 0, 0));
+	return (tell(fd, ev, slot, pid, flags, epfd, 0, 0, 0));
 }
 
 int
 standby_tell_count(int fd, enum standby_event ev, size_t slot, long pid,
     int flags, int epfd, uint64_t departed)
 {
-	return (tell(fd, ev, slot, pid, flags, epfd, 1, departed));
+	return (tell(fd, ev, slot, pid, flags, epfd, 1,
+	    (int32_t)(uint32_t)departed, (int32_t)(uint32_t)(departed >> 32)));
+}
+
+int
+standby_tell_udp(int fd, enum standby_event ev, size_t slot, long pid,
+    int flags, int epfd, int rcvbuf, unsigned wants)
+{
+	return (tell(fd, ev, slot, pid, flags, epfd, 1, rcvbuf,
+	    (int32_t)wants));
 }
 
 void

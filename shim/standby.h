@@ -59,12 +59,20 @@ enum standby_event {
 	SB_END,
 	SB_FINISH,	/* the group ends: let go of everything and exit */
 	SB_QUEUE,	/* UDP, dispatched: with our end of a member's queue */
-	SB_COUNT	/* a TCP standby's first: only the departed count */
+	SB_COUNT,	/* a TCP standby's first: only the departed count */
+	SB_OPTS		/* UDP: a member's buffer and reports changed */
 };
 
 /* A TCP owner's records: opts[2], opts[3] its gcore's departed, low first. */
 #define	SB_O_DEPARTED	2
 #define	SB_NOPTS	4
+/*
+ * A UDP owner's SB_JOIN and SB_OPTS: the member's receive buffer (0: not
+ * told) and the reports it asks for (PLAT_PKT_REPORTS), which a standby
+ * taking over needs (what it holds for a member, what the socket gives).
+ */
+#define	SB_O_RCVBUF	2
+#define	SB_O_WANTS	3
 
 /* SB_JOIN's flags (opts[1]; opts[0] is the member's pid). */
 #define	SB_F_LISTENING	0x1
@@ -128,6 +136,9 @@ int standby_tell(int fd, enum standby_event ev, size_t slot, long pid,
 /* A TCP owner's: the same, with its departed count (SB_O_DEPARTED). */
 int standby_tell_count(int fd, enum standby_event ev, size_t slot, long pid,
     int flags, int epfd, uint64_t departed);
+/* A UDP owner's: the same, with the member's SB_O_RCVBUF, SB_O_WANTS. */
+int standby_tell_udp(int fd, enum standby_event ev, size_t slot, long pid,
+    int flags, int epfd, int rcvbuf, unsigned wants);
 /*
  * Owner, ending the group: FINISH, and wait (up to a second) until the
  * standby let go of the listener, so that the port is free when we are

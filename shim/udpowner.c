@@ -224,8 +224,8 @@ sb_tell(size_t i)
 
 	if (u.sbfd < 0)
 		return;
-	if (standby_tell(u.sbfd, SB_JOIN, i, m->pid,
-	    m->files ? SB_F_FILES : 0, m->ctl) != 0 ||
+	if (standby_tell_udp(u.sbfd, SB_JOIN, i, m->pid,
+	    m->files ? SB_F_FILES : 0, m->ctl, m->rcvbuf, m->wants) != 0 ||
 	    (m->dfd >= 0 && standby_tell(u.sbfd, SB_QUEUE, i, m->pid, 0,
 	    m->dfd) != 0))
 		sb_drop("did not take a member");
@@ -598,6 +598,9 @@ ctl_read(size_t i)
 			m->rcvbuf = r.opts[1];
 			rcvbuf_grow();
 		}
+		if (u.sbfd >= 0 && standby_tell_udp(u.sbfd, SB_OPTS, i, m->pid,
+		    0, -1, m->rcvbuf, m->wants) != 0)
+			sb_drop("did not take a member's options");
 		memset(&out, 0, sizeof (out));
 		out.type = REC_SETOPT;
 		/* Not sent: the member gives up waiting, and says so. */
@@ -1147,8 +1150,10 @@ udp_owner_takeover(const struct owner_args *a, const struct udp_member *m,
 		um->dfd = dispatched() ? m[k].dfd : -1;
 		um->joined = 1;
 		um->pid = (int)m[k].pid;
-		/* What it asked the dead owner for is not known: all. */
-		um->wants = PLAT_PKT_REPORTS;
+		/* What it asked the dead owner for, if known; else all. */
+		um->wants = m[k].wants >= 0 ?
+		    (unsigned)m[k].wants & PLAT_PKT_REPORTS : PLAT_PKT_REPORTS;
+		um->rcvbuf = m[k].rcvbuf > 0 ? m[k].rcvbuf : 0;
 		um->files = m[k].files;
 		um->first = 0;
 		u.live++;

@@ -9,8 +9,11 @@
  * connection, SB_QUEUE with the queue, SB_END), and sleeps on its end of
  * the mirror.  End of stream with no FINISH: the owner died, and this
  * process becomes the owner with those members (udp_owner_takeover).
- * Datagrams the dead owner had read and not yet forwarded are lost, as a
- * socket's queue is when its process dies; the rest wait in the socket.
+ * Datagrams the dead owner had read and not yet forwarded, or held for a
+ * member (udpowner.c), are lost, as a socket's queue is when its process
+ * dies; the rest wait in the socket.  Each member's buffer and reports
+ * come with SB_JOIN and SB_OPTS, so that the new owner holds and reports
+ * as the old one did.
  */
 #include <errno.h>
 #include <string.h>
@@ -79,6 +82,12 @@ udp_standby_run(const struct owner_args *args)
 			tab[k].pid = r.opts[0];
 			tab[k].files = (r.opts[1] & SB_F_FILES) != 0;
 			fd = -1;
+			/* FALLTHROUGH */
+		case SB_OPTS:
+			tab[k].rcvbuf = r.nopts >= SB_NOPTS ?
+			    r.opts[SB_O_RCVBUF] : 0;
+			tab[k].wants = r.nopts >= SB_NOPTS ?
+			    r.opts[SB_O_WANTS] : -1;
 			break;
 		case SB_QUEUE:
 			if (tab[k].dfd >= 0)

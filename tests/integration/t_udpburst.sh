@@ -15,13 +15,28 @@
 # (rmem_max below 1 MB).
 
 PY_UDPBURST='
-import json, os, select, signal, socket, subprocess, sys
+import json, os, select, signal, socket, subprocess, sys, time
 
 BURST = 1500    # datagrams: more than four default-sized sockets hold
 when = sys.argv[1]                          # SO_RCVBUF "before" or "after" bind
-big = when.endswith("+big")                 # and large datagrams among them
+big = "+big" in when                        # and large datagrams among them
+takeover = "+takeover" in when              # to an owner that took over
 when = when.split("+")[0]
 tool = sys.argv[2] if len(sys.argv) > 2 else None
+
+
+def stat():
+    return json.loads(subprocess.run([tool, "stat", "--json"],
+                                     capture_output=True, text=True).stdout)[0]
+
+
+def until(cond, what):
+    # 20 s bounds a hang; the normal path ends as soon as cond holds.
+    end = time.monotonic() + 20
+    while not cond():
+        if time.monotonic() > end:
+            sys.exit("no " + what + ": " + json.dumps(stat()))
+        time.sleep(0.05)
 
 members = []
 for i in range(4):
@@ -36,10 +51,13 @@ for i in range(4):
     members.append(m)
 port = members[0].getsockname()[1]
 owner = None
+if tool and takeover:
+    # The standby must learn the buffer of each member from the owner.
+    until(lambda: stat().get("standby_pid"), "standby")
+    os.kill(stat()["owner_pid"], signal.SIGKILL)
+    until(lambda: stat().get("takeovers") == 1, "takeover")
 if tool:
-    got = json.loads(subprocess.run([tool, "stat", "--json"],
-                                    capture_output=True, text=True).stdout)
-    owner = got[0]["owner_pid"]
+    owner = stat()["owner_pid"]
     os.kill(owner, signal.SIGSTOP)
 try:
     cs = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(100)]
@@ -50,6 +68,8 @@ try:
         d = b"burst-%d" % k
         if big and k % 100 == 50:
             d = d.ljust(65507, b".")
+        elif takeover:
+            d = d.ljust(1000, b".")     # more than a default buffer each
         cs[k % len(cs)].sendto(d, ("127.0.0.1", port))
 finally:
     if owner:
@@ -106,3 +126,7 @@ udp_burst() {
 t_udp_burst() { udp_burst hash before+big; }
 t_udp_burst_after() { udp_burst hash after+big; }
 t_udp_burst_shared() { udp_burst shared before; }
+# After a takeover: the new owner holds for each member what the old one
+# would, which it learns from the standby (SB_O_RCVBUF); each member is
+# sent more than a default-sized socket holds.
+t_udp_burst_takeover() { udp_burst hash after+big+takeover; }
