@@ -146,9 +146,10 @@ standby_drop(const char *why)
 static void
 mirror(enum standby_event ev, size_t i, int flags, int epfd)
 {
-	if (o.sbfd >= 0 && standby_tell_count(o.sbfd, ev, i,
+	if (o.sbfd >= 0 && standby_tell_tcp(o.sbfd, ev, i,
 	    ev == SB_COUNT ? 0 : o.g.eps[i].pid, flags, epfd,
-	    o.g.departed) != 0)
+	    o.g.departed, ev == SB_COUNT ? 0 : o.seps[i].backlog,
+	    o.backlog) != 0)
 		standby_drop(errno == EAGAIN ? "cannot keep up" : "is gone");
 }
 
@@ -763,12 +764,15 @@ handle(size_t i, const struct proto_rec *r)
 	}
 	switch (r->type) {
 	case REC_LISTEN: {
-		int err;
+		int err, was;
 
+		was = o.seps[i].backlog;
 		o.seps[i].backlog = r->arg;
 		err = do_listen();
 
-		if (err == 0 && e->state != GCORE_LISTENING)
+		/* A listen again with another backlog: the standby's too. */
+		if (err == 0 && (e->state != GCORE_LISTENING ||
+		    was != r->arg))
 			mirror(SB_LISTEN, i, 0, -1);
 		if (!e->listened) {
 			struct proto_rec out;
@@ -1321,6 +1325,7 @@ owner_takeover(const struct owner_args *a, const struct standby_member *m,
 		}
 		memset(&o.seps[i], 0, sizeof (o.seps[i]));
 		o.seps[i].fd = m[k].fd;
+		o.seps[i].backlog = m[k].backlog;
 		(void) real.fcntl(m[k].fd, F_SETFL, O_NONBLOCK);
 		if (plat_poller_set(o.poller, m[k].fd, EP_TOKEN(i),
 		    1) != 0) {
@@ -1330,11 +1335,13 @@ owner_takeover(const struct owner_args *a, const struct standby_member *m,
 		adopted++;
 	}
 	/*
-	 * The dead owner's members' backlogs are not known here: its
-	 * listener keeps the queue it set, which a first LISTEN after the
-	 * takeover would shrink to one member's.
+	 * The listener keeps the queue the dead owner set, which the mirror
+	 * told us (one of an earlier build did not: then it is never set
+	 * again, as a first LISTEN after the takeover would shrink it to
+	 * one member's).
 	 */
-	o.backlog = INT_MAX;
+	o.backlog = standby_mem_backlog(mem) > 0 ? standby_mem_backlog(mem) :
+	    INT_MAX;
 	shim_log(LOG_LVL_WARN, "the owner of %s died; took over its %zu "
 	    "member(s) (takeover %u); %u connection(s) it had accepted and "
 	    "not yet sent are lost", a->path, adopted, nth, held);

@@ -59,6 +59,7 @@ struct standby_mem {
 	struct shared	*s;
 	size_t		len;	/* mapped: SHARED_OLD, or all of it */
 	uint64_t	departed;	/* a standby's: what the mirror said */
+	int		backlog;	/* the same: the listener's */
 };
 
 static struct standby_mem *
@@ -77,6 +78,7 @@ mem_map(int fd, size_t len)
 	m->s = p;
 	m->len = len;
 	m->departed = 0;
+	m->backlog = 0;
 	return (m);
 }
 
@@ -208,6 +210,18 @@ standby_mem_departed(const struct standby_mem *m)
 	return (m->departed);
 }
 
+void
+standby_mem_set_backlog(struct standby_mem *m, int n)
+{
+	m->backlog = n;
+}
+
+int
+standby_mem_backlog(const struct standby_mem *m)
+{
+	return (m->backlog);
+}
+
 uint32_t
 standby_mem_held(const struct standby_mem *m)
 {
@@ -285,10 +299,10 @@ standby_start(const struct owner_args *a, int boardfd, int memfd, int *fd,
 	return (0);
 }
 
-/* A MIRROR record; o2 and o3 its opts[2] and [3] if more, else 2 opts. */
+/* A MIRROR record; its opts past pid and flags: more[0..nmore). */
 static int
 tell(int fd, enum standby_event ev, size_t slot, long pid, int flags,
-    int epfd, int more, int32_t o2, int32_t o3)
+    int epfd, const int32_t *more, size_t nmore)
 {
 	struct proto_rec r;
 
@@ -296,11 +310,11 @@ tell(int fd, enum standby_event ev, size_t slot, long pid, int flags,
 	r.type = REC_MIRROR;
 	r.arg = (int32_t)ev;
 	r.seq = (uint32_t)slot;
-	r.nopts = more ? SB_NOPTS : 2;
+	r.nopts = (uint8_t)(2 + nmore);
 	r.opts[0] = (int32_t)pid;
 	r.opts[1] = flags;
-	r.opts[2] = o2;
-	r.opts[3] = o3;
+	for (size_t k = 0; k < nmore; k++)
+		r.opts[2 + k] = more[k];
 	return (proto_send(fd, &r, epfd));
 }
 
@@ -308,23 +322,26 @@ int
 standby_tell(int fd, enum standby_event ev, size_t slot, long pid,
     int flags, int epfd)
 {
-	return (tell(fd, ev, slot, pid, flags, epfd, 0, 0, 0));
+	return (tell(fd, ev, slot, pid, flags, epfd, NULL, 0));
 }
 
 int
-standby_tell_count(int fd, enum standby_event ev, size_t slot, long pid,
-    int flags, int epfd, uint64_t departed)
+standby_tell_tcp(int fd, enum standby_event ev, size_t slot, long pid,
+    int flags, int epfd, uint64_t departed, int backlog, int lbacklog)
 {
-	return (tell(fd, ev, slot, pid, flags, epfd, 1,
-	    (int32_t)(uint32_t)departed, (int32_t)(uint32_t)(departed >> 32)));
+	const int32_t more[] = { (int32_t)(uint32_t)departed,
+	    (int32_t)(uint32_t)(departed >> 32), backlog, lbacklog };
+
+	return (tell(fd, ev, slot, pid, flags, epfd, more, 4));
 }
 
 int
 standby_tell_udp(int fd, enum standby_event ev, size_t slot, long pid,
     int flags, int epfd, int rcvbuf, unsigned wants)
 {
-	return (tell(fd, ev, slot, pid, flags, epfd, 1, rcvbuf,
-	    (int32_t)wants));
+	const int32_t more[] = { rcvbuf, (int32_t)wants };
+
+	return (tell(fd, ev, slot, pid, flags, epfd, more, 2));
 }
 
 void
@@ -451,6 +468,8 @@ standby_run(const struct owner_args *a)
 			standby_mem_set_departed(mem, (uint64_t)(uint32_t)
 			    r.opts[SB_O_DEPARTED + 1] << 32 |
 			    (uint32_t)r.opts[SB_O_DEPARTED]);
+		if (r.nopts >= SB_NOPTS_TCP && r.opts[SB_O_LBACKLOG] > 0)
+			standby_mem_set_backlog(mem, r.opts[SB_O_LBACKLOG]);
 		switch (r.arg) {
 		case SB_JOIN:
 			if (tab[k].fd >= 0)
@@ -460,9 +479,14 @@ standby_run(const struct owner_args *a)
 			tab[k].pid = r.opts[0];
 			tab[k].listening = (r.opts[1] & SB_F_LISTENING) != 0;
 			tab[k].board = (r.opts[1] & SB_F_BOARD) != 0;
+			tab[k].backlog = r.nopts >= SB_NOPTS_TCP ?
+			    r.opts[SB_O_BACKLOG] : 0;
 			fd = -1;
 			break;
 		case SB_LISTEN:
+			if (r.nopts >= SB_NOPTS_TCP)
+				tab[k].backlog = r.opts[SB_O_BACKLOG];
+			/* FALLTHROUGH */
 		case SB_UNLISTEN:
 			tab[k].listening = r.arg == SB_LISTEN;
 			break;

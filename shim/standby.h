@@ -63,9 +63,17 @@ enum standby_event {
 	SB_OPTS		/* UDP: a member's buffer and reports changed */
 };
 
-/* A TCP owner's records: opts[2], opts[3] its gcore's departed, low first. */
+/*
+ * A TCP owner's records: opts[2], opts[3] its gcore's departed, low
+ * first; opts[4] the endpoint's listen backlog (SB_JOIN, SB_LISTEN: 0
+ * unknown), opts[5] the listener's now (0 unknown).  An earlier build's
+ * records stop at SB_NOPTS.
+ */
 #define	SB_O_DEPARTED	2
 #define	SB_NOPTS	4
+#define	SB_O_BACKLOG	4
+#define	SB_O_LBACKLOG	5
+#define	SB_NOPTS_TCP	6
 /*
  * A UDP owner's SB_JOIN and SB_OPTS: the member's receive buffer (0: not
  * told) and the reports it asks for (PLAT_PKT_REPORTS), which a standby
@@ -86,6 +94,7 @@ struct standby_member {
 	long		pid;
 	int		listening;
 	int		board;
+	int		backlog;	/* its listen()'s; 0: not known */
 };
 
 struct standby_mem;
@@ -113,6 +122,9 @@ uint64_t standby_mem_slot_handed(const struct standby_mem *m, size_t slot);
  */
 void standby_mem_set_departed(struct standby_mem *m, uint64_t n);
 uint64_t standby_mem_departed(const struct standby_mem *m);
+/* The listener's backlog as the mirror said last; 0 if it never did. */
+void standby_mem_set_backlog(struct standby_mem *m, int n);
+int standby_mem_backlog(const struct standby_mem *m);
 uint32_t standby_mem_takeovers(const struct standby_mem *m);
 /* One more takeover, by this process; how many so far. */
 uint32_t standby_mem_took_over(struct standby_mem *m);
@@ -133,9 +145,12 @@ void standby_kill(pid_t pid, int fd);
 /* Owner: one MIRROR record (epfd: the endpoint, for SB_JOIN).  0 or -1. */
 int standby_tell(int fd, enum standby_event ev, size_t slot, long pid,
     int flags, int epfd);
-/* A TCP owner's: the same, with its departed count (SB_O_DEPARTED). */
-int standby_tell_count(int fd, enum standby_event ev, size_t slot, long pid,
-    int flags, int epfd, uint64_t departed);
+/*
+ * A TCP owner's: the same, with its departed count (SB_O_DEPARTED), the
+ * endpoint's backlog and the listener's (SB_O_BACKLOG, SB_O_LBACKLOG).
+ */
+int standby_tell_tcp(int fd, enum standby_event ev, size_t slot, long pid,
+    int flags, int epfd, uint64_t departed, int backlog, int lbacklog);
 /* A UDP owner's: the same, with the member's SB_O_RCVBUF, SB_O_WANTS. */
 int standby_tell_udp(int fd, enum standby_event ev, size_t slot, long pid,
     int flags, int epfd, int rcvbuf, unsigned wants);

@@ -156,6 +156,7 @@ run_test udp-burst-after	t_udp_burst_after
 run_test udp-burst-shared	t_udp_burst_shared
 run_test udp-burst-takeover	t_udp_burst_takeover
 run_test tcp-burst		t_tcp_burst
+run_test tcp-burst-takeover	t_tcp_burst_takeover
 run_test udp-full		t_udp_full
 run_test dns-unbound		t_dns_unbound
 run_test dns-nsd		t_dns_nsd

@@ -7,11 +7,37 @@
 # whose handshake completes.
 
 PY_TCPBURST='
-import select, socket, time
+import json, os, select, signal, socket, subprocess, sys, time
 
 BURST, BACKLOG = 700, 250   # more than one queue and the in-hand hold
+tool = sys.argv[2] if len(sys.argv) > 2 else None
+takeover = len(sys.argv) > 1 and sys.argv[1] == "takeover"
+if takeover:
+    BURST = 900             # more than two queues and four in-hand holds
+
+
+def stat():
+    return json.loads(subprocess.run([tool, "stat", "--json"],
+                                     capture_output=True, text=True).stdout)[0]
+
+
+def until(cond, what):
+    # 20 s bounds a hang; the normal path ends as soon as cond holds.
+    end = time.monotonic() + 20
+    while not cond():
+        if time.monotonic() > end:
+            sys.exit("no " + what + ": " + json.dumps(stat()))
+        time.sleep(0.05)
+
+
 members = []
 for i in range(4):
+    if takeover and i == 2 and tool:
+        # Half the group listens, then its owner dies: the one that takes
+        # over must still let the listener grow as the others listen.
+        until(lambda: stat().get("standby_pid"), "standby")
+        os.kill(stat()["owner_pid"], signal.SIGKILL)
+        until(lambda: stat().get("takeovers") == 1, "takeover")
     m = socket.socket()
     m.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     m.bind(("127.0.0.1", members[0].getsockname()[1] if members else 0))
@@ -44,4 +70,10 @@ print("connected %d of %d" % (done, BURST))
 # (burst_oracle: t_udpburst.sh)
 t_tcp_burst() {
 	burst_oracle tcpburst "connected 700 of 700" "$PY_TCPBURST"
+}
+# The same after a takeover between the members' listens (the backlogs
+# come with the standby's mirror).
+t_tcp_burst_takeover() {
+	burst_oracle tcpburst "connected 900 of 900" "$PY_TCPBURST" -- \
+	    takeover + "$BUILD/reuseport-shim"
 }
