@@ -498,3 +498,26 @@ suite_exit() {
 	rm -rf "$WORK" "$SHIMDIR"
 	exit "$st"
 }
+
+# What the burst scripts (t_udpburst.sh, t_tcpburst.sh) share: the tool
+# (reuseport-shim, under the shim only) as their second argument, its
+# stat of the group, and a wait.
+PY_BURSTLIB='
+import json, os, select, signal, socket, subprocess, sys, time
+
+tool = sys.argv[2] if len(sys.argv) > 2 else None
+
+
+def stat():
+    return json.loads(subprocess.run([tool, "stat", "--json"],
+                                     capture_output=True, text=True).stdout)[0]
+
+
+def until(cond, what):
+    # 20 s bounds a hang; the normal path ends as soon as cond holds.
+    end = time.monotonic() + 20
+    while not cond():
+        if time.monotonic() > end:
+            sys.exit("no " + what + ": " + json.dumps(stat()))
+        time.sleep(0.05)
+'

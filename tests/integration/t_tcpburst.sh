@@ -6,29 +6,12 @@
 # the script itself, which never accepts; it counts the connections
 # whose handshake completes.
 
-PY_TCPBURST='
-import json, os, select, signal, socket, subprocess, sys, time
-
+# (PY_BURSTLIB: lib.sh)
+PY_TCPBURST=$PY_BURSTLIB'
 BURST, BACKLOG = 700, 250   # more than one queue and the in-hand hold
-tool = sys.argv[2] if len(sys.argv) > 2 else None
 takeover = len(sys.argv) > 1 and sys.argv[1] == "takeover"
 if takeover:
     BURST = 900             # more than two queues and four in-hand holds
-
-
-def stat():
-    return json.loads(subprocess.run([tool, "stat", "--json"],
-                                     capture_output=True, text=True).stdout)[0]
-
-
-def until(cond, what):
-    # 20 s bounds a hang; the normal path ends as soon as cond holds.
-    end = time.monotonic() + 20
-    while not cond():
-        if time.monotonic() > end:
-            sys.exit("no " + what + ": " + json.dumps(stat()))
-        time.sleep(0.05)
-
 
 members = []
 for i in range(4):

@@ -14,29 +14,13 @@
 # the kernel would not let one socket, unprivileged, take their sum
 # (rmem_max below 1 MB).
 
-PY_UDPBURST='
-import json, os, select, signal, socket, subprocess, sys, time
-
+# (PY_BURSTLIB: lib.sh)
+PY_UDPBURST=$PY_BURSTLIB'
 BURST = 1500    # datagrams: more than four default-sized sockets hold
 when = sys.argv[1]                          # SO_RCVBUF "before" or "after" bind
 big = "+big" in when                        # and large datagrams among them
 takeover = "+takeover" in when              # to an owner that took over
 when = when.split("+")[0]
-tool = sys.argv[2] if len(sys.argv) > 2 else None
-
-
-def stat():
-    return json.loads(subprocess.run([tool, "stat", "--json"],
-                                     capture_output=True, text=True).stdout)[0]
-
-
-def until(cond, what):
-    # 20 s bounds a hang; the normal path ends as soon as cond holds.
-    end = time.monotonic() + 20
-    while not cond():
-        if time.monotonic() > end:
-            sys.exit("no " + what + ": " + json.dumps(stat()))
-        time.sleep(0.05)
 
 members = []
 for i in range(4):
