@@ -89,7 +89,7 @@ struct ackmem_board *
 ackmem_create(int *fd)
 {
 	struct ackmem_board *b;
-	int f = plat_shm_fd(sizeof (*b));
+	int f = plat_shm_fd(sizeof (*b), "rpshim-acks");
 
 	if (f < 0)
 		return (NULL);

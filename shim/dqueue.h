@@ -9,8 +9,8 @@
  * header and the payload, kept as bytes in one ring; a record may wrap
  * at the ring's end, so its bytes are given as up to two pieces.  The
  * ring grows as needed, up to the limit the caller gives each push.
- * Pure: memory from plat_alloc (the owner must not call malloc), no
- * other system calls.
+ * Pure: memory from plat_alloc (pages, given back when a burst's large
+ * ring is let go), no other system calls.
  */
 #ifndef SHIM_DQUEUE_H
 #define SHIM_DQUEUE_H

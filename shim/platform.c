@@ -1430,17 +1430,17 @@ plat_service_enter(const char *service)
  * owner's next read of the board a SIGBUS, ending the group.
  */
 int
-plat_shm_fd(size_t size)
+plat_shm_fd(size_t size, const char *what)
 {
 	int fd, saved = errno;
 #if defined(__linux__) && !defined(ILLUMOS_PATHS)
-	fd = memfd_create("rpshim-acks", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	fd = memfd_create(what, MFD_CLOEXEC | MFD_ALLOW_SEALING);
 #else
 	static unsigned n;
 	char name[64];
 
 	for (int tries = 0; ; tries++) {
-		(void) snprintf(name, sizeof (name), "/rpshim-acks.%ld.%u",
+		(void) snprintf(name, sizeof (name), "/%s.%ld.%u", what,
 		    (long)getpid(), n++);
 		fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
 		if (fd >= 0 || errno != EEXIST || tries == 100)

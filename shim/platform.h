@@ -142,9 +142,11 @@ int plat_rcvbuf_default(int family);
 void plat_rcvbuf_set(int fd, int bytes);
 /*
  * The buffer to ask for a UDP member's forwarding pair: want; in the
- * build that takes illumos's paths on Linux, about what illumos's pair
- * holds whatever it is asked (21 KB), so that the owner's own queue for
- * a member whose pair is full (udpowner.c) runs in the tests.
+ * build that takes illumos's paths on Linux, a small one that refuses
+ * a datagram beyond 65536 bytes, as illumos's does whatever it is asked
+ * (and holds about 21 KB), so that the owner's own queue for a member
+ * whose pair is full and its large datagrams' files (udpowner.c) run in
+ * the tests.
  */
 int plat_pair_bytes(int want);
 /* req (shim_ioctl's) is FIONREAD. */
@@ -277,8 +279,11 @@ int plat_close_range_closes(int flags);
 void plat_for_each_fd(void (*fn)(int fd, void *arg), void *arg);
 /* Name the owner process so that ps(1) and tests can tell it apart. */
 void plat_set_procname(const char *name);
-/* A nameless shared memory object of size bytes; -1 if none. */
-int plat_shm_fd(size_t size);
+/*
+ * A shared memory object of size bytes that no other process can open,
+ * named what (where the system shows a name: Linux's memfd); -1 if none.
+ */
+int plat_shm_fd(size_t size, const char *what);
 /* The owner's scheduling: throughput over wakeup latency, where offered. */
 void plat_owner_sched(void);
 /* The running program's short name, for log lines. */

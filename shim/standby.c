@@ -100,7 +100,7 @@ struct standby_mem *
 standby_mem_create(int *fd)
 {
 	struct standby_mem *m;
-	int f = plat_shm_fd(sizeof (struct shared));
+	int f = plat_shm_fd(sizeof (struct shared), "rpshim-standby");
 
 	if (f < 0)
 		return (NULL);

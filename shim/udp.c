@@ -479,9 +479,24 @@ recv_into(int fd, struct msghdr *m, int flags, const struct udp_io *u,
 		dm.msg_controllen = sizeof (ctl.b);
 		r = real_recvmsg_xpg(fd, &dm, (flags & ~MSG_TRUNC) |
 		    plat_recv_cloexec_flag());
+		/*
+		 * A datagram in a file, and no fd left for it: illumos fails
+		 * the call (a peek leaves the datagram, which is taken now);
+		 * the datagram is lost, as one the kernel had no room for.
+		 */
+		if (r < 0 && (errno == EMFILE || errno == ENFILE)) {
+			if ((flags & MSG_PEEK) && real.recv(fd, hb, sizeof (hb),
+			    MSG_DONTWAIT) < 0)
+				return (-1);
+			errno = saved;
+			continue;
+		}
 		if (r < 0)
 			return (-1);
 		file = dm.msg_controllen > 0 ? take_file(&dm) : -1;
+		/* Before 2024 illumos gave no close-on-exec with it. */
+		if (file >= 0 && plat_recv_cloexec_flag() == 0)
+			(void) real.fcntl(file, F_SETFD, FD_CLOEXEC);
 		e = (size_t)r >= sizeof (hb) ? dgram_decode(hb, &h) : -1;
 		if (e == 0 && h.in_file && file >= 0) {
 			copied = from_file(file, m, h.len);

@@ -50,7 +50,7 @@
 #define	TOK_D(i)	((uint32_t)(3 + UDP_MEMBERS + (i)))
 #define	SB_RETRY_MS	1000	/* a standby that died, again */
 #define	SB_RETRY_MAX_MS	60000	/* after failures, doubling up to this */
-/* A member's queue: what its pair holds before we drop (SO_SNDBUF). */
+/* A member's queue: what its pair is asked to hold (plat_pair_bytes). */
 #define	FWD_QUEUE	(4 << 20)
 #define	CTL_SIZE	160	/* a datagram's reports (plat_pktinfo_enable) */
 #define	RV_CHECK_MS	2000	/* is our rendezvous name still there? */
@@ -111,6 +111,8 @@ static struct {
 	unsigned	reports;	/* PLAT_PKT_REPORTS the socket gives */
 	int		rcvbuf0;	/* a member's buffer, untold: a new */
 					/* socket's */
+	int		unwatched;	/* a member's room not watched: */
+					/* try again (watch_room) */
 } u;
 
 static int flush(size_t i);
@@ -319,7 +321,10 @@ drop_member(size_t i)
 	struct umember *m = &u.m[i];
 
 	plat_poller_del(u.poller, m->ctl, TOK_M(i));
-	/* What we held for it was in its socket, as the kernel sees it. */
+	/*
+	 * What we held for it never reached its queue: dropped, as the
+	 * kernel's group loses what a closed socket held.
+	 */
 	u.drops += m->held.n;
 	dqueue_free(&m->held);
 	if (m->dfd >= 0)
@@ -687,6 +692,14 @@ tally(struct umember *m, int delivered)
 	}
 }
 
+/* err says a member's queue is full for now: what we send waits. */
+static int
+full(int err)
+{
+	return (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS ||
+	    err == EINTR);
+}
+
 /* What we may hold for member i: what its own socket would hold. */
 static size_t
 held_limit(const struct umember *m)
@@ -696,6 +709,23 @@ held_limit(const struct umember *m)
 	return (sz > 0 ? (size_t)sz : 0);
 }
 
+/*
+ * Member i's queue watched for room while we hold something for it; one
+ * the poller could not take (out of memory) is tried again by the loop.
+ */
+static void
+watch_room(size_t i)
+{
+	struct umember *m = &u.m[i];
+
+	if (m->waiting)
+		return;
+	if (plat_poller_set(u.poller, m->dfd, TOK_D(i), PLAT_POLL_OUT) == 0)
+		m->waiting = 1;
+	else
+		u.unwatched = 1;
+}
+
 /* v (its header, its payload) held for member i, or dropped, counted. */
 static void
 hold(size_t i, const struct msghdr *v)
@@ -703,14 +733,13 @@ hold(size_t i, const struct msghdr *v)
 	struct umember *m = &u.m[i];
 	const struct iovec *io = v->msg_iov;
 
-	if (dqueue_push(&m->held, held_limit(m), io[0].iov_base,
-	    io[0].iov_len, io[1].iov_base, io[1].iov_len) != 0) {
+	if (m->dfd < 0 || dqueue_push(&m->held, held_limit(m),
+	    io[0].iov_base, io[0].iov_len, io[1].iov_base,
+	    io[1].iov_len) != 0) {
 		tally(m, 0);
 		return;
 	}
-	if (!m->waiting &&
-	    plat_poller_set(u.poller, m->dfd, TOK_D(i), PLAT_POLL_OUT) == 0)
-		m->waiting = 1;
+	watch_room(i);
 }
 
 /* n bytes of p into file fd at off; 0, or -1. */
@@ -756,7 +785,8 @@ send_file(size_t i, const struct iovec *io, size_t nio)
 		memcpy(hb + at, io[k].iov_base, skip);
 	}
 	if (dgram_decode(hb, &h) != 0 ||
-	    (fd = plat_shm_fd(total - sizeof (hb))) < 0)
+	    (fd = plat_shm_fd(total - sizeof (hb),
+	    "rpshim-dgram")) < 0)
 		return (-1);
 	/* Each piece's bytes past the header, where they go in the file. */
 	for (k = 0, at = 0; k < nio && ok == 0; at += io[k].iov_len, k++) {
@@ -782,18 +812,13 @@ send_file(size_t i, const struct iovec *io, size_t nio)
 
 static void deliver(size_t i, struct msghdr *const *v, unsigned n);
 
-/*
- * Member i left (gone()) with v[0..n) not sent: the kernel's group would
- * have given what came since to the others, so they go to the others,
- * each as the policy picks again.
- */
+/* v[0..n) to the members the policy picks for them now. */
 static void
-left(size_t i, struct msghdr *const *v, unsigned n)
+pick_again(struct msghdr *const *v, unsigned n)
 {
 	struct dgram_hdr h;
 	size_t to;
 
-	drop_member(i);
 	for (unsigned k = 0; k < n; k++) {
 		if (dgram_decode(v[k]->msg_iov[0].iov_base, &h) != 0 ||
 		    (to = policy_pick(&u.pol, u.eps, u.n, &h.src)) >= u.n) {
@@ -802,6 +827,18 @@ left(size_t i, struct msghdr *const *v, unsigned n)
 		}
 		deliver(to, &v[k], 1);
 	}
+}
+
+/*
+ * Member i left (gone()) with v[0..n) not sent: the kernel's group would
+ * have given what came since to the others, so they go to the others,
+ * each as the policy picks again.
+ */
+static void
+left(size_t i, struct msghdr *const *v, unsigned n)
+{
+	drop_member(i);
+	pick_again(v, n);
 }
 
 /*
@@ -817,6 +854,14 @@ deliver(size_t i, struct msghdr *const *v, unsigned n)
 	unsigned k = 0;
 	int sent, err;
 
+	/*
+	 * Left earlier in this batch (its slot free, or another's by now):
+	 * its datagrams go as the policy picks again.
+	 */
+	if (m->dfd < 0 || !m->joined) {
+		pick_again(v, n);
+		return;
+	}
 	/* A short count tells no errno: the next call says why. */
 	while (k < n && m->held.n == 0) {
 		if ((sent = plat_send_batch(m->dfd, v + k, n - k, &err)) > 0) {
@@ -826,12 +871,21 @@ deliver(size_t i, struct msghdr *const *v, unsigned n)
 		} else if (gone(err)) {
 			left(i, v + k, n - k);
 			return;
-		} else if (err == EMSGSIZE && (sent = send_file(i,
-		    v[k]->msg_iov, (size_t)v[k]->msg_iovlen)) != 0) {
+		} else if (full(err)) {
+			break;
+		} else {
+			/*
+			 * Too large for its queue: in a file, if it can go so.
+			 * Any other refusal (a member that shut its queue down
+			 * for reading: EPIPE) drops it; held, it would be
+			 * refused again at each wakeup for room.
+			 */
+			sent = err == EMSGSIZE ? send_file(i, v[k]->msg_iov,
+			    (size_t)v[k]->msg_iovlen) : -1;
+			if (sent == 0)
+				break;
 			tally(m, sent > 0);
 			k++;
-		} else {
-			break;		/* full */
 		}
 	}
 	for (; k < n; k++)
@@ -867,12 +921,16 @@ flush(size_t i)
 			u.delivered += (unsigned)sent;
 		} else if (gone(err)) {
 			return (-1);
-		} else if (err == EMSGSIZE && (sent = send_file(i,
-		    iov[0], (size_t)h[0].msg_iovlen)) != 0) {
+		} else if (full(err)) {
+			break;
+		} else {
+			/* As deliver(): in a file, or dropped. */
+			sent = err == EMSGSIZE ? send_file(i, iov[0],
+			    (size_t)h[0].msg_iovlen) : -1;
+			if (sent == 0)
+				break;
 			dqueue_pop(&m->held, 1);
 			tally(m, sent > 0);
-		} else {
-			break;		/* full again */
 		}
 	}
 	if (m->held.n > 0)
@@ -1090,6 +1148,13 @@ loop(void)
 			    tok[k] - TOK_M(0) < u.n &&
 			    u.m[tok[k] - TOK_M(0)].ctl >= 0)
 				ctl_read(tok[k] - TOK_M(0));
+		}
+		if (u.unwatched) {
+			u.unwatched = 0;
+			for (size_t i = 0; i < u.n; i++) {
+				if (u.m[i].held.n > 0 && u.m[i].dfd >= 0)
+					watch_room(i);
+			}
 		}
 		/* Out of fds: joiners wait in the backlog; try again. */
 		if (u.rv_paused_us != 0 &&
