@@ -626,6 +626,13 @@ def sc_recv():
             if ok:
                 out("big.peek_short_same", yn(r[0] == big[:100]))
                 out("big.peek_short_trunc", yn(r[2] & socket.MSG_TRUNC))
+            # Into three buffers, each filled in turn.
+            bufs = [bytearray(1000), bytearray(30000), bytearray(40000)]
+            ok, r = guarded("big.peek_into", m.recvmsg_into, bufs, 0,
+                            socket.MSG_PEEK)
+            if ok:
+                out("big.peek_into_same",
+                    yn(bytes(b"".join(bufs))[:r[0]] == big))
             ok, r = guarded("big.recvfrom", m.recvfrom, 70000)
             if ok:
                 out("big.len_same", yn(len(r[0]) == len(big)))
