@@ -79,8 +79,11 @@
 #define	EXEC_BUF_MAX	4096	/* strings made for it */
 #define	EXEC_CAP_MAX	8192	/* the startup values kept */
 #define	EXEC_PATH_MAX	4096	/* a candidate of execvp's search */
-/* REUSEPORT_SHIM_PKT4=: EXECENV_PAIRS_MAX numbers below 65536 and commas */
-#define	EXEC_PKT4_BYTES	(sizeof (REUSEPORT_SHIM_ENV_PKT4) + \
+/*
+ * REUSEPORT_SHIM_PKT4= or _TELLS=: EXECENV_PAIRS_MAX numbers below 65536
+ * and commas
+ */
+#define	EXEC_PKT4_BYTES	(sizeof (REUSEPORT_SHIM_ENV_TELLS) + \
 	EXECENV_PAIRS_MAX * 6)
 
 extern char **environ;
@@ -99,6 +102,8 @@ struct exec_room {
 	int	open;		/* their FD_CLOEXEC is cleared */
 	/* The UDP members whose IP_PKTINFO ask only the shim knows. */
 	char	pkt4[EXEC_PKT4_BYTES];
+	/* Those whose owner takes their tells. */
+	char	tells[EXEC_PKT4_BYTES];
 	int	fds[EXECENV_PAIRS_MAX];
 };
 
@@ -164,7 +169,9 @@ exec_init(void)
 		    strncmp(*ep, REUSEPORT_SHIM_ENV_SHADOWS "=",
 		    sizeof (REUSEPORT_SHIM_ENV_SHADOWS)) == 0 ||
 		    strncmp(*ep, REUSEPORT_SHIM_ENV_PKT4 "=",
-		    sizeof (REUSEPORT_SHIM_ENV_PKT4)) == 0)
+		    sizeof (REUSEPORT_SHIM_ENV_PKT4)) == 0 ||
+		    strncmp(*ep, REUSEPORT_SHIM_ENV_TELLS "=",
+		    sizeof (REUSEPORT_SHIM_ENV_TELLS)) == 0)
 			continue;
 		if (self.nvars == EXECENV_VARS_MAX) {
 			cap_short = 1;
@@ -451,22 +458,40 @@ pairs_cloexec(const struct exec_room *r, int on)
 /*
  * r's environment with REUSEPORT_SHIM_PKT4 naming the UDP members of the
  * pairs that asked for the report only the shim keeps (illumos's
- * IP_PKTINFO, plat_pktinfo_held on their shadows), in place of any it
- * has: the number of entries, or -1 (no room).  The table's lock held.
+ * IP_PKTINFO, plat_pktinfo_held on their shadows), and _TELLS those
+ * whose owner takes what they tell it (else the new program's asks for
+ * reports, and its buffer, would never reach the owner), each in place
+ * of any it has: the number of entries, or -1 (no room).  The table's
+ * lock held.
  */
 static int
-pkt4_env(struct exec_room *r)
+udp_env(struct exec_room *r)
 {
+	const struct shim_sock *sk;
 	size_t n = 0;
+	int rc;
 
 	for (size_t i = 0; i < r->npairs; i++) {
 		if (r->p[i].ctl >= 0 && r->p[i].shadow != r->p[i].fd &&
 		    plat_pktinfo_held(r->p[i].shadow))
 			r->fds[n++] = r->p[i].fd;
 	}
-	return (execenv_replace(r->env, REUSEPORT_SHIM_ENV_PKT4, n > 0 &&
+	rc = execenv_replace(r->env, REUSEPORT_SHIM_ENV_PKT4, n > 0 &&
 	    execenv_fds_format(REUSEPORT_SHIM_ENV_PKT4, r->fds, n, r->pkt4,
-	    sizeof (r->pkt4)) >= 0 ? r->pkt4 : NULL, r->env, EXEC_ENV_MAX));
+	    sizeof (r->pkt4)) >= 0 ? r->pkt4 : NULL, r->env, EXEC_ENV_MAX);
+	n = 0;
+	for (size_t i = 0; i < r->npairs; i++) {
+		if (r->p[i].ctl >= 0 && r->p[i].shadow != r->p[i].fd &&
+		    (sk = fdtab_get(r->p[i].fd)) != NULL &&
+		    sk->tell_reports && sk->tell_rcvbuf)
+			r->fds[n++] = r->p[i].fd;
+	}
+	if (rc >= 0)
+		rc = execenv_replace(r->env, REUSEPORT_SHIM_ENV_TELLS, n > 0 &&
+		    execenv_fds_format(REUSEPORT_SHIM_ENV_TELLS, r->fds, n,
+		    r->tells, sizeof (r->tells)) >= 0 ? r->tells : NULL,
+		    r->env, EXEC_ENV_MAX);
+	return (rc);
 }
 
 /*
@@ -501,7 +526,7 @@ shadow_env(const char *what, char *const env[], struct exec_room *r)
 	n = execenv_replace(env, REUSEPORT_SHIM_ENV_SHADOWS, entry, r->env,
 	    EXEC_ENV_MAX);
 	if (n >= 0)
-		n = pkt4_env(r);
+		n = udp_env(r);
 	if (n >= 0 && entry != NULL) {
 		/* Under the lock: no dup2 moves a shadow meanwhile. */
 		pairs_cloexec(r, 0);

@@ -102,9 +102,11 @@ struct pairs {
 	/* The sock that took pair i's shadow, or NULL. */
 	struct shim_sock *sk[EXECENV_PAIRS_MAX];
 	size_t	n;
-	/* REUSEPORT_SHIM_PKT4's members (exec.c, pkt4_env). */
+	/* REUSEPORT_SHIM_PKT4's members, and _TELLS' (exec.c, udp_env). */
 	int	pkt4[EXECENV_PAIRS_MAX];
 	size_t	npkt4;
+	int	tells[EXECENV_PAIRS_MAX];
+	size_t	ntells;
 };
 
 /*
@@ -367,6 +369,11 @@ adopt_udp(struct pairs *p, size_t i, const char *dir)
 		if (p->pkt4[j] == e->fd)
 			plat_pktinfo_mark(sk->shadow);
 	}
+	for (j = 0; j < p->ntells; j++) {
+		if (p->tells[j] == e->fd)
+			sk->tell_reports = sk->tell_rcvbuf = 1;
+	}
+	sk->rcvbuf = plat_rcvbuf(sk->shadow);
 	sk->pktinfo = plat_pktinfo_asked(sk->shadow);
 	plat_sendopts_read(sk->shadow, sk->family, &sk->so);
 	fdtab_changed();
@@ -441,6 +448,23 @@ stale:
 	return (0);
 }
 
+/* The fds variable name lists, into fds, and the variable gone. */
+static size_t
+fds_take(const char *name, int fds[EXECENV_PAIRS_MAX])
+{
+	const char *v = getenv(name);
+	int n = 0;
+
+	if (v != NULL && (n = execenv_fds_parse(v, fds,
+	    EXECENV_PAIRS_MAX)) < 0) {
+		shim_log(LOG_LVL_WARN, "%s is malformed (\"%.64s\"); "
+		    "ignored", name, v);
+		n = 0;
+	}
+	(void) unsetenv(name);
+	return ((size_t)n);
+}
+
 /*
  * The pairs REUSEPORT_SHIM_SHADOWS names, into p, and the variable
  * gone: the program's own children must not take its numbers for
@@ -461,13 +485,8 @@ pairs_take(struct pairs *p)
 		shim_log(LOG_LVL_WARN, "%s is malformed (\"%.64s\"); "
 		    "ignored", REUSEPORT_SHIM_ENV_SHADOWS, v);
 	(void) unsetenv(REUSEPORT_SHIM_ENV_SHADOWS);
-	if ((v = getenv(REUSEPORT_SHIM_ENV_PKT4)) != NULL &&
-	    (n = execenv_fds_parse(v, p->pkt4, EXECENV_PAIRS_MAX)) >= 0)
-		p->npkt4 = (size_t)n;
-	else if (v != NULL)
-		shim_log(LOG_LVL_WARN, "%s is malformed (\"%.64s\"); "
-		    "ignored", REUSEPORT_SHIM_ENV_PKT4, v);
-	(void) unsetenv(REUSEPORT_SHIM_ENV_PKT4);
+	p->npkt4 = fds_take(REUSEPORT_SHIM_ENV_PKT4, p->pkt4);
+	p->ntells = fds_take(REUSEPORT_SHIM_ENV_TELLS, p->tells);
 }
 
 void

@@ -359,6 +359,16 @@ if len(sys.argv) > 1:
         s.sendto(b"exec:" + d, a)
         print("child got", d.decode(), "pktinfo",
               [(l, t) for l, t, _ in anc] == [(socket.IPPROTO_IP, 8)])
+    # A report the new program asks for comes with what arrives after
+    # (the owner's socket gives it only while a member asks: told).
+    s.setsockopt(socket.IPPROTO_IP, socket.IP_RECVTOS, 1)
+    socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(
+        b"after", ("127.0.0.1", port))
+    if select.select([s], [], [], 5)[0]:
+        d, anc, _, a = s.recvmsg(100, 256)
+        print("child got", d.decode(), "tos",
+              (socket.IPPROTO_IP, socket.IP_TOS) in
+              [(l, t) for l, t, _ in anc])
     sys.exit(0)
 a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 a.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
@@ -383,7 +393,7 @@ PY
 	n=$("$PYTHON" "$TDIR/exec.py" 2>&1)
 	s=$("${SHIM[@]}" "$PYTHON" "$TDIR/exec.py" 2>&1)
 	note "native: $(echo "$n" | tr '\n' '|')"
-	[ "$n" = "$(printf 'child: True True 1 True\nchild got before pktinfo True\nclient got exec:before True')" ] ||
+	[ "$n" = "$(printf 'child: True True 1 True\nchild got before pktinfo True\nchild got after tos True\nclient got exec:before True')" ] ||
 	    { fail "natively: $n"; return; }
 	[ "$s" = "$n" ] || fail "under the shim: $(echo "$s" | tr '\n' '|')"
 }
