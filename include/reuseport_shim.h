@@ -40,9 +40,10 @@
 #define	REUSEPORT_SHIM_ENV_PKT4		"REUSEPORT_SHIM_PKT4"
 /*
  * With it: the inherited UDP members whose owner takes what they tell it
- * (the reports they ask for, their receive buffer), "fd[,...]".
+ * of the reports they ask for, and of their receive buffer, "fd[,...]".
  */
 #define	REUSEPORT_SHIM_ENV_TELLS	"REUSEPORT_SHIM_TELLS"
+#define	REUSEPORT_SHIM_ENV_TELLBUF	"REUSEPORT_SHIM_TELLBUF"
 
 /* The wire protocol version spoken between members and owners. */
 #define	REUSEPORT_SHIM_PROTO_VERSION	1

@@ -80,10 +80,10 @@
 #define	EXEC_CAP_MAX	8192	/* the startup values kept */
 #define	EXEC_PATH_MAX	4096	/* a candidate of execvp's search */
 /*
- * REUSEPORT_SHIM_PKT4= or _TELLS=: EXECENV_PAIRS_MAX numbers below 65536
- * and commas
+ * REUSEPORT_SHIM_PKT4=, _TELLS= or _TELLBUF=: EXECENV_PAIRS_MAX numbers
+ * below 65536 and commas
  */
-#define	EXEC_PKT4_BYTES	(sizeof (REUSEPORT_SHIM_ENV_TELLS) + \
+#define	EXEC_PKT4_BYTES	(sizeof (REUSEPORT_SHIM_ENV_TELLBUF) + \
 	EXECENV_PAIRS_MAX * 6)
 
 extern char **environ;
@@ -102,8 +102,9 @@ struct exec_room {
 	int	open;		/* their FD_CLOEXEC is cleared */
 	/* The UDP members whose IP_PKTINFO ask only the shim knows. */
 	char	pkt4[EXEC_PKT4_BYTES];
-	/* Those whose owner takes their tells. */
+	/* Those whose owner takes their tells: of reports, of buffers. */
 	char	tells[EXEC_PKT4_BYTES];
+	char	tellbuf[EXEC_PKT4_BYTES];
 	int	fds[EXECENV_PAIRS_MAX];
 };
 
@@ -171,7 +172,9 @@ exec_init(void)
 		    strncmp(*ep, REUSEPORT_SHIM_ENV_PKT4 "=",
 		    sizeof (REUSEPORT_SHIM_ENV_PKT4)) == 0 ||
 		    strncmp(*ep, REUSEPORT_SHIM_ENV_TELLS "=",
-		    sizeof (REUSEPORT_SHIM_ENV_TELLS)) == 0)
+		    sizeof (REUSEPORT_SHIM_ENV_TELLS)) == 0 ||
+		    strncmp(*ep, REUSEPORT_SHIM_ENV_TELLBUF "=",
+		    sizeof (REUSEPORT_SHIM_ENV_TELLBUF)) == 0)
 			continue;
 		if (self.nvars == EXECENV_VARS_MAX) {
 			cap_short = 1;
@@ -455,43 +458,64 @@ pairs_cloexec(const struct exec_room *r, int on)
 	}
 }
 
+/* What udp_env names: a UDP member's, by its shadow and its sock. */
+enum udp_mark { MARK_PKT4, MARK_TELLS, MARK_TELLBUF };
+
+static int
+marked(const struct execenv_pair *p, enum udp_mark what)
+{
+	const struct shim_sock *sk;
+
+	if (p->ctl < 0 || p->shadow == p->fd)
+		return (0);		/* not a dispatched UDP member */
+	if (what == MARK_PKT4)
+		return (plat_pktinfo_held(p->shadow));
+	if ((sk = fdtab_get(p->fd)) == NULL)
+		return (0);
+	return (what == MARK_TELLS ? sk->tell_reports : sk->tell_rcvbuf);
+}
+
+/*
+ * r's environment with variable name naming the members of r's pairs
+ * that are marked what, into buf, in place of any it has: as
+ * execenv_replace says, or rc if that is < 0 already.
+ */
+static int
+udp_var(struct exec_room *r, int rc, const char *name, enum udp_mark what,
+    char *buf, size_t len)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->npairs; i++) {
+		if (marked(&r->p[i], what))
+			r->fds[n++] = r->p[i].fd;
+	}
+	if (rc < 0)
+		return (rc);
+	return (execenv_replace(r->env, name, n > 0 && execenv_fds_format(
+	    name, r->fds, n, buf, len) >= 0 ? buf : NULL, r->env,
+	    EXEC_ENV_MAX));
+}
+
 /*
  * r's environment with REUSEPORT_SHIM_PKT4 naming the UDP members of the
  * pairs that asked for the report only the shim keeps (illumos's
- * IP_PKTINFO, plat_pktinfo_held on their shadows), and _TELLS those
- * whose owner takes what they tell it (else the new program's asks for
- * reports, and its buffer, would never reach the owner), each in place
- * of any it has: the number of entries, or -1 (no room).  The table's
- * lock held.
+ * IP_PKTINFO, plat_pktinfo_held on their shadows), and _TELLS and
+ * _TELLBUF those whose owner takes what they tell it of reports and of
+ * their buffer (else the new program's asks would never reach it): the
+ * number of entries, or -1 (no room).  The table's lock held where the
+ * table is ours (else there are no pairs).
  */
 static int
 udp_env(struct exec_room *r)
 {
-	const struct shim_sock *sk;
-	size_t n = 0;
-	int rc;
+	int rc = udp_var(r, 0, REUSEPORT_SHIM_ENV_PKT4, MARK_PKT4, r->pkt4,
+	    sizeof (r->pkt4));
 
-	for (size_t i = 0; i < r->npairs; i++) {
-		if (r->p[i].ctl >= 0 && r->p[i].shadow != r->p[i].fd &&
-		    plat_pktinfo_held(r->p[i].shadow))
-			r->fds[n++] = r->p[i].fd;
-	}
-	rc = execenv_replace(r->env, REUSEPORT_SHIM_ENV_PKT4, n > 0 &&
-	    execenv_fds_format(REUSEPORT_SHIM_ENV_PKT4, r->fds, n, r->pkt4,
-	    sizeof (r->pkt4)) >= 0 ? r->pkt4 : NULL, r->env, EXEC_ENV_MAX);
-	n = 0;
-	for (size_t i = 0; i < r->npairs; i++) {
-		if (r->p[i].ctl >= 0 && r->p[i].shadow != r->p[i].fd &&
-		    (sk = fdtab_get(r->p[i].fd)) != NULL &&
-		    sk->tell_reports && sk->tell_rcvbuf)
-			r->fds[n++] = r->p[i].fd;
-	}
-	if (rc >= 0)
-		rc = execenv_replace(r->env, REUSEPORT_SHIM_ENV_TELLS, n > 0 &&
-		    execenv_fds_format(REUSEPORT_SHIM_ENV_TELLS, r->fds, n,
-		    r->tells, sizeof (r->tells)) >= 0 ? r->tells : NULL,
-		    r->env, EXEC_ENV_MAX);
-	return (rc);
+	rc = udp_var(r, rc, REUSEPORT_SHIM_ENV_TELLS, MARK_TELLS, r->tells,
+	    sizeof (r->tells));
+	return (udp_var(r, rc, REUSEPORT_SHIM_ENV_TELLBUF, MARK_TELLBUF,
+	    r->tellbuf, sizeof (r->tellbuf)));
 }
 
 /*
@@ -587,7 +611,7 @@ exec_done(struct exec_room *r, int rc)
 }
 
 /*
- * The room for a new environment (about 15 KB) is taken only on the slow
+ * The room for a new environment (about 20 KB) is taken only on the slow
  * paths, in functions of their own: a crash handler on a small signal
  * stack that execs must not pay for it in a process that tracks nothing.
  */

@@ -107,6 +107,8 @@ struct pairs {
 	size_t	npkt4;
 	int	tells[EXECENV_PAIRS_MAX];
 	size_t	ntells;
+	int	tellbuf[EXECENV_PAIRS_MAX];
+	size_t	ntellbuf;
 };
 
 /*
@@ -369,10 +371,10 @@ adopt_udp(struct pairs *p, size_t i, const char *dir)
 		if (p->pkt4[j] == e->fd)
 			plat_pktinfo_mark(sk->shadow);
 	}
-	for (j = 0; j < p->ntells; j++) {
-		if (p->tells[j] == e->fd)
-			sk->tell_reports = sk->tell_rcvbuf = 1;
-	}
+	for (j = 0; j < p->ntells; j++)
+		sk->tell_reports |= p->tells[j] == e->fd;
+	for (j = 0; j < p->ntellbuf; j++)
+		sk->tell_rcvbuf |= p->tellbuf[j] == e->fd;
 	sk->rcvbuf = plat_rcvbuf(sk->shadow);
 	sk->pktinfo = plat_pktinfo_asked(sk->shadow);
 	plat_sendopts_read(sk->shadow, sk->family, &sk->so);
@@ -487,6 +489,7 @@ pairs_take(struct pairs *p)
 	(void) unsetenv(REUSEPORT_SHIM_ENV_SHADOWS);
 	p->npkt4 = fds_take(REUSEPORT_SHIM_ENV_PKT4, p->pkt4);
 	p->ntells = fds_take(REUSEPORT_SHIM_ENV_TELLS, p->tells);
+	p->ntellbuf = fds_take(REUSEPORT_SHIM_ENV_TELLBUF, p->tellbuf);
 }
 
 void

@@ -484,10 +484,10 @@ static int live_member(size_t i);
  * negative one asks the kernel's most.
  */
 static int
-do_listen(void)
+do_listen(size_t ep)
 {
 	int64_t sum = 0;
-	int backlog;
+	int backlog, was = o.backlog;
 
 	for (size_t i = 0; i < o.g.n; i++) {
 		if (o.seps[i].fd >= 0 && live_member(i))
@@ -497,9 +497,18 @@ do_listen(void)
 	backlog = sum > INT_MAX ? INT_MAX : (int)sum;
 	if (backlog <= o.backlog)
 		return (0);
-	if (real.listen(o.lfd, backlog) != 0)
-		return (errno);
+	/*
+	 * The standby hears of it first: an owner killed in between would
+	 * leave a listener longer than the new owner knew, which its next
+	 * listen would shrink.  Told and then refused, the standby's number
+	 * is too high, which only delays a growth after a takeover.
+	 */
 	o.backlog = backlog;
+	mirror(SB_OPTS, ep, 0, -1);
+	if (real.listen(o.lfd, backlog) != 0) {
+		o.backlog = was;
+		return (errno);
+	}
 	return (0);
 }
 
@@ -768,7 +777,7 @@ handle(size_t i, const struct proto_rec *r)
 
 		was = o.seps[i].backlog;
 		o.seps[i].backlog = r->arg;
-		err = do_listen();
+		err = do_listen(i);
 
 		/* A listen again with another backlog: the standby's too. */
 		if (err == 0 && (e->state != GCORE_LISTENING ||

@@ -78,9 +78,12 @@ struct udp_member {
 	int		rcvbuf;		/* its receive buffer; 0: not told */
 	int		wants;		/* its reports; -1: not known */
 };
-/* Be the owner in place of one that died (udpstandby.c); never returns. */
+/*
+ * Be the owner in place of one that died (udpstandby.c), the group's
+ * takeover before + 1; never returns.
+ */
 _Noreturn void udp_owner_takeover(const struct owner_args *a,
-    const struct udp_member *m, size_t n);
+    const struct udp_member *m, size_t n, uint32_t before);
 /*
  * Deaf to what operators send a daemon's processes, the application's
  * handlers gone: an owner's and a standby's signals.

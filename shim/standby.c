@@ -337,11 +337,11 @@ standby_tell_tcp(int fd, enum standby_event ev, size_t slot, long pid,
 
 int
 standby_tell_udp(int fd, enum standby_event ev, size_t slot, long pid,
-    int flags, int epfd, int rcvbuf, unsigned wants)
+    int flags, int epfd, int rcvbuf, unsigned wants, uint32_t takeovers)
 {
-	const int32_t more[] = { rcvbuf, (int32_t)wants };
+	const int32_t more[] = { rcvbuf, (int32_t)wants, (int32_t)takeovers };
 
-	return (tell(fd, ev, slot, pid, flags, epfd, more, 2));
+	return (tell(fd, ev, slot, pid, flags, epfd, more, 3));
 }
 
 void
@@ -482,6 +482,10 @@ standby_run(const struct owner_args *a)
 			tab[k].backlog = r.nopts >= SB_NOPTS_TCP ?
 			    r.opts[SB_O_BACKLOG] : 0;
 			fd = -1;
+			break;
+		case SB_OPTS:
+			if (r.nopts >= SB_NOPTS_TCP)
+				tab[k].backlog = r.opts[SB_O_BACKLOG];
 			break;
 		case SB_LISTEN:
 			if (r.nopts >= SB_NOPTS_TCP)

@@ -60,7 +60,8 @@ enum standby_event {
 	SB_FINISH,	/* the group ends: let go of everything and exit */
 	SB_QUEUE,	/* UDP, dispatched: with our end of a member's queue */
 	SB_COUNT,	/* a TCP standby's first: only the departed count */
-	SB_OPTS		/* UDP: a member's buffer and reports changed */
+	SB_OPTS		/* a member's buffer and reports changed (UDP), */
+			/* its backlog, or the listener's (TCP) */
 };
 
 /*
@@ -77,10 +78,13 @@ enum standby_event {
 /*
  * A UDP owner's SB_JOIN and SB_OPTS: the member's receive buffer (0: not
  * told) and the reports it asks for (PLAT_PKT_REPORTS), which a standby
- * taking over needs (what it holds for a member, what the socket gives).
+ * taking over needs (what it holds for a member, what the socket gives),
+ * and how many takeovers the group has had (for stat).
  */
 #define	SB_O_RCVBUF	2
 #define	SB_O_WANTS	3
+#define	SB_O_TAKEOVERS	4
+#define	SB_NOPTS_UDP	5
 
 /* SB_JOIN's flags (opts[1]; opts[0] is the member's pid). */
 #define	SB_F_LISTENING	0x1
@@ -151,9 +155,9 @@ int standby_tell(int fd, enum standby_event ev, size_t slot, long pid,
  */
 int standby_tell_tcp(int fd, enum standby_event ev, size_t slot, long pid,
     int flags, int epfd, uint64_t departed, int backlog, int lbacklog);
-/* A UDP owner's: the same, with the member's SB_O_RCVBUF, SB_O_WANTS. */
+/* A UDP owner's: the same, with SB_O_RCVBUF, _WANTS and _TAKEOVERS. */
 int standby_tell_udp(int fd, enum standby_event ev, size_t slot, long pid,
-    int flags, int epfd, int rcvbuf, unsigned wants);
+    int flags, int epfd, int rcvbuf, unsigned wants, uint32_t takeovers);
 /*
  * Owner, ending the group: FINISH, and wait (up to a second) until the
  * standby let go of the listener, so that the port is free when we are

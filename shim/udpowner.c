@@ -107,7 +107,7 @@ static struct {
 	pid_t		sbpid;
 	uint64_t	sb_tried_us;
 	long		sb_wait_ms;
-	uint32_t	takeovers;	/* 1: this owner took over */
+	uint32_t	takeovers;	/* the group's, this one's included */
 	unsigned	reports;	/* PLAT_PKT_REPORTS the socket gives */
 	int		rcvbuf0;	/* a member's buffer, untold: a new */
 					/* socket's */
@@ -227,7 +227,8 @@ sb_tell(size_t i)
 	if (u.sbfd < 0)
 		return;
 	if (standby_tell_udp(u.sbfd, SB_JOIN, i, m->pid,
-	    m->files ? SB_F_FILES : 0, m->ctl, m->rcvbuf, m->wants) != 0 ||
+	    m->files ? SB_F_FILES : 0, m->ctl, m->rcvbuf, m->wants,
+	    u.takeovers) != 0 ||
 	    (m->dfd >= 0 && standby_tell(u.sbfd, SB_QUEUE, i, m->pid, 0,
 	    m->dfd) != 0))
 		sb_drop("did not take a member");
@@ -604,7 +605,7 @@ ctl_read(size_t i)
 			rcvbuf_grow();
 		}
 		if (u.sbfd >= 0 && standby_tell_udp(u.sbfd, SB_OPTS, i, m->pid,
-		    0, -1, m->rcvbuf, m->wants) != 0)
+		    0, -1, m->rcvbuf, m->wants, u.takeovers) != 0)
 			sb_drop("did not take a member's options");
 		memset(&out, 0, sizeof (out));
 		out.type = REC_SETOPT;
@@ -1181,7 +1182,7 @@ udp_owner_run(const struct owner_args *a, int sfd, int rvfd)
 
 _Noreturn void
 udp_owner_takeover(const struct owner_args *a, const struct udp_member *m,
-    size_t n)
+    size_t n, uint32_t before)
 {
 	size_t adopted = 0;
 
@@ -1195,7 +1196,7 @@ udp_owner_takeover(const struct owner_args *a, const struct udp_member *m,
 		memcpy(a->role, a->udp ? "udp" : "tcp", 3);
 	}
 	setup(a, a->listenfd, a->rvfd);
-	u.takeovers = 1;
+	u.takeovers = before + 1;
 	for (size_t k = 0; k < n; k++) {
 		size_t i = m[k].slot;
 		struct umember *um = &u.m[i];

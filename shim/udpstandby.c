@@ -30,6 +30,8 @@
 #define	UDP_SB_SLOTS	256	/* as the owner's members */
 
 static struct udp_member tab[UDP_SB_SLOTS];
+/* The group's takeovers before the owner we stand by for (its records). */
+static uint32_t takeovers;
 
 static void
 forget(size_t k)
@@ -84,10 +86,12 @@ udp_standby_run(const struct owner_args *args)
 			fd = -1;
 			/* FALLTHROUGH */
 		case SB_OPTS:
-			tab[k].rcvbuf = r.nopts >= SB_NOPTS ?
+			tab[k].rcvbuf = r.nopts > SB_O_RCVBUF ?
 			    r.opts[SB_O_RCVBUF] : 0;
-			tab[k].wants = r.nopts >= SB_NOPTS ?
+			tab[k].wants = r.nopts > SB_O_WANTS ?
 			    r.opts[SB_O_WANTS] : -1;
+			if (r.nopts >= SB_NOPTS_UDP)
+				takeovers = (uint32_t)r.opts[SB_O_TAKEOVERS];
 			break;
 		case SB_QUEUE:
 			if (tab[k].dfd >= 0)
@@ -114,5 +118,5 @@ udp_standby_run(const struct owner_args *args)
 		if (tab[k].ctl >= 0)
 			tab[n++] = tab[k];
 	}
-	udp_owner_takeover(&a, tab, n);
+	udp_owner_takeover(&a, tab, n, takeovers);
 }

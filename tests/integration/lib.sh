@@ -509,8 +509,23 @@ tool = sys.argv[2] if len(sys.argv) > 2 else None
 
 
 def stat():
-    return json.loads(subprocess.run([tool, "stat", "--json"],
-                                     capture_output=True, text=True).stdout)[0]
+    # {} while the owner does not answer (one taking over, a loaded host).
+    try:
+        return json.loads(subprocess.run(
+            [tool, "stat", "--json"], capture_output=True, text=True).stdout)[0]
+    except (ValueError, IndexError):
+        return {}
+
+
+def take_over(n):
+    # The owner killed, n times: each standby must know what the owner
+    # it replaces knew, the second one from the first that took over.
+    for k in range(n):
+        until(lambda: stat().get("standby_pid"), "standby")
+        dead = stat()["owner_pid"]
+        os.kill(dead, signal.SIGKILL)
+        until(lambda: stat().get("owner_pid") not in (None, dead) and
+              stat().get("takeovers") == k + 1, "takeover %d" % (k + 1))
 
 
 def until(cond, what):
