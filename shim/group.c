@@ -78,6 +78,7 @@ hello(int ctl, int fd, struct proto_rec *welcome, int *board,
 	 * owner's socket gives before the first datagram comes for it.
 	 */
 	req.seq = HELLO_TAKES_BOARD | HELLO_TELLS_REPORTS | HELLO_TAKES_FILE |
+	    HELLO_TELLS_SHARED |
 	    (plat_pktinfo_asked(fd) & PLAT_PKT_REPORTS) << HELLO_REPORTS_SHIFT;
 	if (util_request_until(ctl, &req, REC_WELCOME, welcome, board,
 	    deadline) != 0)

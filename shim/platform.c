@@ -585,6 +585,22 @@ plat_pair_bytes(int want)
 #endif
 }
 
+int
+plat_rcvbuf_try(int family, int level, int name, const void *val,
+    socklen_t len)
+{
+	int fd, v = -1, e;
+
+	if ((fd = socket(family, SOCK_DGRAM | plat_sock_cloexec, 0)) < 0)
+		return (-1);
+	if (real.setsockopt(fd, level, name, val, len) == 0)
+		v = plat_rcvbuf(fd);
+	e = errno;
+	(void) real.close(fd);
+	errno = e;
+	return (v);
+}
+
 void
 plat_rcvbuf_set(int fd, int bytes)
 {

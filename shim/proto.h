@@ -78,6 +78,14 @@
  * the header (illumos's Unix datagrams carry 65536 bytes at most).
  */
 #define	HELLO_TAKES_FILE	0x4U
+/*
+ * A member of a UDP group's shared way tells its receive buffer (SETOPT
+ * opts[1]) where the owner's WELCOME says it takes it: WELCOME_TAKES_TELLS
+ * in its seq, sent only to a member that said HELLO_TELLS_SHARED (one of
+ * an earlier build reads that seq as a count: 0, the first member).
+ */
+#define	HELLO_TELLS_SHARED	0x8U
+#define	WELCOME_TAKES_TELLS	0x80000000U
 #define	HELLO_REPORTS_SHIFT	8
 
 enum proto_type {

@@ -194,6 +194,47 @@ udp_shared(const struct shim_sock *sk)
 }
 
 /*
+ * A shared member's own receive buffer: the group's socket is every
+ * member's, and set there the last member's would win, shrinking what
+ * the others asked.  Kept as its own socket would keep it (a new one is
+ * asked, for the kernel's answer and errno), read back as its own, and
+ * told to the owner, which makes the socket hold the members' sum.
+ */
+static int
+shared_buf(const struct shim_sock *sk, int level, int name)
+{
+	return (udp_shared(sk) && sk->dgram && sk->tell_rcvbuf &&
+	    plat_opt_classify(level, name) == PLAT_OPT_RCVBUF);
+}
+
+/* setsockopt of a shared member's buffer (shared_buf), family its own. */
+static int
+set_shared_buf(int fd, int family, int level, int name, const void *val,
+    socklen_t len)
+{
+	struct shim_sock *sk;
+	sigset_t saved;
+	unsigned want = 0;
+	int b, t = -1, e = errno;
+
+	/* The kernel's answer, from a socket of our own: no lock held. */
+	if ((b = plat_rcvbuf_try(family, level, name, val, len)) < 0)
+		return (-1);
+	fdtab_lock(&saved);
+	if ((sk = fdtab_get(fd)) != NULL && shared_buf(sk, level, name) &&
+	    sk->rcvbuf != b) {
+		sk->rcvbuf = b;
+		want = sk->pktinfo;
+		t = udp_tell_copy(sk);
+	}
+	fdtab_unlock(&saved);
+	if (t >= 0)
+		udp_tell_owner(fd, t, want, b);
+	errno = e;
+	return (0);
+}
+
+/*
  * The kernel's setsockopt of fd, and what it took noted where the kernel
  * cannot say it back (plat_pktinfo_note: illumos's IP_PKTINFO).
  */
@@ -366,6 +407,12 @@ shim_setsockopt(int fd, int level, int name, const void *val, socklen_t len,
 		return (noted(fd, level, name, val, len, rf));
 	fdtab_lock(&saved);
 	sk = fdtab_get(fd);
+	if (sk != NULL && shared_buf(sk, level, name)) {
+		int fam = sk->family;
+
+		fdtab_unlock(&saved);
+		return (set_shared_buf(fd, fam, level, name, val, len));
+	}
 	if (sk == NULL || sk->state == SK_OPT || udp_shared(sk)) {
 		fdtab_unlock(&saved);
 		return (noted(fd, level, name, val, len, rf));
@@ -444,6 +491,14 @@ shim_getsockopt(int fd, int level, int name, void *val, socklen_t *len,
 		return (rf(fd, level, name, val, len));
 	fdtab_lock(&saved);
 	sk = fdtab_get(fd);
+	/* A shared member's buffer reads as its own (shared_buf). */
+	if (sk != NULL && name == SO_RCVBUF && shared_buf(sk, level, name)) {
+		rc = int_out(val, len, sk->rcvbuf);
+		fdtab_unlock(&saved);
+		if (rc == 0)
+			errno = saved_errno;
+		return (rc);
+	}
 	if (sk == NULL || ((sk->state == SK_OPT || udp_shared(sk)) &&
 	    plat_opt_classify(level, name) != PLAT_OPT_REUSEPORT)) {
 		fdtab_unlock(&saved);

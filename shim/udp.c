@@ -102,8 +102,8 @@ shared_tcp_opts(struct shim_sock *sk, int from, int listener)
 /*
  * The shared way: the group's one socket holds at least what this
  * member asked for before bind (a burst it cannot hold is lost before
- * anyone reads); the owner adds up a new socket's for each member (a
- * sum here would grow with every member that came and went).
+ * anyone reads) at once; the owner makes it the sum of its members'
+ * (those of an earlier build counted as a new socket's), told by each.
  */
 static void
 shared_rcvbuf(int fd, int sockfd)
@@ -120,6 +120,8 @@ direct_install(int fd, int ctl, const struct sockaddr_storage *ss,
 {
 	struct shim_sock *sk;
 	int shared = welcome->arg == SHIM_POLICY_SHARED;
+	/* Shared, the owner takes our buffer: seq's other bits count. */
+	int first = (welcome->seq & ~WELCOME_TAKES_TELLS) == 0;
 	int data = -1, out = -1, shadow = -1, fl, own, e, features = 0;
 	int t = -1, rcvbuf = 0, dflt = -1;
 	unsigned want = 0;
@@ -135,6 +137,8 @@ direct_install(int fd, int ctl, const struct sockaddr_storage *ss,
 		errno = e;
 		return (-1);
 	}
+	if (shared && dgram && (welcome->seq & WELCOME_TAKES_TELLS))
+		features |= PROTO_DGRAM_RCVBUF;
 	/* The buffer the owner counts an untold member at: a new socket's. */
 	if (features & PROTO_DGRAM_RCVBUF)
 		dflt = plat_rcvbuf_default(ss->ss_family);
@@ -145,6 +149,12 @@ direct_install(int fd, int ctl, const struct sockaddr_storage *ss,
 		/* The receive reports it asked for, on the group's socket. */
 		plat_udp_opts_copy(fd, sockfd);
 		shared_rcvbuf(fd, sockfd);
+		/*
+		 * Its own buffer, which it reads back, and tells the owner:
+		 * the socket holds the members' sum (sockopt.c).
+		 */
+		sk->tell_rcvbuf = (features & PROTO_DGRAM_RCVBUF) != 0;
+		sk->rcvbuf = plat_rcvbuf(fd);
 	} else if (shared) {
 		shared_tcp_opts(sk, fd, sockfd);
 	} else if ((shadow = real.fcntl(fd, F_DUPFD_CLOEXEC, 3)) < 0) {
@@ -157,7 +167,7 @@ direct_install(int fd, int ctl, const struct sockaddr_storage *ss,
 	 * for all members; the first member's stand.
 	 */
 	fl = real.fcntl(fd, F_GETFL);
-	if (fl >= 0 && (!shared || welcome->seq == 0))
+	if (fl >= 0 && (!shared || first))
 		(void) real.fcntl(data, F_SETFL, fl);
 	else if (fl >= 0 && (real.fcntl(data, F_GETFL) ^ fl) & O_NONBLOCK)
 		shim_log(LOG_LVL_WARN, "the shared way: this member's "
@@ -165,7 +175,7 @@ direct_install(int fd, int ctl, const struct sockaddr_storage *ss,
 		    "members share; the group's stands");
 	/* Shared, SIGIO goes to the first member's owner, not the last's. */
 	if ((own = real.fcntl(fd, F_GETOWN)) != 0 && own != -1 &&
-	    (!shared || welcome->seq == 0))
+	    (!shared || first))
 		(void) real.fcntl(data, F_SETOWN, own);
 	/* What a receive waits on, and what a send may do, come along. */
 	if (!shared)

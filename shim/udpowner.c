@@ -383,6 +383,8 @@ welcome(size_t i, const struct proto_rec *r)
 	out.addr = u.gaddr;
 	out.arg = (int32_t)u.way;
 	out.seq = (uint32_t)u.live;	/* 0: the first member */
+	if (!dispatched() && u.udp && (r->seq & HELLO_TELLS_SHARED))
+		out.seq |= WELCOME_TAKES_TELLS;
 	if (proto_send(m->ctl, &out, u.sfd) != 0)
 		return (-1);
 	if (dispatched()) {

@@ -34,6 +34,11 @@ for i in range(4):
     m.setblocking(False)
     members.append(m)
 port = members[0].getsockname()[1]
+# Each reads back its own buffer, as a socket of its own keeps it.
+ref = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+ref.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+own = all(m.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) ==
+          ref.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) for m in members)
 owner = None
 if tool and takeover:
     take_over(2)
@@ -83,8 +88,8 @@ while n < BURST:
                 last[(m, src)] = k
         except BlockingIOError:
             pass
-print("received %d of %d, %d out of order, %d corrupt" %
-      (n, BURST, disorder, corrupt))
+print("received %d of %d, %d out of order, %d corrupt, own buffers %s" %
+      (n, BURST, disorder, corrupt, "yes" if own else "no"))
 '
 
 # burst_oracle NAME WANT SCRIPT [VAR=VAL...] [-- ARG... [+ ARG...]]:
@@ -113,19 +118,22 @@ burst_oracle() {
 # udp_burst WAY WHEN: the burst in that way (shared: the members read
 # the one socket themselves, which must hold what their four would),
 # the buffers asked for WHEN (before or after bind; +big: with large
-# datagrams, which the shared way's one socket does not hold as four
-# would: it takes the largest buffer asked, not their sum).
+# datagrams among them).
 udp_burst() {
 	[ "$(cat /proc/sys/net/core/rmem_max 2>/dev/null || echo 0)" -ge \
 	    1048576 ] || skip "rmem_max below 1 MB (or unknown): one socket" \
 	    "cannot take the members' sum unprivileged"
-	burst_oracle udpburst "received 1500 of 1500, 0 out of order, 0 corrupt" \
+	burst_oracle udpburst \
+	    "received 1500 of 1500, 0 out of order, 0 corrupt, own buffers yes" \
 	    "$PY_UDPBURST" \
 	    "REUSEPORT_SHIM_UDP=$1" -- "$2" + "$BUILD/reuseport-shim"
 }
 t_udp_burst() { udp_burst hash before+big; }
 t_udp_burst_after() { udp_burst hash after+big; }
-t_udp_burst_shared() { udp_burst shared before; }
+t_udp_burst_shared() { udp_burst shared before+big; }
+# Asked after bind, a shared member's buffer is set on the one socket of
+# all: the sum must hold, the last one asked must not win.
+t_udp_burst_shared_after() { udp_burst shared after+big; }
 # After two takeovers: the new owner holds for each member what the old
 # one would, which it learns from the standby (SB_O_RCVBUF: the first
 # standby from the members' tells, the second from the first owner that
