@@ -589,12 +589,14 @@ int
 plat_rcvbuf_try(int family, int level, int name, const void *val,
     socklen_t len)
 {
-	int fd, v = -1, e;
+	int fd, v, e;
 
 	if ((fd = socket(family, SOCK_DGRAM | plat_sock_cloexec, 0)) < 0)
-		return (-1);
-	if (real.setsockopt(fd, level, name, val, len) == 0)
-		v = plat_rcvbuf(fd);
+		return (-2);
+	if (real.setsockopt(fd, level, name, val, len) != 0)
+		v = -1;
+	else if ((v = plat_rcvbuf(fd)) < 0)
+		v = -2;		/* taken, not read back: ask no more */
 	e = errno;
 	(void) real.close(fd);
 	errno = e;

@@ -142,7 +142,7 @@ int plat_rcvbuf_default(int family);
 /*
  * The receive buffer a new UDP socket of family keeps when set so
  * (setsockopt's level, name, val, len): what its own would read after;
- * or -1 with the errno the kernel gave.
+ * -1 with the errno the kernel gave; -2 if no socket could be made.
  */
 int plat_rcvbuf_try(int family, int level, int name, const void *val,
     socklen_t len);

@@ -207,6 +207,9 @@ shared_buf(const struct shim_sock *sk, int level, int name)
 	    plat_opt_classify(level, name) == PLAT_OPT_RCVBUF);
 }
 
+static int noted(int fd, int level, int name, const void *val,
+    socklen_t len, setsockopt_fn rf);
+
 /* setsockopt of a shared member's buffer (shared_buf), family its own. */
 static int
 set_shared_buf(int fd, int family, int level, int name, const void *val,
@@ -217,17 +220,25 @@ set_shared_buf(int fd, int family, int level, int name, const void *val,
 	unsigned want = 0;
 	int b, t = -1, e = errno;
 
-	/* The kernel's answer, from a socket of our own: no lock held. */
-	if ((b = plat_rcvbuf_try(family, level, name, val, len)) < 0)
+	/*
+	 * The kernel's answer, from a socket of our own: no lock held.  No
+	 * socket to ask (out of fds): set on the group's, as before.
+	 */
+	if ((b = plat_rcvbuf_try(family, level, name, val, len)) == -2)
+		return (noted(fd, level, name, val, len, real.setsockopt));
+	if (b < 0)
 		return (-1);
+	/* At once, and where the owner cannot be told (it ended): grown. */
+	if (b > plat_rcvbuf(fd))
+		plat_rcvbuf_set(fd, b);
 	fdtab_lock(&saved);
-	if ((sk = fdtab_get(fd)) != NULL && shared_buf(sk, level, name) &&
-	    sk->rcvbuf != b) {
+	if ((sk = fdtab_get(fd)) != NULL && shared_buf(sk, level, name)) {
 		sk->rcvbuf = b;
 		want = sk->pktinfo;
 		t = udp_tell_copy(sk);
 	}
 	fdtab_unlock(&saved);
+	/* Each time: one that was not heard (a stopped owner) is again. */
 	if (t >= 0)
 		udp_tell_owner(fd, t, want, b);
 	errno = e;
@@ -491,11 +502,15 @@ shim_getsockopt(int fd, int level, int name, void *val, socklen_t *len,
 		return (rf(fd, level, name, val, len));
 	fdtab_lock(&saved);
 	sk = fdtab_get(fd);
-	/* A shared member's buffer reads as its own (shared_buf). */
+	/*
+	 * A shared member's buffer reads as its own (shared_buf), written
+	 * out after the unlock (a bad pointer must not fault under it).
+	 */
 	if (sk != NULL && name == SO_RCVBUF && shared_buf(sk, level, name)) {
-		rc = int_out(val, len, sk->rcvbuf);
+		int own = sk->rcvbuf;
+
 		fdtab_unlock(&saved);
-		if (rc == 0)
+		if ((rc = int_out(val, len, own)) == 0)
 			errno = saved_errno;
 		return (rc);
 	}

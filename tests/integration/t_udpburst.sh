@@ -240,3 +240,40 @@ t_udp_left_burst() {
 	    grep -qx "shut: not shut here" <<<"$out"; } ||
 	    fail "a member shut for reading: $out"
 }
+
+# A shared member's SO_RCVBUF asked with no fd left to spare: the kernel
+# takes it (the shim asks a socket of its own for the kernel's answer
+# where it can, and must not fail the call where it cannot).
+PY_RCVBUF_NOFD='
+import errno, os, resource, socket
+m = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+m.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+m.bind(("127.0.0.1", 0))
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+top = max(int(f) for f in os.listdir("/proc/self/fd"))
+resource.setrlimit(resource.RLIMIT_NOFILE, (top + 8, hard))
+held = []
+try:
+    while True:
+        held.append(os.open("/dev/null", os.O_RDONLY))
+except OSError:
+    pass
+try:
+    m.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    print("set: ok")
+except OSError as e:
+    print("set:", errno.errorcode.get(e.errno, e.errno))
+'
+
+t_udp_shared_rcvbuf_nofd() {
+	local n s
+	need_python
+	[ -d /proc/self/fd ] || skip "no /proc/self/fd to count open fds by"
+	printf '%s' "$PY_RCVBUF_NOFD" >"$TDIR/nofd.py"
+	n=$(timeout 30 "$PYTHON" "$TDIR/nofd.py" 2>&1)
+	s=$(timeout 30 "${SHIM[@]}" REUSEPORT_SHIM_UDP=shared "$PYTHON" \
+	    "$TDIR/nofd.py" 2>&1)
+	note "native: $n; shim: $s"
+	[ "$n" = "set: ok" ] || { fail "natively: $n"; return; }
+	[ "$s" = "$n" ] || fail "under the shim: $s (natively: $n)"
+}
