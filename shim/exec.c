@@ -388,6 +388,9 @@ carried(int fd, struct execenv_pair *e)
 			return (-1);
 		e->fd = e->shadow = e->out = fd;
 		e->ctl = sk->ctl;
+		/* A UDP member's own buffer lives on its shadow. */
+		if (sk->shadow >= 0 && kept(sk->shadow))
+			e->shadow = sk->shadow;
 		return (0);
 	}
 	if ((sk->state == SK_DIRECT && !sk->dgram) || !kept(sk->shadow))
@@ -467,9 +470,9 @@ marked(const struct execenv_pair *p, enum udp_mark what)
 	const struct shim_sock *sk;
 
 	if (p->ctl < 0 || p->shadow == p->fd)
-		return (0);		/* not a dispatched UDP member */
-	if (what == MARK_PKT4)
-		return (plat_pktinfo_held(p->shadow));
+		return (0);		/* not a UDP member with a shadow */
+	if (what == MARK_PKT4)		/* dispatched: out its own */
+		return (p->out != p->fd && plat_pktinfo_held(p->shadow));
 	if ((sk = fdtab_get(p->fd)) == NULL)
 		return (0);
 	return (what == MARK_TELLS ? sk->tell_reports : sk->tell_rcvbuf);

@@ -389,11 +389,14 @@ stale:
 	return (0);
 }
 
-/* Entry e names a member of the shared way (execenv.h: fd:fd:ctl:fd). */
+/*
+ * Entry e names a member of the shared way (execenv.h: fd:fd:ctl:fd; a
+ * UDP one's shadow, its own buffer's socket, in the second place).
+ */
 static int
 is_shared(const struct execenv_pair *e)
 {
-	return (e->ctl >= 0 && e->shadow == e->fd && e->out == e->fd);
+	return (e->ctl >= 0 && e->out == e->fd);
 }
 
 /*
@@ -424,6 +427,9 @@ adopt_shared(struct pairs *p, size_t i, const char *dir)
 	    &fam) != 0 || fam != ga.ss_family ||
 	    real.getsockname(e->fd, (struct sockaddr *)&sb, &sl) != 0 ||
 	    port_of(&sb) != port_of(&ga) ||
+	    (e->shadow != e->fd && (proto != RV_UDP ||
+	    e->shadow == e->ctl ||
+	    !is_shadow(e->shadow, ga.ss_family, SOCK_DGRAM))) ||
 	    (sk = sock_new(ga.ss_family)) == NULL)
 		goto stale;
 	sk->state = SK_DIRECT;
@@ -439,6 +445,12 @@ adopt_shared(struct pairs *p, size_t i, const char *dir)
 		return (0);
 	}
 	sk->ctl = fdtab_hide_away(e->ctl);
+	if (e->shadow != e->fd) {
+		sk->shadow = fdtab_hide_away(e->shadow);
+		sk->rcvbuf = plat_rcvbuf(sk->shadow);
+		for (size_t j = 0; j < p->ntellbuf; j++)
+			sk->tell_rcvbuf |= p->tellbuf[j] == e->fd;
+	}
 	fdtab_changed();
 	fdtab_unlock(&saved);
 	p->sk[i] = sk;

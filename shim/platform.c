@@ -585,24 +585,6 @@ plat_pair_bytes(int want)
 #endif
 }
 
-int
-plat_rcvbuf_try(int family, int level, int name, const void *val,
-    socklen_t len)
-{
-	int fd, v, e;
-
-	if ((fd = socket(family, SOCK_DGRAM | plat_sock_cloexec, 0)) < 0)
-		return (-2);
-	if (real.setsockopt(fd, level, name, val, len) != 0)
-		v = -1;
-	else if ((v = plat_rcvbuf(fd)) < 0)
-		v = -2;		/* taken, not read back: ask no more */
-	e = errno;
-	(void) real.close(fd);
-	errno = e;
-	return (v);
-}
-
 void
 plat_rcvbuf_set(int fd, int bytes)
 {

@@ -139,13 +139,7 @@ extern const int plat_msg_iov_max;
  */
 int plat_rcvbuf(int fd);
 int plat_rcvbuf_default(int family);
-/*
- * The receive buffer a new UDP socket of family keeps when set so
- * (setsockopt's level, name, val, len): what its own would read after;
- * -1 with the errno the kernel gave; -2 if no socket could be made.
- */
-int plat_rcvbuf_try(int family, int level, int name, const void *val,
-    socklen_t len);
+
 void plat_rcvbuf_set(int fd, int bytes);
 /*
  * The buffer to ask for a UDP member's forwarding pair: want; in the

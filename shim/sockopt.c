@@ -196,53 +196,17 @@ udp_shared(const struct shim_sock *sk)
 /*
  * A shared member's own receive buffer: the group's socket is every
  * member's, and set there the last member's would win, shrinking what
- * the others asked.  Kept as its own socket would keep it (a new one is
- * asked, for the kernel's answer and errno), read back as its own, and
- * told to the owner, which makes the socket hold the members' sum.
+ * the others asked.  Kept on its own socket, its shadow (the kernel's
+ * answer and errno; one open file for its forks; carried across exec),
+ * read back from there, and told to the owner, which makes the group's
+ * socket hold the members' sum.
  */
 static int
 shared_buf(const struct shim_sock *sk, int level, int name)
 {
 	return (udp_shared(sk) && sk->dgram && sk->tell_rcvbuf &&
+	    sk->shadow >= 0 &&
 	    plat_opt_classify(level, name) == PLAT_OPT_RCVBUF);
-}
-
-static int noted(int fd, int level, int name, const void *val,
-    socklen_t len, setsockopt_fn rf);
-
-/* setsockopt of a shared member's buffer (shared_buf), family its own. */
-static int
-set_shared_buf(int fd, int family, int level, int name, const void *val,
-    socklen_t len)
-{
-	struct shim_sock *sk;
-	sigset_t saved;
-	unsigned want = 0;
-	int b, t = -1, e = errno;
-
-	/*
-	 * The kernel's answer, from a socket of our own: no lock held.  No
-	 * socket to ask (out of fds): set on the group's, as before.
-	 */
-	if ((b = plat_rcvbuf_try(family, level, name, val, len)) == -2)
-		return (noted(fd, level, name, val, len, real.setsockopt));
-	if (b < 0)
-		return (-1);
-	/* At once, and where the owner cannot be told (it ended): grown. */
-	if (b > plat_rcvbuf(fd))
-		plat_rcvbuf_set(fd, b);
-	fdtab_lock(&saved);
-	if ((sk = fdtab_get(fd)) != NULL && shared_buf(sk, level, name)) {
-		sk->rcvbuf = b;
-		want = sk->pktinfo;
-		t = udp_tell_copy(sk);
-	}
-	fdtab_unlock(&saved);
-	/* Each time: one that was not heard (a stopped owner) is again. */
-	if (t >= 0)
-		udp_tell_owner(fd, t, want, b);
-	errno = e;
-	return (0);
 }
 
 /*
@@ -419,10 +383,24 @@ shim_setsockopt(int fd, int level, int name, const void *val, socklen_t len,
 	fdtab_lock(&saved);
 	sk = fdtab_get(fd);
 	if (sk != NULL && shared_buf(sk, level, name)) {
-		int fam = sk->family;
+		unsigned want = sk->pktinfo;
+		int b = 0, t = -1;
 
+		if ((rc = rf(sk->shadow, level, name, val, len)) == 0) {
+			sk->rcvbuf = b = plat_rcvbuf(sk->shadow);
+			t = udp_tell_copy(sk);
+		}
 		fdtab_unlock(&saved);
-		return (set_shared_buf(fd, fam, level, name, val, len));
+		if (rc != 0)
+			return (-1);
+		/* At once, and where the owner cannot be told (it ended). */
+		if (b > plat_rcvbuf(fd))
+			plat_rcvbuf_set(fd, b);
+		/* Each time: one not heard (a stopped owner) is again. */
+		if (t >= 0)
+			udp_tell_owner(fd, t, want, b);
+		errno = saved_errno;
+		return (0);
 	}
 	if (sk == NULL || sk->state == SK_OPT || udp_shared(sk)) {
 		fdtab_unlock(&saved);
@@ -502,15 +480,11 @@ shim_getsockopt(int fd, int level, int name, void *val, socklen_t *len,
 		return (rf(fd, level, name, val, len));
 	fdtab_lock(&saved);
 	sk = fdtab_get(fd);
-	/*
-	 * A shared member's buffer reads as its own (shared_buf), written
-	 * out after the unlock (a bad pointer must not fault under it).
-	 */
+	/* A shared member's buffer reads as its own (shared_buf). */
 	if (sk != NULL && name == SO_RCVBUF && shared_buf(sk, level, name)) {
-		int own = sk->rcvbuf;
-
+		rc = rf(sk->shadow, level, name, val, len);
 		fdtab_unlock(&saved);
-		if ((rc = int_out(val, len, own)) == 0)
+		if (rc == 0)
 			errno = saved_errno;
 		return (rc);
 	}

@@ -150,11 +150,15 @@ direct_install(int fd, int ctl, const struct sockaddr_storage *ss,
 		plat_udp_opts_copy(fd, sockfd);
 		shared_rcvbuf(fd, sockfd);
 		/*
-		 * Its own buffer, which it reads back, and tells the owner:
-		 * the socket holds the members' sum (sockopt.c).
+		 * Its own buffer, which it reads back, kept on its own socket
+		 * as a shadow (one open file for its forks, carried across
+		 * exec), and tells the owner: the group's socket holds the
+		 * members' sum (sockopt.c shared_buf).
 		 */
 		sk->tell_rcvbuf = (features & PROTO_DGRAM_RCVBUF) != 0;
 		sk->rcvbuf = plat_rcvbuf(fd);
+		if (sk->tell_rcvbuf)
+			shadow = real.fcntl(fd, F_DUPFD_CLOEXEC, 3);
 	} else if (shared) {
 		shared_tcp_opts(sk, fd, sockfd);
 	} else if ((shadow = real.fcntl(fd, F_DUPFD_CLOEXEC, 3)) < 0) {
@@ -183,7 +187,9 @@ direct_install(int fd, int ctl, const struct sockaddr_storage *ss,
 	fdtab_become(sk, data);
 	if (!shared)
 		plat_pktinfo_forget(fd, fd);	/* the member's queue now */
-	if (shadow >= 0) {
+	if (shadow >= 0 && shared) {
+		sk->shadow = fdtab_hide_away(shadow);
+	} else if (shadow >= 0) {
 		/* A specific IPv6 address reads IPV6_V6ONLY 1, as bound. */
 		plat_shadow_bound(shadow, (const struct sockaddr *)ss);
 		sk->shadow = fdtab_hide_away(shadow);

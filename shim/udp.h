@@ -18,7 +18,8 @@
  * - shared: the application's fd becomes the real socket itself; the
  *   kernel hands each datagram to whichever member reads first, and the
  *   shim is not in the way of any call but connect, and of SO_RCVBUF,
- *   which is each member's own (sockopt.c shared_buf).
+ *   which is each member's own, kept on its own socket as a shadow
+ *   (sockopt.c shared_buf).
  *
  * Either way the member keeps its rendezvous connection (sk->ctl,
  * hidden): the owner knows it gone when that closes.

@@ -277,3 +277,56 @@ t_udp_shared_rcvbuf_nofd() {
 	[ "$n" = "set: ok" ] || { fail "natively: $n"; return; }
 	[ "$s" = "$n" ] || fail "under the shim: $s (natively: $n)"
 }
+
+# A shared member's buffer is one socket's, as natively: what a forked
+# child sets its parent reads, and a program it execs reads it too.
+PY_RCVBUF_FORK='
+import os, socket, sys
+if len(sys.argv) > 1:
+    s = socket.socket(fileno=int(sys.argv[1]))
+    print("exec reads", s.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 50000)
+    print("exec set, reads", s.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
+    sys.exit(0)
+a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+a.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+a.bind(("127.0.0.1", 0))
+b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+b.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+b.bind(("127.0.0.1", a.getsockname()[1]))
+b.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 100000)
+print("start reads", a.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) ==
+      socket.socket(socket.AF_INET, socket.SOCK_DGRAM).getsockopt(
+          socket.SOL_SOCKET, socket.SO_RCVBUF))
+sys.stdout.flush()
+pid = os.fork()
+if pid == 0:
+    a.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 150000)
+    os._exit(0)
+os.waitpid(pid, 0)
+print("after the child set, reads", a.getsockopt(socket.SOL_SOCKET,
+                                                 socket.SO_RCVBUF))
+print("the other reads", b.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
+sys.stdout.flush()
+os.set_inheritable(a.fileno(), True)
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.executable, [sys.executable, sys.argv[0], str(a.fileno())])
+os.waitpid(pid, 0)
+print("after the exec, reads", a.getsockopt(socket.SOL_SOCKET,
+                                            socket.SO_RCVBUF))
+'
+
+t_udp_shared_rcvbuf_fork() {
+	local n s
+	need_python
+	printf '%s' "$PY_RCVBUF_FORK" >"$TDIR/fork.py"
+	n=$(timeout 30 "$PYTHON" "$TDIR/fork.py" 2>&1)
+	s=$(timeout 30 "${SHIM[@]}" REUSEPORT_SHIM_UDP=shared "$PYTHON" \
+	    "$TDIR/fork.py" 2>&1)
+	note "native: $(echo "$n" | tr '\n' '|')"
+	[ "$(echo "$n" | head -1)" = "start reads True" ] ||
+	    { fail "natively: $n"; return; }
+	[ "$s" = "$n" ] ||
+	    fail "under the shim: $(echo "$s" | tr '\n' '|') (natively: $(echo "$n" | tr '\n' '|'))"
+}
