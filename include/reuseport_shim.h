@@ -44,6 +44,11 @@
  */
 #define	REUSEPORT_SHIM_ENV_TELLS	"REUSEPORT_SHIM_TELLS"
 #define	REUSEPORT_SHIM_ENV_TELLBUF	"REUSEPORT_SHIM_TELLBUF"
+/*
+ * With it: the inherited members of UDP groups' shared way and the
+ * sockets that keep their own receive buffers, "fd,own[,...]".
+ */
+#define	REUSEPORT_SHIM_ENV_OWNBUF	"REUSEPORT_SHIM_OWNBUF"
 
 /* The wire protocol version spoken between members and owners. */
 #define	REUSEPORT_SHIM_PROTO_VERSION	1

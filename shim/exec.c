@@ -105,6 +105,10 @@ struct exec_room {
 	/* Those whose owner takes their tells: of reports, of buffers. */
 	char	tells[EXEC_PKT4_BYTES];
 	char	tellbuf[EXEC_PKT4_BYTES];
+	/* A shared UDP member's own buffer's socket, by pair; or -1. */
+	int	own[EXECENV_PAIRS_MAX];
+	char	ownbuf[2 * EXEC_PKT4_BYTES];
+	int	fds2[2 * EXECENV_PAIRS_MAX];
 	int	fds[EXECENV_PAIRS_MAX];
 };
 
@@ -174,7 +178,9 @@ exec_init(void)
 		    strncmp(*ep, REUSEPORT_SHIM_ENV_TELLS "=",
 		    sizeof (REUSEPORT_SHIM_ENV_TELLS)) == 0 ||
 		    strncmp(*ep, REUSEPORT_SHIM_ENV_TELLBUF "=",
-		    sizeof (REUSEPORT_SHIM_ENV_TELLBUF)) == 0)
+		    sizeof (REUSEPORT_SHIM_ENV_TELLBUF)) == 0 ||
+		    strncmp(*ep, REUSEPORT_SHIM_ENV_OWNBUF "=",
+		    sizeof (REUSEPORT_SHIM_ENV_OWNBUF)) == 0)
 			continue;
 		if (self.nvars == EXECENV_VARS_MAX) {
 			cap_short = 1;
@@ -363,9 +369,10 @@ kept(int fd)
  * What the new program needs of tracked fd if it is a member's: its
  * shadow, and a dispatched UDP member's connection to its owner and the
  * group's socket, into e; 0, or -1 (none: not a member).  A member of
- * the shared way is the group's socket itself and has no shadow: only
- * its connection to the owner, its membership, goes along, named as
- * fd:fd:ctl:fd (execenv.h).  Without it the member left the group at
+ * the shared way is the group's socket itself and has no shadow: its
+ * connection to the owner, its membership, goes along, named as
+ * fd:fd:ctl:fd (execenv.h), and a UDP one's own buffer's socket into
+ * *own (else -1).  Without it the member left the group at
  * exec, and once the group's last member had, the next bind of the port
  * found no group and the port taken.  The table's lock held.  Where
  * the table is not ours (a vfork child, a child forked without the
@@ -377,10 +384,11 @@ kept(int fd)
  * where the table is not ours.
  */
 static int
-carried(int fd, struct execenv_pair *e)
+carried(int fd, struct execenv_pair *e, int *own)
 {
 	struct shim_sock *sk;
 
+	*own = -1;
 	if ((sk = fdtab_get(fd)) == NULL || sk->state == SK_OPT)
 		return (-1);
 	if (sk->state == SK_DIRECT && sk->way == SHIM_POLICY_SHARED) {
@@ -388,9 +396,13 @@ carried(int fd, struct execenv_pair *e)
 			return (-1);
 		e->fd = e->shadow = e->out = fd;
 		e->ctl = sk->ctl;
-		/* A UDP member's own buffer lives on its shadow. */
+		/*
+		 * A UDP member's own buffer lives on its shadow, named apart
+		 * (REUSEPORT_SHIM_OWNBUF): an earlier build knows the entry
+		 * only in this form.
+		 */
 		if (sk->shadow >= 0 && kept(sk->shadow))
-			e->shadow = sk->shadow;
+			*own = sk->shadow;
 		return (0);
 	}
 	if ((sk->state == SK_DIRECT && !sk->dgram) || !kept(sk->shadow))
@@ -423,15 +435,16 @@ pairs_find(struct exec_room *r, int ours)
 		return (0);
 	for (int fd = fdtab_next(0); fd >= 0; fd = fdtab_next(fd + 1)) {
 		struct execenv_pair e;
-		int fl;
+		int fl, own;
 
 		if (fdtab_hidden(fd) || (fl = real.fcntl(fd, F_GETFD)) < 0 ||
-		    (fl & FD_CLOEXEC) != 0 || carried(fd, &e) != 0)
+		    (fl & FD_CLOEXEC) != 0 || carried(fd, &e, &own) != 0)
 			continue;
 		if (r->npairs == EXECENV_PAIRS_MAX) {
 			lost++;
 			continue;
 		}
+		r->own[r->npairs] = own;
 		r->p[r->npairs++] = e;
 	}
 	return (lost);
@@ -458,6 +471,7 @@ pairs_cloexec(const struct exec_room *r, int on)
 		cloexec(r->p[i].shadow, on);
 		cloexec(r->p[i].ctl, on);
 		cloexec(r->p[i].out, on);
+		cloexec(r->own[i], on);
 	}
 }
 
@@ -465,11 +479,11 @@ pairs_cloexec(const struct exec_room *r, int on)
 enum udp_mark { MARK_PKT4, MARK_TELLS, MARK_TELLBUF };
 
 static int
-marked(const struct execenv_pair *p, enum udp_mark what)
+marked(const struct execenv_pair *p, int own, enum udp_mark what)
 {
 	const struct shim_sock *sk;
 
-	if (p->ctl < 0 || p->shadow == p->fd)
+	if (p->ctl < 0 || (p->shadow == p->fd && own < 0))
 		return (0);		/* not a UDP member with a shadow */
 	if (what == MARK_PKT4)		/* dispatched: out its own */
 		return (p->out != p->fd && plat_pktinfo_held(p->shadow));
@@ -490,7 +504,7 @@ udp_var(struct exec_room *r, int rc, const char *name, enum udp_mark what,
 	size_t n = 0;
 
 	for (size_t i = 0; i < r->npairs; i++) {
-		if (marked(&r->p[i], what))
+		if (marked(&r->p[i], r->own[i], what))
 			r->fds[n++] = r->p[i].fd;
 	}
 	if (rc < 0)
@@ -503,22 +517,36 @@ udp_var(struct exec_room *r, int rc, const char *name, enum udp_mark what,
 /*
  * r's environment with REUSEPORT_SHIM_PKT4 naming the UDP members of the
  * pairs that asked for the report only the shim keeps (illumos's
- * IP_PKTINFO, plat_pktinfo_held on their shadows), and _TELLS and
- * _TELLBUF those whose owner takes what they tell it of reports and of
- * their buffer (else the new program's asks would never reach it): the
- * number of entries, or -1 (no room).  The table's lock held where the
- * table is ours (else there are no pairs).
+ * IP_PKTINFO, plat_pktinfo_held on their shadows), _TELLS and _TELLBUF
+ * those whose owner takes what they tell it of reports and of their
+ * buffer (else the new program's asks would never reach it), and
+ * _OWNBUF the shared members' own buffers' sockets: the number of
+ * entries, or -1 (no room).  The table's lock held where the table is
+ * ours (else there are no pairs).
  */
 static int
 udp_env(struct exec_room *r)
 {
 	int rc = udp_var(r, 0, REUSEPORT_SHIM_ENV_PKT4, MARK_PKT4, r->pkt4,
 	    sizeof (r->pkt4));
+	size_t n = 0;
 
 	rc = udp_var(r, rc, REUSEPORT_SHIM_ENV_TELLS, MARK_TELLS, r->tells,
 	    sizeof (r->tells));
-	return (udp_var(r, rc, REUSEPORT_SHIM_ENV_TELLBUF, MARK_TELLBUF,
-	    r->tellbuf, sizeof (r->tellbuf)));
+	rc = udp_var(r, rc, REUSEPORT_SHIM_ENV_TELLBUF, MARK_TELLBUF,
+	    r->tellbuf, sizeof (r->tellbuf));
+	for (size_t i = 0; i < r->npairs; i++) {
+		if (r->own[i] >= 0) {
+			r->fds2[n++] = r->p[i].fd;
+			r->fds2[n++] = r->own[i];
+		}
+	}
+	if (rc < 0)
+		return (rc);
+	return (execenv_replace(r->env, REUSEPORT_SHIM_ENV_OWNBUF, n > 0 &&
+	    execenv_fds_format(REUSEPORT_SHIM_ENV_OWNBUF, r->fds2, n,
+	    r->ownbuf, sizeof (r->ownbuf)) >= 0 ? r->ownbuf : NULL, r->env,
+	    EXEC_ENV_MAX));
 }
 
 /*

@@ -109,6 +109,9 @@ struct pairs {
 	size_t	ntells;
 	int	tellbuf[EXECENV_PAIRS_MAX];
 	size_t	ntellbuf;
+	/* _OWNBUF's: a shared member's fd, then its own buffer's socket. */
+	int	own[2 * EXECENV_PAIRS_MAX];
+	size_t	nown;
 };
 
 /*
@@ -389,14 +392,31 @@ stale:
 	return (0);
 }
 
-/*
- * Entry e names a member of the shared way (execenv.h: fd:fd:ctl:fd; a
- * UDP one's shadow, its own buffer's socket, in the second place).
- */
+/* Entry e names a member of the shared way (execenv.h: fd:fd:ctl:fd). */
 static int
 is_shared(const struct execenv_pair *e)
 {
-	return (e->ctl >= 0 && e->out == e->fd);
+	return (e->ctl >= 0 && e->shadow == e->fd && e->out == e->fd);
+}
+
+/*
+ * A shared UDP member's own buffer's socket as _OWNBUF names it for fd,
+ * if it is one (a shadow's: unbound, not ours); else -1.
+ */
+static int
+own_buf(const struct pairs *p, int fd, int family)
+{
+	for (size_t j = 0; j + 1 < p->nown; j += 2) {
+		if (p->own[j] != fd)
+			continue;
+		if (p->own[j + 1] != fd &&
+		    is_shadow(p->own[j + 1], family, SOCK_DGRAM))
+			return (p->own[j + 1]);
+		shim_log(LOG_LVL_WARN, "%s names fd %d as the buffer of "
+		    "member %d, but it is not one; its buffer is the group's",
+		    REUSEPORT_SHIM_ENV_OWNBUF, p->own[j + 1], fd);
+	}
+	return (-1);
 }
 
 /*
@@ -416,7 +436,7 @@ adopt_shared(struct pairs *p, size_t i, const char *dir)
 	enum rv_proto proto;
 	socklen_t gl, sl = sizeof (sb);
 	sigset_t saved;
-	int fam;
+	int fam, own;
 
 	if (dup_of_earlier(p, i))
 		return (0);
@@ -427,11 +447,12 @@ adopt_shared(struct pairs *p, size_t i, const char *dir)
 	    &fam) != 0 || fam != ga.ss_family ||
 	    real.getsockname(e->fd, (struct sockaddr *)&sb, &sl) != 0 ||
 	    port_of(&sb) != port_of(&ga) ||
-	    (e->shadow != e->fd && (proto != RV_UDP ||
-	    e->shadow == e->ctl ||
-	    !is_shadow(e->shadow, ga.ss_family, SOCK_DGRAM))) ||
 	    (sk = sock_new(ga.ss_family)) == NULL)
 		goto stale;
+	own = proto == RV_UDP && e->ctl >= 0 ?
+	    own_buf(p, e->fd, ga.ss_family) : -1;
+	if (own == e->ctl)
+		own = -1;
 	sk->state = SK_DIRECT;
 	sk->way = SHIM_POLICY_SHARED;
 	sk->dgram = proto == RV_UDP;
@@ -445,8 +466,8 @@ adopt_shared(struct pairs *p, size_t i, const char *dir)
 		return (0);
 	}
 	sk->ctl = fdtab_hide_away(e->ctl);
-	if (e->shadow != e->fd) {
-		sk->shadow = fdtab_hide_away(e->shadow);
+	if (own >= 0) {
+		sk->shadow = fdtab_hide_away(own);
 		sk->rcvbuf = plat_rcvbuf(sk->shadow);
 		for (size_t j = 0; j < p->ntellbuf; j++)
 			sk->tell_rcvbuf |= p->tellbuf[j] == e->fd;
@@ -462,21 +483,33 @@ stale:
 	return (0);
 }
 
-/* The fds variable name lists, into fds, and the variable gone. */
+/* The fds variable name lists, into fds (max), and the variable gone. */
 static size_t
-fds_take(const char *name, int fds[EXECENV_PAIRS_MAX])
+fds_take_max(const char *name, int *fds, size_t max)
 {
 	const char *v = getenv(name);
 	int n = 0;
 
-	if (v != NULL && (n = execenv_fds_parse(v, fds,
-	    EXECENV_PAIRS_MAX)) < 0) {
+	if (v != NULL && (n = execenv_fds_parse(v, fds, max)) < 0) {
 		shim_log(LOG_LVL_WARN, "%s is malformed (\"%.64s\"); "
 		    "ignored", name, v);
 		n = 0;
 	}
 	(void) unsetenv(name);
 	return ((size_t)n);
+}
+
+static size_t
+fds_take(const char *name, int fds[EXECENV_PAIRS_MAX])
+{
+	return (fds_take_max(name, fds, EXECENV_PAIRS_MAX));
+}
+
+/* The same for a list of fds by twos (_OWNBUF): an odd one is no pair. */
+static size_t
+fds_take2(const char *name, int fds[2 * EXECENV_PAIRS_MAX])
+{
+	return (fds_take_max(name, fds, 2 * EXECENV_PAIRS_MAX) & ~(size_t)1);
 }
 
 /*
@@ -502,6 +535,7 @@ pairs_take(struct pairs *p)
 	p->npkt4 = fds_take(REUSEPORT_SHIM_ENV_PKT4, p->pkt4);
 	p->ntells = fds_take(REUSEPORT_SHIM_ENV_TELLS, p->tells);
 	p->ntellbuf = fds_take(REUSEPORT_SHIM_ENV_TELLBUF, p->tellbuf);
+	p->nown = fds_take2(REUSEPORT_SHIM_ENV_OWNBUF, p->own);
 }
 
 void

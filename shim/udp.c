@@ -157,8 +157,12 @@ direct_install(int fd, int ctl, const struct sockaddr_storage *ss,
 		 */
 		sk->tell_rcvbuf = (features & PROTO_DGRAM_RCVBUF) != 0;
 		sk->rcvbuf = plat_rcvbuf(fd);
-		if (sk->tell_rcvbuf)
-			shadow = real.fcntl(fd, F_DUPFD_CLOEXEC, 3);
+		if (sk->tell_rcvbuf &&
+		    (shadow = real.fcntl(fd, F_DUPFD_CLOEXEC, 3)) < 0)
+			shim_log(LOG_LVL_WARN, "no fd to keep this shared "
+			    "member's own SO_RCVBUF (%s): it is set on the "
+			    "group's socket, where the last one wins",
+			    strerror(errno));
 	} else if (shared) {
 		shared_tcp_opts(sk, fd, sockfd);
 	} else if ((shadow = real.fcntl(fd, F_DUPFD_CLOEXEC, 3)) < 0) {

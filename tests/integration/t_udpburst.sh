@@ -242,8 +242,8 @@ t_udp_left_burst() {
 }
 
 # A shared member's SO_RCVBUF asked with no fd left to spare: the kernel
-# takes it (the shim asks a socket of its own for the kernel's answer
-# where it can, and must not fail the call where it cannot).
+# takes it (the shim must make no fd for it: its own buffer's socket
+# was made at join).
 PY_RCVBUF_NOFD='
 import errno, os, resource, socket
 m = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
