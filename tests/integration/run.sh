@@ -157,6 +157,7 @@ run_test udp-burst-shared	t_udp_burst_shared
 run_test udp-burst-shared-after	t_udp_burst_shared_after
 run_test udp-shared-rcvbuf-nofd	t_udp_shared_rcvbuf_nofd
 run_test udp-shared-rcvbuf-fork	t_udp_shared_rcvbuf_fork
+run_test udp-shared-first	t_udp_shared_first
 run_test udp-burst-takeover	t_udp_burst_takeover
 run_test udp-left-burst		t_udp_left_burst
 run_test tcp-burst		t_tcp_burst

@@ -330,3 +330,30 @@ t_udp_shared_rcvbuf_fork() {
 	[ "$s" = "$n" ] ||
 	    fail "under the shim: $(echo "$s" | tr '\n' '|') (natively: $(echo "$n" | tr '\n' '|'))"
 }
+
+# The first member of a shared group gives the one socket its file
+# status flags (O_NONBLOCK); an owner that takes buffer tells marks its
+# WELCOME, which must not make the first member look like a later one.
+PY_SHARED_FIRST='
+import socket
+a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM | socket.SOCK_NONBLOCK)
+a.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+a.bind(("127.0.0.1", 0))
+try:
+    a.recv(16)
+    print("first member: got something")
+except BlockingIOError:
+    print("first member: EAGAIN")
+'
+
+t_udp_shared_first() {
+	local n s
+	need_python
+	printf '%s' "$PY_SHARED_FIRST" >"$TDIR/first.py"
+	n=$(timeout 30 "$PYTHON" "$TDIR/first.py" 2>&1)
+	s=$(timeout 30 "${SHIM[@]}" REUSEPORT_SHIM_UDP=shared "$PYTHON" \
+	    "$TDIR/first.py" 2>&1)
+	note "native: $n; shim: ${s:-nothing (blocked in recv)}"
+	[ "$n" = "first member: EAGAIN" ] || { fail "natively: $n"; return; }
+	[ "$s" = "$n" ] || fail "under the shim: ${s:-blocked in recv}"
+}
