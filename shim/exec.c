@@ -108,8 +108,7 @@ struct exec_room {
 	/* A shared UDP member's own buffer's socket, by pair; or -1. */
 	int	own[EXECENV_PAIRS_MAX];
 	char	ownbuf[2 * EXEC_PKT4_BYTES];
-	int	fds2[2 * EXECENV_PAIRS_MAX];
-	int	fds[EXECENV_PAIRS_MAX];
+	int	fds[2 * EXECENV_PAIRS_MAX];	/* the variable being made */
 };
 
 static struct execenv_self self;
@@ -476,7 +475,7 @@ pairs_cloexec(const struct exec_room *r, int on)
 }
 
 /* What udp_env names: a UDP member's, by its shadow and its sock. */
-enum udp_mark { MARK_PKT4, MARK_TELLS, MARK_TELLBUF };
+enum udp_mark { MARK_PKT4, MARK_TELLS, MARK_TELLBUF, MARK_OWNBUF };
 
 static int
 marked(const struct execenv_pair *p, int own, enum udp_mark what)
@@ -494,7 +493,8 @@ marked(const struct execenv_pair *p, int own, enum udp_mark what)
 
 /*
  * r's environment with variable name naming the members of r's pairs
- * that are marked what, into buf, in place of any it has: as
+ * that are marked what (MARK_OWNBUF: each shared member with its own
+ * buffer's socket, by twos), into buf, in place of any it has: as
  * execenv_replace says, or rc if that is < 0 already.
  */
 static int
@@ -504,8 +504,12 @@ udp_var(struct exec_room *r, int rc, const char *name, enum udp_mark what,
 	size_t n = 0;
 
 	for (size_t i = 0; i < r->npairs; i++) {
-		if (marked(&r->p[i], r->own[i], what))
-			r->fds[n++] = r->p[i].fd;
+		if (what == MARK_OWNBUF ? r->own[i] < 0 :
+		    !marked(&r->p[i], r->own[i], what))
+			continue;
+		r->fds[n++] = r->p[i].fd;
+		if (what == MARK_OWNBUF)	/* by twos: fd, own */
+			r->fds[n++] = r->own[i];
 	}
 	if (rc < 0)
 		return (rc);
@@ -529,24 +533,13 @@ udp_env(struct exec_room *r)
 {
 	int rc = udp_var(r, 0, REUSEPORT_SHIM_ENV_PKT4, MARK_PKT4, r->pkt4,
 	    sizeof (r->pkt4));
-	size_t n = 0;
 
 	rc = udp_var(r, rc, REUSEPORT_SHIM_ENV_TELLS, MARK_TELLS, r->tells,
 	    sizeof (r->tells));
 	rc = udp_var(r, rc, REUSEPORT_SHIM_ENV_TELLBUF, MARK_TELLBUF,
 	    r->tellbuf, sizeof (r->tellbuf));
-	for (size_t i = 0; i < r->npairs; i++) {
-		if (r->own[i] >= 0) {
-			r->fds2[n++] = r->p[i].fd;
-			r->fds2[n++] = r->own[i];
-		}
-	}
-	if (rc < 0)
-		return (rc);
-	return (execenv_replace(r->env, REUSEPORT_SHIM_ENV_OWNBUF, n > 0 &&
-	    execenv_fds_format(REUSEPORT_SHIM_ENV_OWNBUF, r->fds2, n,
-	    r->ownbuf, sizeof (r->ownbuf)) >= 0 ? r->ownbuf : NULL, r->env,
-	    EXEC_ENV_MAX));
+	return (udp_var(r, rc, REUSEPORT_SHIM_ENV_OWNBUF, MARK_OWNBUF,
+	    r->ownbuf, sizeof (r->ownbuf)));
 }
 
 /*

@@ -586,9 +586,12 @@ plat_pair_bytes(int want)
 }
 
 void
-plat_rcvbuf_set(int fd, int bytes)
+plat_rcvbuf_grow(int fd, int bytes)
 {
-	int saved = errno;
+	int saved = errno, cur = plat_rcvbuf(fd);
+
+	if (bytes <= cur)
+		return;
 #if defined(__linux__)
 	/* Linux keeps twice what it is asked; past rmem_max, only forced. */
 	int v = bytes / 2;
@@ -602,8 +605,6 @@ plat_rcvbuf_set(int fd, int bytes)
 	 * illumos refuses past udp_max_buf (ENOBUFS) where Linux clamps:
 	 * halfway back to what it has, until it takes one.
 	 */
-	int cur = plat_rcvbuf(fd);
-
 	while (bytes > cur && real.setsockopt(fd, SOL_SOCKET, SO_RCVBUF,
 	    &bytes, sizeof (bytes)) != 0 && errno == ENOBUFS)
 		bytes = cur + (bytes - cur) / 2;

@@ -135,12 +135,12 @@ extern const int plat_msg_iov_max;
 /*
  * A socket's receive buffer in bytes as the kernel keeps it (Linux's is
  * twice what setsockopt asked), or -1; that of a new UDP socket of
- * family; fd's set to about bytes (up to what the kernel allows).
+ * family; fd's raised to about bytes where it holds less (up to what
+ * the kernel allows; never shrunk: what it holds may still be read).
  */
 int plat_rcvbuf(int fd);
 int plat_rcvbuf_default(int family);
-
-void plat_rcvbuf_set(int fd, int bytes);
+void plat_rcvbuf_grow(int fd, int bytes);
 /*
  * The buffer to ask for a UDP member's forwarding pair: want; in the
  * build that takes illumos's paths on Linux, a small one that refuses

@@ -309,9 +309,8 @@ proto_close_fds(struct msghdr *mh)
 	}
 }
 
-/* The one fd of the message, or -1 if it has none or more than one. */
-static int
-only_fd(struct msghdr *mh, int *nfds)
+int
+proto_only_fd(struct msghdr *mh, int *nfds)
 {
 	int fd = -1;
 
@@ -381,7 +380,7 @@ proto_recv(int fd, struct proto_rec *r, int *connfd, int flags)
 			goto fail;
 		}
 		k = 0;
-		f = mh.msg_controllen > 0 ? only_fd(&mh, &k) : -1;
+		f = mh.msg_controllen > 0 ? proto_only_fd(&mh, &k) : -1;
 		/*
 		 * Cut off with no fd at all: the kernel could not give us one
 		 * (EMFILE, ENFILE).  The record is still whole and valid.

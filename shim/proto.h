@@ -220,5 +220,10 @@ int proto_recv(int fd, struct proto_rec *r, int *connfd, int flags);
 
 /* Close every fd the control messages of mh carried. */
 void proto_close_fds(struct msghdr *mh);
+/*
+ * The one fd mh's control messages carried, or -1 if they carried none
+ * or more than one; *nfds, how many.
+ */
+int proto_only_fd(struct msghdr *mh, int *nfds);
 
 #endif /* SHIM_PROTO_H */

@@ -394,8 +394,7 @@ shim_setsockopt(int fd, int level, int name, const void *val, socklen_t len,
 		if (rc != 0)
 			return (-1);
 		/* At once, and where the owner cannot be told (it ended). */
-		if (b > plat_rcvbuf(fd))
-			plat_rcvbuf_set(fd, b);
+		plat_rcvbuf_grow(fd, b);
 		/* Each time: one not heard (a stopped owner) is again. */
 		if (t >= 0)
 			udp_tell_owner(fd, t, want, b);

@@ -108,10 +108,7 @@ shared_tcp_opts(struct shim_sock *sk, int from, int listener)
 static void
 shared_rcvbuf(int fd, int sockfd)
 {
-	int mine = plat_rcvbuf(fd);
-
-	if (mine > plat_rcvbuf(sockfd))
-		plat_rcvbuf_set(sockfd, mine);
+	plat_rcvbuf_grow(sockfd, plat_rcvbuf(fd));
 }
 
 int
@@ -428,20 +425,10 @@ pktinfo_out(struct msghdr *m, unsigned want, const struct dgram_hdr *h,
 static int
 take_file(struct msghdr *dm)
 {
-	int f = -1, n = 0;
+	int n, f = proto_only_fd(dm, &n);
 
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(dm); c != NULL;
-	    c = CMSG_NXTHDR(dm, c)) {
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-			n += (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof (int));
-			if (f < 0 && c->cmsg_len >= CMSG_LEN(sizeof (int)))
-				memcpy(&f, CMSG_DATA(c), sizeof (int));
-		}
-	}
-	if (n > 1) {
+	if (n > 1)
 		proto_close_fds(dm);
-		f = -1;
-	}
 	return (f);
 }
 

@@ -123,6 +123,14 @@ dispatched(void)
 	return (u.way != SHIM_POLICY_SHARED);
 }
 
+/* err says a member's queue is full for now: what we send waits. */
+static int
+full(int err)
+{
+	return (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS ||
+	    err == EINTR);
+}
+
 /* The group's end to member i's queue: 1 told, 0 no room yet, -1 gone. */
 static int
 tell_end(size_t i)
@@ -133,8 +141,7 @@ tell_end(size_t i)
 	if (real.send(u.m[i].dfd, end, sizeof (end),
 	    plat_send_nosignal_flag()) == (ssize_t)sizeof (end))
 		return (1);
-	return (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS ?
-	    0 : -1);
+	return (full(errno) ? 0 : -1);
 }
 
 /*
@@ -312,8 +319,7 @@ rcvbuf_grow(void)
 	if (sum > INT_MAX)
 		sum = INT_MAX;
 	/* As it is now: a shared member may have set it meanwhile. */
-	if (sum > plat_rcvbuf(u.sfd))
-		plat_rcvbuf_set(u.sfd, (int)sum);
+	plat_rcvbuf_grow(u.sfd, (int)sum);
 }
 
 static void
@@ -682,25 +688,17 @@ gone(int err)
 	    err == EDESTADDRREQ);
 }
 
-/* One datagram for member m: delivered, or dropped. */
+/* n datagrams for member m: delivered, or dropped. */
 static void
-tally(struct umember *m, int delivered)
+tally(struct umember *m, unsigned n, int delivered)
 {
 	if (delivered) {
-		m->delivered++;
-		u.delivered++;
+		m->delivered += n;
+		u.delivered += n;
 	} else {
-		m->drops++;
-		u.drops++;
+		m->drops += n;
+		u.drops += n;
 	}
-}
-
-/* err says a member's queue is full for now: what we send waits. */
-static int
-full(int err)
-{
-	return (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS ||
-	    err == EINTR);
 }
 
 /* What we may hold for member i: what its own socket would hold. */
@@ -736,10 +734,9 @@ hold(size_t i, const struct msghdr *v)
 	struct umember *m = &u.m[i];
 	const struct iovec *io = v->msg_iov;
 
-	if (m->dfd < 0 || dqueue_push(&m->held, held_limit(m),
-	    io[0].iov_base, io[0].iov_len, io[1].iov_base,
-	    io[1].iov_len) != 0) {
-		tally(m, 0);
+	if (dqueue_push(&m->held, held_limit(m), io[0].iov_base,
+	    io[0].iov_len, io[1].iov_base, io[1].iov_len) != 0) {
+		tally(m, 1, 0);
 		return;
 	}
 	watch_room(i);
@@ -807,10 +804,30 @@ send_file(size_t i, const struct iovec *io, size_t nio)
 	    MSG_DONTWAIT) >= 0)
 		ok = 1;
 	else
-		ok = errno == EAGAIN || errno == EWOULDBLOCK ||
-		    errno == ENOBUFS ? 0 : -1;
+		ok = full(errno) ? 0 : -1;
 	(void) real.close(fd);
 	return (ok);
+}
+
+/*
+ * Member i's queue refused a datagram (its pieces io[0..nio)) for err,
+ * not gone(): 0 if it must wait for room (full, or its file found none),
+ * else 1, seen to and counted.  Too large for the queue, it goes in a
+ * file where it can go so; any other refusal (a member that shut its
+ * queue down for reading: EPIPE) drops it, since held it would be
+ * refused again at each wakeup for room.
+ */
+static int
+refused(size_t i, int err, const struct iovec *io, size_t nio)
+{
+	int sent;
+
+	if (full(err))
+		return (0);
+	if ((sent = err == EMSGSIZE ? send_file(i, io, nio) : -1) == 0)
+		return (0);
+	tally(&u.m[i], 1, sent > 0);
+	return (1);
 }
 
 static void deliver(size_t i, struct msghdr *const *v, unsigned n);
@@ -869,25 +886,14 @@ deliver(size_t i, struct msghdr *const *v, unsigned n)
 	while (k < n && m->held.n == 0) {
 		if ((sent = plat_send_batch(m->dfd, v + k, n - k, &err)) > 0) {
 			k += (unsigned)sent;
-			m->delivered += (unsigned)sent;
-			u.delivered += (unsigned)sent;
+			tally(m, (unsigned)sent, 1);
 		} else if (gone(err)) {
 			left(i, v + k, n - k);
 			return;
-		} else if (full(err)) {
+		} else if (!refused(i, err, v[k]->msg_iov,
+		    (size_t)v[k]->msg_iovlen)) {
 			break;
 		} else {
-			/*
-			 * Too large for its queue: in a file, if it can go so.
-			 * Any other refusal (a member that shut its queue down
-			 * for reading: EPIPE) drops it; held, it would be
-			 * refused again at each wakeup for room.
-			 */
-			sent = err == EMSGSIZE ? send_file(i, v[k]->msg_iov,
-			    (size_t)v[k]->msg_iovlen) : -1;
-			if (sent == 0)
-				break;
-			tally(m, sent > 0);
 			k++;
 		}
 	}
@@ -920,20 +926,13 @@ flush(size_t i)
 		}
 		if ((sent = plat_send_batch(m->dfd, v, n, &err)) > 0) {
 			dqueue_pop(&m->held, (size_t)sent);
-			m->delivered += (unsigned)sent;
-			u.delivered += (unsigned)sent;
+			tally(m, (unsigned)sent, 1);
 		} else if (gone(err)) {
 			return (-1);
-		} else if (full(err)) {
+		} else if (!refused(i, err, iov[0], (size_t)h[0].msg_iovlen)) {
 			break;
 		} else {
-			/* As deliver(): in a file, or dropped. */
-			sent = err == EMSGSIZE ? send_file(i, iov[0],
-			    (size_t)h[0].msg_iovlen) : -1;
-			if (sent == 0)
-				break;
 			dqueue_pop(&m->held, 1);
-			tally(m, sent > 0);
 		}
 	}
 	if (m->held.n > 0)

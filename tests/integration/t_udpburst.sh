@@ -265,17 +265,25 @@ except OSError as e:
     print("set:", errno.errorcode.get(e.errno, e.errno))
 '
 
-t_udp_shared_rcvbuf_nofd() {
+# shared_oracle NAME FIRST SCRIPT: SCRIPT natively, whose first line
+# must be FIRST, then under the shim in the shared way: the same output.
+# A 30 s bound on each run (one blocked where it must not be).
+shared_oracle() {
 	local n s
 	need_python
-	[ -d /proc/self/fd ] || skip "no /proc/self/fd to count open fds by"
-	printf '%s' "$PY_RCVBUF_NOFD" >"$TDIR/nofd.py"
-	n=$(timeout 30 "$PYTHON" "$TDIR/nofd.py" 2>&1)
+	printf '%s' "$3" >"$TDIR/$1.py"
+	n=$(timeout 30 "$PYTHON" "$TDIR/$1.py" 2>&1)
 	s=$(timeout 30 "${SHIM[@]}" REUSEPORT_SHIM_UDP=shared "$PYTHON" \
-	    "$TDIR/nofd.py" 2>&1)
-	note "native: $n; shim: $s"
-	[ "$n" = "set: ok" ] || { fail "natively: $n"; return; }
-	[ "$s" = "$n" ] || fail "under the shim: $s (natively: $n)"
+	    "$TDIR/$1.py" 2>&1)
+	note "native: $(echo "$n" | tr '\n' '|')"
+	[ "$(echo "$n" | head -1)" = "$2" ] || { fail "natively: $n"; return; }
+	[ "$s" = "$n" ] || fail "under the shim: $(echo "${s:-nothing (blocked)}" |
+	    tr '\n' '|')"
+}
+
+t_udp_shared_rcvbuf_nofd() {
+	[ -d /proc/self/fd ] || skip "no /proc/self/fd to count open fds by"
+	shared_oracle nofd "set: ok" "$PY_RCVBUF_NOFD"
 }
 
 # A shared member's buffer is one socket's, as natively: what a forked
@@ -318,17 +326,7 @@ print("after the exec, reads", a.getsockopt(socket.SOL_SOCKET,
 '
 
 t_udp_shared_rcvbuf_fork() {
-	local n s
-	need_python
-	printf '%s' "$PY_RCVBUF_FORK" >"$TDIR/fork.py"
-	n=$(timeout 30 "$PYTHON" "$TDIR/fork.py" 2>&1)
-	s=$(timeout 30 "${SHIM[@]}" REUSEPORT_SHIM_UDP=shared "$PYTHON" \
-	    "$TDIR/fork.py" 2>&1)
-	note "native: $(echo "$n" | tr '\n' '|')"
-	[ "$(echo "$n" | head -1)" = "start reads True" ] ||
-	    { fail "natively: $n"; return; }
-	[ "$s" = "$n" ] ||
-	    fail "under the shim: $(echo "$s" | tr '\n' '|') (natively: $(echo "$n" | tr '\n' '|'))"
+	shared_oracle fork "start reads True" "$PY_RCVBUF_FORK"
 }
 
 # The first member of a shared group gives the one socket its file
@@ -347,13 +345,5 @@ except BlockingIOError:
 '
 
 t_udp_shared_first() {
-	local n s
-	need_python
-	printf '%s' "$PY_SHARED_FIRST" >"$TDIR/first.py"
-	n=$(timeout 30 "$PYTHON" "$TDIR/first.py" 2>&1)
-	s=$(timeout 30 "${SHIM[@]}" REUSEPORT_SHIM_UDP=shared "$PYTHON" \
-	    "$TDIR/first.py" 2>&1)
-	note "native: $n; shim: ${s:-nothing (blocked in recv)}"
-	[ "$n" = "first member: EAGAIN" ] || { fail "natively: $n"; return; }
-	[ "$s" = "$n" ] || fail "under the shim: ${s:-blocked in recv}"
+	shared_oracle first "first member: EAGAIN" "$PY_SHARED_FIRST"
 }
